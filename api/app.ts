@@ -1,0 +1,77 @@
+// Builds the Fastify app (never listens: server.ts does, tests use inject). Shared plugins
+// first, then one encapsulated plugin per route area, registered by name.
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type RawServerDefault,
+} from "fastify";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import {
+  hasZodFastifySchemaValidationErrors,
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from "fastify-type-provider-zod";
+import swagger from "@fastify/swagger";
+import type { Logger } from "pino";
+import { AppError } from "../record/errors.ts";
+import { healthRoutes } from "./routes/health/index.ts";
+
+export type AppDeps = {
+  log: Logger;
+};
+
+export type App = FastifyInstance<
+  RawServerDefault,
+  IncomingMessage,
+  ServerResponse,
+  FastifyBaseLogger,
+  ZodTypeProvider
+>;
+
+export async function buildApp(deps: AppDeps): Promise<App> {
+  const app = Fastify({
+    loggerInstance: deps.log as FastifyBaseLogger,
+    genReqId: () => crypto.randomUUID(),
+    requestIdHeader: "x-request-id",
+    trustProxy: true,
+    bodyLimit: 1 << 20,
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  app.setErrorHandler<FastifyError>((err, req, reply) => {
+    if (hasZodFastifySchemaValidationErrors(err)) {
+      // 400 with the path of every bad field, e.g. "body.spec.size: Too small: expected number to be >=1".
+      const fields = err.validation.map((v) => ({
+        path: [err.validationContext, ...v.instancePath.split("/").filter(Boolean)].filter(Boolean).join("."),
+        message: v.message ?? "invalid",
+      }));
+      return reply.code(400).send({
+        error: `invalid request: ${fields.map((f) => `${f.path}: ${f.message}`).join("; ")}`,
+        fields,
+      });
+    }
+    const status = err instanceof AppError ? err.status : (err.statusCode ?? 500);
+    if (status >= 500) req.log.error({ err }, "request failed");
+    const body: Record<string, unknown> = { error: status >= 500 ? "internal error" : err.message };
+    if (err instanceof AppError && status < 500) {
+      if (err.reason) body.reason = err.reason;
+      if (err.details) Object.assign(body, err.details);
+    }
+    return reply.code(status).send(body);
+  });
+
+  await app.register(swagger, {
+    openapi: { info: { title: "ipsolis API", version: "0.1.0" } },
+    transform: jsonSchemaTransform,
+  });
+
+  await app.register(healthRoutes);
+
+  app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+  await app.ready();
+  return app;
+}

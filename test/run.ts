@@ -1,0 +1,91 @@
+// The one test command (`npm test`): static checks, then the real servers (control plane
+// and Postgres) started once for the whole run, then every unit and integration test under
+// node's own runner. Ends with "N passed, N failed, N skipped".
+//
+//   node test/run.ts                 everything (what CI runs)
+//   node test/run.ts --no-check f…   only the named test files, without lint/typecheck
+import { spawn } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { startControlPlane } from "./cluster/control-plane.ts";
+import { startPostgres } from "./support/postgres.ts";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const args = process.argv.slice(2);
+const noCheck = args.includes("--no-check");
+const files = args.filter((a) => !a.startsWith("--"));
+const t0 = Date.now();
+const say = (l: string) => process.stderr.write(`[test] ${l}\n`);
+
+function runCmd(cmd: string, cmdArgs: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, cmdArgs, { cwd: root, stdio: "inherit", env });
+    child.on("close", (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  });
+}
+
+const bin = join(root, "node_modules", ".bin");
+const env = { ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}` };
+
+if (!noCheck) {
+  say("static checks: CRD types up to date, typecheck, lint, format");
+  for (const [name, cmdArgs] of [
+    ["crd types", ["node", "crds/generate.ts", "--check"]],
+    ["typecheck", ["tsc", "-p", "tsconfig.json"]],
+    ["lint", ["eslint", "--max-warnings", "0", "."]],
+    ["format", ["prettier", "--check", "--log-level", "warn", "."]],
+  ] as const) {
+    const code = await runCmd(cmdArgs[0], [...cmdArgs.slice(1)], env);
+    if (code !== 0) {
+      say(`${name} failed (exit ${code})`);
+      process.stdout.write("\n0 passed, 1 failed, 0 skipped\n");
+      process.exit(1);
+    }
+  }
+}
+
+say("starting the real servers (a cold first run builds the control plane: ~8 min on 2 cores)");
+const [cp, pgsrv] = await Promise.all([startControlPlane({ log: say }), startPostgres({ log: say })]);
+say(
+  `control plane ready at ${cp.server} (kubeconfig ${cp.kubeconfig}); postgres on port ${pgsrv.port}; ${Math.round((Date.now() - t0) / 1000)} s`,
+);
+
+let stopping = false;
+async function stopServers() {
+  if (stopping) return;
+  stopping = true;
+  await Promise.allSettled([cp.stop(), pgsrv.stop()]);
+}
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.on(sig, () => {
+    void stopServers().then(() => process.exit(130));
+  });
+}
+
+const patterns =
+  files.length > 0
+    ? files
+    : ["{api,operator,record,crds,portal,runbooks,bench}/**/*.test.ts", "test/**/*.test.ts"];
+const code = await runCmd(
+  "node",
+  [
+    "--test",
+    "--test-concurrency=2",
+    "--test-timeout=300000",
+    "--test-reporter=spec",
+    "--test-reporter-destination=stdout",
+    "--test-reporter=./test/support/summary-reporter.ts",
+    "--test-reporter-destination=stdout",
+    ...patterns,
+  ],
+  {
+    ...env,
+    IPSOLIS_TEST_KUBECONFIG: cp.kubeconfig,
+    IPSOLIS_TEST_CP_DIR: cp.dir,
+    IPSOLIS_TEST_BIN_DIR: cp.binDir,
+    IPSOLIS_TEST_PG_URL: pgsrv.adminUrl,
+  },
+);
+await stopServers();
+say(`done in ${Math.round((Date.now() - t0) / 1000)} s`);
+process.exit(code);

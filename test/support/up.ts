@@ -1,0 +1,48 @@
+// `./dev up`: the product on this machine. A real control plane, Postgres, the CRDs, and
+// (as they land) the local node, operator, API and portal with demo data. Ctrl-C stops it all.
+import { readdir, readFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import * as k8s from "@kubernetes/client-node";
+import { parseAllDocuments } from "yaml";
+import { startControlPlane } from "../cluster/control-plane.ts";
+import { startPostgres } from "./postgres.ts";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
+const say = (l: string) => process.stderr.write(`[up] ${l}\n`);
+const t0 = Date.now();
+
+say("starting the control plane and Postgres (a cold first run builds Kubernetes: ~8 min on 2 cores)");
+const [cp, pgsrv] = await Promise.all([startControlPlane({ log: say }), startPostgres({ log: say })]);
+
+const kc = new k8s.KubeConfig();
+kc.loadFromFile(cp.kubeconfig);
+const client = k8s.KubernetesObjectApi.makeApiClient(kc);
+const crdFiles = (await readdir(join(root, "crds"))).filter((f) => f.endsWith(".yaml")).sort();
+for (const f of crdFiles) {
+  for (const doc of parseAllDocuments(await readFile(join(root, "crds", f), "utf8"))) {
+    const obj = doc.toJS() as k8s.KubernetesObject | null;
+    if (!obj) continue;
+    await client.patch(obj, undefined, undefined, "ipsolis-up", true, k8s.PatchStrategy.ServerSideApply);
+  }
+}
+say(`applied ${crdFiles.length} CRD file(s)`);
+
+process.stdout.write(`
+ipsolis is up (${Math.round((Date.now() - t0) / 1000)} s)
+  kubeconfig:  ${cp.kubeconfig}      (export KUBECONFIG=${cp.kubeconfig}; kubectl at ${cp.binDir}/kubectl)
+  API server:  ${cp.server}
+  Postgres:    ${pgsrv.adminUrl}
+Press Ctrl-C to stop everything.
+`);
+
+let stopping = false;
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.on(sig, () => {
+    if (stopping) return;
+    stopping = true;
+    say("stopping…");
+    void Promise.allSettled([cp.stop(), pgsrv.stop()]).then(() => process.exit(0));
+  });
+}
+setInterval(() => undefined, 1 << 30);
