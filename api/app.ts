@@ -32,8 +32,9 @@ export type App = FastifyInstance<
 >;
 
 export async function buildApp(deps: AppDeps): Promise<App> {
+  const logger: FastifyBaseLogger = deps.log;
   const app = Fastify({
-    loggerInstance: deps.log as FastifyBaseLogger,
+    loggerInstance: logger,
     genReqId: () => crypto.randomUUID(),
     requestIdHeader: "x-request-id",
     trustProxy: true,

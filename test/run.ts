@@ -45,7 +45,16 @@ if (!noCheck) {
 }
 
 say("starting the real servers (a cold first run builds the control plane: ~8 min on 2 cores)");
-const [cp, pgsrv] = await Promise.all([startControlPlane({ log: say }), startPostgres({ log: say })]);
+const started = await Promise.allSettled([startControlPlane({ log: say }), startPostgres({ log: say })]);
+if (started[0].status === "rejected" || started[1].status === "rejected") {
+  // Stop whichever did start, then fail with the reason(s).
+  for (const s of started) if (s.status === "fulfilled") await s.value.stop();
+  for (const s of started)
+    if (s.status === "rejected") say(`could not start the servers: ${String(s.reason)}`);
+  process.stdout.write("\n0 passed, 1 failed, 0 skipped\n");
+  process.exit(1);
+}
+const [cp, pgsrv] = [started[0].value, started[1].value];
 say(
   `control plane ready at ${cp.server} (kubeconfig ${cp.kubeconfig}); postgres on port ${pgsrv.port}; ${Math.round((Date.now() - t0) / 1000)} s`,
 );

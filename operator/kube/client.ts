@@ -34,7 +34,7 @@ function statusOf(err: k8s.ApiException<unknown>): Status {
       return { message: parseErr instanceof SyntaxError ? body : String(body), code: err.code };
     }
   }
-  return (body ?? {}) as Status;
+  return body ?? {};
 }
 
 /**

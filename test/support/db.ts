@@ -10,7 +10,10 @@ export function adminUrl(database = "postgres"): string {
   return u.toString();
 }
 
-/** Creates an empty database for one test, drops it when the test ends, and returns its URL. */
+/**
+ * Creates an empty database for one test, drops it when the test ends (forcibly: close your
+ * clients and pools before the test returns), and returns its URL.
+ */
 export async function newDatabase(t: Pick<TestContext, "after">, prefix = "t"): Promise<string> {
   const name = `${prefix}_${randomBytes(5).toString("hex")}`;
   const c = new pg.Client({ connectionString: adminUrl() });

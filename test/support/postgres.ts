@@ -60,9 +60,12 @@ export async function ensurePostgresBinaries(log: (l: string) => void): Promise<
   return bin;
 }
 
-/** initdb refuses to run as root: run the server as the `postgres` user when we are root. */
-function asServerUser(cmd: string, args: string[]): [string, string[]] {
-  return process.getuid?.() === 0 ? ["runuser", ["-u", "postgres", "--", cmd, ...args]] : [cmd, args];
+/** initdb refuses to run as root: as root, run the server binaries as the `postgres` user. */
+async function serverUser(): Promise<{ uid: number; gid: number } | undefined> {
+  if (process.getuid?.() !== 0) return undefined;
+  const { stdout: uid } = await run("id", ["-u", "postgres"]);
+  const { stdout: gid } = await run("id", ["-g", "postgres"]);
+  return { uid: Number(uid.trim()), gid: Number(gid.trim()) };
 }
 
 export async function startPostgres(
@@ -75,49 +78,43 @@ export async function startPostgres(
   const data = join(dir, "data");
   const sock = join(dir, "sock");
   await mkdir(sock, { recursive: true });
-  if (process.getuid?.() === 0) {
-    const { stdout } = await run("id", ["-u", "postgres"]);
-    const { stdout: gid } = await run("id", ["-g", "postgres"]);
-    await chown(dir, Number(stdout.trim()), Number(gid.trim()));
-    await chown(sock, Number(stdout.trim()), Number(gid.trim()));
+  const user = await serverUser();
+  if (user) {
+    await chown(dir, user.uid, user.gid);
+    await chown(sock, user.uid, user.gid);
   }
-  const [c1, a1] = asServerUser(join(bin, "initdb"), [
-    "-D",
-    data,
-    "-U",
-    "postgres",
-    "-A",
-    "trust",
-    "-E",
-    "UTF8",
-    "--no-locale",
-    "--no-sync",
-  ]);
-  await run(c1, a1);
+  await run(
+    join(bin, "initdb"),
+    ["-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync"],
+    { ...user, cwd: dir },
+  );
   const port = await freePort();
-  const [c2, a2] = asServerUser(join(bin, "postgres"), [
-    "-D",
-    data,
-    "-p",
-    String(port),
-    "-k",
-    sock,
-    "-h",
-    "127.0.0.1",
-    // A private throwaway cluster: durability off for speed; the record's own guarantees are
-    // tested through transactions, not fsync.
-    "-c",
-    "fsync=off",
-    "-c",
-    "synchronous_commit=off",
-    "-c",
-    "full_page_writes=off",
-    "-c",
-    "max_connections=300",
-    "-c",
-    "log_min_messages=warning",
-  ]);
-  const proc = spawn(c2, a2, { stdio: ["ignore", "ignore", "pipe"] });
+  const proc = spawn(
+    join(bin, "postgres"),
+    [
+      "-D",
+      data,
+      "-p",
+      String(port),
+      "-k",
+      sock,
+      "-h",
+      "127.0.0.1",
+      // A private throwaway cluster: durability off for speed; the record's own guarantees are
+      // tested through transactions, not fsync.
+      "-c",
+      "fsync=off",
+      "-c",
+      "synchronous_commit=off",
+      "-c",
+      "full_page_writes=off",
+      "-c",
+      "max_connections=300",
+      "-c",
+      "log_min_messages=warning",
+    ],
+    { ...user, cwd: dir, stdio: ["ignore", "ignore", "pipe"] },
+  );
   let stderr = "";
   proc.stderr.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
   const adminUrl = `postgres://postgres@127.0.0.1:${port}/postgres`;
