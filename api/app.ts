@@ -16,11 +16,33 @@ import {
 } from "fastify-type-provider-zod";
 import swagger from "@fastify/swagger";
 import type { Logger } from "pino";
+import type { KubeConfig } from "@kubernetes/client-node";
+import type { Db } from "../record/db.ts";
 import { AppError } from "../record/errors.ts";
 import { healthRoutes } from "./routes/health/index.ts";
+import { authRoutes } from "./routes/auth/index.ts";
+import { adminRoutes } from "./routes/admin/index.ts";
+import { orderRoutes } from "./routes/orders/index.ts";
+import { catalogRoutes } from "./routes/catalog/index.ts";
+import { approvalRoutes } from "./routes/approvals/index.ts";
+import { auditRoutes } from "./routes/audit/index.ts";
+import { costRoutes } from "./routes/cost/index.ts";
+import { ingestRoutes } from "./routes/ingest/index.ts";
+import { scimRoutes } from "./routes/scim/index.ts";
+import { hrRoutes } from "./routes/hr/index.ts";
+import { servicenowRoutes } from "./routes/servicenow/index.ts";
+import { portalRoutes } from "./routes/portal/index.ts";
 
 export type AppDeps = {
   log: Logger;
+  /** Postgres pool (the record). */
+  db: Db;
+  /** Kubernetes client configuration (the API writes CRs through it). */
+  kc: KubeConfig;
+  /** Namespace the product's custom resources live in. */
+  namespace: string;
+  /** The clock; tests pass a fixed one. */
+  now: () => Date;
 };
 
 export type App = FastifyInstance<
@@ -40,6 +62,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     trustProxy: true,
     bodyLimit: 1 << 20,
   }).withTypeProvider<ZodTypeProvider>();
+  // Route areas reach the shared dependencies as `app.deps` (decorated once, visible everywhere).
+  app.decorate("deps", deps);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
@@ -71,8 +95,26 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
 
   await app.register(healthRoutes);
+  await app.register(authRoutes);
+  await app.register(adminRoutes);
+  await app.register(orderRoutes);
+  await app.register(catalogRoutes);
+  await app.register(approvalRoutes);
+  await app.register(auditRoutes);
+  await app.register(costRoutes);
+  await app.register(ingestRoutes);
+  await app.register(scimRoutes);
+  await app.register(hrRoutes);
+  await app.register(servicenowRoutes);
+  await app.register(portalRoutes);
 
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   await app.ready();
   return app;
+}
+
+declare module "fastify" {
+  interface FastifyInstance {
+    deps: AppDeps;
+  }
 }
