@@ -29,6 +29,8 @@ build() { # name pkg
   kill $ticker 2>/dev/null || true
   mv "$bin/$name.tmp" "$bin/$name"
   echo "[cluster] built $name in $((SECONDS - t0)) s" >&2
+  # Kept for bench/cluster-startup: how long the cold build of each binary took here.
+  echo "$name $((SECONDS - t0))" >> "$bin/build-seconds.txt"
 }
 build etcd ./etcd
 build kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver
