@@ -1,4 +1,187 @@
-// Generates TypeScript types from the CRD YAML in crds/ (the one source of truth).
-// `--check` fails when the checked-in types differ from what the YAML generates.
-// TODO(#11): the real generator lands with the CRDs.
-process.stdout.write("crds: no CRDs yet\n");
+// Generates TypeScript types from the CRD YAML in crds/ (the one source of truth) into
+// crds/generated/<kind>.ts plus crds/generated/index.ts, keeping each schema description as a
+// doc comment (it is also what `kubectl explain` shows).
+//
+//   node crds/generate.ts          write the files
+//   node crds/generate.ts --check  exit 1 when the checked-in files differ (CI's drift check)
+//
+// Dependency-free on purpose (only `yaml`, and prettier for the layout): the schemas use a
+// small, structural subset of OpenAPI v3, so a walk over it is shorter than a generic tool.
+import { readdir, readFile, writeFile, mkdir, rm } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parse } from "yaml";
+import * as prettier from "prettier";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const outDir = join(here, "generated");
+
+export type Schema = {
+  type?: "object" | "array" | "string" | "integer" | "number" | "boolean";
+  description?: string;
+  properties?: Record<string, Schema>;
+  required?: string[];
+  items?: Schema;
+  additionalProperties?: Schema | boolean;
+  enum?: (string | number | boolean)[];
+  default?: unknown;
+  format?: string;
+  pattern?: string;
+  minimum?: number;
+  maximum?: number;
+  minLength?: number;
+  maxLength?: number;
+  minItems?: number;
+  maxItems?: number;
+};
+
+type Crd = {
+  spec: {
+    group: string;
+    names: { kind: string; plural: string };
+    versions: { name: string; storage: boolean; schema: { openAPIV3Schema: Schema } }[];
+  };
+};
+
+const pascal = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+// Array item types are named after the property in the singular: steps → Step.
+const singular = (s: string) =>
+  s.endsWith("ies") ? `${s.slice(0, -3)}y` : s.endsWith("s") && !s.endsWith("ss") ? s.slice(0, -1) : s;
+
+function docComment(s: Schema, indent = ""): string {
+  const lines: string[] = [];
+  if (s.description) lines.push(...s.description.trim().split("\n"));
+  const facts: string[] = [];
+  if (s.default !== undefined) facts.push(`@default ${JSON.stringify(s.default)}`);
+  if (s.format) facts.push(`Format: ${s.format}.`);
+  if (s.pattern) facts.push(`Pattern: \`${s.pattern}\`.`);
+  if (lines.length === 0 && facts.length === 0) return "";
+  const all = [...lines, ...facts].map((l) => l.replaceAll("*/", "*\\/"));
+  if (all.length === 1) return `${indent}/** ${all[0]} */\n`;
+  return `${indent}/**\n${all.map((l) => `${indent} * ${l}`).join("\n")}\n${indent} */\n`;
+}
+
+/** Emits named types for a schema tree; returns the TS type expression for `s`. */
+function typeOf(s: Schema, name: string, out: string[]): string {
+  if (s.enum) {
+    const union = s.enum.map((v) => JSON.stringify(v)).join(" | ");
+    out.push(`${docComment(s)}export type ${name} = ${union};\n`);
+    return name;
+  }
+  switch (s.type) {
+    case "string":
+      return "string";
+    case "integer":
+    case "number":
+      return "number";
+    case "boolean":
+      return "boolean";
+    case "array":
+      if (!s.items) throw new Error(`${name}: array without items`);
+      return `${typeOf(s.items, name, out)}[]`;
+    case "object": {
+      if (!s.properties) {
+        if (typeof s.additionalProperties === "object")
+          return `Record<string, ${typeOf(s.additionalProperties, `${name}Value`, out)}>`;
+        return "Record<string, unknown>";
+      }
+      const required = new Set(s.required ?? []);
+      const fields = Object.entries(s.properties).map(([key, prop]) => {
+        const childName = `${name}${pascal(prop.type === "array" ? singular(key) : key)}`;
+        const t = typeOf(prop, childName, out);
+        return `${docComment(prop, "  ")}  ${key}${required.has(key) ? "" : "?"}: ${t};\n`;
+      });
+      out.push(`${docComment(s)}export type ${name} = {\n${fields.join("")}};\n`);
+      return name;
+    }
+    default:
+      throw new Error(`${name}: unsupported schema type ${String(s.type)}`);
+  }
+}
+
+function generateKind(crd: Crd, source: string): { file: string; text: string } {
+  const { group, names } = crd.spec;
+  const version = crd.spec.versions.find((v) => v.storage) ?? crd.spec.versions[0];
+  if (!version) throw new Error(`${source}: no versions`);
+  const root = version.schema.openAPIV3Schema;
+  const kind = names.kind;
+  const apiVersion = `${group}/${version.name}`;
+  const out: string[] = [];
+  const props = root.properties ?? {};
+  const spec = props.spec ? typeOf(props.spec, `${kind}Spec`, out) : undefined;
+  const status = props.status ? typeOf(props.status, `${kind}Status`, out) : undefined;
+  const required = new Set(root.required ?? []);
+  const text = [
+    `// Generated by crds/generate.ts from crds/${source}: do not edit. Change the YAML and run\n`,
+    `// \`npm run gen:crds\`.\n`,
+    `import type { V1ObjectMeta } from "@kubernetes/client-node";\n\n`,
+    `/** Where the ${kind} kind lives in the API. */\n`,
+    `export const ${kind}Resource = ${JSON.stringify({ group, version: version.name, kind, plural: names.plural, apiVersion })} as const;\n\n`,
+    out.join("\n"),
+    "\n",
+    docComment(root),
+    `export type ${kind} = {\n`,
+    `  apiVersion: ${JSON.stringify(apiVersion)};\n`,
+    `  kind: ${JSON.stringify(kind)};\n`,
+    `  metadata?: V1ObjectMeta;\n`,
+    spec ? `  spec${required.has("spec") ? "" : "?"}: ${spec};\n` : "",
+    status ? `  status?: ${status};\n` : "",
+    `};\n`,
+  ].join("");
+  return { file: `${kind.toLowerCase()}.ts`, text };
+}
+
+/** Every generated file (name → formatted text), from the YAML in `dir`. */
+export async function generateAll(dir = here): Promise<Map<string, string>> {
+  const yamlFiles = (await readdir(dir)).filter((f) => f.endsWith(".yaml")).sort();
+  const files = new Map<string, string>();
+  for (const f of yamlFiles) {
+    const { file, text } = generateKind(parse(await readFile(join(dir, f), "utf8")) as Crd, f);
+    files.set(file, text);
+  }
+  const index = [...files.keys()]
+    .sort()
+    .map((f) => `export * from "./${f}";\n`)
+    .join("");
+  files.set("index.ts", `// Generated by crds/generate.ts: do not edit.\n${index}`);
+  const options = (await prettier.resolveConfig(join(outDir, "index.ts"))) ?? {};
+  for (const [name, text] of files) {
+    files.set(name, await prettier.format(text, { ...options, filepath: join(outDir, name) }));
+  }
+  return files;
+}
+
+async function readExisting(): Promise<Map<string, string>> {
+  const have = new Map<string, string>();
+  const names = await readdir(outDir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === "ENOENT") return [];
+    throw err;
+  });
+  for (const n of names.filter((x) => x.endsWith(".ts")))
+    have.set(n, await readFile(join(outDir, n), "utf8"));
+  return have;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const want = await generateAll();
+  const have = await readExisting();
+  if (process.argv.includes("--check")) {
+    const drift = [...new Set([...want.keys(), ...have.keys()])]
+      .sort()
+      .filter((n) => want.get(n) !== have.get(n))
+      .map((n) => `crds/generated/${n} (${!have.has(n) ? "missing" : !want.has(n) ? "stale" : "differs"})`);
+    if (drift.length > 0) {
+      process.stderr.write(
+        `crds: the generated types are out of date with the CRD YAML:\n  ${drift.join("\n  ")}\n` +
+          "run `npm run gen:crds` (node crds/generate.ts) and commit the result\n",
+      );
+      process.exit(1);
+    }
+    process.stdout.write(`crds: ${want.size} generated files up to date\n`);
+  } else {
+    await mkdir(outDir, { recursive: true });
+    for (const n of have.keys()) if (!want.has(n)) await rm(join(outDir, n));
+    for (const [n, text] of want) if (have.get(n) !== text) await writeFile(join(outDir, n), text);
+    process.stdout.write(`crds: wrote ${want.size} files to crds/generated/\n`);
+  }
+}
