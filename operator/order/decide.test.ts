@@ -1,0 +1,569 @@
+// The Order state machine, exhaustively: every phase × observation pair against one expected
+// table (refused transitions included), then focused cases for actions, conditions and events.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { decide, decideReconcileError, isAllowedTransition, TRANSITIONS, type Observed } from "./decide.ts";
+import { PHASES, type AssetType, type Order, type Phase, type Runbook } from "./model.ts";
+
+const NOW = new Date("2026-11-25T10:00:00.000Z");
+const EARLIER = "2026-11-25T09:00:00.000Z";
+
+function assetType(over: Partial<AssetType["spec"]> = {}): AssetType {
+  return {
+    metadata: { name: "vpn" },
+    spec: {
+      assignment: { model: "AssignedPersonal" },
+      approval: { policy: "None" },
+      runbooks: { provision: "vpn-grant", deprovision: "vpn-revoke" },
+      ...over,
+    },
+  };
+}
+
+const runbook: Runbook = {
+  metadata: { name: "vpn-grant" },
+  spec: {
+    image: "runner:1",
+    steps: [
+      { name: "add-group", script: "echo add" },
+      { name: "notify", script: "echo hi", critical: false },
+    ],
+  },
+};
+
+function order(phase: Phase | undefined, over: Partial<Order["spec"]> = {}): Order {
+  const inRun = phase && phase !== "PendingApproval" && phase !== "Scheduled";
+  return {
+    metadata: { name: "o1", namespace: "ns", generation: 3 },
+    spec: {
+      assetType: "vpn",
+      requester: { id: "alice", email: "alice@example.com", manager: "bob@example.com" },
+      ...over,
+    },
+    status: phase
+      ? {
+          phase,
+          ...(inRun ? { attempt: 1, jobName: "o1-1" } : {}),
+          conditions: [
+            {
+              type: "Ready",
+              status: phase === "Provisioned" ? "True" : "False",
+              reason: phase,
+              message: `was ${phase}`,
+              lastTransitionTime: EARLIER,
+              observedGeneration: 2,
+            },
+          ],
+        }
+      : undefined,
+  };
+}
+
+function base(phase: Phase | undefined): Observed {
+  return {
+    order: order(phase),
+    assetType: assetType(),
+    runbook,
+    job: { state: "Absent" },
+    lock: phase === "Processing" ? { state: "HeldBySelf" } : { state: "Free" },
+    now: NOW,
+  };
+}
+
+type Obs = { name: string; apply: (o: Observed) => Observed };
+const OBSERVATIONS: Obs[] = [
+  { name: "nothing new", apply: (o) => o },
+  { name: "cancel requested", apply: (o) => ({ ...o, order: withSpec(o.order, { cancelRequested: true }) }) },
+  { name: "asset type missing", apply: (o) => ({ ...o, assetType: undefined }) },
+  { name: "runbook missing", apply: (o) => ({ ...o, runbook: undefined }) },
+  {
+    name: "approval pending (1 of 2)",
+    apply: (o) => ({
+      ...o,
+      assetType: assetType({ approval: { policy: "Approvers", approvers: ["carol", "dave"], quorum: 2 } }),
+      order: withSpec(o.order, { approvals: [{ approver: "carol", decision: "Approved" }] }),
+    }),
+  },
+  {
+    name: "approval quorum reached",
+    apply: (o) => ({
+      ...o,
+      assetType: assetType({ approval: { policy: "Approvers", approvers: ["carol", "dave"], quorum: 2 } }),
+      order: withSpec(o.order, {
+        approvals: [
+          { approver: "carol", decision: "Approved" },
+          { approver: "Dave", decision: "Approved" },
+        ],
+      }),
+    }),
+  },
+  {
+    name: "declined by an approver",
+    apply: (o) => ({
+      ...o,
+      assetType: assetType({ approval: { policy: "Approvers", approvers: ["carol", "dave"], quorum: 1 } }),
+      order: withSpec(o.order, { approvals: [{ approver: "dave", decision: "Declined" }] }),
+    }),
+  },
+  {
+    name: "lock held by another order",
+    apply: (o) => ({ ...o, lock: { state: "HeldByOther", holder: "o0" } }),
+  },
+  { name: "lock held by this order", apply: (o) => ({ ...o, lock: { state: "HeldBySelf" } }) },
+  { name: "job running", apply: (o) => ({ ...o, job: { state: "Running" } }) },
+  {
+    name: "job succeeded",
+    apply: (o) => ({
+      ...o,
+      job: {
+        state: "Succeeded",
+        steps: [
+          { name: "add-group", state: "Succeeded", attempts: 1, exitCode: 0 },
+          { name: "notify", state: "Succeeded", attempts: 1, exitCode: 0 },
+        ],
+      },
+    }),
+  },
+  {
+    name: "job failed in a critical step",
+    apply: (o) => ({
+      ...o,
+      job: {
+        state: "Failed",
+        steps: [{ name: "add-group", state: "Failed", attempts: 3, exitCode: 2, message: "group not found" }],
+      },
+    }),
+  },
+  {
+    name: "job hit its deadline",
+    apply: (o) => ({ ...o, job: { state: "Failed", reason: "DeadlineExceeded" } }),
+  },
+  {
+    name: "revoked by a deprovision order",
+    apply: (o) => ({ ...o, revokedBy: { order: "o1-deprovision", revokedAt: NOW.toISOString() } }),
+  },
+  {
+    name: "pool exhausted",
+    apply: (o) => ({
+      ...o,
+      assetType: assetType({ assignment: { model: "CapacityPooled", capacity: 2 } }),
+      pool: { heldByRequester: 0 },
+    }),
+  },
+  {
+    name: "requester at maxPerUser",
+    apply: (o) => ({
+      ...o,
+      assetType: assetType({ assignment: { model: "CapacityPooled", capacity: 5, maxPerUser: 1 } }),
+      pool: { free: "vpn/slot-2", heldByRequester: 1 },
+    }),
+  },
+];
+
+function withSpec(o: Order, spec: Partial<Order["spec"]>): Order {
+  return { ...o, spec: { ...o.spec, ...spec } };
+}
+
+const COLUMNS = ["New", ...PHASES] as const;
+// Expected phase after one decide, per observation (rows) and current phase (columns):
+//                 New            PendingApproval  Scheduled     Processing     Provisioned    Failed    Cancelled    Revoked
+const P = "Processing";
+const EXPECTED: Record<string, Phase[]> = {
+  "nothing new": [P, P, P, P, "Provisioned", "Failed", "Cancelled", "Revoked"],
+  "cancel requested": [
+    "Cancelled",
+    "Cancelled",
+    "Cancelled",
+    P,
+    "Provisioned",
+    "Failed",
+    "Cancelled",
+    "Revoked",
+  ],
+  "asset type missing": [
+    "PendingApproval",
+    "PendingApproval",
+    "Scheduled",
+    P,
+    "Provisioned",
+    "Failed",
+    "Cancelled",
+    "Revoked",
+  ],
+  "runbook missing": [
+    "Scheduled",
+    "Scheduled",
+    "Scheduled",
+    P,
+    "Provisioned",
+    "Failed",
+    "Cancelled",
+    "Revoked",
+  ],
+  // Approvals are checked before scheduling only: admission makes them append-only once approved.
+  "approval pending (1 of 2)": [
+    "PendingApproval",
+    "PendingApproval",
+    P,
+    P,
+    "Provisioned",
+    "Failed",
+    "Cancelled",
+    "Revoked",
+  ],
+  "approval quorum reached": [P, P, P, P, "Provisioned", "Failed", "Cancelled", "Revoked"],
+  "declined by an approver": ["Failed", "Failed", P, P, "Provisioned", "Failed", "Cancelled", "Revoked"],
+  "lock held by another order": [
+    "Scheduled",
+    "Scheduled",
+    "Scheduled",
+    P,
+    "Provisioned",
+    "Failed",
+    "Cancelled",
+    "Revoked",
+  ],
+  "lock held by this order": [P, P, P, P, "Provisioned", "Failed", "Cancelled", "Revoked"],
+  "job running": [P, P, P, P, "Provisioned", "Failed", "Cancelled", "Revoked"],
+  "job succeeded": [P, P, P, "Provisioned", "Provisioned", "Failed", "Cancelled", "Revoked"],
+  "job failed in a critical step": [P, P, P, "Failed", "Provisioned", "Failed", "Cancelled", "Revoked"],
+  "job hit its deadline": [P, P, P, "Failed", "Provisioned", "Failed", "Cancelled", "Revoked"],
+  "revoked by a deprovision order": [P, P, P, P, "Revoked", "Failed", "Cancelled", "Revoked"],
+  "pool exhausted": [
+    "Scheduled",
+    "Scheduled",
+    "Scheduled",
+    P,
+    "Provisioned",
+    "Failed",
+    "Cancelled",
+    "Revoked",
+  ],
+  "requester at maxPerUser": [
+    "Failed",
+    "Failed",
+    "Failed",
+    P,
+    "Provisioned",
+    "Failed",
+    "Cancelled",
+    "Revoked",
+  ],
+};
+
+test("the expected table covers every observation × phase", () => {
+  assert.deepEqual(Object.keys(EXPECTED).sort(), OBSERVATIONS.map((o) => o.name).sort());
+  for (const row of Object.values(EXPECTED)) assert.equal(row.length, COLUMNS.length);
+});
+
+for (const obs of OBSERVATIONS) {
+  for (const [i, col] of COLUMNS.entries()) {
+    const from: Phase | undefined = col === "New" ? undefined : col;
+    const want = EXPECTED[obs.name]?.[i];
+    test(`${col} + ${obs.name} → ${want}`, () => {
+      const given = obs.apply(base(from));
+      const { status, actions } = decide(given);
+      assert.equal(status.phase, want);
+      assert.ok(isAllowedTransition(from, status.phase!), "only allowed transitions");
+      // Invariants that hold in every cell:
+      const ready = status.conditions?.find((c) => c.type === "Ready");
+      assert.equal(
+        ready?.status,
+        status.phase === "Provisioned" ? "True" : "False",
+        "Ready follows the phase",
+      );
+      assert.equal(status.observedGeneration, 3);
+      for (const c of status.conditions ?? []) assert.equal(c.observedGeneration, 3, `${c.type} generation`);
+      assert.equal(status.conditions?.find((c) => c.type === "Reconciled")?.status, "True");
+      const changed = from !== status.phase;
+      const transitionEvents = actions.filter((a) => a.kind === "Emit" && a.note.includes("→"));
+      assert.equal(transitionEvents.length, changed ? 1 : 0, "one Event per transition");
+      const jobs = actions.filter((a) => a.kind === "CreateJob");
+      assert.ok(jobs.length <= 1, "never two Jobs in one decision");
+      if (jobs.length === 1) assert.equal(status.phase, "Processing", "Jobs only while Processing");
+      if (TERMINAL.has(status.phase!) || status.phase === "Provisioned") {
+        assert.equal(jobs.length, 0);
+      }
+    });
+  }
+}
+const TERMINAL = new Set<Phase>(["Failed", "Cancelled", "Revoked"]);
+
+test("the transition table is closed: terminal phases go nowhere, nothing goes back", () => {
+  for (const p of ["Failed", "Cancelled", "Revoked"] as const) assert.deepEqual(TRANSITIONS[p], []);
+  assert.ok(!isAllowedTransition("Processing", "Cancelled"), "cancel only before Processing");
+  assert.ok(!isAllowedTransition("Provisioned", "Processing"));
+  assert.ok(!isAllowedTransition("Scheduled", "PendingApproval"));
+  assert.ok(!isAllowedTransition("Scheduled", "Provisioned"), "no delivery without a run");
+});
+
+test("approval-free order: one decision takes it to Processing with lock, Job and both events", () => {
+  const { status, actions } = decide(base(undefined));
+  assert.equal(status.phase, "Processing");
+  assert.equal(status.attempt, 1);
+  assert.equal(status.jobName, "o1-1");
+  assert.deepEqual(
+    status.steps?.map((s) => [s.name, s.state]),
+    [
+      ["add-group", "Pending"],
+      ["notify", "Pending"],
+    ],
+  );
+  assert.deepEqual(
+    actions.map((a) => a.kind),
+    ["AcquireLock", "CreateJob", "Emit"],
+  );
+  assert.equal(status.conditions?.find((c) => c.type === "Approved")?.reason, "ApprovalNotRequired");
+  assert.equal(status.conditions?.find((c) => c.type === "AssetLocked")?.reason, "LockHeld");
+});
+
+test("a busy asset: waits in Scheduled with AssetLocked=True naming the holder, no Job", () => {
+  const { status, actions } = decide({ ...base("Scheduled"), lock: { state: "HeldByOther", holder: "o0" } });
+  const c = status.conditions?.find((x) => x.type === "AssetLocked");
+  assert.equal(c?.status, "True");
+  assert.equal(c?.reason, "AssetBusy");
+  assert.match(c?.message ?? "", /o0/);
+  assert.ok(!actions.some((a) => a.kind === "CreateJob" || a.kind === "AcquireLock"));
+});
+
+test("a failing critical step fails the order with the step's error, releases the lock, warns", () => {
+  const given = OBSERVATIONS.find((o) => o.name === "job failed in a critical step")!.apply(
+    base("Processing"),
+  );
+  const { status, actions } = decide(given);
+  assert.equal(status.phase, "Failed");
+  const ready = status.conditions?.find((c) => c.type === "Ready");
+  assert.equal(ready?.reason, "StepFailed");
+  assert.equal(ready?.message, "step add-group failed: group not found");
+  assert.equal(status.steps?.[0]?.attempts, 3);
+  assert.ok(actions.some((a) => a.kind === "ReleaseLock"));
+  const ev = actions.find((a) => a.kind === "Emit");
+  assert.deepEqual(ev && ev.kind === "Emit" && [ev.type, ev.reason], ["Warning", "StepFailed"]);
+});
+
+test("a non-critical failed step does not name itself when a critical one failed", () => {
+  const { status } = decide({
+    ...base("Processing"),
+    job: {
+      state: "Failed",
+      steps: [
+        { name: "notify", state: "Failed", message: "smtp down" },
+        { name: "add-group", state: "Failed", message: "denied" },
+      ],
+    },
+  });
+  assert.equal(status.message, "step add-group failed: denied");
+});
+
+test("succeeded Job: Provisioned, Ready=True, steps from the runner summary, lock released", () => {
+  const given = OBSERVATIONS.find((o) => o.name === "job succeeded")!.apply(base("Processing"));
+  const { status, actions } = decide(given);
+  assert.equal(status.phase, "Provisioned");
+  assert.equal(status.provisionedAt, NOW.toISOString());
+  assert.deepEqual(status.asset, { id: "vpn/alice" });
+  assert.ok(status.steps?.every((s) => s.state === "Succeeded"));
+  const ready = status.conditions?.find((c) => c.type === "Ready");
+  assert.equal(ready?.status, "True");
+  assert.equal(ready?.lastTransitionTime, NOW.toISOString(), "flipped now");
+  assert.deepEqual(
+    actions.map((a) => a.kind),
+    ["ReleaseLock", "Emit"],
+  );
+});
+
+test("lastTransitionTime changes only when status flips", () => {
+  const first = decide(base("Processing"));
+  const ready = first.status.conditions?.find((c) => c.type === "Ready");
+  assert.equal(ready?.lastTransitionTime, EARLIER, "False → False keeps the old time");
+  const again = decide({
+    ...base("Processing"),
+    order: { ...base("Processing").order, status: first.status },
+  });
+  assert.deepEqual(again.status, first.status, "a second reconcile writes nothing new");
+  assert.deepEqual(
+    again.actions.filter((a) => a.kind === "Emit"),
+    [],
+  );
+});
+
+test("Job absent while Processing: recreated under the same name (restart-safe), no status change", () => {
+  const { status, actions } = decide(base("Processing"));
+  assert.equal(status.attempt, 1);
+  assert.deepEqual(
+    actions.filter((a) => a.kind === "CreateJob"),
+    [{ kind: "CreateJob", attempt: 1, jobName: "o1-1" }],
+  );
+});
+
+test("cancel refused once Processing: condition and a single Warning event", () => {
+  const given = { ...base("Processing"), order: withSpec(order("Processing"), { cancelRequested: true }) };
+  const { status, actions } = decide(given);
+  const c = status.conditions?.find((x) => x.type === "CancelRequested");
+  assert.equal(c?.reason, "CancelRefused");
+  assert.match(c?.message ?? "", /already Processing/);
+  assert.equal(actions.filter((a) => a.kind === "Emit" && a.reason === "CancelRefused").length, 1);
+  const again = decide({ ...given, order: { ...given.order, status } });
+  assert.equal(again.actions.filter((a) => a.kind === "Emit").length, 0, "not repeated");
+});
+
+test("manager policy: only the requester's manager approves; self-approval never counts", () => {
+  const at = assetType({ approval: { policy: "Manager" } });
+  const by = (approver: string, decision: "Approved" | "Declined" = "Approved") =>
+    decide({
+      ...base(undefined),
+      assetType: at,
+      order: withSpec(order(undefined), { approvals: [{ approver, decision }] }),
+    }).status.phase;
+  assert.equal(by("alice@example.com"), "PendingApproval");
+  assert.equal(by("mallory@example.com"), "PendingApproval");
+  assert.equal(by("Bob@Example.com"), "Processing");
+  assert.equal(by("bob@example.com", "Declined"), "Failed");
+  assert.equal(by("mallory@example.com", "Declined"), "PendingApproval", "ineligible declines are ignored");
+});
+
+test("approvers quorum counts distinct listed approvers, not repeats or the requester", () => {
+  const at = assetType({
+    approval: { policy: "Approvers", approvers: ["carol", "dave", "alice"], quorum: 2 },
+  });
+  const with_ = (...who: string[]) =>
+    decide({
+      ...base(undefined),
+      assetType: at,
+      order: withSpec(order(undefined), {
+        approvals: who.map((approver) => ({ approver, decision: "Approved" })),
+      }),
+    }).status;
+  assert.equal(with_("carol", "carol").phase, "PendingApproval");
+  assert.equal(with_("carol", "alice").phase, "PendingApproval", "the requester cannot approve");
+  const s = with_("carol", "dave");
+  assert.equal(s.phase, "Processing");
+  assert.equal(s.conditions?.find((c) => c.type === "Approved")?.message, "approved by carol, dave");
+  assert.match(with_("carol").message ?? "", /1 of 2/);
+});
+
+test("decline ends the order Failed with reason Declined (a warning)", () => {
+  const given = OBSERVATIONS.find((o) => o.name === "declined by an approver")!.apply(
+    base("PendingApproval"),
+  );
+  const { status, actions } = decide(given);
+  assert.equal(status.phase, "Failed");
+  assert.equal(status.conditions?.find((c) => c.type === "Ready")?.reason, "Declined");
+  assert.equal(status.conditions?.find((c) => c.type === "Approved")?.status, "False");
+  assert.ok(actions.some((a) => a.kind === "Emit" && a.type === "Warning" && a.reason === "Declined"));
+});
+
+test("pooled: a free slot is allocated on entering Processing and returned on failure and revoke", () => {
+  const at = assetType({ assignment: { model: "CapacityPooled", capacity: 3, maxPerUser: 2 } });
+  const start = decide({
+    ...base("Scheduled"),
+    assetType: at,
+    pool: { free: "vpn/slot-1", heldByRequester: 1 },
+  });
+  assert.equal(start.status.phase, "Processing");
+  assert.deepEqual(start.status.asset, { id: "vpn/slot-1" });
+  assert.ok(start.actions.some((a) => a.kind === "AllocateSlot" && a.slot === "vpn/slot-1"));
+
+  const running = { ...order("Processing"), status: { ...start.status } };
+  const failed = decide({
+    ...base("Processing"),
+    assetType: at,
+    order: running,
+    pool: { held: "vpn/slot-1", heldByRequester: 1 },
+    job: { state: "Failed" },
+  });
+  assert.ok(failed.actions.some((a) => a.kind === "ReleaseSlot" && a.slot === "vpn/slot-1"));
+
+  const revoked = decide({
+    ...base("Provisioned"),
+    assetType: at,
+    pool: { held: "vpn/slot-1", heldByRequester: 1 },
+    revokedBy: { order: "o1-deprovision", revokedAt: NOW.toISOString() },
+  });
+  assert.equal(revoked.status.phase, "Revoked");
+  assert.equal(revoked.status.conditions?.find((c) => c.type === "Ready")?.status, "False");
+  assert.ok(revoked.actions.some((a) => a.kind === "ReleaseSlot" && a.slot === "vpn/slot-1"));
+});
+
+// Deprovision (and Modify) orders act on a target.
+const deprov = (
+  phase: Phase | undefined,
+  target: Observed["target"],
+  job: Observed["job"] = { state: "Absent" },
+) =>
+  decide({
+    ...base(phase),
+    order: withSpec(order(phase), { action: "Deprovision", target: "o0" }),
+    runbook: { ...runbook, metadata: { name: "vpn-revoke" } },
+    target,
+    job,
+  });
+
+const TARGET_CASES: { target: Observed["target"]; want: Phase; reason: string }[] = [
+  { target: { found: false }, want: "Failed", reason: "TargetNotFound" },
+  { target: { found: true, phase: "Scheduled" }, want: "Scheduled", reason: "TargetNotReady" },
+  { target: { found: true, phase: "Processing" }, want: "Scheduled", reason: "TargetNotReady" },
+  { target: { found: true, phase: "Provisioned" }, want: "Processing", reason: "Processing" },
+  { target: { found: true, phase: "Revoked" }, want: "Failed", reason: "TargetNotProvisioned" },
+  { target: { found: true, phase: "Cancelled" }, want: "Failed", reason: "TargetNotProvisioned" },
+];
+for (const c of TARGET_CASES) {
+  test(`Deprovision with target ${c.target?.found ? c.target.phase : "missing"} → ${c.want} (${c.reason})`, () => {
+    const { status } = deprov("Scheduled", c.target);
+    assert.equal(status.phase, c.want);
+    assert.equal(status.conditions?.find((x) => x.type === "Ready")?.reason, c.reason);
+  });
+}
+
+test("Deprovision succeeded: Revoked with revokedAt, target marked, lock released", () => {
+  const { status, actions } = deprov(
+    "Processing",
+    { found: true, phase: "Provisioned" },
+    { state: "Succeeded" },
+  );
+  assert.equal(status.phase, "Revoked");
+  assert.equal(status.revokedAt, NOW.toISOString());
+  assert.ok(actions.some((a) => a.kind === "MarkTargetRevoked" && a.target === "o0"));
+  assert.ok(actions.some((a) => a.kind === "ReleaseLock"));
+});
+
+test("asset type without a deprovision runbook: Deprovision fails saying so", () => {
+  const { status } = decide({
+    ...base("Scheduled"),
+    assetType: assetType({ runbooks: { provision: "vpn-grant" } }),
+    order: withSpec(order("Scheduled"), { action: "Deprovision", target: "o0" }),
+    target: { found: true, phase: "Provisioned" },
+  });
+  assert.equal(status.phase, "Failed");
+  assert.equal(status.message, "asset type vpn has no deprovision runbook");
+});
+
+test("a lock left behind in a finished phase is released; a held slot after Failed is returned", () => {
+  const p = decide({ ...base("Provisioned"), lock: { state: "HeldBySelf" } });
+  assert.deepEqual(
+    p.actions.map((a) => a.kind),
+    ["ReleaseLock"],
+  );
+  const f = decide({ ...base("Failed"), pool: { held: "vpn/slot-0", heldByRequester: 1 } });
+  assert.deepEqual(f.actions, [{ kind: "ReleaseSlot", slot: "vpn/slot-0" }]);
+});
+
+test("reconcile errors: Reconciled=False with the message, a stale Ready=True is flipped", () => {
+  const o = order("Failed");
+  o.status!.conditions![0]!.status = "True"; // a stale Ready=True left by someone else
+  const { status, actions } = decideReconcileError(o, "Kubernetes API unavailable", NOW);
+  assert.equal(status.conditions?.find((c) => c.type === "Ready")?.status, "False");
+  const rec = status.conditions?.find((c) => c.type === "Reconciled");
+  assert.deepEqual(
+    [rec?.status, rec?.reason, rec?.message],
+    ["False", "ReconcileFailed", "Kubernetes API unavailable"],
+  );
+  assert.equal(actions.length, 1);
+  const again = decideReconcileError({ ...o, status }, "Kubernetes API unavailable", NOW);
+  assert.equal(again.actions.length, 0, "same error is not re-emitted");
+  const ok = decideReconcileError(order("Provisioned"), "boom", NOW);
+  assert.equal(
+    ok.status.conditions?.find((c) => c.type === "Ready")?.status,
+    "True",
+    "delivered stays delivered",
+  );
+});
