@@ -15,10 +15,18 @@ import {
   type ZodTypeProvider,
 } from "fastify-type-provider-zod";
 import swagger from "@fastify/swagger";
+import cookie from "@fastify/cookie";
+import csrf from "@fastify/csrf-protection";
+import formbody from "@fastify/formbody";
+import helmet from "@fastify/helmet";
+import rateLimit from "@fastify/rate-limit";
+import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Db } from "../record/db.ts";
 import { AppError } from "../record/errors.ts";
+import type { ApiConfig } from "./config.ts";
+import { authPlugin } from "./plugins/auth.ts";
 import { healthRoutes } from "./routes/health/index.ts";
 import { authRoutes } from "./routes/auth/index.ts";
 import { adminRoutes } from "./routes/admin/index.ts";
@@ -43,7 +51,36 @@ export type AppDeps = {
   namespace: string;
   /** The clock; tests pass a fixed one. */
   now: () => Date;
+  /**
+   * The parsed configuration (api/config.ts). Optional so tests can build an app from the
+   * five deps above: then the session and link secrets are random per app, and the legacy
+   * key and webhook secrets are off.
+   */
+  config?: Partial<ApiConfig>;
 };
+
+/** The secrets and limits every app has, filled in when `deps.config` leaves them out. */
+export type Security = {
+  sessionSecret: string;
+  linkSecret: string;
+  adminKey: string | undefined;
+  publicUrl: string;
+  serviceAccount: string;
+  loginRateLimit: number;
+  sessionHours: number;
+};
+
+function securityOf(c: Partial<ApiConfig> | undefined): Security {
+  return {
+    sessionSecret: c?.IPSOLIS_SESSION_SECRET ?? randomBytes(32).toString("base64url"),
+    linkSecret: c?.IPSOLIS_LINK_SECRET ?? randomBytes(32).toString("base64url"),
+    adminKey: c?.IPSOLIS_ADMIN_KEY,
+    publicUrl: c?.IPSOLIS_PUBLIC_URL ?? "http://127.0.0.1:8080",
+    serviceAccount: c?.IPSOLIS_SERVICE_ACCOUNT ?? "ipsolis-api",
+    loginRateLimit: c?.IPSOLIS_LOGIN_RATE_LIMIT ?? 20,
+    sessionHours: c?.IPSOLIS_SESSION_HOURS ?? 12,
+  };
+}
 
 export type App = FastifyInstance<
   RawServerDefault,
@@ -64,6 +101,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   }).withTypeProvider<ZodTypeProvider>();
   // Route areas reach the shared dependencies as `app.deps` (decorated once, visible everywhere).
   app.decorate("deps", deps);
+  const security = securityOf(deps.config);
+  app.decorate("security", security);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
@@ -94,6 +133,28 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     transform: jsonSchemaTransform,
   });
 
+  // Shared plugins: security headers, cookies, forms, CSRF, rate limiting (per route, e.g. the
+  // sign-in), then authentication + the permission check of every route.
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      directives: { defaultSrc: ["'self'"], formAction: ["'self'"], frameAncestors: ["'none'"] },
+    },
+  });
+  await app.register(cookie, { secret: security.sessionSecret });
+  await app.register(formbody);
+  await app.register(csrf, {
+    cookieKey: "ipsolis_csrf",
+    cookieOpts: { path: "/", sameSite: "strict", httpOnly: true, secure: true, signed: true },
+    getToken: (req) => {
+      const body = req.body as { _csrf?: unknown } | undefined;
+      const fromBody = typeof body?._csrf === "string" ? body._csrf : undefined;
+      const h = req.headers["x-csrf-token"];
+      return fromBody ?? (Array.isArray(h) ? h[0] : h);
+    },
+  });
+  await app.register(rateLimit, { global: false });
+  await app.register(authPlugin, { adminKey: security.adminKey });
+
   await app.register(healthRoutes);
   await app.register(authRoutes);
   await app.register(adminRoutes);
@@ -108,7 +169,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(servicenowRoutes);
   await app.register(portalRoutes);
 
-  app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+  app.get("/openapi.json", { schema: { hide: true }, config: { permission: "public" } }, async () =>
+    app.swagger(),
+  );
   await app.ready();
   return app;
 }
@@ -116,5 +179,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 declare module "fastify" {
   interface FastifyInstance {
     deps: AppDeps;
+    security: Security;
   }
 }

@@ -1,5 +1,123 @@
-// Route area: login, logout, first-run superadmin, password change (issue #5).
-// TODO(#5): routes land here.
+// Route area: sign-in, sign-out, first-run superadmin, password change, who am I, CSRF token
+// (issue #5). The rules live in ./service.ts, shared with the portal's forms.
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import { z } from "zod";
+import { NotFoundError } from "../../../record/errors.ts";
+import { principalOf } from "../../plugins/auth.ts";
+import { changeOwnPassword, isFirstRun, setUpFirstSuperadmin, signIn, signOut } from "./service.ts";
 
-export const authRoutes: FastifyPluginAsyncZod = async () => undefined;
+export const UserView = z.object({
+  id: z.string(),
+  username: z.string(),
+  email: z.string().nullable(),
+  role: z.enum(["superadmin", "admin", "approver", "auditor", "helpdesk"]),
+  disabled: z.boolean(),
+  createdAt: z.date(),
+});
+
+const Credentials = z.object({ username: z.string().min(1).max(200), password: z.string().min(1).max(1024) });
+const Username = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._@-]{1,63}$/, "2-64 lower-case letters, digits, '.', '_', '-' or '@'");
+
+export const authRoutes: FastifyPluginAsyncZod = async (app) => {
+  app.get(
+    "/auth/setup",
+    {
+      config: { permission: "public" },
+      schema: { response: { 200: z.object({ firstRun: z.literal(true) }) } },
+    },
+    async (req) => {
+      if (!(await isFirstRun(req))) throw new NotFoundError("Not Found");
+      return { firstRun: true as const };
+    },
+  );
+
+  app.post(
+    "/auth/setup",
+    {
+      config: { permission: "public", rateLimit: { max: app.security.loginRateLimit, timeWindow: 60_000 } },
+      schema: {
+        body: z.object({ username: Username, password: z.string().max(1024), email: z.email().optional() }),
+        response: { 201: z.object({ user: UserView }) },
+      },
+    },
+    async (req, reply) => {
+      const user = await setUpFirstSuperadmin(req, reply, req.body, "api");
+      return reply.code(201).send({ user });
+    },
+  );
+
+  app.post(
+    "/auth/login",
+    {
+      config: { permission: "public", rateLimit: { max: app.security.loginRateLimit, timeWindow: 60_000 } },
+      schema: { body: Credentials, response: { 200: z.object({ user: UserView }) } },
+    },
+    async (req, reply) => ({ user: await signIn(req, reply, req.body, "api") }),
+  );
+
+  app.post(
+    "/auth/logout",
+    { config: { permission: "self" }, schema: { response: { 204: z.null() } } },
+    async (req, reply) => {
+      await signOut(req, reply);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.get(
+    "/auth/me",
+    {
+      config: { permission: "self" },
+      schema: {
+        response: {
+          200: z.object({
+            actor: z.string(),
+            kind: z.enum(["session", "token", "legacy"]),
+            role: z.string(),
+            scopes: z.array(z.string()).nullable(),
+            username: z.string().optional(),
+            email: z.string().optional(),
+          }),
+        },
+      },
+    },
+    async (req) => {
+      const p = principalOf(req);
+      return {
+        actor: p.actor,
+        kind: p.kind,
+        role: p.role,
+        scopes: p.scopes,
+        ...(p.username ? { username: p.username } : {}),
+        ...(p.email ? { email: p.email } : {}),
+      };
+    },
+  );
+
+  // Scripts using a session cookie fetch this once and send it as `x-csrf-token` on writes.
+  app.get(
+    "/auth/csrf",
+    { config: { permission: "public" }, schema: { response: { 200: z.object({ csrfToken: z.string() }) } } },
+    async (_req, reply) => ({ csrfToken: reply.generateCsrf() }),
+  );
+
+  app.post(
+    "/auth/password",
+    {
+      config: { permission: "self" },
+      schema: {
+        body: z.object({
+          currentPassword: z.string().min(1).max(1024),
+          newPassword: z.string().min(1).max(1024),
+        }),
+        response: { 204: z.null() },
+      },
+    },
+    async (req, reply) => {
+      await changeOwnPassword(req, reply, req.body, "api");
+      return reply.code(204).send(null);
+    },
+  );
+};

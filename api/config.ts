@@ -1,0 +1,41 @@
+// The API process's configuration: one zod schema over the environment, parsed once at start
+// (api/server.ts) with record/config.ts `loadConfig`, frozen, and handed to buildApp as
+// `deps.config`. No other code reads process.env.
+import { z } from "zod";
+
+const secret = (what: string) =>
+  z.string().min(32, `${what} must be at least 32 characters (use e.g. \`openssl rand -base64 48\`)`);
+
+export const ApiEnv = z.object({
+  IPSOLIS_DATABASE_URL: z.url(),
+  IPSOLIS_NAMESPACE: z.string().min(1),
+  /** Path of a kubeconfig; in-cluster or $KUBECONFIG defaults when unset. */
+  IPSOLIS_KUBECONFIG: z.string().min(1).optional(),
+  IPSOLIS_LISTEN_HOST: z.string().min(1).default("127.0.0.1"),
+  IPSOLIS_LISTEN_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  IPSOLIS_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
+  /** Legacy shared admin key (`X-Admin-Key`): a virtual superadmin `admin:legacy_key`. Unset = off. */
+  IPSOLIS_ADMIN_KEY: secret("IPSOLIS_ADMIN_KEY").optional(),
+  /** Signs the CSRF tokens of the browser forms. */
+  IPSOLIS_SESSION_SECRET: secret("IPSOLIS_SESSION_SECRET"),
+  /** Signs one-click approval links. */
+  IPSOLIS_LINK_SECRET: secret("IPSOLIS_LINK_SECRET"),
+  /** Where users reach the API/portal, for links in mails (e.g. https://ipsolis.example.com). */
+  IPSOLIS_PUBLIC_URL: z.url().default("http://127.0.0.1:8080"),
+  IPSOLIS_HR_WEBHOOK_SECRET: secret("IPSOLIS_HR_WEBHOOK_SECRET").optional(),
+  IPSOLIS_SERVICENOW_WEBHOOK_SECRET: secret("IPSOLIS_SERVICENOW_WEBHOOK_SECRET").optional(),
+  /** HMAC secret of the runners' per-Job ingest tokens (record/ingest-token.ts). */
+  IPSOLIS_INGEST_SECRET: secret("IPSOLIS_INGEST_SECRET").optional(),
+  /** The API's ServiceAccount (the only identity allowed to write Order spec.approvals). */
+  IPSOLIS_SERVICE_ACCOUNT: z.string().min(1).default("ipsolis-api"),
+  /** Login attempts per client address and minute (on top of the per-account lockout). */
+  IPSOLIS_LOGIN_RATE_LIMIT: z.coerce.number().int().min(1).default(20),
+  /** Session lifetime in hours. */
+  IPSOLIS_SESSION_HOURS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 30)
+    .default(12),
+});
+export type ApiConfig = z.infer<typeof ApiEnv>;

@@ -1,0 +1,204 @@
+// Authentication and the permission check for every route. Each route declares
+// `config: { permission }` (api/policy/permissions.ts); this plugin resolves `req.principal`
+// from an API token (`Authorization: Bearer ips_…`), the legacy `X-Admin-Key`, or a session
+// cookie, and refuses what the principal's role ∩ scopes do not allow. It fails closed: a
+// matched route that declares no permission answers 500 and logs why.
+//
+// Webhook routes may also declare `config.hmac` (e.g. "hr"): a request carrying
+// `X-Hub-Signature-256` then skips token auth and reaches the route with `req.principal`
+// undefined, and the route verifies the HMAC itself. Without that header, bearer-token auth
+// applies as usual with the route's permission.
+import { createHash, timingSafeEqual } from "node:crypto";
+import fp from "fastify-plugin";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { isAllowed, type Permission, type Role } from "../policy/permissions.ts";
+import { authenticateToken } from "../../record/identity/tokens.ts";
+import { readSession } from "../../record/identity/sessions.ts";
+import { ForbiddenError, UnauthenticatedError } from "../../record/errors.ts";
+
+export type Principal = {
+  /** Audit actor string: `admin:<username>`, `user:<email>`, `token:<name>`, `admin:legacy_key`. */
+  actor: string;
+  kind: "session" | "token" | "legacy";
+  role: Role;
+  /** Token scopes; null for sessions and the legacy key (the role alone decides). */
+  scopes: string[] | null;
+  username?: string;
+  email?: string;
+  tokenName?: string;
+  /** Admin account id (sessions of admin accounts only). */
+  userId?: string;
+  /** Employee id (SCIM userName) of a portal session. */
+  employeeId?: string;
+  displayName?: string;
+};
+
+export const SESSION_COOKIE = "ipsolis_session";
+export const LEGACY_ACTOR = "admin:legacy_key";
+
+export type AuthOptions = {
+  /** Legacy shared admin key; undefined disables `X-Admin-Key`. */
+  adminKey?: string | undefined;
+};
+
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+function digest(s: string): Buffer {
+  return createHash("sha256").update(s, "utf8").digest();
+}
+
+/** Constant-time comparison of the presented key with the configured one (equal-length digests). */
+function isLegacyKey(presented: string, configured: string): boolean {
+  return timingSafeEqual(digest(presented), digest(configured));
+}
+
+function header(req: FastifyRequest, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+type Resolved = { principal: Principal } | { error: UnauthenticatedError } | undefined;
+
+async function resolvePrincipal(req: FastifyRequest, opts: AuthOptions): Promise<Resolved> {
+  const { db, now } = req.server.deps;
+  const authz = header(req, "authorization");
+  if (authz !== undefined) {
+    const m = /^Bearer\s+(\S+)$/i.exec(authz);
+    if (!m?.[1])
+      return { error: new UnauthenticatedError("malformed Authorization header (want: Bearer <token>)") };
+    const found = await authenticateToken(db, m[1], now());
+    if (!found.ok)
+      return { error: new UnauthenticatedError(found.message, { reason: `Token${found.reason}` }) };
+    const t = found.token;
+    return {
+      principal: {
+        actor: `token:${t.name}`,
+        kind: "token",
+        role: t.role,
+        scopes: t.scopes,
+        tokenName: t.name,
+      },
+    };
+  }
+  const key = header(req, "x-admin-key");
+  if (key !== undefined) {
+    if (opts.adminKey === undefined || !isLegacyKey(key, opts.adminKey)) {
+      return { error: new UnauthenticatedError("invalid admin key") };
+    }
+    return {
+      principal: {
+        actor: LEGACY_ACTOR,
+        kind: "legacy",
+        role: "superadmin",
+        scopes: null,
+        username: "legacy_key",
+      },
+    };
+  }
+  const sid = req.cookies[SESSION_COOKIE];
+  if (sid) {
+    const s = await readSession(db, sid, now());
+    if (!s) return { error: new UnauthenticatedError("session expired or signed out: please sign in again") };
+    if (s.kind === "admin") {
+      return {
+        principal: {
+          actor: `admin:${s.username}`,
+          kind: "session",
+          role: s.role,
+          scopes: null,
+          username: s.username,
+          userId: s.userId,
+          ...(s.email ? { email: s.email } : {}),
+        },
+      };
+    }
+    return {
+      principal: {
+        actor: `user:${s.email}`,
+        kind: "session",
+        role: "employee",
+        scopes: null,
+        email: s.email,
+        employeeId: s.employeeId,
+        ...(s.displayName ? { displayName: s.displayName } : {}),
+      },
+    };
+  }
+  return undefined;
+}
+
+function verifyCsrf(req: FastifyRequest, reply: FastifyReply): Promise<void> {
+  return new Promise((resolve, reject) => {
+    req.server.csrfProtection(req, reply, (err?: Error) => {
+      if (err) reject(new ForbiddenError("missing or invalid CSRF token", { cause: err, reason: "Csrf" }));
+      else resolve();
+    });
+  });
+}
+
+/** The principal of a route that requires one (the plugin already refused anonymous calls). */
+export function principalOf(req: FastifyRequest): Principal {
+  if (!req.principal) throw new UnauthenticatedError("authentication required");
+  return req.principal;
+}
+
+export const authPlugin = fp<AuthOptions>(
+  async (app, opts) => {
+    app.decorateRequest("principal", undefined);
+
+    app.addHook("onRequest", async (req) => {
+      // Unmatched URLs fall through to the 404 handler.
+      if (req.routeOptions.url === undefined) return;
+      const config = req.routeOptions.config as { permission?: Permission; hmac?: string };
+      const permission = config.permission;
+      if (permission === undefined) {
+        req.log.error({ route: req.routeOptions.url }, "route declares no permission");
+        throw new Error(`route ${req.method} ${req.routeOptions.url} declares no permission`);
+      }
+      if (permission === "ingest") return;
+      if (config.hmac !== undefined && header(req, "x-hub-signature-256") !== undefined) return;
+
+      const resolved = await resolvePrincipal(req, opts);
+      if (permission === "public") {
+        // Public pages may still show who is signed in; bad credentials simply count as none.
+        if (resolved && "principal" in resolved) req.principal = resolved.principal;
+        return;
+      }
+      if (resolved === undefined) throw new UnauthenticatedError("authentication required");
+      if ("error" in resolved) throw resolved.error;
+      const p = resolved.principal;
+      if (!isAllowed(p, permission)) {
+        const why =
+          p.scopes !== null && isAllowed({ role: p.role, scopes: null }, permission)
+            ? `the token's scopes do not include ${permission}`
+            : `role ${p.role} lacks permission ${permission}`;
+        throw new ForbiddenError(`forbidden: ${why}`, { reason: "Forbidden" });
+      }
+      req.principal = p;
+    });
+
+    // Cookie-authenticated writes need the CSRF token (forms: `_csrf`; scripts: `x-csrf-token`);
+    // so do form routes that say `csrf: true` (the sign-in and first-run forms). Checked after
+    // body parsing, because a form carries the token in its body.
+    app.addHook("preValidation", async (req, reply) => {
+      if (SAFE_METHODS.has(req.method) || req.routeOptions.url === undefined) return;
+      const config = req.routeOptions.config as { csrf?: boolean };
+      if (req.principal?.kind === "session" || config.csrf === true) await verifyCsrf(req, reply);
+    });
+  },
+  { name: "ipsolis-auth", dependencies: ["@fastify/cookie", "@fastify/csrf-protection"] },
+);
+
+declare module "fastify" {
+  interface FastifyRequest {
+    principal: Principal | undefined;
+  }
+  interface FastifyContextConfig {
+    /** The permission this route needs (api/policy/permissions.ts); every route declares one. */
+    permission?: Permission;
+    /** Webhook routes: the HMAC the route verifies itself when `X-Hub-Signature-256` is sent. */
+    hmac?: string;
+    /** Forms without a session yet (sign-in, first run) that still need the CSRF token. */
+    csrf?: boolean;
+  }
+}
