@@ -69,7 +69,8 @@ export type MigrationResult = { applied: string[]; alreadyApplied: number };
  * transaction, all under one advisory lock: two processes starting together apply each file
  * once, and a failing file leaves nothing of itself behind.
  */
-export async function migrate(url: string): Promise<MigrationResult> {
+export async function migrate(url: string, opts: { dir?: string } = {}): Promise<MigrationResult> {
+  const dir = opts.dir ?? MIGRATIONS_DIR;
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
   try {
     await client.connect();
@@ -89,11 +90,11 @@ export async function migrate(url: string): Promise<MigrationResult> {
     const done = new Set(
       (await client.query<{ name: string }>("SELECT name FROM schema_migrations")).rows.map((r) => r.name),
     );
-    const files = (await readdir(MIGRATIONS_DIR)).filter((f) => /^\d{4}_[a-z0-9_]+\.sql$/.test(f)).sort();
+    const files = (await readdir(dir)).filter((f) => /^\d{4}_[a-z0-9_]+\.sql$/.test(f)).sort();
     const applied: string[] = [];
     for (const f of files) {
       if (done.has(f)) continue;
-      const sql = await readFile(join(MIGRATIONS_DIR, f), "utf8");
+      const sql = await readFile(join(dir, f), "utf8");
       try {
         await client.query("BEGIN");
         await client.query(sql);
