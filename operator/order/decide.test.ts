@@ -2,6 +2,7 @@
 // table (refused transitions included), then focused cases for actions, conditions and events.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { isAllowedPhaseChange } from "../../crds/reasons.ts";
 import { decide, decideReconcileError, isAllowedTransition, TRANSITIONS, type Observed } from "./decide.ts";
 import { PHASES, type AssetType, type Order, type Phase, type Runbook } from "./model.ts";
 
@@ -140,7 +141,14 @@ const OBSERVATIONS: Obs[] = [
   },
   {
     name: "revoked by a deprovision order",
-    apply: (o) => ({ ...o, revokedBy: { order: "o1-deprovision", revokedAt: NOW.toISOString() } }),
+    apply: (o) => ({
+      ...o,
+      deprovision: { order: "o1-deprovision", phase: "Revoked", revokedAt: NOW.toISOString() },
+    }),
+  },
+  {
+    name: "deprovision order still running",
+    apply: (o) => ({ ...o, deprovision: { order: "o1-deprovision", phase: "Processing" } }),
   },
   {
     name: "pool exhausted",
@@ -169,7 +177,7 @@ const COLUMNS = ["New", ...PHASES] as const;
 //                 New            PendingApproval  Scheduled     Processing     Provisioned    Failed    Cancelled    Revoked
 const P = "Processing";
 const EXPECTED: Record<string, Phase[]> = {
-  "nothing new": [P, P, P, P, "Provisioned", "Failed", "Cancelled", "Revoked"],
+  "nothing new": ["Scheduled", "Scheduled", P, P, "Provisioned", "Failed", "Cancelled", "Revoked"],
   "cancel requested": [
     "Cancelled",
     "Cancelled",
@@ -200,7 +208,6 @@ const EXPECTED: Record<string, Phase[]> = {
     "Cancelled",
     "Revoked",
   ],
-  // Approvals are checked before scheduling only: admission makes them append-only once approved.
   "approval pending (1 of 2)": [
     "PendingApproval",
     "PendingApproval",
@@ -211,7 +218,16 @@ const EXPECTED: Record<string, Phase[]> = {
     "Cancelled",
     "Revoked",
   ],
-  "approval quorum reached": [P, P, P, P, "Provisioned", "Failed", "Cancelled", "Revoked"],
+  "approval quorum reached": [
+    "Scheduled",
+    "Scheduled",
+    P,
+    P,
+    "Provisioned",
+    "Failed",
+    "Cancelled",
+    "Revoked",
+  ],
   "declined by an approver": ["Failed", "Failed", P, P, "Provisioned", "Failed", "Cancelled", "Revoked"],
   "lock held by another order": [
     "Scheduled",
@@ -223,12 +239,67 @@ const EXPECTED: Record<string, Phase[]> = {
     "Cancelled",
     "Revoked",
   ],
-  "lock held by this order": [P, P, P, P, "Provisioned", "Failed", "Cancelled", "Revoked"],
-  "job running": [P, P, P, P, "Provisioned", "Failed", "Cancelled", "Revoked"],
-  "job succeeded": [P, P, P, "Provisioned", "Provisioned", "Failed", "Cancelled", "Revoked"],
-  "job failed in a critical step": [P, P, P, "Failed", "Provisioned", "Failed", "Cancelled", "Revoked"],
-  "job hit its deadline": [P, P, P, "Failed", "Provisioned", "Failed", "Cancelled", "Revoked"],
-  "revoked by a deprovision order": [P, P, P, P, "Revoked", "Failed", "Cancelled", "Revoked"],
+  "lock held by this order": [
+    "Scheduled",
+    "Scheduled",
+    P,
+    P,
+    "Provisioned",
+    "Failed",
+    "Cancelled",
+    "Revoked",
+  ],
+  "job running": ["Scheduled", "Scheduled", P, P, "Provisioned", "Failed", "Cancelled", "Revoked"],
+  "job succeeded": [
+    "Scheduled",
+    "Scheduled",
+    P,
+    "Provisioned",
+    "Provisioned",
+    "Failed",
+    "Cancelled",
+    "Revoked",
+  ],
+  "job failed in a critical step": [
+    "Scheduled",
+    "Scheduled",
+    P,
+    "Failed",
+    "Provisioned",
+    "Failed",
+    "Cancelled",
+    "Revoked",
+  ],
+  "job hit its deadline": [
+    "Scheduled",
+    "Scheduled",
+    P,
+    "Failed",
+    "Provisioned",
+    "Failed",
+    "Cancelled",
+    "Revoked",
+  ],
+  "revoked by a deprovision order": [
+    "Scheduled",
+    "Scheduled",
+    P,
+    P,
+    "Revoked",
+    "Failed",
+    "Cancelled",
+    "Revoked",
+  ],
+  "deprovision order still running": [
+    "Scheduled",
+    "Scheduled",
+    P,
+    P,
+    "Provisioned",
+    "Failed",
+    "Cancelled",
+    "Revoked",
+  ],
   "pool exhausted": [
     "Scheduled",
     "Scheduled",
@@ -240,8 +311,8 @@ const EXPECTED: Record<string, Phase[]> = {
     "Revoked",
   ],
   "requester at maxPerUser": [
-    "Failed",
-    "Failed",
+    "Scheduled",
+    "Scheduled",
     "Failed",
     P,
     "Provisioned",
@@ -274,7 +345,13 @@ for (const obs of OBSERVATIONS) {
       );
       assert.equal(status.observedGeneration, 3);
       for (const c of status.conditions ?? []) assert.equal(c.observedGeneration, 3, `${c.type} generation`);
-      assert.equal(status.conditions?.find((c) => c.type === "Reconciled")?.status, "True");
+      // A missing AssetType or Runbook is a wait the controller reports on Reconciled.
+      const missing =
+        (obs.name === "asset type missing" &&
+          (status.phase === "PendingApproval" || status.phase === "Scheduled")) ||
+        (obs.name === "runbook missing" && (from === "Scheduled" || from === "Processing"));
+      const rec = status.conditions?.find((c) => c.type === "Reconciled");
+      assert.equal(rec?.status, missing ? "False" : "True", `Reconciled: ${rec?.message}`);
       const changed = from !== status.phase;
       const transitionEvents = actions.filter((a) => a.kind === "Emit" && a.note.includes("→"));
       assert.equal(transitionEvents.length, changed ? 1 : 0, "one Event per transition");
@@ -289,6 +366,18 @@ for (const obs of OBSERVATIONS) {
 }
 const TERMINAL = new Set<Phase>(["Failed", "Cancelled", "Revoked"]);
 
+test("every transition decide may make is one the CRD's CEL rule accepts", () => {
+  for (const [from, tos] of Object.entries(TRANSITIONS)) {
+    for (const to of tos) {
+      const action = to === "Revoked" ? "Deprovision" : "Provision";
+      assert.ok(
+        isAllowedPhaseChange(from === "New" ? undefined : (from as Phase), to, action),
+        `${from} → ${to}`,
+      );
+    }
+  }
+});
+
 test("the transition table is closed: terminal phases go nowhere, nothing goes back", () => {
   for (const p of ["Failed", "Cancelled", "Revoked"] as const) assert.deepEqual(TRANSITIONS[p], []);
   assert.ok(!isAllowedTransition("Processing", "Cancelled"), "cancel only before Processing");
@@ -297,8 +386,18 @@ test("the transition table is closed: terminal phases go nowhere, nothing goes b
   assert.ok(!isAllowedTransition("Scheduled", "Provisioned"), "no delivery without a run");
 });
 
-test("approval-free order: one decision takes it to Processing with lock, Job and both events", () => {
-  const { status, actions } = decide(base(undefined));
+test("approval-free order: New → Scheduled (the CRD's first phase), then Processing with lock and Job", () => {
+  const first = decide(base(undefined));
+  assert.equal(first.status.phase, "Scheduled");
+  assert.deepEqual(
+    first.actions.map((a) => a.kind),
+    ["Emit"],
+  );
+  assert.equal(first.status.conditions?.find((c) => c.type === "Approved")?.reason, "ApprovalNotRequired");
+  const { status, actions } = decide({
+    ...base(undefined),
+    order: { ...order(undefined), status: first.status },
+  });
   assert.equal(status.phase, "Processing");
   assert.equal(status.attempt, 1);
   assert.equal(status.jobName, "o1-1");
@@ -313,8 +412,8 @@ test("approval-free order: one decision takes it to Processing with lock, Job an
     actions.map((a) => a.kind),
     ["AcquireLock", "CreateJob", "Emit"],
   );
-  assert.equal(status.conditions?.find((c) => c.type === "Approved")?.reason, "ApprovalNotRequired");
-  assert.equal(status.conditions?.find((c) => c.type === "AssetLocked")?.reason, "LockHeld");
+  assert.equal(status.conditions?.find((c) => c.type === "AssetLocked")?.reason, "AssetFree");
+  assert.equal(status.conditions?.find((c) => c.type === "JobReady")?.reason, "JobCreated");
 });
 
 test("a busy asset: waits in Scheduled with AssetLocked=True naming the holder, no Job", () => {
@@ -333,12 +432,13 @@ test("a failing critical step fails the order with the step's error, releases th
   const { status, actions } = decide(given);
   assert.equal(status.phase, "Failed");
   const ready = status.conditions?.find((c) => c.type === "Ready");
-  assert.equal(ready?.reason, "StepFailed");
+  assert.equal(ready?.reason, "Failed");
   assert.equal(ready?.message, "step add-group failed: group not found");
+  assert.equal(status.conditions?.find((c) => c.type === "JobReady")?.reason, "JobFailed");
   assert.equal(status.steps?.[0]?.attempts, 3);
   assert.ok(actions.some((a) => a.kind === "ReleaseLock"));
   const ev = actions.find((a) => a.kind === "Emit");
-  assert.deepEqual(ev && ev.kind === "Emit" && [ev.type, ev.reason], ["Warning", "StepFailed"]);
+  assert.deepEqual(ev && ev.kind === "Emit" && [ev.type, ev.reason], ["Warning", "Failed"]);
 });
 
 test("a non-critical failed step does not name itself when a critical one failed", () => {
@@ -395,12 +495,11 @@ test("Job absent while Processing: recreated under the same name (restart-safe),
   );
 });
 
-test("cancel refused once Processing: condition and a single Warning event", () => {
+test("cancel refused once Processing: Ready's message says so, and a single Warning event", () => {
   const given = { ...base("Processing"), order: withSpec(order("Processing"), { cancelRequested: true }) };
   const { status, actions } = decide(given);
-  const c = status.conditions?.find((x) => x.type === "CancelRequested");
-  assert.equal(c?.reason, "CancelRefused");
-  assert.match(c?.message ?? "", /already Processing/);
+  const c = status.conditions?.find((x) => x.type === "Ready");
+  assert.match(c?.message ?? "", /cancellation refused: the order was already Processing/);
   assert.equal(actions.filter((a) => a.kind === "Emit" && a.reason === "CancelRefused").length, 1);
   const again = decide({ ...given, order: { ...given.order, status } });
   assert.equal(again.actions.filter((a) => a.kind === "Emit").length, 0, "not repeated");
@@ -416,7 +515,7 @@ test("manager policy: only the requester's manager approves; self-approval never
     }).status.phase;
   assert.equal(by("alice@example.com"), "PendingApproval");
   assert.equal(by("mallory@example.com"), "PendingApproval");
-  assert.equal(by("Bob@Example.com"), "Processing");
+  assert.equal(by("Bob@Example.com"), "Scheduled");
   assert.equal(by("bob@example.com", "Declined"), "Failed");
   assert.equal(by("mallory@example.com", "Declined"), "PendingApproval", "ineligible declines are ignored");
 });
@@ -436,7 +535,8 @@ test("approvers quorum counts distinct listed approvers, not repeats or the requ
   assert.equal(with_("carol", "carol").phase, "PendingApproval");
   assert.equal(with_("carol", "alice").phase, "PendingApproval", "the requester cannot approve");
   const s = with_("carol", "dave");
-  assert.equal(s.phase, "Processing");
+  assert.equal(s.phase, "Scheduled");
+  assert.equal(s.conditions?.find((c) => c.type === "Approved")?.reason, "QuorumReached");
   assert.equal(s.conditions?.find((c) => c.type === "Approved")?.message, "approved by carol, dave");
   assert.match(with_("carol").message ?? "", /1 of 2/);
 });
@@ -477,7 +577,7 @@ test("pooled: a free slot is allocated on entering Processing and returned on fa
     ...base("Provisioned"),
     assetType: at,
     pool: { held: "vpn/slot-1", heldByRequester: 1 },
-    revokedBy: { order: "o1-deprovision", revokedAt: NOW.toISOString() },
+    deprovision: { order: "o1-deprovision", phase: "Revoked", revokedAt: NOW.toISOString() },
   });
   assert.equal(revoked.status.phase, "Revoked");
   assert.equal(revoked.status.conditions?.find((c) => c.type === "Ready")?.status, "False");
@@ -500,17 +600,21 @@ const deprov = (
 
 const TARGET_CASES: { target: Observed["target"]; want: Phase; reason: string }[] = [
   { target: { found: false }, want: "Failed", reason: "TargetNotFound" },
-  { target: { found: true, phase: "Scheduled" }, want: "Scheduled", reason: "TargetNotReady" },
-  { target: { found: true, phase: "Processing" }, want: "Scheduled", reason: "TargetNotReady" },
+  { target: { found: true, phase: "Scheduled" }, want: "Scheduled", reason: "Pending" },
+  { target: { found: true, phase: "Processing" }, want: "Scheduled", reason: "Pending" },
   { target: { found: true, phase: "Provisioned" }, want: "Processing", reason: "Processing" },
-  { target: { found: true, phase: "Revoked" }, want: "Failed", reason: "TargetNotProvisioned" },
-  { target: { found: true, phase: "Cancelled" }, want: "Failed", reason: "TargetNotProvisioned" },
+  { target: { found: true, phase: "Revoked" }, want: "Failed", reason: "InvalidSpec" },
+  { target: { found: true, phase: "Cancelled" }, want: "Failed", reason: "InvalidSpec" },
 ];
 for (const c of TARGET_CASES) {
   test(`Deprovision with target ${c.target?.found ? c.target.phase : "missing"} → ${c.want} (${c.reason})`, () => {
     const { status } = deprov("Scheduled", c.target);
     assert.equal(status.phase, c.want);
-    assert.equal(status.conditions?.find((x) => x.type === "Ready")?.reason, c.reason);
+    const conds = status.conditions ?? [];
+    assert.ok(
+      conds.some((x) => x.reason === c.reason),
+      `a condition says ${c.reason}: ${JSON.stringify(conds)}`,
+    );
   });
 }
 
@@ -555,7 +659,7 @@ test("reconcile errors: Reconciled=False with the message, a stale Ready=True is
   const rec = status.conditions?.find((c) => c.type === "Reconciled");
   assert.deepEqual(
     [rec?.status, rec?.reason, rec?.message],
-    ["False", "ReconcileFailed", "Kubernetes API unavailable"],
+    ["False", "ReconcileError", "Kubernetes API unavailable"],
   );
   assert.equal(actions.length, 1);
   const again = decideReconcileError({ ...o, status }, "Kubernetes API unavailable", NOW);

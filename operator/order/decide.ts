@@ -14,6 +14,7 @@ import type {
   Runbook,
   StepStatus,
 } from "./model.ts";
+import type { EventReason, OrderConditionReasons, OrderConditionType } from "../../crds/reasons.ts";
 import { jobNameFor } from "./names.ts";
 
 /** The Job of the current attempt, as the reconciler sees it in its cache. */
@@ -44,8 +45,8 @@ export type Observed = {
   lock: LockSeen;
   pool?: PoolSeen;
   target?: TargetSeen;
-  /** A Deprovision Order that targets this one and has finished (phase Revoked). */
-  revokedBy?: { order: string; revokedAt?: string };
+  /** The newest Deprovision Order that targets this one, if any. */
+  deprovision?: { order: string; phase?: Phase; revokedAt?: string };
   now: Date;
 };
 
@@ -57,14 +58,18 @@ export type Action =
   | { kind: "ReleaseSlot"; slot: string }
   | { kind: "CreateJob"; attempt: number; jobName: string }
   | { kind: "MarkTargetRevoked"; target: string }
-  | { kind: "Emit"; type: EventType; reason: string; note: string };
+  | { kind: "Emit"; type: EventType; reason: EventReason; note: string };
 
 export type Decision = { status: OrderStatus; actions: Action[] };
 
-/** Every allowed phase change; "New" is an Order without a phase yet. */
+/**
+ * Every allowed phase change; "New" is an Order without a phase yet. The CRD enforces the same
+ * table with CEL (crds/reasons.ts `orderPhaseTransitions`); this one is stricter (no retry from
+ * Failed yet), and a test checks it is a subset.
+ */
 export const TRANSITIONS: Record<Phase | "New", readonly Phase[]> = {
-  New: ["PendingApproval", "Scheduled", "Processing", "Failed", "Cancelled"],
-  PendingApproval: ["Scheduled", "Processing", "Failed", "Cancelled"],
+  New: ["PendingApproval", "Scheduled", "Failed", "Cancelled"],
+  PendingApproval: ["Scheduled", "Failed", "Cancelled"],
   Scheduled: ["Processing", "Failed", "Cancelled"],
   Processing: ["Provisioned", "Failed", "Revoked"],
   Provisioned: ["Revoked"],
@@ -77,39 +82,35 @@ export function isAllowedTransition(from: Phase | undefined, to: Phase): boolean
   return from === to || TRANSITIONS[from ?? "New"].includes(to);
 }
 
-/** Ready reasons that are failures: their Events are Warnings. */
-const WARNING_REASONS = new Set([
-  "Declined",
-  "StepFailed",
-  "DeadlineExceeded",
-  "JobFailed",
-  "TargetNotFound",
-  "TargetNotProvisioned",
-  "MaxPerUserExceeded",
-  "RunbookNotConfigured",
-  "CancelRefused",
-]);
+type R = OrderConditionReasons;
+/** One condition an outcome sets besides Ready, typed so a reason goes only with its own type. */
+type CondSpec = {
+  [T in Exclude<OrderConditionType, "Ready">]: {
+    type: T;
+    status: ConditionStatus;
+    reason: R[T];
+    message: string;
+  };
+}[Exclude<OrderConditionType, "Ready">];
 
 type Outcome = {
   phase: Phase;
   /** Ready's reason and message: why the Order is where it is. */
-  reason: string;
+  reason: R["Ready"];
   message: string;
   actions: Action[];
   /** Extra status fields this step sets (attempt, jobName, steps, timestamps, asset). */
   patch?: Partial<OrderStatus>;
-  locked?: { holder: string };
+  /** Other conditions this step sets (Reconciled defaults to True). */
+  conds?: CondSpec[];
 };
 
-type Check = { reason: string; message: string };
+type Check = { message: string; cond?: CondSpec; failed?: boolean };
 
 // ---------------------------------------------------------------------------------------------
-// Small checks
+// Small checks, each returning a message and the condition that says why
 
-type ApprovalState =
-  | { state: "NotRequired" | "Approved"; message: string }
-  | { state: "Pending"; message: string }
-  | { state: "Declined"; message: string };
+type ApprovalState = { state: "NotRequired" | "Approved" | "Pending" | "Declined"; message: string };
 
 const same = (a: string | undefined, b: string | undefined) =>
   a !== undefined && b !== undefined && a.trim().toLowerCase() === b.trim().toLowerCase();
@@ -128,7 +129,7 @@ export function checkApproval(order: Order, assetType: AssetType): ApprovalState
   const decline = votes.find((a) => a.decision === "Declined");
   if (decline) return { state: "Declined", message: `declined by ${decline.approver}` };
   const approvers = new Set(
-    votes.filter((a) => a.decision === "Approved").map((a) => a.approver.toLowerCase()),
+    votes.filter((a) => a.decision === "Approved").map((a) => a.approver.trim().toLowerCase()),
   );
   if (policy.policy === "Manager") {
     if (!req.manager) return { state: "Pending", message: "the requester has no manager to approve" };
@@ -142,70 +143,63 @@ export function checkApproval(order: Order, assetType: AssetType): ApprovalState
     : { state: "Pending", message: `${approvers.size} of ${quorum} required approvals` };
 }
 
+function approvedCondition(a: ApprovalState): CondSpec {
+  const reason = (
+    {
+      NotRequired: "ApprovalNotRequired",
+      Approved: "QuorumReached",
+      Pending: "AwaitingApproval",
+      Declined: "Declined",
+    } as const
+  )[a.state];
+  const status = a.state === "Declined" ? "False" : a.state === "Pending" ? "Unknown" : "True";
+  return { type: "Approved", status, reason, message: a.message };
+}
+
 function runbookNameFor(order: Order, at: AssetType): string | undefined {
   const action = order.spec.action ?? "Provision";
   if (action === "Provision") return at.spec.runbooks.provision;
   return action === "Modify" ? at.spec.runbooks.modify : at.spec.runbooks.deprovision;
 }
 
-function checkRunbook(o: Observed, at: AssetType): { wait?: Check; fail?: Check } {
+function checkRunbook(o: Observed, at: AssetType): Check | undefined {
   const name = runbookNameFor(o.order, at);
-  const action = o.order.spec.action ?? "Provision";
   if (!name) {
+    const message = `asset type ${at.metadata.name} has no ${(o.order.spec.action ?? "Provision").toLowerCase()} runbook`;
     return {
-      fail: {
-        reason: "RunbookNotConfigured",
-        message: `asset type ${at.metadata.name} has no ${action.toLowerCase()} runbook`,
-      },
+      message,
+      failed: true,
+      cond: { type: "Reconciled", status: "False", reason: "InvalidSpec", message },
     };
   }
-  if (!o.runbook)
-    return { wait: { reason: "RunbookNotFound", message: `waiting for runbook ${name} to exist` } };
-  return {};
+  if (o.runbook) return undefined;
+  const message = `waiting for runbook ${name} to exist`;
+  return { message, cond: { type: "Reconciled", status: "False", reason: "RunbookNotFound", message } };
 }
 
-function checkTarget(o: Observed): { wait?: Check; fail?: Check } {
+function checkTarget(o: Observed): Check | undefined {
   const action = o.order.spec.action ?? "Provision";
-  if (action === "Provision") return {};
+  if (action === "Provision") return undefined;
   const name = o.order.spec.target;
-  if (!name || !o.target || !o.target.found) {
+  if (!name || !o.target?.found) {
+    const message = `the target order ${name ?? "(none)"} does not exist`;
     return {
-      fail: { reason: "TargetNotFound", message: `the target order ${name ?? "(none)"} does not exist` },
+      message,
+      failed: true,
+      cond: { type: "Reconciled", status: "False", reason: "TargetNotFound", message },
     };
   }
   const phase = o.target.phase;
-  if (phase === "Provisioned") return {};
+  if (phase === "Provisioned") return undefined;
   if (phase === "Failed" || phase === "Cancelled" || phase === "Revoked") {
+    const message = `the target order ${name} is ${phase}, so there is nothing to ${action.toLowerCase()}`;
     return {
-      fail: {
-        reason: "TargetNotProvisioned",
-        message: `the target order ${name} is ${phase}, so there is nothing to ${action.toLowerCase()}`,
-      },
+      message,
+      failed: true,
+      cond: { type: "Reconciled", status: "False", reason: "InvalidSpec", message },
     };
   }
-  return {
-    wait: { reason: "TargetNotReady", message: `waiting for the target order ${name} to be Provisioned` },
-  };
-}
-
-function checkPool(o: Observed, at: AssetType): { wait?: Check; fail?: Check } {
-  if (!isPooledProvision(o, at) || o.pool?.held) return {};
-  const max = at.spec.assignment.maxPerUser;
-  const mine = o.pool?.heldByRequester ?? 0;
-  if (max !== undefined && mine >= max) {
-    return {
-      fail: {
-        reason: "MaxPerUserExceeded",
-        message: `${o.order.spec.requester.id} already holds ${mine} of at most ${max} ${at.metadata.name}`,
-      },
-    };
-  }
-  if (!o.pool?.free) {
-    return {
-      wait: { reason: "PoolExhausted", message: `all ${at.spec.assignment.capacity ?? 0} slots are in use` },
-    };
-  }
-  return {};
+  return { message: `waiting for the target order ${name} to be Provisioned` };
 }
 
 function isPooledProvision(o: Observed, at: AssetType | undefined): boolean {
@@ -214,8 +208,34 @@ function isPooledProvision(o: Observed, at: AssetType | undefined): boolean {
   );
 }
 
+function checkPool(o: Observed, at: AssetType): Check | undefined {
+  if (!isPooledProvision(o, at) || o.pool?.held) return undefined;
+  const max = at.spec.assignment.maxPerUser;
+  const mine = o.pool?.heldByRequester ?? 0;
+  if (max !== undefined && mine >= max) {
+    const message = `${o.order.spec.requester.id} already holds ${mine} of at most ${max} ${at.metadata.name}`;
+    return {
+      message,
+      failed: true,
+      cond: { type: "AssetAllocated", status: "False", reason: "MaxPerUserReached", message },
+    };
+  }
+  if (o.pool?.free) return undefined;
+  const message = `all ${at.spec.assignment.capacity ?? 0} slots of ${at.metadata.name} are in use`;
+  return { message, cond: { type: "AssetAllocated", status: "False", reason: "PoolExhausted", message } };
+}
+
+function checkLock(o: Observed): Check | undefined {
+  if (o.lock.state !== "HeldByOther") return undefined;
+  const message = `waiting for order ${o.lock.holder}, which is running on the same asset`;
+  return { message, cond: { type: "AssetLocked", status: "True", reason: "AssetBusy", message } };
+}
+
 /** The first failed critical step's error, else the Job's own reason. */
-function failureOf(o: Observed, job: Extract<JobSeen, { state: "Failed" }>): Check {
+function failureOf(
+  o: Observed,
+  job: Extract<JobSeen, { state: "Failed" }>,
+): { message: string; cond: CondSpec } {
   const critical = new Set(
     (o.runbook?.spec.steps ?? []).filter((s) => s.critical !== false).map((s) => s.name),
   );
@@ -225,12 +245,15 @@ function failureOf(o: Observed, job: Extract<JobSeen, { state: "Failed" }>): Che
   if (failed) {
     const detail =
       failed.message ?? (failed.exitCode !== undefined ? `exit code ${failed.exitCode}` : "failed");
-    return { reason: "StepFailed", message: `step ${failed.name} failed: ${detail}` };
+    const message = `step ${failed.name} failed: ${detail}`;
+    return { message, cond: { type: "JobReady", status: "False", reason: "JobFailed", message } };
   }
   if (job.reason === "DeadlineExceeded") {
-    return { reason: "DeadlineExceeded", message: "the run exceeded its deadline and was stopped" };
+    const message = "the run exceeded its deadline and was stopped";
+    return { message, cond: { type: "JobReady", status: "False", reason: "JobDeadlineExceeded", message } };
   }
-  return { reason: "JobFailed", message: `the run failed${job.message ? `: ${job.message}` : ""}` };
+  const message = `the run failed${job.message ? `: ${job.message}` : ""}`;
+  return { message, cond: { type: "JobReady", status: "False", reason: "JobFailed", message } };
 }
 
 /** Merges the runner's summary into the planned steps, keeping the Runbook's order. */
@@ -246,82 +269,115 @@ function mergeSteps(
   return merged;
 }
 
+function plannedSteps(rb: Runbook | undefined): StepStatus[] {
+  return (rb?.spec.steps ?? []).map((s) => ({ name: s.name, state: "Pending", attempts: 0 }));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Phase handlers
 
-const stay = (o: Observed, reason: string, message: string, actions: Action[] = []): Outcome => ({
-  phase: o.order.status?.phase ?? "PendingApproval",
-  reason,
-  message,
-  actions,
-});
-
-function cancel(o: Observed, held: string | undefined): Outcome {
+function cancel(): Outcome {
   return {
     phase: "Cancelled",
     reason: "Cancelled",
     message: "cancelled at the requester's request before processing started",
-    actions: held ? [{ kind: "ReleaseSlot", slot: held }] : [],
+    actions: [],
   };
 }
 
-/** New and PendingApproval: wait for the AssetType and the approvals. */
+/** New and PendingApproval: wait for the AssetType and the approvals; then Scheduled. */
 function beforeApproval(o: Observed): Outcome {
-  if (o.order.spec.cancelRequested) return cancel(o, undefined);
+  if (o.order.spec.cancelRequested) return cancel();
   if (!o.assetType) {
+    const message = `waiting for asset type ${o.order.spec.assetType} to exist`;
     return {
       phase: "PendingApproval",
-      reason: "AssetTypeNotFound",
-      message: `waiting for asset type ${o.order.spec.assetType} to exist`,
+      reason: "Pending",
+      message,
       actions: [],
+      conds: [{ type: "Reconciled", status: "False", reason: "AssetTypeNotFound", message }],
     };
   }
   const approval = checkApproval(o.order, o.assetType);
+  const approved = approvedCondition(approval);
   if (approval.state === "Declined") {
-    return { phase: "Failed", reason: "Declined", message: `the order was ${approval.message}`, actions: [] };
+    return {
+      phase: "Failed",
+      reason: "Declined",
+      message: `the order was ${approval.message}`,
+      actions: [],
+      conds: [approved],
+    };
   }
   if (approval.state === "Pending") {
-    return { phase: "PendingApproval", reason: "AwaitingApproval", message: approval.message, actions: [] };
+    return {
+      phase: "PendingApproval",
+      reason: "AwaitingApproval",
+      message: approval.message,
+      actions: [],
+      conds: [approved],
+    };
   }
-  return schedule(o, o.assetType);
+  // The CRD wants Scheduled before Processing: the next reconcile (our own write's event) runs it.
+  return {
+    phase: "Scheduled",
+    reason: "Pending",
+    message: `${approval.message}; waiting to run`,
+    actions: [],
+    conds: [approved],
+  };
 }
 
-/** Scheduled: everything a run needs, then the lock; then Processing. */
-function schedule(o: Observed, at: AssetType): Outcome {
-  if (o.order.spec.cancelRequested) return cancel(o, undefined);
-  const waitIn = (c: Check): Outcome => ({ phase: "Scheduled", ...c, actions: [] });
-  const failWith = (c: Check): Outcome => ({ phase: "Failed", ...c, actions: [] });
-  for (const check of [checkRunbook(o, at), checkTarget(o), checkPool(o, at)]) {
-    if (check.fail) return failWith(check.fail);
-    if (check.wait) return waitIn(check.wait);
-  }
-  if (o.lock.state === "HeldByOther") {
+/** Scheduled: everything a run needs, then the lock and the pool slot; then Processing. */
+function scheduled(o: Observed): Outcome {
+  if (o.order.spec.cancelRequested) return cancel();
+  const at = o.assetType;
+  if (!at) {
+    const message = `waiting for asset type ${o.order.spec.assetType} to exist`;
     return {
-      ...waitIn({
-        reason: "AssetBusy",
-        message: `waiting for order ${o.lock.holder}, which is running on the same asset`,
-      }),
-      locked: { holder: o.lock.holder },
+      phase: "Scheduled",
+      reason: "Pending",
+      message,
+      actions: [],
+      conds: [{ type: "Reconciled", status: "False", reason: "AssetTypeNotFound", message }],
+    };
+  }
+  for (const check of [checkRunbook(o, at), checkTarget(o), checkPool(o, at), checkLock(o)]) {
+    if (!check) continue;
+    return {
+      phase: check.failed ? "Failed" : "Scheduled",
+      reason: check.failed ? "Failed" : "Pending",
+      message: check.message,
+      actions: [],
+      conds: check.cond ? [check.cond] : [],
     };
   }
   const attempt = (o.order.status?.attempt ?? 0) + 1;
   const jobName = jobNameFor(o.order.metadata.name, attempt);
   const actions: Action[] = [];
+  const conds: CondSpec[] = [
+    { type: "AssetLocked", status: "False", reason: "AssetFree", message: "this order holds the asset lock" },
+    { type: "JobReady", status: "Unknown", reason: "JobCreated", message: `job ${jobName} was created` },
+  ];
   if (o.lock.state !== "HeldBySelf") actions.push({ kind: "AcquireLock" });
   const slot = isPooledProvision(o, at) ? (o.pool?.held ?? o.pool?.free) : undefined;
-  if (slot && !o.pool?.held) actions.push({ kind: "AllocateSlot", slot });
+  if (slot) {
+    if (!o.pool?.held) actions.push({ kind: "AllocateSlot", slot });
+    conds.push({
+      type: "AssetAllocated",
+      status: "True",
+      reason: "Allocated",
+      message: `slot ${slot} is allocated`,
+    });
+  }
   actions.push({ kind: "CreateJob", attempt, jobName });
   return {
     phase: "Processing",
     reason: "Processing",
-    message: `running ${o.runbook?.metadata.name ?? "the runbook"} in job ${jobName}`,
+    message: `running runbook ${o.runbook?.metadata.name ?? ""} in job ${jobName}`,
     actions,
-    patch: {
-      attempt,
-      jobName,
-      steps: (o.runbook?.spec.steps ?? []).map((s) => ({ name: s.name, state: "Pending", attempts: 0 })),
-      ...(slot ? { asset: { id: slot } } : {}),
-    },
+    conds,
+    patch: { attempt, jobName, steps: plannedSteps(o.runbook), ...(slot ? { asset: { id: slot } } : {}) },
   };
 }
 
@@ -330,7 +386,12 @@ function processing(o: Observed): Outcome {
   const attempt = st.attempt ?? 1;
   const jobName = st.jobName ?? jobNameFor(o.order.metadata.name, attempt);
   const action = o.order.spec.action ?? "Provision";
-  const releases: Action[] = [{ kind: "ReleaseLock" }];
+  const keep = (message: string, actions: Action[]): Outcome => ({
+    phase: "Processing",
+    reason: "Processing",
+    message,
+    actions,
+  });
   switch (o.job.state) {
     case "Absent":
     case "Running": {
@@ -339,26 +400,38 @@ function processing(o: Observed): Outcome {
       const actions: Action[] = [];
       if (o.lock.state === "Free") actions.push({ kind: "AcquireLock" });
       if (o.job.state === "Absent") {
-        if (!o.runbook)
-          return stay(o, "RunbookNotFound", `job ${jobName} is gone and its runbook does not exist`);
+        if (!o.runbook) {
+          const message = `job ${jobName} is missing and its runbook does not exist`;
+          return {
+            ...keep(st.message ?? message, actions),
+            conds: [{ type: "Reconciled", status: "False", reason: "RunbookNotFound", message }],
+          };
+        }
         actions.push({ kind: "CreateJob", attempt, jobName });
       }
-      return stay(o, "Processing", `running job ${jobName}`, actions);
+      const prevReady = st.conditions?.find((c) => c.type === "Ready");
+      return keep(prevReady?.reason === "Processing" ? prevReady.message : `running job ${jobName}`, actions);
     }
     case "Succeeded": {
       const steps = mergeSteps(st.steps, o.job.steps);
       const at = o.now.toISOString();
+      const jobDone: CondSpec = {
+        type: "JobReady",
+        status: "True",
+        reason: "JobSucceeded",
+        message: `job ${jobName} succeeded`,
+      };
       if (action === "Deprovision") {
         const target = o.order.spec.target ?? "";
         return {
           phase: "Revoked",
           reason: "Revoked",
           message: `the asset of order ${target} was taken back`,
-          actions: [...releases, { kind: "MarkTargetRevoked", target }],
+          actions: [{ kind: "ReleaseLock" }, { kind: "MarkTargetRevoked", target }],
           patch: { steps, revokedAt: at },
+          conds: [jobDone],
         };
       }
-      const asset = st.asset ?? { id: `${o.order.spec.assetType}/${o.order.spec.requester.id}` };
       return {
         phase: "Provisioned",
         reason: "Provisioned",
@@ -366,41 +439,69 @@ function processing(o: Observed): Outcome {
           action === "Modify"
             ? `the change to order ${o.order.spec.target ?? ""} was delivered`
             : "the asset was delivered",
-        actions: releases,
-        patch: { steps, provisionedAt: at, asset },
+        actions: [{ kind: "ReleaseLock" }],
+        patch: {
+          steps,
+          provisionedAt: at,
+          asset: st.asset ?? { id: `${o.order.spec.assetType}/${o.order.spec.requester.id}` },
+        },
+        conds: [jobDone],
       };
     }
     case "Failed": {
       const why = failureOf(o, o.job);
-      const slot = isPooledProvision(o, o.assetType) ? st.asset?.id : undefined;
+      const slot = isPooledProvision(o, o.assetType) ? (o.pool?.held ?? st.asset?.id) : undefined;
+      const actions: Action[] = [{ kind: "ReleaseLock" }];
+      if (slot) actions.push({ kind: "ReleaseSlot", slot });
       return {
         phase: "Failed",
-        ...why,
-        actions: slot ? [...releases, { kind: "ReleaseSlot", slot }] : releases,
+        reason: "Failed",
+        message: why.message,
+        actions,
         patch: { steps: mergeSteps(st.steps, o.job.steps) },
+        conds: [why.cond],
       };
     }
   }
 }
 
 function provisioned(o: Observed): Outcome {
-  const slot = o.pool?.held;
-  if (o.revokedBy) {
+  const d = o.deprovision;
+  const actions: Action[] = [];
+  // A lock left behind by a restart between the release and the status write.
+  if (o.lock.state === "HeldBySelf") actions.push({ kind: "ReleaseLock" });
+  const base: Outcome = {
+    phase: "Provisioned",
+    reason: "Provisioned",
+    message: "the asset was delivered",
+    actions,
+  };
+  if (!d) return base;
+  if (d.phase === "Revoked") {
+    if (o.pool?.held) actions.push({ kind: "ReleaseSlot", slot: o.pool.held });
+    const message = `access was taken back by order ${d.order}`;
     return {
       phase: "Revoked",
       reason: "Revoked",
-      message: `access was taken back by order ${o.revokedBy.order}`,
-      actions: slot ? [{ kind: "ReleaseSlot", slot }] : [],
-      patch: { revokedAt: o.revokedBy.revokedAt ?? o.now.toISOString() },
+      message,
+      actions,
+      patch: { revokedAt: d.revokedAt ?? o.now.toISOString() },
+      conds: [{ type: "Deprovisioning", status: "True", reason: "DeprovisionSucceeded", message }],
     };
   }
-  // Clean up a lock left behind by a restart between the release and the status write.
-  return stay(
-    o,
-    "Provisioned",
-    "the asset was delivered",
-    o.lock.state === "HeldBySelf" ? [{ kind: "ReleaseLock" }] : [],
-  );
+  if (d.phase === "Failed") {
+    const message = `deprovision order ${d.order} failed; the asset is still delivered`;
+    return {
+      ...base,
+      conds: [{ type: "Deprovisioning", status: "False", reason: "DeprovisionFailed", message }],
+    };
+  }
+  if (d.phase === "Cancelled") return base;
+  const message = `deprovision order ${d.order} is ${d.phase ?? "new"}`;
+  return {
+    ...base,
+    conds: [{ type: "Deprovisioning", status: "Unknown", reason: "DeprovisionRequested", message }],
+  };
 }
 
 function finished(o: Observed, phase: "Failed" | "Cancelled" | "Revoked"): Outcome {
@@ -408,9 +509,10 @@ function finished(o: Observed, phase: "Failed" | "Cancelled" | "Revoked"): Outco
   const actions: Action[] = [];
   if (o.lock.state === "HeldBySelf") actions.push({ kind: "ReleaseLock" });
   if (o.pool?.held) actions.push({ kind: "ReleaseSlot", slot: o.pool.held });
+  const reason = (prev?.reason === "Declined" ? "Declined" : phase) satisfies R["Ready"];
   return {
     phase,
-    reason: prev?.reason ?? phase,
+    reason,
     message: prev?.message ?? o.order.status?.message ?? `the order is ${phase}`,
     actions,
   };
@@ -423,11 +525,7 @@ function next(o: Observed): Outcome {
     case "PendingApproval":
       return beforeApproval(o);
     case "Scheduled":
-      return o.assetType
-        ? schedule(o, o.assetType)
-        : o.order.spec.cancelRequested
-          ? cancel(o, undefined)
-          : stay(o, "AssetTypeNotFound", `waiting for asset type ${o.order.spec.assetType} to exist`);
+      return scheduled(o);
     case "Processing":
       return processing(o);
     case "Provisioned":
@@ -440,7 +538,7 @@ function next(o: Observed): Outcome {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Conditions
+// Conditions and events
 
 type NewCondition = Omit<Condition, "lastTransitionTime">;
 
@@ -452,24 +550,7 @@ export function setCondition(list: Condition[], c: NewCondition, now: Date): Con
   return prev ? list.map((x) => (x.type === c.type ? next : x)) : [...list, next];
 }
 
-function approvedCondition(
-  o: Observed,
-): { status: ConditionStatus; reason: string; message: string } | undefined {
-  if (!o.assetType) return undefined;
-  const a = checkApproval(o.order, o.assetType);
-  switch (a.state) {
-    case "NotRequired":
-      return { status: "True", reason: "ApprovalNotRequired", message: a.message };
-    case "Approved":
-      return { status: "True", reason: "Approved", message: a.message };
-    case "Declined":
-      return { status: "False", reason: "Declined", message: a.message };
-    case "Pending":
-      return { status: "Unknown", reason: "AwaitingApproval", message: a.message };
-  }
-}
-
-const TERMINAL: ReadonlySet<Phase> = new Set(["Failed", "Cancelled", "Revoked"]);
+const CANCEL_REFUSED = "cancellation refused";
 
 /** The pure outcome of one reconcile. */
 export function decide(o: Observed): Decision {
@@ -482,37 +563,37 @@ export function decide(o: Observed): Decision {
   const gen = o.order.metadata.generation;
   const prev = o.order.status ?? {};
   let conds = prev.conditions ?? [];
-  const put = (type: string, status: ConditionStatus, reason: string, message: string) => {
-    conds = setCondition(conds, { type, status, reason, message, observedGeneration: gen }, o.now);
+  const put = (c: { type: OrderConditionType; status: ConditionStatus; reason: string; message: string }) => {
+    conds = setCondition(conds, { ...c, observedGeneration: gen }, o.now);
   };
+  // The CRD refuses cancelRequested once Processing, but a cancel racing our move to Processing
+  // still lands: refuse it visibly, in Ready's message and with one Warning.
+  const refused = o.order.spec.cancelRequested === true && out.phase !== "Cancelled";
+  const message = refused
+    ? `${out.message} (${CANCEL_REFUSED}: the order was already ${out.phase})`
+    : out.message;
   // Ready says what the user got, computed from the phase in the same write: a Failed or
   // Revoked order can never keep a stale Ready=True.
-  put("Ready", out.phase === "Provisioned" ? "True" : "False", out.reason, out.message);
-  put("Reconciled", "True", "ReconcileSucceeded", "the last reconcile succeeded");
-  const approved = approvedCondition(o);
-  if (approved && !(TERMINAL.has(out.phase) && conds.some((c) => c.type === "Approved"))) {
-    put("Approved", approved.status, approved.reason, approved.message);
+  put({ type: "Ready", status: out.phase === "Provisioned" ? "True" : "False", reason: out.reason, message });
+  const extra = out.conds ?? [];
+  if (!extra.some((c) => c.type === "Reconciled")) {
+    put({
+      type: "Reconciled",
+      status: "True",
+      reason: "ReconcileSucceeded",
+      message: "the last reconcile succeeded",
+    });
   }
-  if (out.locked) {
-    put("AssetLocked", "True", "AssetBusy", out.message);
-  } else if (conds.some((c) => c.type === "AssetLocked") || out.phase === "Processing") {
-    const mine = out.phase === "Processing";
-    put(
-      "AssetLocked",
-      "False",
-      mine ? "LockHeld" : "AssetFree",
-      mine ? "this order holds the asset lock" : "this order is not waiting for the asset",
-    );
-  }
-  const events: Action[] = [];
-  if (o.order.spec.cancelRequested && out.phase !== "Cancelled") {
-    const msg = `cancellation refused: the order is already ${out.phase}`;
-    const before = conds.find((c) => c.type === "CancelRequested");
-    put("CancelRequested", "True", "CancelRefused", msg);
-    if (before?.reason !== "CancelRefused")
-      events.push({ kind: "Emit", type: "Warning", reason: "CancelRefused", note: msg });
-  } else if (out.phase === "Cancelled") {
-    put("CancelRequested", "True", "Cancelled", out.message);
+  for (const c of extra) put(c);
+  // A wait that is over clears its condition.
+  const locked = conds.find((c) => c.type === "AssetLocked");
+  if (locked?.status === "True" && !extra.some((c) => c.type === "AssetLocked")) {
+    put({
+      type: "AssetLocked",
+      status: "False",
+      reason: "AssetFree",
+      message: "the asset is no longer locked by another order",
+    });
   }
 
   const status: OrderStatus = {
@@ -521,15 +602,40 @@ export function decide(o: Observed): Decision {
     phase: out.phase,
     observedGeneration: gen,
     conditions: conds,
-    message: out.message,
+    message,
   };
+  const events: Action[] = [];
   const prevReady = prev.conditions?.find((c) => c.type === "Ready");
-  if (from !== out.phase || prevReady?.reason !== out.reason) {
-    events.unshift({
+  const failure = out.phase === "Failed" && from !== "Failed";
+  if (from !== out.phase) {
+    events.push({
       kind: "Emit",
-      type: WARNING_REASONS.has(out.reason) ? "Warning" : "Normal",
+      type: failure || out.reason === "Declined" ? "Warning" : "Normal",
       reason: out.reason,
-      note: from !== out.phase ? `${from ?? "New"} → ${out.phase}: ${out.message}` : out.message,
+      note: `${from ?? "New"} → ${out.phase}: ${out.message}`,
+    });
+  }
+  const waitCond = extra.find((c) => c.status !== "True" || c.type === "AssetLocked");
+  const prevWait = waitCond && prev.conditions?.find((c) => c.type === waitCond.type);
+  if (
+    from === out.phase &&
+    waitCond &&
+    waitCond.reason !== "ReconcileSucceeded" &&
+    prevWait?.reason !== waitCond.reason
+  ) {
+    events.push({
+      kind: "Emit",
+      type: waitCond.status === "False" && waitCond.type !== "AssetLocked" ? "Warning" : "Normal",
+      reason: waitCond.reason,
+      note: waitCond.message,
+    });
+  }
+  if (refused && !prevReady?.message.includes(CANCEL_REFUSED)) {
+    events.push({
+      kind: "Emit",
+      type: "Warning",
+      reason: "CancelRefused",
+      note: `${CANCEL_REFUSED}: the order was already ${out.phase}`,
     });
   }
   return { status, actions: [...out.actions, ...events] };
@@ -545,21 +651,27 @@ export function decideReconcileError(order: Order, message: string, now: Date): 
   let conds = prev.conditions ?? [];
   const ready = conds.find((c) => c.type === "Ready");
   if (ready && ready.status === "True" && prev.phase !== "Provisioned") {
+    const reason = (prev.phase === "Processing" ? "Processing" : (prev.phase ?? "Pending")) as string;
     conds = setCondition(
       conds,
-      { ...ready, status: "False", reason: prev.phase ?? "Pending", observedGeneration: gen },
+      {
+        ...ready,
+        status: "False",
+        reason: reason === "Scheduled" || reason === "PendingApproval" ? "Pending" : reason,
+        observedGeneration: gen,
+      },
       now,
     );
   }
   conds = setCondition(
     conds,
-    { type: "Reconciled", status: "False", reason: "ReconcileFailed", message, observedGeneration: gen },
+    { type: "Reconciled", status: "False", reason: "ReconcileError", message, observedGeneration: gen },
     now,
   );
   const before = prev.conditions?.find((c) => c.type === "Reconciled");
   const changed = before?.status !== "False" || before.message !== message;
   return {
     status: { ...prev, conditions: conds },
-    actions: changed ? [{ kind: "Emit", type: "Warning", reason: "ReconcileFailed", note: message }] : [],
+    actions: changed ? [{ kind: "Emit", type: "Warning", reason: "ReconcileError", note: message }] : [],
   };
 }
