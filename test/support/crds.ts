@@ -5,18 +5,24 @@ import * as k8s from "@kubernetes/client-node";
 import { readdir, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parse } from "yaml";
 import { testKubeConfig, eventually } from "./kube.ts";
 
 const crdDir = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "crds");
 
 let applied: Promise<string[]> | undefined;
 
-/** The CRD objects from crds/*.yaml, in file-name order. */
+/**
+ * The CRD objects from crds/*.yaml, in file-name order, as client-node models. The models name
+ * fields in camelCase (`xKubernetesValidations`, `_enum`, `_default`); client-node serializes
+ * from those names, so a plain parsed YAML object would silently lose enums, defaults and CEL
+ * rules on the way to the server.
+ */
 export async function readCrds(): Promise<k8s.V1CustomResourceDefinition[]> {
   const files = (await readdir(crdDir)).filter((f) => f.endsWith(".yaml")).sort();
   return Promise.all(
-    files.map(async (f) => parse(await readFile(join(crdDir, f), "utf8")) as k8s.V1CustomResourceDefinition),
+    files.map(async (f) =>
+      k8s.loadYaml<k8s.V1CustomResourceDefinition>(await readFile(join(crdDir, f), "utf8")),
+    ),
   );
 }
 
@@ -28,14 +34,7 @@ export function applyCrds(): Promise<string[]> {
     const ext = kc.makeApiClient(k8s.ApiextensionsV1Api);
     const crds = await readCrds();
     for (const crd of crds) {
-      await client.patch(
-        { ...crd, apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition" },
-        undefined,
-        undefined,
-        "ipsolis-test",
-        true,
-        k8s.PatchStrategy.ServerSideApply,
-      );
+      await client.patch(crd, undefined, undefined, "ipsolis-test", true, k8s.PatchStrategy.ServerSideApply);
     }
     const names = crds.map((c) => c.metadata?.name ?? "");
     for (const name of names) {
