@@ -23,7 +23,10 @@ for (const f of crdFiles) {
   for (const doc of parseAllDocuments(await readFile(join(root, "crds", f), "utf8"))) {
     const obj = doc.toJS() as k8s.KubernetesObject | null;
     if (!obj) continue;
-    await client.patch(obj, undefined, undefined, "ipsolis-up", true, k8s.PatchStrategy.ServerSideApply);
+    // loadYaml gives client-node's model (xKubernetesValidations, _enum, _default); a plain
+    // object would lose enums, defaults and CEL rules in client-node's serializer.
+    const model = k8s.loadYaml<k8s.KubernetesObject>(doc.toString());
+    await client.patch(model, undefined, undefined, "ipsolis-up", true, k8s.PatchStrategy.ServerSideApply);
   }
 }
 say(`applied ${crdFiles.length} CRD file(s)`);
