@@ -1,5 +1,198 @@
-// Route area: audit log read, filter, cursor pagination, CSV, live follow (issue #4).
-// TODO(#4): routes land here.
+// Route area: the audit log (filter, cursor pagination, CSV export) and an order's step-output
+// log, followed live as server-sent events from Postgres LISTEN/NOTIFY (issue #4).
+import { PassThrough } from "node:stream";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import type { FastifyRequest } from "fastify";
+import { z } from "zod";
+import {
+  AUDIT_CSV_HEADER,
+  auditCsvLine,
+  csvLine,
+  queryAudit,
+  type AuditFilter,
+} from "../../../record/audit-query.ts";
+import { readOrderLog, type StoredLine } from "../../../record/step-output.ts";
+import { createLogListener } from "../../../record/log-listener.ts";
+import { NotFoundError } from "../../../record/errors.ts";
+import type { Queryable } from "../../../record/db.ts";
 
-export const auditRoutes: FastifyPluginAsyncZod = async () => undefined;
+const CSV_PAGE = 1000;
+/** Upper bound of one CSV export; narrow the time range for more. */
+const CSV_MAX_ROWS = 1_000_000;
+const HEARTBEAT_MS = 15_000;
+
+const AuditQuery = z.object({
+  actor: z.string().min(1).optional(),
+  order: z.string().min(1).optional(),
+  target: z.string().min(1).optional(),
+  action: z.string().min(1).optional(),
+  from: z.iso.datetime({ offset: true }).optional(),
+  to: z.iso.datetime({ offset: true }).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: z.string().min(1).max(200).optional(),
+  format: z.enum(["json", "csv"]).default("json"),
+});
+
+export const AuditItem = z.object({
+  id: z.string(),
+  at: z.string(),
+  actor: z.string(),
+  action: z.string(),
+  target: z.string().nullable(),
+  order: z.string().nullable(),
+  requestId: z.string().nullable(),
+  source: z.string(),
+  data: z.record(z.string(), z.unknown()),
+  hash: z.string(),
+});
+
+export const LogLine = z.object({
+  namespace: z.string(),
+  order: z.string(),
+  job: z.string(),
+  seq: z.number(),
+  ts: z.string(),
+  kind: z.string(),
+  step: z.string(),
+  attempt: z.number(),
+  stream: z.string().optional(),
+  text: z.string().optional(),
+  exitCode: z.number().optional(),
+  state: z.string().optional(),
+  message: z.string().optional(),
+});
+
+function filterOf(q: z.infer<typeof AuditQuery>): AuditFilter {
+  return {
+    actor: q.actor,
+    order: q.order,
+    target: q.target,
+    action: q.action,
+    from: q.from ? new Date(q.from) : undefined,
+    to: q.to ? new Date(q.to) : undefined,
+  };
+}
+
+/**
+ * Employees may read only their own orders' logs (from the mirrored `orders` table); everyone
+ * else with orders:read sees every order. Out of scope looks exactly like missing.
+ */
+async function checkOrderScope(db: Queryable, req: FastifyRequest, ns: string, name: string): Promise<void> {
+  const p = req.principal;
+  if (!p || p.role !== "employee") return;
+  const r = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM orders
+      WHERE namespace = $1 AND name = $2 AND deleted_at IS NULL
+        AND (requester_email = $3 OR ($4::text IS NOT NULL AND requester_id = $4))`,
+    [ns, name, p.email ?? "", p.employeeId ?? null],
+  );
+  if ((r.rows[0]?.n ?? 0) === 0) throw new NotFoundError(`order ${ns}/${name} not found`);
+}
+
+function sseEvent(l: StoredLine): string {
+  return `id: ${l.job}:${l.seq}\nevent: line\ndata: ${JSON.stringify(l)}\n\n`;
+}
+
+export const auditRoutes: FastifyPluginAsyncZod = async (app) => {
+  const listener = createLogListener(app.deps.db, app.deps.log);
+  app.addHook("onClose", async () => listener.close());
+
+  app.get(
+    "/api/audit",
+    {
+      config: { permission: "audit:read" },
+      schema: {
+        querystring: AuditQuery,
+        // JSON: { items: AuditItem[], next }; CSV is streamed (no serializer).
+        response: { 200: z.unknown().describe("{ items, next } or text/csv") },
+      },
+    },
+    async (req, reply) => {
+      const q = req.query;
+      const filter = filterOf(q);
+      if (q.format === "json") return queryAudit(app.deps.db, filter, { limit: q.limit, cursor: q.cursor });
+      // CSV: every matching row, streamed page by page (keyset pagination keeps each page cheap).
+      const out = new PassThrough();
+      void (async () => {
+        out.write(csvLine(AUDIT_CSV_HEADER));
+        let cursor = q.cursor;
+        let n = 0;
+        for (;;) {
+          const page = await queryAudit(app.deps.db, filter, { limit: CSV_PAGE, cursor });
+          for (const r of page.items) out.write(auditCsvLine(r));
+          n += page.items.length;
+          if (!page.next || n >= CSV_MAX_ROWS) break;
+          cursor = page.next;
+        }
+        out.end();
+      })().catch((err: unknown) => {
+        req.log.error({ err }, "audit CSV export failed midway");
+        out.destroy(err instanceof Error ? err : new Error(String(err)));
+      });
+      return reply
+        .header("content-type", "text/csv; charset=utf-8")
+        .header("content-disposition", 'attachment; filename="audit.csv"')
+        .send(out);
+    },
+  );
+
+  app.get(
+    "/api/orders/:ns/:name/log",
+    {
+      config: { permission: "orders:read" },
+      schema: {
+        params: z.object({ ns: z.string().min(1).max(63), name: z.string().min(1).max(253) }),
+        querystring: z.object({ follow: z.enum(["true", "false"]).default("false") }),
+        response: { 200: z.unknown().describe("{ lines: LogLine[] } or text/event-stream") },
+      },
+    },
+    async (req, reply) => {
+      const { ns, name } = req.params;
+      const db = app.deps.db;
+      await checkOrderScope(db, req, ns, name);
+      if (req.query.follow === "false") return { lines: await readOrderLog(db, ns, name) };
+
+      // Follow: subscribe first, then send the backlog, then every committed batch; a line seen
+      // in both (committed between the two) is sent once.
+      const out = new PassThrough();
+      const sent = new Set<string>();
+      const send = (lines: StoredLine[]) => {
+        for (const l of lines) {
+          const k = `${l.job}:${l.seq}`;
+          if (sent.has(k)) continue;
+          sent.add(k);
+          out.write(sseEvent(l));
+        }
+      };
+      let chain = Promise.resolve();
+      const unsubscribe = await listener.subscribe(ns, name, (n) => {
+        // Serialised so that events leave in commit order.
+        chain = chain
+          .then(async () =>
+            send(await readOrderLog(db, ns, name, { job: n.job, minSeq: n.minSeq, maxSeq: n.maxSeq })),
+          )
+          .catch((err: unknown) => req.log.warn({ err }, "log follow: reading a batch failed"));
+      });
+      const heartbeat = setInterval(() => out.write(": keep-alive\n\n"), HEARTBEAT_MS);
+      const stop = () => {
+        clearInterval(heartbeat);
+        unsubscribe();
+        out.end();
+      };
+      req.raw.once("close", stop);
+      out.write(": following\n\n");
+      chain = chain.then(async () => send(await readOrderLog(db, ns, name)));
+      try {
+        await chain;
+      } catch (err) {
+        stop();
+        throw err;
+      }
+      return reply
+        .header("content-type", "text/event-stream; charset=utf-8")
+        .header("cache-control", "no-cache")
+        .header("x-accel-buffering", "no")
+        .send(out);
+    },
+  );
+};

@@ -1,5 +1,98 @@
-// Route area: runner step-output ingest with per-Job tokens (issue #4).
-// TODO(#4): routes land here.
+// Route area: the runner's step-output ingest (issue #4). `POST /ingest/v1/lines` with the
+// Job's own bearer token (record/ingest-token.ts, verified here: the auth plugin leaves
+// `ingest` routes to us). Lines are stored in one multi-row INSERT per batch, idempotent on
+// (job, seq). Back-pressure instead of unbounded queueing: past the in-flight bound, or while
+// Postgres is away, the answer is 429/503 with Retry-After and the runner retries; a 200 is
+// only sent after the batch committed, so an acknowledged line is never lost.
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import { z } from "zod";
+import { verifyIngestToken } from "../../../record/ingest-token.ts";
+import { storeLines } from "../../../record/step-output.ts";
+import { UnavailableError } from "../../../record/errors.ts";
 
-export const ingestRoutes: FastifyPluginAsyncZod = async () => undefined;
+export const MAX_LINES_PER_BATCH = 5000;
+/** Lines being written at once across all requests; beyond it new batches get 429. */
+export const MAX_IN_FLIGHT_LINES = 50_000;
+/** Concurrent batches being written (each holds a pooled connection for its transaction). */
+export const MAX_IN_FLIGHT_BATCHES = 8;
+
+const Line = z.object({
+  ts: z.iso.datetime({ offset: true }),
+  seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  kind: z.enum(["step_start", "line", "step_end", "run_end"]),
+  step: z.string().min(1).max(253),
+  attempt: z.number().int().min(0).max(1_000_000),
+  stream: z.enum(["stdout", "stderr"]).optional(),
+  text: z
+    .string()
+    .max(64 * 1024)
+    .optional(),
+  exitCode: z.number().int().optional(),
+  state: z.enum(["Succeeded", "Failed", "Skipped"]).optional(),
+  message: z.string().max(4096).optional(),
+});
+
+const Body = z.object({ lines: z.array(Line).min(1).max(MAX_LINES_PER_BATCH) });
+const Err = z.object({ error: z.string(), reason: z.string().optional() });
+
+export const ingestRoutes: FastifyPluginAsyncZod = async (app) => {
+  let inFlightLines = 0;
+  let inFlightBatches = 0;
+
+  app.post(
+    "/ingest/v1/lines",
+    {
+      config: { permission: "ingest" },
+      bodyLimit: 8 << 20,
+      schema: {
+        body: Body,
+        response: { 200: z.object({ accepted: z.number().int() }), 401: Err, 403: Err, 429: Err, 503: Err },
+      },
+    },
+    async (req, reply) => {
+      const secret = app.deps.config?.IPSOLIS_INGEST_SECRET;
+      if (!secret) {
+        return reply
+          .code(503)
+          .header("retry-after", "30")
+          .send({ error: "ingest is not configured (IPSOLIS_INGEST_SECRET)", reason: "NotConfigured" });
+      }
+      const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? "");
+      if (!m?.[1]) return reply.code(401).send({ error: "missing bearer token", reason: "TokenMissing" });
+      const v = verifyIngestToken(secret, m[1], app.deps.now());
+      if (!v.ok) return reply.code(401).send({ error: "invalid ingest token", reason: `Token${v.reason}` });
+      if (v.claims.namespace !== app.deps.namespace) {
+        return reply.code(403).send({ error: "token is for another namespace", reason: "Forbidden" });
+      }
+      const lines = req.body.lines;
+      if (inFlightBatches >= MAX_IN_FLIGHT_BATCHES || inFlightLines + lines.length > MAX_IN_FLIGHT_LINES) {
+        return reply
+          .code(429)
+          .header("retry-after", "1")
+          .send({ error: "ingest is busy, retry later", reason: "Busy" });
+      }
+      inFlightBatches++;
+      inFlightLines += lines.length;
+      try {
+        await storeLines(
+          app.deps.db,
+          { namespace: v.claims.namespace, order: v.claims.order, job: v.claims.job },
+          lines,
+        );
+      } catch (err) {
+        if (err instanceof UnavailableError) {
+          req.log.warn({ err, job: v.claims.job }, "ingest: database unavailable");
+          return reply
+            .code(503)
+            .header("retry-after", "5")
+            .send({ error: "the record is unavailable, retry later", reason: "Unavailable" });
+        }
+        throw err;
+      } finally {
+        inFlightBatches--;
+        inFlightLines -= lines.length;
+      }
+      return { accepted: lines.length };
+    },
+  );
+};

@@ -1,0 +1,183 @@
+// Step output in Postgres: the ingest endpoint stores the runner's JSON lines here (one
+// multi-row INSERT per batch, idempotent on (namespace, job, seq)), turns step start/end lines
+// into audit rows, and NOTIFYs followers once per committed batch.
+import type pg from "pg";
+import { appendAudit } from "./audit.ts";
+import { translatePgError, withTransaction, type Db, type Queryable } from "./db.ts";
+
+/** One line of the runner output contract (see docs/architecture.md). */
+export type RunnerLine = {
+  ts: string;
+  seq: number;
+  kind: "step_start" | "line" | "step_end" | "run_end";
+  step: string;
+  attempt: number;
+  stream?: "stdout" | "stderr" | undefined;
+  text?: string | undefined;
+  exitCode?: number | undefined;
+  state?: "Succeeded" | "Failed" | "Skipped" | undefined;
+  message?: string | undefined;
+};
+
+export type StoredLine = RunnerLine & { job: string; order: string; namespace: string };
+
+export const STEP_OUTPUT_CHANNEL = "ipsolis_step_output";
+
+/** What a NOTIFY on STEP_OUTPUT_CHANNEL carries: which rows of which job just committed. */
+export type StepOutputNotice = { ns: string; order: string; job: string; minSeq: number; maxSeq: number };
+
+const STEP_END_ACTION = {
+  Succeeded: "step_succeeded",
+  Failed: "step_failed",
+  Skipped: "step_skipped",
+} as const;
+
+/**
+ * Stores one batch of one Job's lines in one transaction: rows, their audit rows, the NOTIFY.
+ * Returns how many rows were new (a re-delivered batch returns 0 and changes nothing).
+ */
+export async function storeLines(
+  db: Db,
+  who: { namespace: string; order: string; job: string },
+  lines: readonly RunnerLine[],
+): Promise<{ inserted: number }> {
+  return withTransaction(db, async (c) => {
+    const inserted = await insertLines(c, who, lines);
+    if (inserted.length === 0) return { inserted: 0 };
+    for (const l of inserted) {
+      if (l.kind === "step_start") {
+        await appendAudit(c, {
+          actor: `runner:${who.job}`,
+          action: "step_started",
+          target: `Job/${who.job}`,
+          order: who.order,
+          source: "runner",
+          data: { step: l.step, attempt: l.attempt, seq: l.seq, ts: l.ts },
+        });
+      } else if (l.kind === "step_end") {
+        await appendAudit(c, {
+          actor: `runner:${who.job}`,
+          action: STEP_END_ACTION[l.state ?? "Failed"],
+          target: `Job/${who.job}`,
+          order: who.order,
+          source: "runner",
+          data: {
+            step: l.step,
+            attempt: l.attempt,
+            seq: l.seq,
+            ts: l.ts,
+            exitCode: l.exitCode ?? null,
+            message: l.message ?? null,
+          },
+        });
+      }
+    }
+    const seqs = inserted.map((l) => l.seq);
+    const notice: StepOutputNotice = {
+      ns: who.namespace,
+      order: who.order,
+      job: who.job,
+      minSeq: Math.min(...seqs),
+      maxSeq: Math.max(...seqs),
+    };
+    // Delivered to listeners only when this transaction commits.
+    await c.query("SELECT pg_notify($1, $2)", [STEP_OUTPUT_CHANNEL, JSON.stringify(notice)]);
+    return { inserted: inserted.length };
+  }).catch((err: unknown) => {
+    throw translatePgError(err, "storing step output");
+  });
+}
+
+type Row = {
+  namespace: string;
+  order_name: string;
+  job: string;
+  seq: string;
+  ts: Date;
+  kind: RunnerLine["kind"];
+  step: string;
+  attempt: number;
+  stream: "stdout" | "stderr" | null;
+  text: string | null;
+  exit_code: number | null;
+  state: RunnerLine["state"] | null;
+  message: string | null;
+};
+
+function fromRow(r: Row): StoredLine {
+  return {
+    namespace: r.namespace,
+    order: r.order_name,
+    job: r.job,
+    seq: Number(r.seq),
+    ts: r.ts.toISOString(),
+    kind: r.kind,
+    step: r.step,
+    attempt: r.attempt,
+    ...(r.stream !== null ? { stream: r.stream } : {}),
+    ...(r.text !== null ? { text: r.text } : {}),
+    ...(r.exit_code !== null ? { exitCode: r.exit_code } : {}),
+    ...(r.state !== null ? { state: r.state } : {}),
+    ...(r.message !== null ? { message: r.message } : {}),
+  };
+}
+
+const COLUMNS =
+  "namespace, order_name, job, seq, ts, kind, step, attempt, stream, text, exit_code, state, message";
+
+/** One multi-row INSERT (arrays unnested: one statement and one plan whatever the batch size). */
+async function insertLines(
+  c: pg.PoolClient,
+  who: { namespace: string; order: string; job: string },
+  lines: readonly RunnerLine[],
+): Promise<StoredLine[]> {
+  const r = await c.query<Row>(
+    `INSERT INTO step_output_lines (${COLUMNS})
+     SELECT $1, $2, $3, u.seq, u.ts, u.kind, u.step, u.attempt, u.stream, u.text, u.exit_code, u.state, u.message
+       FROM unnest($4::bigint[], $5::timestamptz[], $6::text[], $7::text[], $8::int[], $9::text[], $10::text[],
+                   $11::int[], $12::text[], $13::text[])
+         AS u(seq, ts, kind, step, attempt, stream, text, exit_code, state, message)
+     ON CONFLICT (namespace, job, seq) DO NOTHING
+     RETURNING ${COLUMNS}`,
+    [
+      who.namespace,
+      who.order,
+      who.job,
+      lines.map((l) => l.seq),
+      lines.map((l) => l.ts),
+      lines.map((l) => l.kind),
+      lines.map((l) => l.step),
+      lines.map((l) => l.attempt),
+      lines.map((l) => l.stream ?? null),
+      lines.map((l) => l.text ?? null),
+      lines.map((l) => l.exitCode ?? null),
+      lines.map((l) => l.state ?? null),
+      lines.map((l) => l.message ?? null),
+    ],
+  );
+  return r.rows.map(fromRow).sort((a, b) => a.seq - b.seq);
+}
+
+/** An order's log, ordered per step by (order, job, seq). */
+export async function readOrderLog(
+  q: Queryable,
+  namespace: string,
+  order: string,
+  opts: { job?: string; minSeq?: number; maxSeq?: number; limit?: number } = {},
+): Promise<StoredLine[]> {
+  const r = await q
+    .query<Row>(
+      `SELECT ${COLUMNS} FROM step_output_lines
+        WHERE namespace = $1 AND order_name = $2
+          AND ($3::text IS NULL OR job = $3)
+          AND ($4::bigint IS NULL OR seq >= $4)
+          AND ($5::bigint IS NULL OR seq <= $5)
+        ORDER BY order_name, job, seq
+        LIMIT $6`,
+      [namespace, order, opts.job ?? null, opts.minSeq ?? null, opts.maxSeq ?? null, opts.limit ?? 100_000],
+    )
+    .catch((err: unknown) => {
+      throw translatePgError(err, "reading an order's log");
+    });
+  return r.rows.map(fromRow);
+}

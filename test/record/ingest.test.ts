@@ -1,0 +1,230 @@
+// Live step output through the real API wiring: the per-Job token, batched idempotent storage,
+// audit rows for step start/end, back-pressure without loss, and an order's log followed as
+// server-sent events: lines are visible (stream and table) before the step ends.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { newApi, addToken, bearer, type Api } from "../api/support.ts";
+import { eventually } from "../support/kube.ts";
+import { mintIngestToken } from "../../record/ingest-token.ts";
+import type { RunnerLine } from "../../record/step-output.ts";
+
+const SECRET = "ingest-secret-for-tests-0123456789abcdef";
+
+async function api(t: Parameters<typeof newApi>[0]): Promise<Api> {
+  return newApi(t, { config: { IPSOLIS_INGEST_SECRET: SECRET } });
+}
+
+function tokenFor(a: Api, job: string, order: string, opts: { ns?: string; expiresAt?: Date } = {}) {
+  return mintIngestToken(SECRET, {
+    namespace: opts.ns ?? a.namespace,
+    job,
+    order,
+    expiresAt: opts.expiresAt ?? new Date(a.clock.now.getTime() + 3600_000),
+  });
+}
+
+function line(seq: number, kind: RunnerLine["kind"], extra: Partial<RunnerLine> = {}): RunnerLine {
+  return {
+    ts: new Date(Date.UTC(2026, 2, 1, 10, 0, 0, seq)).toISOString(),
+    seq,
+    kind,
+    step: "create-mailbox",
+    attempt: 1,
+    ...extra,
+  };
+}
+
+async function post(a: Api, token: string, lines: RunnerLine[]) {
+  return a.app.inject({
+    method: "POST",
+    url: "/ingest/v1/lines",
+    headers: bearer(token),
+    payload: { lines },
+  });
+}
+
+async function count(a: Api, sql: string, params: unknown[] = []): Promise<number> {
+  return (await a.db.query<{ n: number }>(sql, params)).rows[0]?.n ?? -1;
+}
+
+test("the ingest token decides: missing, forged, expired, other namespace, unconfigured", async (t) => {
+  const a = await api(t);
+  const batch = [line(0, "step_start")];
+  const none = await a.app.inject({ method: "POST", url: "/ingest/v1/lines", payload: { lines: batch } });
+  assert.equal(none.statusCode, 401);
+  const forged = await post(
+    a,
+    mintIngestToken("another-secret-0123456789abcdef", {
+      namespace: a.namespace,
+      job: "j",
+      order: "o",
+      expiresAt: new Date(Date.now() + 1e6),
+    }),
+    batch,
+  );
+  assert.deepEqual([forged.statusCode, forged.json<{ reason: string }>().reason], [401, "TokenBadSignature"]);
+  const expired = await post(
+    a,
+    tokenFor(a, "j", "o", { expiresAt: new Date(a.clock.now.getTime() - 1000) }),
+    batch,
+  );
+  assert.deepEqual([expired.statusCode, expired.json<{ reason: string }>().reason], [401, "TokenExpired"]);
+  const otherNs = await post(a, tokenFor(a, "j", "o", { ns: "elsewhere" }), batch);
+  assert.equal(otherNs.statusCode, 403);
+  // An API token of a user is not an ingest token.
+  const adminToken = await addToken(a, "superadmin", ["admin:*"]);
+  const wrongKind = await post(a, adminToken, batch);
+  assert.equal(wrongKind.statusCode, 401);
+  assert.equal(await count(a, "SELECT count(*)::int AS n FROM step_output_lines"), 0);
+
+  const bare = await newApi(t);
+  const off = await post(bare, tokenFor(a, "j", "o"), batch);
+  assert.equal(off.statusCode, 503);
+  assert.equal(off.headers["retry-after"], "30");
+});
+
+test("a batch is stored once (re-delivery is a no-op) and step start/end become audit rows", async (t) => {
+  const a = await api(t);
+  const tok = tokenFor(a, "mbx-1-1", "mbx-1");
+  const batch = [
+    line(0, "step_start"),
+    line(1, "line", { stream: "stdout", text: "creating mailbox for anna" }),
+    line(2, "line", { stream: "stderr", text: "warning: quota default" }),
+  ];
+  const r1 = await post(a, tok, batch);
+  assert.equal(r1.statusCode, 200, r1.body);
+  assert.deepEqual(r1.json(), { accepted: 3 });
+  const r2 = await post(a, tok, batch);
+  assert.deepEqual([r2.statusCode, r2.json()], [200, { accepted: 3 }]);
+  assert.equal(await count(a, "SELECT count(*)::int AS n FROM step_output_lines"), 3);
+  const end = await post(a, tok, [
+    line(3, "step_end", { state: "Failed", exitCode: 3, message: "quota refused" }),
+  ]);
+  assert.equal(end.statusCode, 200);
+  const audit = await a.db.query<{
+    actor: string;
+    action: string;
+    order_name: string;
+    source: string;
+    data: { step: string };
+  }>("SELECT actor, action, order_name, source, data FROM audit_events ORDER BY audit_events.id");
+  assert.deepEqual(
+    audit.rows.map((r) => [r.actor, r.action, r.order_name, r.source, r.data.step]),
+    [
+      ["runner:mbx-1-1", "step_started", "mbx-1", "runner", "create-mailbox"],
+      ["runner:mbx-1-1", "step_failed", "mbx-1", "runner", "create-mailbox"],
+    ],
+  );
+  const bad = await post(a, tok, [{ ...line(4, "line"), seq: -1 }]);
+  assert.equal(bad.statusCode, 400);
+  assert.match(bad.json<{ error: string }>().error, /body\.lines\.0\.seq/);
+});
+
+test("back-pressure: concurrent floods get 429 + Retry-After, and after retries every line is there once", async (t) => {
+  const a = await api(t);
+  const tok = tokenFor(a, "flood-1", "flood");
+  const batches = Array.from({ length: 40 }, (_, b) =>
+    Array.from({ length: 1000 }, (_, i) =>
+      line(b * 1000 + i, "line", { stream: "stdout", text: `line ${b}/${i} ${"x".repeat(80)}` }),
+    ),
+  );
+  let refused = 0;
+  await Promise.all(
+    batches.map(async (batch) => {
+      for (;;) {
+        const r = await post(a, tok, batch);
+        if (r.statusCode === 200) return;
+        assert.ok([429, 503].includes(r.statusCode), `${r.statusCode} ${r.body}`);
+        assert.ok(Number(r.headers["retry-after"]) >= 1);
+        refused++;
+        await new Promise((res) => setTimeout(res, 20)); // the runner waits Retry-After; shortened here
+      }
+    }),
+  );
+  assert.ok(refused > 0, "some batches were refused instead of queued");
+  assert.equal(await count(a, "SELECT count(*)::int AS n FROM step_output_lines"), 40_000);
+  assert.equal(await count(a, "SELECT count(DISTINCT seq)::int AS n FROM step_output_lines"), 40_000);
+});
+
+test("follow: lines arrive as server-sent events (and are in the table) before the step ends", async (t) => {
+  const a = await api(t);
+  const reader = await addToken(a, "helpdesk", ["orders:read"]);
+  const auditor = await addToken(a, "auditor", ["audit:read"]);
+  const tok = tokenFor(a, "vm-7-1", "vm-7");
+  assert.equal(
+    (await post(a, tok, [line(0, "step_start"), line(1, "line", { text: "backlog line" })])).statusCode,
+    200,
+  );
+
+  const forbidden = await a.app.inject({
+    method: "GET",
+    url: `/api/orders/${a.namespace}/vm-7/log`,
+    headers: bearer(auditor),
+  });
+  assert.equal(forbidden.statusCode, 403);
+  const plain = await a.app.inject({
+    method: "GET",
+    url: `/api/orders/${a.namespace}/vm-7/log`,
+    headers: bearer(reader),
+  });
+  assert.deepEqual(
+    plain.json<{ lines: { seq: number }[] }>().lines.map((l) => l.seq),
+    [0, 1],
+  );
+
+  const base = await a.app.listen({ host: "127.0.0.1", port: 0 });
+  const ac = new AbortController();
+  t.after(() => ac.abort());
+  const res = await fetch(`${base}/api/orders/${a.namespace}/vm-7/log?follow=true`, {
+    headers: bearer(reader),
+    signal: ac.signal,
+  });
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get("content-type") ?? "", /text\/event-stream/);
+  const events: { seq: number; text?: string; kind: string }[] = [];
+  const pump = (async () => {
+    const dec = new TextDecoder();
+    let buf = "";
+    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+      buf += dec.decode(chunk, { stream: true });
+      let i;
+      while ((i = buf.indexOf("\n\n")) >= 0) {
+        const ev = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        const data = ev.split("\n").find((l) => l.startsWith("data: "));
+        if (data) events.push(JSON.parse(data.slice(6)) as { seq: number; text?: string; kind: string });
+      }
+    }
+  })().catch((err: unknown) => {
+    if ((err as Error).name !== "AbortError") throw err;
+  });
+
+  await eventually("backlog via SSE", async () => (events.length >= 2 ? true : undefined), 10_000, 20);
+  // The step is still running: live lines, no step_end yet.
+  for (let s = 2; s < 6; s++) {
+    assert.equal(
+      (await post(a, tok, [line(s, "line", { stream: "stdout", text: `live ${s}` })])).statusCode,
+      200,
+    );
+  }
+  await eventually("live lines via SSE", async () => (events.length >= 6 ? true : undefined), 10_000, 20);
+  assert.deepEqual(
+    events.map((e) => e.seq),
+    [0, 1, 2, 3, 4, 5],
+  );
+  assert.ok(!events.some((e) => e.kind === "step_end"), "seen before the step ended");
+  assert.equal(
+    await count(a, "SELECT count(*)::int AS n FROM step_output_lines WHERE job = 'vm-7-1' AND kind = 'line'"),
+    5,
+  );
+  assert.equal(await count(a, "SELECT count(*)::int AS n FROM step_output_lines WHERE kind = 'step_end'"), 0);
+  await post(a, tok, [line(6, "step_end", { state: "Succeeded", exitCode: 0 })]);
+  await eventually(
+    "step_end via SSE",
+    async () => (events.some((e) => e.kind === "step_end") ? true : undefined),
+    10_000,
+    20,
+  );
+  ac.abort();
+  await pump;
+});
