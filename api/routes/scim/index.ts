@@ -1,5 +1,391 @@
-// Route area: SCIM 2.0 at /scim/v2 (issue #6).
-// TODO(#6): routes land here.
+// Route area: SCIM 2.0 at /scim/v2 (RFC 7643/7644; issue #6). Users only (Groups are not
+// supported, as ServiceProviderConfig and ResourceTypes say). Auth: a bearer token with the
+// `scim` scope. A User going inactive (PATCH/PUT active=false, or DELETE) is a leaver: the
+// event is recorded in the same transaction and its fan-out starts after the answer.
+import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
+import { z } from "zod";
+import { AppError } from "../../../record/errors.ts";
+import { withTransaction, type Queryable } from "../../../record/db.ts";
+import { appendAudit } from "../../../record/audit.ts";
+import {
+  createEmployee,
+  deleteEmployee,
+  getEmployee,
+  listEmployees,
+  replaceEmployee,
+  type Employee,
+  type EmployeeQuery,
+} from "../../../record/employees/store.ts";
+import { matches, parseFilter, requiredEqualities } from "../../scim/filter.ts";
+import { applyPatch } from "../../scim/patch.ts";
+import {
+  ERROR_SCHEMA,
+  LIST_RESPONSE,
+  SCHEMA_IDS,
+  schemaDocument,
+  serviceProviderConfig,
+  userResourceType,
+} from "../../scim/schema.ts";
+import {
+  columnsOf,
+  etagOf,
+  normaliseUser,
+  projectUser,
+  renderUser,
+  type ScimProblem,
+  type ScimUser,
+} from "../../scim/user.ts";
+import { subjectOfEmployee } from "../../leaver/decide.ts";
+import { reactivate, recordLeaver, type Attribution, type LeaverDeps } from "../../leaver/fanout.ts";
+import { drainFanouts, startFanout } from "../../leaver/background.ts";
 
-export const scimRoutes: FastifyPluginAsyncZod = async () => undefined;
+const BASE = "/scim/v2";
+const SCIM_TYPE = "application/scim+json; charset=utf-8";
+/** Most resources one page returns (ServiceProviderConfig filter.maxResults). */
+const MAX_RESULTS = 200;
+
+/** A SCIM error (RFC 7644 §3.12) the handler answers in the SCIM error schema. */
+class ScimError extends AppError {
+  override readonly status: number;
+  readonly scimType: string | undefined;
+  constructor(p: ScimProblem) {
+    super(p.detail, p.scimType ? { reason: p.scimType } : {});
+    this.status = p.status;
+    this.scimType = p.scimType;
+  }
+}
+
+function scimTypeFor(status: number, err: FastifyError | AppError): string | undefined {
+  if (err instanceof ScimError) return err.scimType;
+  if (status === 409) return "uniqueness";
+  if (status === 412) return "invalidVers";
+  if (status === 400) return err instanceof AppError ? (err.reason ?? "invalidValue") : "invalidSyntax";
+  return undefined;
+}
+
+const scim = { permission: "scim" as const };
+
+const Query = z.object({
+  filter: z.string().max(4096).optional(),
+  startIndex: z.coerce.number().int().optional(),
+  count: z.coerce.number().int().optional(),
+  attributes: z.string().max(2048).optional(),
+  excludedAttributes: z.string().max(2048).optional(),
+});
+const Projection = z.object({
+  attributes: z.string().max(2048).optional(),
+  excludedAttributes: z.string().max(2048).optional(),
+});
+const IdParams = z.object({ id: z.string().min(1).max(200) });
+
+function baseUrl(req: FastifyRequest): string {
+  return `${req.protocol}://${req.host}${BASE}`;
+}
+
+function send(reply: FastifyReply, code: number, body: unknown) {
+  return reply.code(code).type(SCIM_TYPE).send(body);
+}
+
+function full(req: FastifyRequest, e: Employee): Record<string, unknown> {
+  return renderUser(e.resource as ScimUser, {
+    id: e.id,
+    created: e.createdAt,
+    lastModified: e.updatedAt,
+    version: e.version,
+    location: `${baseUrl(req)}/Users/${e.id}`,
+  });
+}
+
+/** `If-Match: W/"3"` → 3; `*` or absent → undefined; anything else can never match → -1. */
+function ifMatchVersion(req: FastifyRequest): number | undefined {
+  const h = req.headers["if-match"];
+  if (h === undefined || h.trim() === "*") return undefined;
+  const m = /^\s*(?:W\/)?"(\d{1,9})"\s*$/.exec(h);
+  return m ? Number(m[1]) : -1;
+}
+
+function attribution(req: FastifyRequest): Attribution {
+  return { actor: req.principal?.actor ?? "token:unknown", source: "scim", requestId: req.id };
+}
+
+function leaverDeps(req: FastifyRequest): LeaverDeps {
+  return req.server.deps;
+}
+
+/**
+ * The leaver side of a User write: active true → false (or a DELETE) records a leaver event;
+ * false → true, or an explicit `active: true` while an event is open, re-activates (closes it).
+ */
+async function leaverTransition(
+  req: FastifyRequest,
+  q: Queryable,
+  before: Employee | undefined,
+  after: Employee,
+  deleted: boolean,
+): Promise<string | undefined> {
+  const by = attribution(req);
+  const wasActive = before ? before.active : true;
+  if (deleted || (wasActive && !after.active) || (before === undefined && !after.active)) {
+    const subject = subjectOfEmployee(after);
+    const r = await recordLeaver(leaverDeps(req), q, {
+      subject,
+      identifier: after.userName,
+      effectiveAt: req.server.deps.now(),
+      by,
+    });
+    return r.created ? r.event.id : undefined;
+  }
+  if (after.active && before !== undefined && !wasActive) {
+    const s = subjectOfEmployee(after);
+    await reactivate(leaverDeps(req), q, [...s.ids, ...s.emails], by);
+  }
+  return undefined;
+}
+
+async function audit(
+  req: FastifyRequest,
+  q: Queryable,
+  action: string,
+  e: Employee,
+  data: Record<string, unknown> = {},
+) {
+  const by = attribution(req);
+  await appendAudit(q, {
+    actor: by.actor,
+    action,
+    target: `employee:${e.id}`,
+    source: "scim",
+    requestId: req.id,
+    data: { userName: e.userName, version: e.version, ...data },
+  });
+}
+
+function changedAttributes(a: Record<string, unknown>, b: Record<string, unknown>): string[] {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  return [...keys].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k])).sort();
+}
+
+export const scimRoutes: FastifyPluginAsyncZod = async (app) => {
+  // SCIM clients send application/scim+json (RFC 7644 §3.1); parse it like JSON, with
+  // Fastify's prototype-poisoning protection.
+  app.addContentTypeParser(
+    ["application/scim+json"],
+    { parseAs: "string" },
+    app.getDefaultJsonParser("error", "error"),
+  );
+
+  app.setErrorHandler<FastifyError>((err, req, reply) => {
+    const isZod = hasZodFastifySchemaValidationErrors(err);
+    const status = isZod ? 400 : err instanceof AppError ? err.status : (err.statusCode ?? 500);
+    if (status >= 500) req.log.error({ err }, "SCIM request failed");
+    const body: Record<string, unknown> = {
+      schemas: [ERROR_SCHEMA],
+      status: String(status),
+      detail: status >= 500 ? "internal error" : isZod ? `invalid request: ${err.message}` : err.message,
+    };
+    const scimType = status < 500 ? (isZod ? "invalidValue" : scimTypeFor(status, err)) : undefined;
+    if (scimType) body.scimType = scimType;
+    if (status === 401) reply.header("www-authenticate", 'Bearer realm="ipsolis-scim"');
+    return send(reply, status, body);
+  });
+
+  app.addHook("onClose", async () => drainFanouts(app.deps));
+
+  app.get(`${BASE}/ServiceProviderConfig`, { config: scim }, async (req, reply) =>
+    send(reply, 200, serviceProviderConfig(baseUrl(req), MAX_RESULTS)),
+  );
+
+  app.get(`${BASE}/ResourceTypes`, { config: scim }, async (req, reply) =>
+    send(reply, 200, {
+      schemas: [LIST_RESPONSE],
+      totalResults: 1,
+      startIndex: 1,
+      itemsPerPage: 1,
+      Resources: [userResourceType(baseUrl(req))],
+    }),
+  );
+
+  app.get(`${BASE}/ResourceTypes/:id`, { config: scim, schema: { params: IdParams } }, async (req, reply) => {
+    if (req.params.id !== "User")
+      throw new ScimError({ status: 404, detail: `no resource type ${req.params.id}` });
+    return send(reply, 200, userResourceType(baseUrl(req)));
+  });
+
+  app.get(`${BASE}/Schemas`, { config: scim }, async (req, reply) => {
+    const docs = SCHEMA_IDS.map((id) => schemaDocument(id, baseUrl(req)));
+    return send(reply, 200, {
+      schemas: [LIST_RESPONSE],
+      totalResults: docs.length,
+      startIndex: 1,
+      itemsPerPage: docs.length,
+      Resources: docs,
+    });
+  });
+
+  app.get(`${BASE}/Schemas/:id`, { config: scim, schema: { params: IdParams } }, async (req, reply) => {
+    const doc = schemaDocument(req.params.id, baseUrl(req));
+    if (!doc) throw new ScimError({ status: 404, detail: `no schema ${req.params.id}` });
+    return send(reply, 200, doc);
+  });
+
+  app.get(`${BASE}/Users`, { config: scim, schema: { querystring: Query } }, async (req, reply) => {
+    const { filter, attributes, excludedAttributes } = req.query;
+    // RFC 7644 §3.4.2.4: startIndex < 1 is read as 1; count < 0 as 0.
+    const startIndex = Math.max(1, req.query.startIndex ?? 1);
+    const count = Math.min(MAX_RESULTS, Math.max(0, req.query.count ?? MAX_RESULTS));
+    let parsed: ReturnType<typeof parseFilter> | undefined;
+    const sel: EmployeeQuery = {};
+    if (filter !== undefined && filter.trim() !== "") {
+      parsed = parseFilter(filter);
+      if (!parsed.ok) throw new ScimError({ status: 400, scimType: "invalidFilter", detail: parsed.error });
+      for (const eq of requiredEqualities(parsed.value)) {
+        if (eq.attr === "username") sel.userName = eq.value;
+        else if (eq.attr === "externalid") sel.externalId = eq.value;
+        else if (eq.attr === "id") sel.id = eq.value;
+        else sel.email = eq.value;
+      }
+    }
+    const candidates = await listEmployees(req.server.deps.db, sel);
+    const hits: Record<string, unknown>[] = [];
+    for (const e of candidates) {
+      const doc = full(req, e);
+      if (parsed?.ok) {
+        const m = matches(doc, parsed.value);
+        if (typeof m !== "boolean")
+          throw new ScimError({ status: 400, scimType: "invalidFilter", detail: m.error });
+        if (!m) continue;
+      }
+      hits.push(doc);
+    }
+    const page = hits.slice(startIndex - 1, startIndex - 1 + count);
+    return send(reply, 200, {
+      schemas: [LIST_RESPONSE],
+      totalResults: hits.length,
+      startIndex,
+      itemsPerPage: page.length,
+      Resources: page.map((d) => projectUser(d, attributes, excludedAttributes)),
+    });
+  });
+
+  app.get(
+    `${BASE}/Users/:id`,
+    { config: scim, schema: { params: IdParams, querystring: Projection } },
+    async (req, reply) => {
+      const e = await getEmployee(req.server.deps.db, req.params.id);
+      if (!e) throw new ScimError({ status: 404, detail: `User ${req.params.id} not found` });
+      const etag = etagOf(e.version);
+      reply.header("etag", etag);
+      if (req.headers["if-none-match"] === etag) return reply.code(304).send();
+      return send(reply, 200, projectUser(full(req, e), req.query.attributes, req.query.excludedAttributes));
+    },
+  );
+
+  app.post(`${BASE}/Users`, { config: scim }, async (req, reply) => {
+    const n = normaliseUser(req.body);
+    if (!n.ok) throw new ScimError(n.problem);
+    const deps = req.server.deps;
+    const { employee, leaverEvent } = await withTransaction(deps.db, async (c) => {
+      const employee = await createEmployee(c, columnsOf(n.user), n.user, deps.now());
+      await audit(req, c, "employee_created", employee, { active: employee.active });
+      const leaverEvent = await leaverTransition(req, c, undefined, employee, false);
+      return { employee, leaverEvent };
+    });
+    if (leaverEvent) startFanout(leaverDeps(req), leaverEvent);
+    const doc = full(req, employee);
+    reply.header("location", `${baseUrl(req)}/Users/${employee.id}`).header("etag", etagOf(employee.version));
+    return send(reply, 201, doc);
+  });
+
+  /** PUT and PATCH: compute the next document from the locked current one, store, audit. */
+  async function update(
+    req: FastifyRequest<{ Params: { id: string } }>,
+    reply: FastifyReply,
+    next: (current: ScimUser) => { user: ScimUser; explicitActive: boolean },
+  ) {
+    const deps = req.server.deps;
+    const ifVersion = ifMatchVersion(req);
+    const { employee, leaverEvent } = await withTransaction(deps.db, async (c) => {
+      const before = await getEmployee(c, req.params.id, true);
+      if (!before) throw new ScimError({ status: 404, detail: `User ${req.params.id} not found` });
+      if (ifVersion !== undefined && ifVersion !== before.version) {
+        throw new ScimError({
+          status: 412,
+          scimType: "invalidVers",
+          detail: "the resource changed since the given ETag",
+        });
+      }
+      const { user, explicitActive } = next(before.resource as ScimUser);
+      const employee = await replaceEmployee(c, before.id, columnsOf(user), user, deps.now());
+      if (!employee) throw new ScimError({ status: 404, detail: `User ${req.params.id} not found` });
+      await audit(req, c, "employee_updated", employee, {
+        changed: changedAttributes(before.resource, employee.resource),
+        ...(before.active !== employee.active ? { active: employee.active } : {}),
+      });
+      // An explicit active=true (e.g. Entra's PATCH) re-activates even if the row said active.
+      const effBefore = explicitActive && employee.active ? { ...before, active: false } : before;
+      const leaverEvent = await leaverTransition(req, c, effBefore, employee, false);
+      return { employee, leaverEvent };
+    });
+    if (leaverEvent) startFanout(leaverDeps(req), leaverEvent);
+    reply.header("etag", etagOf(employee.version));
+    return send(reply, 200, full(req, employee));
+  }
+
+  app.put(`${BASE}/Users/:id`, { config: scim, schema: { params: IdParams } }, async (req, reply) =>
+    update(req, reply, () => {
+      // Okta deactivates with a PUT of the full user carrying active:false.
+      const n = normaliseUser(req.body);
+      if (!n.ok) throw new ScimError(n.problem);
+      return { user: n.user, explicitActive: false };
+    }),
+  );
+
+  app.patch(`${BASE}/Users/:id`, { config: scim, schema: { params: IdParams } }, async (req, reply) =>
+    update(req, reply, (current) => {
+      const r = applyPatch(current, req.body);
+      if (!r.ok) throw new ScimError(r.problem);
+      return { user: r.user, explicitActive: mentionsActiveTrue(req.body) };
+    }),
+  );
+
+  app.delete(`${BASE}/Users/:id`, { config: scim, schema: { params: IdParams } }, async (req, reply) => {
+    const deps = req.server.deps;
+    const ifVersion = ifMatchVersion(req);
+    const leaverEvent = await withTransaction(deps.db, async (c) => {
+      const before = await getEmployee(c, req.params.id, true);
+      if (!before) throw new ScimError({ status: 404, detail: `User ${req.params.id} not found` });
+      if (ifVersion !== undefined && ifVersion !== before.version) {
+        throw new ScimError({
+          status: 412,
+          scimType: "invalidVers",
+          detail: "the resource changed since the given ETag",
+        });
+      }
+      const gone = await deleteEmployee(c, before.id, deps.now());
+      if (!gone) throw new ScimError({ status: 404, detail: `User ${req.params.id} not found` });
+      await audit(req, c, "employee_deleted", gone);
+      // A deleted user has left: the same leaver path as active=false (once per person).
+      return leaverTransition(req, c, before, gone, true);
+    });
+    if (leaverEvent) startFanout(leaverDeps(req), leaverEvent);
+    return reply.code(204).send();
+  });
+};
+
+/** Whether a PatchOp body sets active to true (any spelling Entra or Okta uses). */
+function mentionsActiveTrue(body: unknown): boolean {
+  const ops = (body as { Operations?: unknown } | null)?.Operations;
+  if (!Array.isArray(ops)) return false;
+  const isTrue = (v: unknown) => v === true || (typeof v === "string" && v.toLowerCase() === "true");
+  return ops.some((o: unknown) => {
+    if (o === null || typeof o !== "object") return false;
+    const op = o as { path?: unknown; value?: unknown };
+    if (typeof op.path === "string") return op.path.toLowerCase() === "active" && isTrue(op.value);
+    if (op.value !== null && typeof op.value === "object") {
+      return Object.entries(op.value).some(([k, v]) => k.toLowerCase() === "active" && isTrue(v));
+    }
+    return false;
+  });
+}

@@ -1,0 +1,388 @@
+// The leaver edge: record an event, fan it out (one Deprovision Order per held asset, each
+// audited once), report per-asset outcome, retry the failed ones, re-activate. The rules are
+// in decide.ts; here are only reads, writes and their order.
+import type { KubeConfig } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import { appendAudit } from "../../record/audit.ts";
+import { withTransaction, type Db, type Queryable } from "../../record/db.ts";
+import { AppError } from "../../record/errors.ts";
+import {
+  advanceLeaverItem,
+  claimLeaverEvent,
+  closeLeaverEvent,
+  dueLeaverEvents,
+  getLeaverEvent,
+  insertLeaverItem,
+  leaverItems,
+  markLeaverProcessed,
+  openLeaverEventsFor,
+  recordLeaverEvent,
+  type LeaverEvent,
+} from "../../record/leavers/store.ts";
+import type { Order } from "../../crds/generated/index.ts";
+import {
+  deprovisionOrderName,
+  isRetryable,
+  outcomeOf,
+  planFanout,
+  summarise,
+  type Outcome,
+  type PlannedDeprovision,
+  type Subject,
+} from "./decide.ts";
+import { createOrder, listOrders, viewOf } from "./orders.ts";
+
+export type LeaverDeps = { db: Db; kc: KubeConfig; namespace: string; now: () => Date; log: Logger };
+
+/** Who reported it: the audit actor and source of every row the event causes. */
+export type Attribution = { actor: string; source: string; requestId?: string };
+
+/** How long a fan-out may hold an event before another process takes it over. */
+export const LEASE_MS = 5 * 60_000;
+/** Parallel creates against the API server: fast, yet gentle on its priority-and-fairness queues. */
+const CONCURRENCY = 16;
+
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= items.length) return;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+function eventTarget(s: { employeeId: string | null; identifier: string }): string {
+  return s.employeeId ? `employee:${s.employeeId}` : `identifier:${s.identifier}`;
+}
+
+/** What would be revoked now, changing nothing (dry run). */
+export async function planFor(deps: LeaverDeps, subject: Subject): Promise<PlannedDeprovision[]> {
+  const orders = (await listOrders(deps.kc, deps.namespace)).map(viewOf);
+  return planFanout(orders, subject);
+}
+
+/**
+ * Records a leaver event (or finds the open one for this person) and audits it. The person is
+ * blocked from ordering from the effective date on (isOrderingBlocked reads this row).
+ */
+export async function recordLeaver(
+  deps: LeaverDeps,
+  q: Queryable,
+  r: { subject: Subject; identifier: string; effectiveAt: Date; by: Attribution },
+): Promise<{ event: LeaverEvent; created: boolean }> {
+  const now = deps.now();
+  const res = await recordLeaverEvent(q, {
+    leaverKey: r.subject.leaverKey,
+    employeeId: r.subject.employeeId,
+    identifier: r.identifier,
+    subjectIds: r.subject.ids,
+    subjectEmails: r.subject.emails,
+    displayName: r.subject.displayName,
+    source: r.by.source,
+    actor: r.by.actor,
+    requestId: r.by.requestId ?? null,
+    effectiveAt: r.effectiveAt,
+    now,
+  });
+  await appendAudit(q, {
+    actor: r.by.actor,
+    action: res.created ? "leaver_recorded" : "leaver_redelivered",
+    target: eventTarget({ employeeId: r.subject.employeeId, identifier: r.identifier }),
+    source: r.by.source,
+    ...(r.by.requestId ? { requestId: r.by.requestId } : {}),
+    data: {
+      leaverEvent: res.event.id,
+      identifier: r.identifier,
+      effectiveAt: res.event.effectiveAt.toISOString(),
+      reportedBy: res.event.source,
+      deliveries: res.event.deliveries,
+    },
+  });
+  return res;
+}
+
+export type FanoutResult = {
+  eventId: string;
+  processed: boolean;
+  queued: number;
+  failed: number;
+  existing: number;
+};
+
+/**
+ * Fans a due event out: a Deprovision Order `<target>-deprovision` per held asset, created in
+ * parallel; each failure is recorded on its item and never stops the others. Safe to call
+ * twice, concurrently, or after a crash: the lease admits one process, the names make creates
+ * idempotent, and the item's primary key makes each audit row appear once.
+ */
+export async function processLeaver(deps: LeaverDeps, eventId: string): Promise<FanoutResult> {
+  const ev = await claimLeaverEvent(deps.db, eventId, deps.now(), LEASE_MS);
+  if (!ev) return { eventId, processed: false, queued: 0, failed: 0, existing: 0 };
+  const log = deps.log.child({ leaverEvent: ev.id });
+  const by: Attribution = {
+    actor: ev.actor,
+    source: ev.source,
+    ...(ev.requestId ? { requestId: ev.requestId } : {}),
+  };
+  const subject: Subject = {
+    leaverKey: ev.leaverKey,
+    employeeId: ev.employeeId,
+    ids: ev.subjectIds,
+    emails: ev.subjectEmails,
+    displayName: ev.displayName,
+  };
+  const ordersRaw = await listOrders(deps.kc, deps.namespace);
+  const byName = new Map(ordersRaw.map((o) => [o.metadata?.name ?? "", o]));
+  const plan = planFanout(ordersRaw.map(viewOf), subject);
+  await appendAudit(deps.db, {
+    actor: by.actor,
+    action: "leaver_fanout_started",
+    target: eventTarget(ev),
+    source: by.source,
+    ...(by.requestId ? { requestId: by.requestId } : {}),
+    data: { leaverEvent: ev.id, assets: plan.length, targets: plan.map((p) => p.target).slice(0, 100) },
+  });
+  const results = await mapLimit(plan, CONCURRENCY, async (p) => {
+    const target = byName.get(p.target);
+    let createError: string | null = null;
+    let existed = false;
+    try {
+      const r = await createOrder(deps.kc, deps.namespace, deprovisionOrder(ev, p, target));
+      if (!r.created) {
+        existed = true;
+        const s = r.existing.spec;
+        if (s.action !== "Deprovision" || s.target !== p.target) {
+          createError = `the name ${p.orderName} is taken by an Order that does not deprovision ${p.target}`;
+        }
+      }
+    } catch (err) {
+      createError =
+        err instanceof AppError && err.status < 500 ? err.message : "the API server did not accept it";
+      log.warn({ err, target: p.target }, "deprovision order not created");
+    }
+    await withTransaction(deps.db, async (c) => {
+      const inserted = await insertLeaverItem(c, {
+        eventId: ev.id,
+        target: p.target,
+        assetType: p.assetType,
+        orderName: p.orderName,
+        createError,
+        now: deps.now(),
+      });
+      if (!inserted) return;
+      await appendAudit(c, {
+        actor: by.actor,
+        action: createError === null ? "deprovision_queued" : "deprovision_queue_failed",
+        target: p.target,
+        order: p.orderName,
+        source: by.source,
+        ...(by.requestId ? { requestId: by.requestId } : {}),
+        data: {
+          leaverEvent: ev.id,
+          assetType: p.assetType,
+          ...(existed ? { alreadyExisted: true } : {}),
+          ...(createError ? { error: createError } : {}),
+        },
+      });
+    });
+    return { failed: createError !== null, existed };
+  });
+  await markLeaverProcessed(deps.db, ev.id, deps.now());
+  const failed = results.filter((r) => r.failed).length;
+  const existing = results.filter((r) => r.existed && !r.failed).length;
+  await appendAudit(deps.db, {
+    actor: by.actor,
+    action: "leaver_fanout_finished",
+    target: eventTarget(ev),
+    source: by.source,
+    ...(by.requestId ? { requestId: by.requestId } : {}),
+    data: { leaverEvent: ev.id, assets: plan.length, failed, alreadyQueued: existing },
+  });
+  log.info({ assets: plan.length, failed }, "leaver fan-out done");
+  return { eventId: ev.id, processed: true, queued: plan.length - failed, failed, existing };
+}
+
+function deprovisionOrder(
+  ev: LeaverEvent,
+  p: { target: string; assetType: string; orderName: string },
+  target: Order | undefined,
+): Omit<Order, "apiVersion" | "kind" | "status"> {
+  const requester = target?.spec.requester ?? { id: ev.identifier, email: ev.subjectEmails[0] ?? "" };
+  return {
+    metadata: {
+      name: p.orderName,
+      labels: { "ipsolis.io/leaver-event": ev.id, "ipsolis.io/reason": "leaver" },
+    },
+    spec: {
+      assetType: p.assetType,
+      action: "Deprovision",
+      target: p.target,
+      requester,
+      reason: `Leaver (reported by ${ev.source}, event ${ev.id})`,
+    },
+  };
+}
+
+/** Runs every due event (future effective dates that arrived, leases that expired). */
+export async function processDueLeavers(deps: LeaverDeps): Promise<FanoutResult[]> {
+  const ids = await dueLeaverEvents(deps.db, deps.now(), LEASE_MS);
+  const out: FanoutResult[] = [];
+  for (const id of ids) {
+    try {
+      out.push(await processLeaver(deps, id));
+    } catch (err) {
+      // One event failing (e.g. the API server away) must not stop the others; its lease
+      // expires and the next tick takes it again.
+      deps.log.warn({ err, leaverEvent: id }, "leaver fan-out failed; will retry");
+    }
+  }
+  return out;
+}
+
+export type ItemReport = {
+  target: string;
+  assetType: string;
+  deprovisionOrder: string;
+  attempt: number;
+  outcome: Outcome;
+  phase: string | null;
+  message: string | null;
+};
+
+export type LeaverReport = {
+  id: string;
+  identifier: string;
+  displayName: string | null;
+  reportedBy: { source: string; actor: string };
+  deliveries: number;
+  effectiveAt: string;
+  state: "scheduled" | "processing" | "processed" | "closed";
+  closedReason: string | null;
+  summary: ReturnType<typeof summarise>;
+  assets: ItemReport[];
+};
+
+/** The event with each asset's outcome, computed from its Deprovision Order's phase. */
+export async function reportLeaver(deps: LeaverDeps, id: string): Promise<LeaverReport | undefined> {
+  const ev = await getLeaverEvent(deps.db, id);
+  if (!ev) return undefined;
+  const items = await leaverItems(deps.db, id);
+  const orders = items.length > 0 ? await listOrders(deps.kc, deps.namespace) : [];
+  const byName = new Map(orders.map((o) => [o.metadata?.name ?? "", viewOf(o)]));
+  const assets = items.map((i): ItemReport => {
+    const o = byName.get(i.orderName);
+    return {
+      target: i.target,
+      assetType: i.assetType,
+      deprovisionOrder: i.orderName,
+      attempt: i.attempt,
+      outcome: outcomeOf(o, i.createError),
+      phase: o?.phase ?? null,
+      message: i.createError ?? o?.message ?? null,
+    };
+  });
+  return {
+    id: ev.id,
+    identifier: ev.identifier,
+    displayName: ev.displayName,
+    reportedBy: { source: ev.source, actor: ev.actor },
+    deliveries: ev.deliveries,
+    effectiveAt: ev.effectiveAt.toISOString(),
+    state: ev.closedAt ? "closed" : ev.state,
+    closedReason: ev.closedReason,
+    summary: summarise(assets.map((a) => a.outcome)),
+    assets,
+  };
+}
+
+/**
+ * Retries the failed (or cancelled) deprovisions of a processed event: each gets a new
+ * Deprovision Order `<target>-deprovision-<n>`, since the failed one stays as the record.
+ */
+export async function retryLeaver(
+  deps: LeaverDeps,
+  id: string,
+  by: Attribution,
+): Promise<{ retried: string[]; failed: string[] } | undefined> {
+  const report = await reportLeaver(deps, id);
+  if (!report) return undefined;
+  const ev = (await getLeaverEvent(deps.db, id))!;
+  const orders = await listOrders(deps.kc, deps.namespace);
+  const byName = new Map(orders.map((o) => [o.metadata?.name ?? "", o]));
+  const retried: string[] = [];
+  const failed: string[] = [];
+  for (const a of report.assets.filter((x) => isRetryable(x.outcome))) {
+    const next = a.attempt + 1;
+    const orderName = deprovisionOrderName(a.target, next);
+    let createError: string | null = null;
+    try {
+      await createOrder(
+        deps.kc,
+        deps.namespace,
+        deprovisionOrder(ev, { ...a, orderName }, byName.get(a.target)),
+      );
+    } catch (err) {
+      createError =
+        err instanceof AppError && err.status < 500 ? err.message : "the API server did not accept it";
+    }
+    await withTransaction(deps.db, async (c) => {
+      const moved = await advanceLeaverItem(c, {
+        eventId: id,
+        target: a.target,
+        fromAttempt: a.attempt,
+        orderName,
+        createError,
+      });
+      if (!moved) return;
+      await appendAudit(c, {
+        actor: by.actor,
+        action: createError === null ? "deprovision_retried" : "deprovision_retry_failed",
+        target: a.target,
+        order: orderName,
+        source: by.source,
+        ...(by.requestId ? { requestId: by.requestId } : {}),
+        data: {
+          leaverEvent: id,
+          attempt: next,
+          previous: a.deprovisionOrder,
+          ...(createError ? { error: createError } : {}),
+        },
+      });
+    });
+    (createError === null ? retried : failed).push(orderName);
+  }
+  return { retried, failed };
+}
+
+/**
+ * Re-activation: closes the person's open leaver events, which unblocks ordering. It
+ * re-provisions nothing: Deprovision Orders already queued keep running.
+ */
+export async function reactivate(
+  deps: LeaverDeps,
+  q: Queryable,
+  keys: string[],
+  by: Attribution,
+): Promise<string[]> {
+  const open = await openLeaverEventsFor(q, keys);
+  const closed: string[] = [];
+  for (const ev of open) {
+    const reason = ev.state === "scheduled" ? "cancelled before the effective date" : "re-activated";
+    if (!(await closeLeaverEvent(q, ev.id, reason, deps.now()))) continue;
+    closed.push(ev.id);
+    await appendAudit(q, {
+      actor: by.actor,
+      action: ev.state === "scheduled" ? "leaver_cancelled" : "leaver_reactivated",
+      target: eventTarget(ev),
+      source: by.source,
+      ...(by.requestId ? { requestId: by.requestId } : {}),
+      data: { leaverEvent: ev.id, reason },
+    });
+  }
+  return closed;
+}
