@@ -40,6 +40,8 @@ import { scimRoutes } from "./routes/scim/index.ts";
 import { hrRoutes } from "./routes/hr/index.ts";
 import { servicenowRoutes } from "./routes/servicenow/index.ts";
 import { portalRoutes } from "./routes/portal/index.ts";
+import { oidcRoutes } from "./routes/oidc/index.ts";
+import type { OidcClient } from "./oidc/client.ts";
 
 export type AppDeps = {
   log: Logger;
@@ -57,7 +59,11 @@ export type AppDeps = {
    * key and webhook secrets are off.
    */
   config?: Partial<ApiConfig>;
+  /** Employee single sign-on (OpenID Connect); off when absent. */
+  oidc?: OidcClient;
 };
+
+export type RouteEntry = { method: string; url: string; permission: string | undefined };
 
 /** The secrets and limits every app has, filled in when `deps.config` leaves them out. */
 export type Security = {
@@ -103,6 +109,16 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.decorate("deps", deps);
   const security = securityOf(deps.config);
   app.decorate("security", security);
+  // Every route with its declared permission: the route × role test walks this table.
+  const routeTable: RouteEntry[] = [];
+  app.decorate("routeTable", routeTable);
+  app.addHook("onRoute", (r) => {
+    for (const method of [r.method].flat()) {
+      if (method === "HEAD") continue;
+      const config = (r.config ?? {}) as { permission?: string };
+      routeTable.push({ method, url: r.url, permission: config.permission });
+    }
+  });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
@@ -168,6 +184,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(hrRoutes);
   await app.register(servicenowRoutes);
   await app.register(portalRoutes);
+  await app.register(oidcRoutes);
 
   app.get("/openapi.json", { schema: { hide: true }, config: { permission: "public" } }, async () =>
     app.swagger(),
@@ -180,5 +197,6 @@ declare module "fastify" {
   interface FastifyInstance {
     deps: AppDeps;
     security: Security;
+    routeTable: RouteEntry[];
   }
 }

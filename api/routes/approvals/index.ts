@@ -1,5 +1,219 @@
-// Route area: approve/decline, quorum, one-click approval links (issue #5).
-// TODO(#5): routes land here.
+// Route area: approve/decline (eligibility + separation of duties; the operator evaluates the
+// N-of-M quorum), delegation windows, and minting one-click approval links (issue #5). The
+// link's confirmation page and its POST are portal pages (portal/approval-link.ts).
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import { z } from "zod";
+import { appendAudit } from "../../../record/audit.ts";
+import { ForbiddenError, InputError, NotFoundError } from "../../../record/errors.ts";
+import { rankOf } from "../../policy/permissions.ts";
+import { principalOf, type Principal } from "../../plugins/auth.ts";
+import { K8sName } from "../catalog/schemas.ts";
+import { orderView, visibleOrder } from "../orders/index.ts";
+import { decideOrder } from "./service.ts";
+import { mintApprovalLink } from "./links.ts";
 
-export const approvalRoutes: FastifyPluginAsyncZod = async () => undefined;
+const Params = z.object({ name: K8sName });
+const OrderOut = z.record(z.string(), z.unknown());
+
+/** The name a principal decides and delegates under: e-mail, else username, else token name. */
+export function ownNameOf(p: Principal): string {
+  return p.email ?? p.username ?? p.tokenName ?? p.actor;
+}
+
+const DelegationView = z.object({
+  id: z.string(),
+  principal: z.string(),
+  deputy: z.string(),
+  startsAt: z.date(),
+  endsAt: z.date(),
+  createdBy: z.string(),
+});
+
+export const approvalRoutes: FastifyPluginAsyncZod = async (app) => {
+  for (const [verb, decision] of [
+    ["approve", "Approved"],
+    ["decline", "Declined"],
+  ] as const) {
+    app.post(
+      `/orders/:name/${verb}`,
+      {
+        config: { permission: "orders:approve" },
+        schema: {
+          params: Params,
+          body: z.object({ comment: z.string().max(2000).optional() }).optional(),
+          response: { 200: OrderOut },
+        },
+      },
+      async (req) => {
+        const p = principalOf(req);
+        await visibleOrder(req, req.params.name);
+        const after = await decideOrder(req, {
+          order: req.params.name,
+          approver: { actor: p.actor, username: p.username ?? p.tokenName, email: p.email },
+          decision,
+          comment: req.body?.comment,
+          source: "api",
+        });
+        return orderView(after);
+      },
+    );
+  }
+
+  // ---- delegation windows ----
+  app.get(
+    "/delegations",
+    {
+      config: { permission: "orders:approve" },
+      schema: { response: { 200: z.object({ items: z.array(DelegationView) }) } },
+    },
+    async (req) => {
+      const p = principalOf(req);
+      const all = rankOf(p.role) >= rankOf("admin");
+      const r = await req.server.deps.db.query<{
+        id: string;
+        principal: string;
+        deputy: string;
+        starts_at: Date;
+        ends_at: Date;
+        created_by: string;
+      }>(
+        `SELECT id::text AS id, principal, deputy, starts_at, ends_at, created_by FROM delegations
+          WHERE $1 OR lower(principal) = lower($2) OR lower(deputy) = lower($2) ORDER BY starts_at`,
+        [all, ownNameOf(p)],
+      );
+      return {
+        items: r.rows.map((d) => ({
+          id: d.id,
+          principal: d.principal,
+          deputy: d.deputy,
+          startsAt: d.starts_at,
+          endsAt: d.ends_at,
+          createdBy: d.created_by,
+        })),
+      };
+    },
+  );
+
+  app.post(
+    "/delegations",
+    {
+      config: { permission: "orders:approve" },
+      schema: {
+        body: z.object({
+          /** Whose approvals the deputy takes over; yourself unless you are an admin. */
+          principal: z.string().min(1).optional(),
+          deputy: z.string().min(1),
+          startsAt: z.coerce.date(),
+          endsAt: z.coerce.date(),
+        }),
+        response: { 201: DelegationView },
+      },
+    },
+    async (req, reply) => {
+      const p = principalOf(req);
+      const own = ownNameOf(p);
+      const principal = req.body.principal ?? own;
+      const isOwn = principal.toLowerCase() === own.toLowerCase();
+      if (!isOwn && rankOf(p.role) < rankOf("admin")) {
+        throw new ForbiddenError("you can set a delegation for your own approvals only", {
+          reason: "NotOwn",
+        });
+      }
+      if (req.body.endsAt.getTime() <= req.body.startsAt.getTime()) {
+        throw new InputError("endsAt must be after startsAt", {
+          details: { fields: [{ path: "body.endsAt", message: "must be after startsAt" }] },
+        });
+      }
+      if (req.body.deputy.toLowerCase() === principal.toLowerCase()) {
+        throw new InputError("a deputy must be someone else", { reason: "SelfDeputy" });
+      }
+      const r = await req.server.deps.db.query<{ id: string }>(
+        `INSERT INTO delegations (principal, deputy, starts_at, ends_at, created_by)
+         VALUES ($1, $2, $3, $4, $5) RETURNING id::text AS id`,
+        [principal, req.body.deputy, req.body.startsAt, req.body.endsAt, p.actor],
+      );
+      const id = r.rows[0]!.id;
+      await appendAudit(req.server.deps.db, {
+        actor: p.actor,
+        action: "delegation_created",
+        target: `delegation:${id}`,
+        requestId: req.id,
+        source: "api",
+        data: {
+          principal,
+          deputy: req.body.deputy,
+          startsAt: req.body.startsAt.toISOString(),
+          endsAt: req.body.endsAt.toISOString(),
+        },
+      });
+      return reply.code(201).send({ ...req.body, id, principal, createdBy: p.actor });
+    },
+  );
+
+  app.delete(
+    "/delegations/:id",
+    {
+      config: { permission: "orders:approve" },
+      schema: { params: z.object({ id: z.string().regex(/^\d{1,18}$/) }), response: { 204: z.null() } },
+    },
+    async (req, reply) => {
+      const p = principalOf(req);
+      const all = rankOf(p.role) >= rankOf("admin");
+      const r = await req.server.deps.db.query(
+        "DELETE FROM delegations WHERE id = $1 AND ($2 OR lower(principal) = lower($3)) RETURNING id",
+        [req.params.id, all, ownNameOf(p)],
+      );
+      if (!r.rowCount) throw new NotFoundError(`delegation ${req.params.id} not found`);
+      await appendAudit(req.server.deps.db, {
+        actor: p.actor,
+        action: "delegation_deleted",
+        target: `delegation:${req.params.id}`,
+        requestId: req.id,
+        source: "api",
+      });
+      return reply.code(204).send(null);
+    },
+  );
+
+  // ---- one-click approval links (for notification mails) ----
+  app.post(
+    "/orders/:name/approval-links",
+    {
+      config: { permission: "orders:write" },
+      schema: {
+        params: Params,
+        body: z.object({
+          approver: z.string().min(1),
+          expiresInHours: z
+            .number()
+            .int()
+            .min(1)
+            .max(24 * 14)
+            .default(72),
+        }),
+        response: { 201: z.object({ url: z.string(), expiresAt: z.date() }) },
+      },
+    },
+    async (req, reply) => {
+      const p = principalOf(req);
+      await visibleOrder(req, req.params.name);
+      const expiresAt = new Date(req.server.deps.now().getTime() + req.body.expiresInHours * 3600_000);
+      const link = mintApprovalLink(req.server.security.linkSecret, {
+        order: req.params.name,
+        approver: req.body.approver,
+        expiresAt,
+      });
+      await appendAudit(req.server.deps.db, {
+        actor: p.actor,
+        action: "approval_link_issued",
+        target: `order:${req.params.name}`,
+        order: req.params.name,
+        requestId: req.id,
+        source: "api",
+        data: { approver: req.body.approver, linkId: link.id, expiresAt: expiresAt.toISOString() },
+      });
+      const url = new URL(`/approve/${link.token}`, req.server.security.publicUrl).toString();
+      return reply.code(201).send({ url, expiresAt });
+    },
+  );
+};

@@ -34,7 +34,7 @@ export const LOGIN_LOCKED = "too many failed sign-ins: try again later";
 export const LEGACY_KEY_PASSWORD_REFUSAL =
   "the legacy admin key has no password: rotate it by changing IPSOLIS_ADMIN_KEY in the API's environment (and restarting), or sign in with an admin account";
 
-function setSessionCookie(req: FastifyRequest, reply: FastifyReply, id: string): void {
+export function setSessionCookie(req: FastifyRequest, reply: FastifyReply, id: string): void {
   reply.setCookie(SESSION_COOKIE, id, {
     path: "/",
     httpOnly: true,

@@ -1,5 +1,167 @@
-// Route area: asset types and runbooks as CRs, audited with before/after (issue #5).
-// TODO(#5): routes land here.
+// Route area: AssetTypes and Runbooks as custom resources (issue #5). Every change is a
+// server-side apply by `ipsolis-api` and an audit row with before/after, secrets redacted.
+// Asset types obey the admin ACL: a scoped admin's out-of-scope types answer exactly like
+// missing ones, and a type they create is granted to them.
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import type { FastifyRequest } from "fastify";
+import { z } from "zod";
+import { appendAudit, auditDiff, secretKeysOfAssetType, secretKeysOfRunbook } from "../../../record/audit.ts";
+import { ConflictError } from "../../../record/errors.ts";
+import { addGrant } from "../../../record/identity/users.ts";
+import { isVisible, shouldAutoGrant, type AclScope } from "../../policy/acl.ts";
+import type { Permission } from "../../policy/permissions.ts";
+import { aclScopeFor, notFound } from "../../plugins/acl.ts";
+import { principalOf } from "../../plugins/auth.ts";
+import { resourcesOf, type Cr, type Kind } from "../../plugins/resources.ts";
+import { AssetTypeSpecSchema, K8sName, RunbookSpecSchema } from "./schemas.ts";
 
-export const catalogRoutes: FastifyPluginAsyncZod = async () => undefined;
+type Area = {
+  kind: Kind;
+  path: string; // "assettypes"
+  noun: string; // "assettype" (audit target prefix, messages)
+  action: string; // "asset_type" (audit action prefix)
+  read: Permission;
+  write: Permission;
+  spec: z.ZodType<object>;
+  secretKeys: (spec: object) => string[];
+  acl: boolean;
+};
+
+const View = z.object({
+  name: z.string(),
+  spec: z.record(z.string(), z.unknown()),
+  status: z.record(z.string(), z.unknown()).optional(),
+  resourceVersion: z.string().optional(),
+});
+const view = (o: Cr<object>) => ({
+  name: o.metadata.name,
+  spec: o.spec as Record<string, unknown>,
+  ...(o.status ? { status: o.status as Record<string, unknown> } : {}),
+  ...(o.metadata.resourceVersion ? { resourceVersion: o.metadata.resourceVersion } : {}),
+});
+
+function registerArea(app: Parameters<FastifyPluginAsyncZod>[0], a: Area): void {
+  const res = resourcesOf(app.deps);
+  const scopeOf = async (req: FastifyRequest): Promise<AclScope> =>
+    a.acl ? aclScopeFor(req) : { all: true };
+  /** The object, or the same 404 whether it is missing or outside the caller's ACL scope. */
+  const visible = async (req: FastifyRequest, name: string) => {
+    const scope = await scopeOf(req);
+    if (!isVisible(scope, name)) throw notFound(a.noun, name);
+    const o = await res.get<object>(a.kind, name);
+    if (!o) throw notFound(a.noun, name);
+    return { o, scope };
+  };
+  const audit = async (
+    req: FastifyRequest,
+    what: "created" | "updated" | "cloned" | "deleted",
+    name: string,
+    before: object | undefined,
+    after: object | undefined,
+    extra: Record<string, unknown> = {},
+  ) => {
+    const keys = [...a.secretKeys(before ?? {}), ...a.secretKeys(after ?? {})];
+    await appendAudit(req.server.deps.db, {
+      actor: principalOf(req).actor,
+      action: `${a.action}_${what}`,
+      target: `${a.noun}:${name}`,
+      requestId: req.id,
+      source: "api",
+      data: { ...auditDiff(before, after, keys), ...extra },
+    });
+  };
+  const grantIfScoped = async (req: FastifyRequest, scope: AclScope, name: string) => {
+    const p = principalOf(req);
+    if (a.acl && shouldAutoGrant(scope) && p.userId !== undefined)
+      await addGrant(req.server.deps.db, p.userId, name);
+  };
+  const Params = z.object({ name: K8sName });
+
+  app.get(
+    `/${a.path}`,
+    { config: { permission: a.read }, schema: { response: { 200: z.object({ items: z.array(View) }) } } },
+    async (req) => {
+      const scope = await scopeOf(req);
+      const items = (await res.list<object>(a.kind)).filter((o) => isVisible(scope, o.metadata.name));
+      return { items: items.map(view) };
+    },
+  );
+
+  app.get(
+    `/${a.path}/:name`,
+    { config: { permission: a.read }, schema: { params: Params, response: { 200: View } } },
+    async (req) => view((await visible(req, req.params.name)).o),
+  );
+
+  app.put(
+    `/${a.path}/:name`,
+    {
+      config: { permission: a.write },
+      schema: { params: Params, body: z.object({ spec: a.spec }), response: { 200: View, 201: View } },
+    },
+    async (req, reply) => {
+      const name = req.params.name;
+      const scope = await scopeOf(req);
+      const before = await res.get<object>(a.kind, name);
+      if (before && !isVisible(scope, name)) throw notFound(a.noun, name);
+      const after = await res.apply<object>(a.kind, name, req.body.spec);
+      await audit(req, before ? "updated" : "created", name, before?.spec, after.spec);
+      if (!before) await grantIfScoped(req, scope, name);
+      return reply.code(before ? 200 : 201).send(view(after));
+    },
+  );
+
+  app.post(
+    `/${a.path}/:name/clone`,
+    {
+      config: { permission: a.write },
+      schema: { params: Params, body: z.object({ name: K8sName }), response: { 201: View } },
+    },
+    async (req, reply) => {
+      const { o, scope } = await visible(req, req.params.name);
+      if (await res.get(a.kind, req.body.name)) {
+        throw new ConflictError(`${a.noun} "${req.body.name}" already exists`, { reason: "Exists" });
+      }
+      const made = await res.create<object>(a.kind, req.body.name, o.spec);
+      await audit(req, "cloned", req.body.name, undefined, made.spec, { from: req.params.name });
+      await grantIfScoped(req, scope, req.body.name);
+      return reply.code(201).send(view(made));
+    },
+  );
+
+  app.delete(
+    `/${a.path}/:name`,
+    { config: { permission: a.write }, schema: { params: Params, response: { 204: z.null() } } },
+    async (req, reply) => {
+      const { o } = await visible(req, req.params.name);
+      await res.remove(a.kind, req.params.name);
+      await audit(req, "deleted", req.params.name, o.spec, undefined);
+      return reply.code(204).send(null);
+    },
+  );
+}
+
+export const catalogRoutes: FastifyPluginAsyncZod = async (app) => {
+  registerArea(app, {
+    kind: "AssetType",
+    path: "assettypes",
+    noun: "assettype",
+    action: "asset_type",
+    read: "assettypes:read",
+    write: "assettypes:write",
+    spec: AssetTypeSpecSchema,
+    secretKeys: (s) => secretKeysOfAssetType(s),
+    acl: true,
+  });
+  registerArea(app, {
+    kind: "Runbook",
+    path: "runbooks",
+    noun: "runbook",
+    action: "runbook",
+    read: "runbooks:read",
+    write: "runbooks:write",
+    spec: RunbookSpecSchema,
+    secretKeys: (s) => secretKeysOfRunbook(s),
+    acl: false,
+  });
+};

@@ -1,5 +1,333 @@
-// Route area: orders: create, list, detail, cancel, revoke (issue #5).
-// TODO(#5): routes land here.
+// Route area: orders (issue #5): create (for oneself as an employee, or on behalf as admin),
+// list/filter, detail with per-step status, cancel (before Processing), revoke (creates the
+// Deprovision Order `<target>-deprovision`, idempotent). Orders are custom resources written by
+// `ipsolis-api`; the operator runs them.
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import type { FastifyRequest } from "fastify";
+import { randomBytes } from "node:crypto";
+import { z } from "zod";
+import type { OrderSpec, OrderStatus } from "../../../crds/generated/order.ts";
+import type { AssetTypeSpec } from "../../../crds/generated/assettype.ts";
+import { appendAudit } from "../../../record/audit.ts";
+import { ConflictError, ForbiddenError, InputError } from "../../../record/errors.ts";
+import { findEmployee, isOrderingBlocked } from "../../../record/employees/store.ts";
+import { isVisible } from "../../policy/acl.ts";
+import { aclScopeFor, notFound } from "../../plugins/acl.ts";
+import { principalOf, type Principal } from "../../plugins/auth.ts";
+import { resourcesOf, type Cr } from "../../plugins/resources.ts";
+import { K8sName } from "../catalog/schemas.ts";
 
-export const orderRoutes: FastifyPluginAsyncZod = async () => undefined;
+export type OrderCr = Cr<OrderSpec, OrderStatus>;
+
+const OrderView = z.object({
+  name: z.string(),
+  assetType: z.string(),
+  action: z.string(),
+  target: z.string().optional(),
+  requester: z.object({
+    id: z.string(),
+    email: z.string(),
+    displayName: z.string().optional(),
+    manager: z.string().optional(),
+  }),
+  attributes: z.record(z.string(), z.string()).optional(),
+  reason: z.string().optional(),
+  cancelRequested: z.boolean(),
+  approvals: z.array(
+    z.object({ approver: z.string(), decision: z.string(), at: z.string(), comment: z.string().optional() }),
+  ),
+  phase: z.string().optional(),
+  message: z.string().optional(),
+  steps: z.array(z.record(z.string(), z.unknown())),
+  createdAt: z.string().optional(),
+});
+export type OrderView = z.infer<typeof OrderView>;
+
+export function orderView(o: OrderCr): OrderView {
+  return {
+    name: o.metadata.name,
+    assetType: o.spec.assetType,
+    action: o.spec.action ?? "Provision",
+    ...(o.spec.target ? { target: o.spec.target } : {}),
+    requester: o.spec.requester,
+    ...(o.spec.attributes ? { attributes: o.spec.attributes } : {}),
+    ...(o.spec.reason ? { reason: o.spec.reason } : {}),
+    cancelRequested: o.spec.cancelRequested ?? false,
+    approvals: o.spec.approvals ?? [],
+    ...(o.status?.phase ? { phase: o.status.phase } : {}),
+    ...(o.status?.message ? { message: o.status.message } : {}),
+    steps: (o.status?.steps ?? []),
+    ...(o.metadata.creationTimestamp
+      ? { createdAt: new Date(o.metadata.creationTimestamp).toISOString() }
+      : {}),
+  };
+}
+
+/** Labels that make list filters cheap (label values: ≤63 chars of [a-z0-9._-]). */
+function labelValue(s: string): string {
+  return (
+    s
+      .toLowerCase()
+      .replace(/[^a-z0-9._-]+/g, "-")
+      .replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, "")
+      .slice(0, 63)
+      .replace(/[^a-z0-9]+$/, "") || "x"
+  );
+}
+
+function newOrderName(assetType: string, requesterId: string): string {
+  const who = labelValue(requesterId).replace(/[._]/g, "-");
+  return `${assetType.slice(0, 24).replace(/[.-]+$/, "")}-${who.slice(0, 16).replace(/-+$/, "")}-${randomBytes(3).toString("hex")}`;
+}
+
+const isOwn = (p: Principal, o: OrderCr) =>
+  p.email !== undefined && o.spec.requester.email.toLowerCase() === p.email.toLowerCase();
+
+/**
+ * The Order, or the same 404 whether it is missing, an employee's view of someone else's, or
+ * of an asset type outside a scoped admin's ACL.
+ */
+export async function visibleOrder(req: FastifyRequest, name: string): Promise<OrderCr> {
+  const p = principalOf(req);
+  const o = await resourcesOf(req.server.deps).get<OrderSpec, OrderStatus>("Order", name);
+  if (!o) throw notFound("order", name);
+  if (p.role === "employee" && !isOwn(p, o)) throw notFound("order", name);
+  if (!isVisible(await aclScopeFor(req), o.spec.assetType)) throw notFound("order", name);
+  return o;
+}
+
+/** Orders the caller may see (own for employees, ACL for scoped admins), filtered, newest first. */
+export async function listVisibleOrders(
+  req: FastifyRequest,
+  q: { phase?: string | undefined; assetType?: string | undefined; requester?: string | undefined },
+): Promise<OrderCr[]> {
+  const p = principalOf(req);
+  const scope = await aclScopeFor(req);
+  const all = await resourcesOf(req.server.deps).list<OrderSpec, OrderStatus>("Order");
+  return all
+    .filter((o) => (p.role === "employee" ? isOwn(p, o) : true))
+    .filter((o) => isVisible(scope, o.spec.assetType))
+    .filter((o) => !q.phase || o.status?.phase === q.phase)
+    .filter((o) => !q.assetType || o.spec.assetType === q.assetType)
+    .filter(
+      (o) =>
+        !q.requester ||
+        o.spec.requester.id === q.requester ||
+        o.spec.requester.email.toLowerCase() === q.requester.toLowerCase(),
+    )
+    .sort(
+      (a, b) =>
+        new Date(b.metadata.creationTimestamp ?? 0).getTime() -
+        new Date(a.metadata.creationTimestamp ?? 0).getTime(),
+    );
+}
+
+const Params = z.object({ name: K8sName });
+const PHASES = [
+  "PendingApproval",
+  "Scheduled",
+  "Processing",
+  "Provisioned",
+  "Failed",
+  "Cancelled",
+  "Revoked",
+] as const;
+
+export const orderRoutes: FastifyPluginAsyncZod = async (app) => {
+  const res = resourcesOf(app.deps);
+
+  app.post(
+    "/orders",
+    {
+      config: { permission: "orders:write" },
+      schema: {
+        body: z.object({
+          assetType: K8sName,
+          attributes: z.record(z.string(), z.string()).optional(),
+          reason: z.string().max(2000).optional(),
+          /** On behalf (admins only): the employee the asset is for. */
+          requester: z
+            .object({
+              id: z.string().min(1),
+              email: z.email(),
+              displayName: z.string().optional(),
+              manager: z.email().optional(),
+            })
+            .optional(),
+        }),
+        response: { 201: OrderView },
+      },
+    },
+    async (req, reply) => {
+      const p = principalOf(req);
+      const { db, now } = req.server.deps;
+      let requester: OrderSpec["requester"];
+      if (p.role === "employee") {
+        if (req.body.requester && req.body.requester.email.toLowerCase() !== p.email?.toLowerCase()) {
+          throw new ForbiddenError("employees order for themselves only", { reason: "NotOwn" });
+        }
+        const emp = await findEmployee(db, p.email!);
+        let manager = emp?.manager ?? undefined;
+        if (manager && !manager.includes("@"))
+          manager = (await findEmployee(db, manager))?.emails[0] ?? undefined;
+        requester = {
+          id: p.employeeId ?? emp?.userName ?? p.email!,
+          email: p.email!,
+          ...(p.displayName ? { displayName: p.displayName } : {}),
+          ...(manager ? { manager } : {}),
+        };
+      } else {
+        if (!req.body.requester) {
+          throw new InputError("requester is required when ordering on behalf of an employee", {
+            details: { fields: [{ path: "body.requester", message: "required" }] },
+          });
+        }
+        requester = req.body.requester;
+      }
+      if (!isVisible(await aclScopeFor(req), req.body.assetType))
+        throw notFound("assettype", req.body.assetType);
+      const at = await res.get<AssetTypeSpec>("AssetType", req.body.assetType);
+      if (!at) throw notFound("assettype", req.body.assetType);
+      if (await isOrderingBlocked(db, { id: requester.id, email: requester.email }, now())) {
+        throw new ConflictError(`${requester.email} is leaving or deactivated: new orders are blocked`, {
+          reason: "OrderingBlocked",
+        });
+      }
+      const name = newOrderName(req.body.assetType, requester.id);
+      const spec: OrderSpec = {
+        assetType: req.body.assetType,
+        action: "Provision",
+        requester,
+        ...(req.body.attributes ? { attributes: req.body.attributes } : {}),
+        ...(req.body.reason ? { reason: req.body.reason } : {}),
+      };
+      const made = await res.create<OrderSpec, OrderStatus>("Order", name, spec, {
+        "ipsolis.io/asset-type": labelValue(req.body.assetType),
+        "ipsolis.io/requester": labelValue(requester.id),
+      });
+      await appendAudit(db, {
+        actor: p.actor,
+        action: "order_created",
+        target: `order:${name}`,
+        order: name,
+        requestId: req.id,
+        source: p.role === "employee" ? "portal" : "api",
+        data: { assetType: spec.assetType, requester: requester.email, onBehalf: p.role !== "employee" },
+      });
+      return reply.code(201).send(orderView(made));
+    },
+  );
+
+  app.get(
+    "/orders",
+    {
+      config: { permission: "orders:read" },
+      schema: {
+        querystring: z.object({
+          phase: z.enum(PHASES).optional(),
+          assetType: z.string().optional(),
+          requester: z.string().optional(),
+        }),
+        response: { 200: z.object({ items: z.array(OrderView) }) },
+      },
+    },
+    async (req) => ({ items: (await listVisibleOrders(req, req.query)).map(orderView) }),
+  );
+
+  app.get(
+    "/orders/:name",
+    { config: { permission: "orders:read" }, schema: { params: Params, response: { 200: OrderView } } },
+    async (req) => orderView(await visibleOrder(req, req.params.name)),
+  );
+
+  app.post(
+    "/orders/:name/cancel",
+    { config: { permission: "orders:write" }, schema: { params: Params, response: { 200: OrderView } } },
+    async (req) => {
+      const p = principalOf(req);
+      const o = await visibleOrder(req, req.params.name);
+      const phase = o.status?.phase;
+      if (phase !== undefined && phase !== "PendingApproval" && phase !== "Scheduled") {
+        throw new ConflictError(`the order is ${phase}: it can be cancelled only before Processing`, {
+          reason: "TooLateToCancel",
+        });
+      }
+      const after = await res.mergePatch<OrderSpec, OrderStatus>(
+        "Order",
+        o.metadata.name,
+        { spec: { cancelRequested: true } },
+        o.metadata.resourceVersion,
+      );
+      await appendAudit(req.server.deps.db, {
+        actor: p.actor,
+        action: "order_cancel_requested",
+        target: `order:${o.metadata.name}`,
+        order: o.metadata.name,
+        requestId: req.id,
+        source: "api",
+      });
+      return orderView(after);
+    },
+  );
+
+  app.post(
+    "/orders/:name/revoke",
+    {
+      config: { permission: "orders:write" },
+      schema: {
+        params: Params,
+        body: z.object({ reason: z.string().max(2000).optional() }).optional(),
+        response: { 200: OrderView, 201: OrderView },
+      },
+    },
+    async (req, reply) => {
+      const p = principalOf(req);
+      const o = await visibleOrder(req, req.params.name);
+      if ((o.spec.action ?? "Provision") !== "Provision") {
+        throw new ConflictError("only a Provision order can be revoked", { reason: "NotProvision" });
+      }
+      const name = `${o.metadata.name}-deprovision`;
+      const existing = await res.get<OrderSpec, OrderStatus>("Order", name);
+      if (existing) return reply.code(200).send(orderView(existing));
+      if (o.status?.phase !== "Provisioned") {
+        throw new ConflictError(
+          `the order is ${o.status?.phase ?? "not yet processed"}: only a Provisioned order can be revoked`,
+          {
+            reason: "NotProvisioned",
+          },
+        );
+      }
+      const spec: OrderSpec = {
+        assetType: o.spec.assetType,
+        action: "Deprovision",
+        target: o.metadata.name,
+        requester: o.spec.requester,
+        ...(req.body?.reason ? { reason: req.body.reason } : {}),
+      };
+      let made: OrderCr;
+      try {
+        made = await res.create<OrderSpec, OrderStatus>("Order", name, spec, {
+          "ipsolis.io/asset-type": labelValue(o.spec.assetType),
+          "ipsolis.io/requester": labelValue(o.spec.requester.id),
+        });
+      } catch (err) {
+        // Two revokes at once: the second finds the first one's Order (idempotent).
+        if (err instanceof ConflictError) {
+          const again = await res.get<OrderSpec, OrderStatus>("Order", name);
+          if (again) return reply.code(200).send(orderView(again));
+        }
+        throw err;
+      }
+      await appendAudit(req.server.deps.db, {
+        actor: p.actor,
+        action: "order_revoke_requested",
+        target: `order:${o.metadata.name}`,
+        order: name,
+        requestId: req.id,
+        source: "api",
+        data: { deprovisionOrder: name },
+      });
+      return reply.code(201).send(orderView(made));
+    },
+  );
+};

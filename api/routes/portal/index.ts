@@ -1,5 +1,3 @@
-// Route area: portal pages (issue #5).
-// TODO(#5): routes land here.
-import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
-
-export const portalRoutes: FastifyPluginAsyncZod = async () => undefined;
+// Route area: portal pages (issue #5). The pages and their templates live in portal/ (STYLE:
+// portal → api); this file only names the plugin app.ts registers.
+export { portalRoutes } from "../../../portal/routes.ts";

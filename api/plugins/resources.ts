@@ -1,0 +1,145 @@
+// The API's access to our custom resources in the product namespace: read, list, server-side
+// apply (field manager `ipsolis-api`), merge patch with optimistic concurrency, delete. Every
+// client failure is translated into our typed errors where it enters (operator/index.ts).
+import * as k8s from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { translateKubeError } from "../../operator/index.ts";
+import { NotFoundError } from "../../record/errors.ts";
+
+export const FIELD_MANAGER = "ipsolis-api";
+const API_VERSION = "ipsolis.io/v1alpha1";
+
+export type Kind = "AssetType" | "Runbook" | "Order";
+export type Cr<S, St = unknown> = {
+  apiVersion: string;
+  kind: string;
+  metadata: k8s.V1ObjectMeta & { name: string };
+  spec: S;
+  status?: St;
+};
+
+export type Resources = {
+  get<S, St = unknown>(kind: Kind, name: string): Promise<Cr<S, St> | undefined>;
+  list<S, St = unknown>(kind: Kind, labelSelector?: string): Promise<Cr<S, St>[]>;
+  /** Server-side apply of the whole spec (and labels), owned by `ipsolis-api`. */
+  apply<S, St = unknown>(
+    kind: Kind,
+    name: string,
+    spec: S,
+    labels?: Record<string, string>,
+  ): Promise<Cr<S, St>>;
+  /** Create only (409 when the name exists). */
+  create<S, St = unknown>(
+    kind: Kind,
+    name: string,
+    spec: S,
+    labels?: Record<string, string>,
+  ): Promise<Cr<S, St>>;
+  /** JSON merge patch; with `resourceVersion` the API server refuses a stale write (409). */
+  mergePatch<S, St = unknown>(
+    kind: Kind,
+    name: string,
+    patch: object,
+    resourceVersion?: string,
+  ): Promise<Cr<S, St>>;
+  remove(kind: Kind, name: string): Promise<void>;
+};
+
+export function makeResources(kc: KubeConfig, namespace: string): Resources {
+  const client = k8s.KubernetesObjectApi.makeApiClient(kc);
+  const head = (kind: Kind, name: string) => ({
+    apiVersion: API_VERSION,
+    kind,
+    metadata: { name, namespace },
+  });
+  const wrap = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      throw translateKubeError(err, what);
+    }
+  };
+  return {
+    async get<S, St>(kind: Kind, name: string) {
+      try {
+        return (await client.read(head(kind, name))) as unknown as Cr<S, St>;
+      } catch (err) {
+        const e = translateKubeError(err, `reading ${kind} ${name}`);
+        if (e instanceof NotFoundError) return undefined;
+        throw e;
+      }
+    },
+    list<S, St>(kind: Kind, labelSelector?: string) {
+      return wrap(`listing ${kind}s`, async () => {
+        const r = await client.list(
+          API_VERSION,
+          kind,
+          namespace,
+          undefined,
+          undefined,
+          undefined,
+          undefined,
+          labelSelector,
+        );
+        return r.items as unknown as Cr<S, St>[];
+      });
+    },
+    apply<S, St>(kind: Kind, name: string, spec: S, labels?: Record<string, string>) {
+      const body = { ...head(kind, name), spec } as k8s.KubernetesObject;
+      if (labels) body.metadata = { ...body.metadata, labels };
+      return wrap(`applying ${kind} ${name}`, async () => {
+        const r = await client.patch(
+          body,
+          undefined,
+          undefined,
+          FIELD_MANAGER,
+          true,
+          k8s.PatchStrategy.ServerSideApply,
+        );
+        return r as unknown as Cr<S, St>;
+      });
+    },
+    create<S, St>(kind: Kind, name: string, spec: S, labels?: Record<string, string>) {
+      const body = { ...head(kind, name), spec } as k8s.KubernetesObject;
+      if (labels) body.metadata = { ...body.metadata, labels };
+      return wrap(`creating ${kind} ${name}`, async () => {
+        const r = await client.create(body, undefined, undefined, FIELD_MANAGER);
+        return r as unknown as Cr<S, St>;
+      });
+    },
+    mergePatch<S, St>(kind: Kind, name: string, patch: object, resourceVersion?: string) {
+      const h = head(kind, name);
+      const body = {
+        ...patch,
+        apiVersion: h.apiVersion,
+        kind,
+        metadata: { ...h.metadata, ...(resourceVersion ? { resourceVersion } : {}) },
+      };
+      return wrap(`patching ${kind} ${name}`, async () => {
+        const r = await client.patch(
+          body,
+          undefined,
+          undefined,
+          FIELD_MANAGER,
+          undefined,
+          k8s.PatchStrategy.MergePatch,
+        );
+        return r as unknown as Cr<S, St>;
+      });
+    },
+    async remove(kind: Kind, name: string) {
+      await wrap(`deleting ${kind} ${name}`, () => client.delete(head(kind, name)));
+    },
+  };
+}
+
+const cache = new WeakMap<object, Resources>();
+/** One Resources per app (its deps), made on first use. */
+export function resourcesOf(deps: { kc: KubeConfig; namespace: string }): Resources {
+  let r = cache.get(deps);
+  if (!r) {
+    r = makeResources(deps.kc, deps.namespace);
+    cache.set(deps, r);
+  }
+  return r;
+}

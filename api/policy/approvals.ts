@@ -1,0 +1,113 @@
+// Who may approve or decline an Order, and separation of duties. Pure: the route gathers the
+// Order, its AssetType, the delegations and the audit rows, and acts on the answer.
+
+export const SOD_ACTIONS = ["asset_type_created", "asset_type_updated", "asset_type_cloned"] as const;
+
+export type Approver = { username?: string | undefined; email?: string | undefined };
+export type Delegation = { principal: string; deputy: string; startsAt: Date; endsAt: Date };
+export type AuditRowRef = { id: string; action: string; actor: string; at: Date };
+export type Decision = "Approved" | "Declined";
+
+export type ApprovalInput = {
+  approver: Approver;
+  decision: Decision;
+  order: {
+    phase: string | undefined;
+    requesterEmail: string;
+    manager: string | undefined;
+    approvals: { approver: string }[];
+  };
+  policy: { kind: "None" | "Manager" | "Approvers"; approvers: string[] };
+  delegations: Delegation[];
+  /** Audit rows that created, updated or cloned the Order's AssetType. */
+  assetTypeChanges: AuditRowRef[];
+  now: Date;
+};
+
+export type ApprovalDecision =
+  | { ok: true; approverKey: string; viaDeputy: boolean }
+  | { ok: false; reason: "NotPending" | "NotApprover" | "AlreadyDecided" | "SelfApproval"; message: string }
+  | { ok: false; reason: "SeparationOfDuties"; message: string; row: AuditRowRef };
+
+const norm = (s: string) => s.trim().toLowerCase();
+const localPart = (s: string) => (s.includes("@") ? s.slice(0, s.indexOf("@")) : s);
+
+/** The names a person goes by: admin username, e-mail, e-mail local part. */
+export function namesOf(a: Approver): Set<string> {
+  const out = new Set<string>();
+  if (a.username) out.add(norm(a.username));
+  if (a.email) {
+    out.add(norm(a.email));
+    out.add(norm(localPart(a.email)));
+  }
+  return out;
+}
+
+/**
+ * Whether an audit actor (`admin:<username>`, `user:<email>`, `token:<name>`) is this person,
+ * matched by e-mail, e-mail local part or admin username.
+ */
+export function isSamePerson(actor: string, a: Approver): boolean {
+  const id = actor.includes(":") ? actor.slice(actor.indexOf(":") + 1) : actor;
+  const names = namesOf(a);
+  return names.has(norm(id)) || names.has(norm(localPart(id)));
+}
+
+function eligibleFor(policy: ApprovalInput["policy"], manager: string | undefined): string[] {
+  if (policy.kind === "Approvers") return policy.approvers;
+  if (policy.kind === "Manager") return manager ? [manager] : [];
+  return [];
+}
+
+export function checkApproval(i: ApprovalInput): ApprovalDecision {
+  if (i.order.phase !== undefined && i.order.phase !== "PendingApproval") {
+    return {
+      ok: false,
+      reason: "NotPending",
+      message: `the order is ${i.order.phase}, not pending approval`,
+    };
+  }
+  const names = namesOf(i.approver);
+  const listed = eligibleFor(i.policy, i.order.manager);
+  let key = listed.find((l) => names.has(norm(l)));
+  let viaDeputy = false;
+  if (key === undefined) {
+    const t = i.now.getTime();
+    const d = i.delegations.find(
+      (x) =>
+        names.has(norm(x.deputy)) &&
+        x.startsAt.getTime() <= t &&
+        t < x.endsAt.getTime() &&
+        listed.some((l) => norm(l) === norm(x.principal)),
+    );
+    if (d) {
+      key = listed.find((l) => norm(l) === norm(d.principal));
+      viaDeputy = true;
+    }
+  }
+  if (key === undefined) {
+    return {
+      ok: false,
+      reason: "NotApprover",
+      message: "you are not an approver of this order (nor a deputy of one)",
+    };
+  }
+  const k = key;
+  if (i.order.approvals.some((a) => norm(a.approver) === norm(k))) {
+    return { ok: false, reason: "AlreadyDecided", message: `${k} has already decided on this order` };
+  }
+  if (i.decision === "Declined") return { ok: true, approverKey: k, viaDeputy };
+  if (names.has(norm(i.order.requesterEmail))) {
+    return { ok: false, reason: "SelfApproval", message: "nobody approves their own order" };
+  }
+  const row = i.assetTypeChanges.find((r) => isSamePerson(r.actor, i.approver));
+  if (row) {
+    return {
+      ok: false,
+      reason: "SeparationOfDuties",
+      message: `separation of duties: you changed this asset type (audit row ${row.id}: ${row.action} by ${row.actor} at ${row.at.toISOString()}); another approver must decide`,
+      row,
+    };
+  }
+  return { ok: true, approverKey: k, viaDeputy };
+}

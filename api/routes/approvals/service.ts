@@ -1,0 +1,130 @@
+// Approve/decline an Order: gather (Order, AssetType, delegations, audit rows of the asset
+// type), decide with api/policy/approvals.ts, then append the decision to spec.approvals with
+// a merge patch guarded by resourceVersion (a concurrent decision makes the second one retry
+// on fresh state). N-of-M quorum is the operator's to evaluate.
+import type { FastifyRequest } from "fastify";
+import type { OrderSpec, OrderStatus } from "../../../crds/generated/order.ts";
+import type { AssetTypeSpec } from "../../../crds/generated/assettype.ts";
+import type { Queryable } from "../../../record/db.ts";
+import { appendAudit } from "../../../record/audit.ts";
+import { ConflictError, ForbiddenError, NotFoundError } from "../../../record/errors.ts";
+import {
+  checkApproval,
+  SOD_ACTIONS,
+  type Approver,
+  type AuditRowRef,
+  type Decision,
+  type Delegation,
+} from "../../policy/approvals.ts";
+import { resourcesOf, type Cr } from "../../plugins/resources.ts";
+
+type OrderCr = Cr<OrderSpec, OrderStatus>;
+
+export async function assetTypeChanges(q: Queryable, assetType: string): Promise<AuditRowRef[]> {
+  const r = await q.query<{ id: string; action: string; actor: string; at: Date }>(
+    `SELECT id::text AS id, action, actor, at FROM audit_events
+      WHERE target = $1 AND action = ANY($2) ORDER BY id`,
+    [`assettype:${assetType}`, SOD_ACTIONS],
+  );
+  return r.rows;
+}
+
+export async function delegationsFor(q: Queryable, deputyNames: string[]): Promise<Delegation[]> {
+  const r = await q.query<{ principal: string; deputy: string; starts_at: Date; ends_at: Date }>(
+    "SELECT principal, deputy, starts_at, ends_at FROM delegations WHERE lower(deputy) = ANY($1)",
+    [deputyNames.map((n) => n.toLowerCase())],
+  );
+  return r.rows.map((d) => ({
+    principal: d.principal,
+    deputy: d.deputy,
+    startsAt: d.starts_at,
+    endsAt: d.ends_at,
+  }));
+}
+
+export type DecideInput = {
+  order: string;
+  approver: Approver & { actor: string };
+  decision: Decision;
+  comment?: string | undefined;
+  source: "api" | "portal";
+  /** Extra audit data (e.g. the approval link's id). */
+  auditData?: Record<string, unknown>;
+};
+
+/** Applies one approver's decision, or throws the refusal (404/403/409). */
+export async function decideOrder(req: FastifyRequest, i: DecideInput): Promise<OrderCr> {
+  const { db, now } = req.server.deps;
+  const res = resourcesOf(req.server.deps);
+  const names = [i.approver.username, i.approver.email, i.approver.email?.split("@")[0]].filter(
+    (x): x is string => !!x,
+  );
+  for (let attempt = 0; ; attempt++) {
+    const o = await res.get<OrderSpec, OrderStatus>("Order", i.order);
+    if (!o) throw new NotFoundError(`order "${i.order}" not found`);
+    const at = await res.get<AssetTypeSpec>("AssetType", o.spec.assetType);
+    if (!at)
+      throw new ConflictError(`asset type "${o.spec.assetType}" of this order no longer exists`, {
+        reason: "NoAssetType",
+      });
+    const verdict = checkApproval({
+      approver: i.approver,
+      decision: i.decision,
+      order: {
+        phase: o.status?.phase,
+        requesterEmail: o.spec.requester.email,
+        manager: o.spec.requester.manager,
+        approvals: o.spec.approvals ?? [],
+      },
+      policy: { kind: at.spec.approval.policy, approvers: at.spec.approval.approvers ?? [] },
+      delegations: await delegationsFor(db, names),
+      assetTypeChanges: i.decision === "Approved" ? await assetTypeChanges(db, o.spec.assetType) : [],
+      now: now(),
+    });
+    if (!verdict.ok) {
+      if (verdict.reason === "SeparationOfDuties") {
+        const row = verdict.row;
+        throw new ConflictError(verdict.message, {
+          reason: verdict.reason,
+          details: {
+            auditRow: { id: row.id, action: row.action, actor: row.actor, at: row.at.toISOString() },
+          },
+        });
+      }
+      if (verdict.reason === "NotApprover")
+        throw new ForbiddenError(verdict.message, { reason: verdict.reason });
+      throw new ConflictError(verdict.message, { reason: verdict.reason });
+    }
+    const comment = [i.comment, verdict.viaDeputy ? `decided by deputy ${i.approver.actor}` : undefined]
+      .filter(Boolean)
+      .join(" — ");
+    const entry = {
+      approver: verdict.approverKey,
+      decision: i.decision,
+      at: now().toISOString(),
+      ...(comment ? { comment } : {}),
+    };
+    try {
+      const after = await res.mergePatch<OrderSpec, OrderStatus>(
+        "Order",
+        o.metadata.name,
+        { spec: { approvals: [...(o.spec.approvals ?? []), entry] } },
+        o.metadata.resourceVersion,
+      );
+      await appendAudit(db, {
+        actor: i.approver.actor,
+        action: i.decision === "Approved" ? "order_approved" : "order_declined",
+        target: `order:${o.metadata.name}`,
+        order: o.metadata.name,
+        requestId: req.id,
+        source: i.source,
+        data: { approver: verdict.approverKey, viaDeputy: verdict.viaDeputy, ...(i.auditData ?? {}) },
+      });
+      return after;
+    } catch (err) {
+      // resourceVersion moved (someone else decided, or the operator wrote): decide again.
+      if (err instanceof ConflictError && attempt < 3) continue;
+      throw err;
+    }
+  }
+}

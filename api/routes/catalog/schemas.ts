@@ -1,0 +1,96 @@
+// Request schemas of AssetType and Runbook specs (the shapes of crds/*.yaml). The API server
+// still validates everything the CRD says (CEL rules, patterns); its refusals come back as 422
+// with its own message.
+import { z } from "zod";
+
+export const K8sName = z
+  .string()
+  .max(253)
+  .regex(
+    /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/,
+    "a DNS subdomain name (lower case)",
+  );
+
+export const AssetTypeSpecSchema = z.object({
+  displayName: z.string().min(1),
+  description: z.string().optional(),
+  category: z.string().min(1),
+  assignment: z.object({
+    model: z.enum(["CapacityPooled", "DedicatedShared", "AssignedPersonal"]),
+    capacity: z.number().int().min(0).optional(),
+    maxPerUser: z.number().int().min(1).optional(),
+  }),
+  approval: z.object({
+    policy: z.enum(["None", "Manager", "Approvers"]),
+    approvers: z.array(z.string().min(1)).optional(),
+    quorum: z.number().int().min(1).optional(),
+  }),
+  cost: z.object({
+    amountPerMonth: z.string().regex(/^\d+(\.\d{1,4})?$/, 'a decimal amount such as "12.50"'),
+    currency: z.string().regex(/^[A-Z]{3}$/, "an ISO 4217 code such as EUR"),
+    costCenter: z.string().min(1),
+  }),
+  runbooks: z.object({ provision: K8sName, modify: K8sName.optional(), deprovision: K8sName.optional() }),
+  attributes: z
+    .array(
+      z.object({
+        name: z.string().min(1),
+        type: z.enum(["string", "number", "boolean", "enum"]),
+        required: z.boolean().optional(),
+        enum: z.array(z.string()).optional(),
+        description: z.string().optional(),
+        secret: z.boolean().optional(),
+      }),
+    )
+    .optional(),
+  entitlement: z
+    .object({
+      everyone: z.boolean().optional(),
+      groups: z.array(z.string()).optional(),
+      departments: z.array(z.string()).optional(),
+    })
+    .optional(),
+  leaseDuration: z.string().optional(),
+});
+export type AssetTypeSpecInput = z.infer<typeof AssetTypeSpecSchema>;
+
+const KeyRef = z.object({ name: z.string().min(1), key: z.string().min(1) });
+export const RunbookSpecSchema = z.object({
+  description: z.string().optional(),
+  image: z.string().min(1),
+  kerberos: z
+    .object({
+      secretName: z.string().min(1),
+      principal: z.string().min(1),
+      keytabKey: z.string().optional(),
+      krb5ConfKey: z.string().optional(),
+    })
+    .optional(),
+  steps: z
+    .array(
+      z.object({
+        name: z.string().min(1),
+        shell: z.enum(["pwsh", "bash"]).optional(),
+        script: z.string().optional(),
+        scriptFrom: z.object({ configMapKeyRef: KeyRef }).optional(),
+        parameters: z
+          .array(
+            z.object({
+              name: z.string().min(1),
+              value: z.string().optional(),
+              valueFrom: z.object({ secretKeyRef: KeyRef }).optional(),
+            }),
+          )
+          .optional(),
+        timeoutSeconds: z.number().int().min(1).optional(),
+        retries: z.number().int().min(0).optional(),
+        retryDelaySeconds: z.number().int().min(0).optional(),
+        critical: z.boolean().optional(),
+      }),
+    )
+    .min(1),
+  schedule: z
+    .object({ cron: z.string().min(1), timeZone: z.string().optional(), suspend: z.boolean().optional() })
+    .optional(),
+});
+export type RunbookSpecInput = z.infer<typeof RunbookSpecSchema>;
