@@ -22,7 +22,8 @@ CREATE TABLE orders (
   status jsonb NOT NULL DEFAULT '{}'::jsonb,
   mirrored_at timestamptz NOT NULL DEFAULT now()
 );
-CREATE UNIQUE INDEX orders_namespace_name ON orders (namespace, name) WHERE deleted_at IS NULL;
+-- Not unique: a deleted Order's name may be reused (new uid) before the deletion is mirrored.
+CREATE INDEX orders_namespace_name ON orders (namespace, name);
 CREATE INDEX orders_held ON orders (provisioned_at, revoked_at) WHERE provisioned_at IS NOT NULL;
 
 CREATE TABLE order_phases (
