@@ -56,7 +56,7 @@ export function orderView(o: OrderCr): OrderView {
     approvals: o.spec.approvals ?? [],
     ...(o.status?.phase ? { phase: o.status.phase } : {}),
     ...(o.status?.message ? { message: o.status.message } : {}),
-    steps: (o.status?.steps ?? []),
+    steps: o.status?.steps ?? [],
     ...(o.metadata.creationTimestamp
       ? { createdAt: new Date(o.metadata.creationTimestamp).toISOString() }
       : {}),
