@@ -121,32 +121,74 @@ export async function createProvisioned(
   await setPhase(api, name, "Provisioned");
 }
 
-/** Writes an Order's status.phase as the operator would (server-side apply on /status). */
+/** The Order state machine's allowed moves (crds/orders.yaml status.phase rule). */
+const MOVES: Record<string, string[]> = {
+  "": ["PendingApproval", "Scheduled", "Failed", "Cancelled"],
+  PendingApproval: ["Scheduled", "Cancelled", "Failed"],
+  Scheduled: ["Processing", "Cancelled", "Failed"],
+  Processing: ["Provisioned", "Failed", "Revoked"],
+  Provisioned: ["Revoked"],
+  Failed: ["Scheduled", "Revoked"],
+  Cancelled: [],
+  Revoked: [],
+};
+
+function pathTo(from: string, to: string): string[] {
+  const prev = new Map<string, string>([[from, ""]]);
+  const queue = [from];
+  while (queue.length > 0) {
+    const cur = queue.shift()!;
+    if (cur === to) break;
+    for (const n of MOVES[cur] ?? []) {
+      if (prev.has(n)) continue;
+      prev.set(n, cur);
+      queue.push(n);
+    }
+  }
+  if (!prev.has(to)) throw new Error(`no way from phase ${from || "(none)"} to ${to}`);
+  const path: string[] = [];
+  for (let p = to; p !== from; p = prev.get(p)!) path.unshift(p);
+  return path;
+}
+
+/**
+ * Moves an Order's status.phase to `phase` as the operator would: through the allowed
+ * transitions, each written by server-side apply on the status subresource.
+ */
 export async function setPhase(api: Api, name: string, phase: string, message?: string): Promise<void> {
-  const at = new Date().toISOString();
-  await custom(api.kc).patchNamespacedCustomObjectStatus(
-    {
-      group: OrderResource.group,
-      version: OrderResource.version,
-      namespace: api.namespace,
-      plural: OrderResource.plural,
-      name,
-      fieldManager: "ipsolis-operator",
-      force: true,
-      body: {
-        apiVersion: OrderResource.apiVersion,
-        kind: "Order",
-        metadata: { name, namespace: api.namespace },
-        status: {
-          phase,
-          ...(message ? { message } : {}),
-          ...(phase === "Provisioned" ? { provisionedAt: at } : {}),
-          ...(phase === "Revoked" ? { revokedAt: at } : {}),
+  const current = (await custom(api.kc).getNamespacedCustomObject({
+    group: OrderResource.group,
+    version: OrderResource.version,
+    namespace: api.namespace,
+    plural: OrderResource.plural,
+    name,
+  })) as Order;
+  for (const step of pathTo(current.status?.phase ?? "", phase)) {
+    const at = new Date().toISOString();
+    await custom(api.kc).patchNamespacedCustomObjectStatus(
+      {
+        group: OrderResource.group,
+        version: OrderResource.version,
+        namespace: api.namespace,
+        plural: OrderResource.plural,
+        name,
+        fieldManager: "ipsolis-operator",
+        force: true,
+        body: {
+          apiVersion: OrderResource.apiVersion,
+          kind: "Order",
+          metadata: { name, namespace: api.namespace },
+          status: {
+            phase: step,
+            ...(message && step === phase ? { message } : {}),
+            ...(step === "Provisioned" ? { provisionedAt: at } : {}),
+            ...(step === "Revoked" ? { revokedAt: at } : {}),
+          },
         },
       },
-    },
-    k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.ServerSideApply),
-  );
+      k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.ServerSideApply),
+    );
+  }
 }
 
 export async function listOrders(api: Api): Promise<Order[]> {
@@ -181,7 +223,7 @@ export async function auditRows(
     source: string;
     data: Record<string, unknown>;
   }>(
-    `SELECT actor, action, target, "order", source, data FROM audit_events WHERE ${where} ORDER BY id`,
+    `SELECT actor, action, target, order_name AS "order", source, data FROM audit_events WHERE ${where} ORDER BY id`,
     args,
   );
   return r.rows;

@@ -1,5 +1,135 @@
-// Route area: HR leaver webhook (issue #6).
-// TODO(#6): routes land here.
+// Route area: the HR leaver webhook and the leaver events it (and SCIM) create (issue #6).
+//   POST /hr/leaver                 X-Hub-Signature-256 (HMAC of the raw body) or a token with hr:leaver
+//   GET  /api/leavers/:id           per-asset outcome (leavers:read)
+//   POST /api/leavers/:id/retry     retry the failed deprovisions (leavers:write)
+// The area also runs the leaver scheduler: events with a future effective date, and fan-outs
+// whose process died, are picked up from Postgres every few seconds.
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import { z } from "zod";
+import { withTransaction } from "../../../record/db.ts";
+import { NotFoundError } from "../../../record/errors.ts";
+import { findEmployee, type Employee } from "../../../record/employees/store.ts";
+import { effectiveAt, subjectOfEmployee, subjectOfIdentifier } from "../../leaver/decide.ts";
+import { planFor, recordLeaver, reportLeaver, retryLeaver } from "../../leaver/fanout.ts";
+import { drainFanouts, startFanout, startLeaverScheduler } from "../../leaver/background.ts";
+import { authenticateWebhook, keepRawJsonBody, parseBody } from "../../leaver/webhook.ts";
 
-export const hrRoutes: FastifyPluginAsyncZod = async () => undefined;
+/** How often the scheduler looks for due leaver events. */
+const SCHEDULER_EVERY_MS = 10_000;
+
+const identifier = z.string().trim().min(1).max(320);
+
+/** `2026-12-31` (start of that day, UTC) or an RFC 3339 date-time. */
+const EffectiveDate = z.union([z.iso.date(), z.iso.datetime({ offset: true })]);
+
+export const LeaverBody = z
+  .object({
+    /** Any one identifier; the specific fields below say which kind it is. */
+    user: identifier.optional(),
+    upn: identifier.optional(),
+    email: identifier.optional(),
+    employeeId: identifier.optional(),
+    externalId: identifier.optional(),
+    effectiveDate: EffectiveDate.optional(),
+    dryRun: z.boolean().optional(),
+    /** The sender's own event id, kept in the audit row. */
+    eventId: z.string().max(200).optional(),
+  })
+  .strict()
+  .refine((b) => [b.user, b.upn, b.email, b.employeeId, b.externalId].some((x) => x !== undefined), {
+    message: "one of user, upn, email, employeeId or externalId is required",
+  });
+
+const DryRunQuery = z.object({ dryRun: z.enum(["true", "false"]).optional() });
+const IdParams = z.object({ id: z.uuid() });
+
+export const hrRoutes: FastifyPluginAsyncZod = async (app) => {
+  keepRawJsonBody(app);
+  let stopScheduler: (() => Promise<void>) | undefined;
+  app.addHook("onReady", async () => {
+    stopScheduler = startLeaverScheduler(app.deps, SCHEDULER_EVERY_MS);
+  });
+  app.addHook("onClose", async () => {
+    await stopScheduler?.();
+    await drainFanouts(app.deps);
+  });
+
+  app.post(
+    "/hr/leaver",
+    { config: { permission: "hr:leaver", hmac: "hr" }, schema: { querystring: DryRunQuery } },
+    async (req, reply) => {
+      const deps = req.server.deps;
+      const caller = authenticateWebhook(req, deps.config?.IPSOLIS_HR_WEBHOOK_SECRET, "hr-webhook");
+      const body = parseBody(req, LeaverBody);
+      const dryRun = body.dryRun === true || req.query.dryRun === "true";
+      const given = [body.user, body.upn, body.email, body.employeeId, body.externalId].filter(
+        (x): x is string => x !== undefined,
+      );
+      let employee: Employee | undefined;
+      for (const g of given) if ((employee = await findEmployee(deps.db, g))) break;
+      const subject = employee ? subjectOfEmployee(employee) : subjectOfIdentifier(given[0]!);
+      const when = effectiveAt(body.effectiveDate ? new Date(body.effectiveDate) : undefined, deps.now());
+      if (dryRun) {
+        const plan = await planFor(deps, subject);
+        return reply.code(200).send({
+          dryRun: true,
+          employee: employee ? { id: employee.id, userName: employee.userName } : null,
+          effectiveAt: when.toISOString(),
+          wouldRevoke: plan.map((p) => ({
+            target: p.target,
+            assetType: p.assetType,
+            deprovisionOrder: p.orderName,
+            alreadyQueued: p.alreadyQueued,
+          })),
+        });
+      }
+      const { event, created } = await withTransaction(deps.db, (c) =>
+        recordLeaver(deps, c, {
+          subject,
+          identifier: employee?.userName ?? given[0]!,
+          effectiveAt: when,
+          by: {
+            actor: caller.actor,
+            source: "hr-webhook",
+            requestId: body.eventId ? `${req.id} (${body.eventId})` : req.id,
+          },
+        }),
+      );
+      if (event.state !== "processed" && event.effectiveAt.getTime() <= deps.now().getTime()) {
+        startFanout(deps, event.id);
+      }
+      return reply.code(202).send({
+        id: event.id,
+        duplicate: !created,
+        employee: employee ? { id: employee.id, userName: employee.userName } : null,
+        effectiveAt: event.effectiveAt.toISOString(),
+        state: event.state,
+        status: `/api/leavers/${event.id}`,
+      });
+    },
+  );
+
+  app.get(
+    "/api/leavers/:id",
+    { config: { permission: "leavers:read" }, schema: { params: IdParams } },
+    async (req) => {
+      const r = await reportLeaver(req.server.deps, req.params.id);
+      if (!r) throw new NotFoundError(`leaver event ${req.params.id} not found`);
+      return r;
+    },
+  );
+
+  app.post(
+    "/api/leavers/:id/retry",
+    { config: { permission: "leavers:write" }, schema: { params: IdParams } },
+    async (req) => {
+      const r = await retryLeaver(req.server.deps, req.params.id, {
+        actor: req.principal?.actor ?? "system:api",
+        source: "api",
+        requestId: req.id,
+      });
+      if (!r) throw new NotFoundError(`leaver event ${req.params.id} not found`);
+      return r;
+    },
+  );
+};
