@@ -53,6 +53,13 @@ export function isSamePerson(actor: string, a: Approver): boolean {
   return names.has(norm(id)) || names.has(norm(localPart(id)));
 }
 
+/** Two names of one person: equal, or one is the other's e-mail local part. */
+export function isSameName(a: string, b: string): boolean {
+  const x = norm(a);
+  const y = norm(b);
+  return x === y || norm(localPart(x)) === y || x === norm(localPart(y));
+}
+
 function eligibleFor(policy: ApprovalInput["policy"], manager: string | undefined): string[] {
   if (policy.kind === "Approvers") return policy.approvers;
   if (policy.kind === "Manager") return manager ? [manager] : [];
@@ -78,10 +85,10 @@ export function checkApproval(i: ApprovalInput): ApprovalDecision {
         names.has(norm(x.deputy)) &&
         x.startsAt.getTime() <= t &&
         t < x.endsAt.getTime() &&
-        listed.some((l) => norm(l) === norm(x.principal)),
+        listed.some((l) => isSameName(l, x.principal)),
     );
     if (d) {
-      key = listed.find((l) => norm(l) === norm(d.principal));
+      key = listed.find((l) => isSameName(l, d.principal));
       viaDeputy = true;
     }
   }

@@ -3,6 +3,7 @@
 // in, mint tokens and create admin accounts the way production code does.
 import type { TestContext } from "node:test";
 import { pino } from "pino";
+import * as k8s from "@kubernetes/client-node";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { buildApp, type App } from "../../api/app.ts";
 import type { ApiConfig } from "../../api/config.ts";
@@ -109,3 +110,24 @@ export async function withCsrf(api: Api, jar: Record<string, string>): Promise<B
 
 export { cookiesOf };
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+/**
+ * Sets an Order's status.phase through the status subresource, standing in for the operator
+ * (the API only reads the phase).
+ */
+export async function setOrderPhase(api: Api, name: string, phase: string): Promise<void> {
+  const objs = api.kc.makeApiClient(k8s.CustomObjectsApi);
+  const key = { group: "ipsolis.io", version: "v1alpha1", namespace: api.namespace, plural: "orders", name };
+  const o = (await objs.getNamespacedCustomObject(key)) as { status?: Record<string, unknown> };
+  await objs.replaceNamespacedCustomObjectStatus({
+    ...key,
+    body: { ...o, status: { ...(o.status ?? {}), phase } },
+  });
+}
+
+/** The hidden `_csrf` field of a rendered form. */
+export function csrfField(page: string): string {
+  const m = /name="_csrf" value="([^"]+)"/.exec(page);
+  if (!m?.[1]) throw new Error("no _csrf field in the page");
+  return m[1];
+}

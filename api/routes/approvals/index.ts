@@ -6,6 +6,7 @@ import { z } from "zod";
 import { appendAudit } from "../../../record/audit.ts";
 import { ForbiddenError, InputError, NotFoundError } from "../../../record/errors.ts";
 import { rankOf } from "../../policy/permissions.ts";
+import { isSameName } from "../../policy/approvals.ts";
 import { principalOf, type Principal } from "../../plugins/auth.ts";
 import { K8sName } from "../catalog/schemas.ts";
 import { orderView, visibleOrder } from "../orders/index.ts";
@@ -113,7 +114,9 @@ export const approvalRoutes: FastifyPluginAsyncZod = async (app) => {
       const p = principalOf(req);
       const own = ownNameOf(p);
       const principal = req.body.principal ?? own;
-      const isOwn = principal.toLowerCase() === own.toLowerCase();
+      const isOwn = [p.email, p.username, p.tokenName].some(
+        (n) => n !== undefined && isSameName(n, principal),
+      );
       if (!isOwn && rankOf(p.role) < rankOf("admin")) {
         throw new ForbiddenError("you can set a delegation for your own approvals only", {
           reason: "NotOwn",

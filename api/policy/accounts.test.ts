@@ -1,0 +1,43 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { checkNewPassword, checkSuperadminGuard } from "./accounts.ts";
+
+test("new passwords: minimum length and different from the current one", () => {
+  assert.equal(checkNewPassword({ next: "short", minLength: 12 }).ok, false);
+  assert.equal(
+    checkNewPassword({ current: "same password!", next: "same password!", minLength: 12 }).ok,
+    false,
+  );
+  assert.equal(
+    checkNewPassword({ current: "old password!!", next: "new password!!", minLength: 12 }).ok,
+    true,
+  );
+});
+
+const sa = { role: "superadmin" as const, disabled: false };
+const cases = [
+  { name: "demote the last", target: sa, change: { kind: "update", role: "admin" }, n: 1, ok: false },
+  { name: "disable the last", target: sa, change: { kind: "update", disabled: true }, n: 1, ok: false },
+  { name: "delete the last", target: sa, change: { kind: "delete" }, n: 1, ok: false },
+  { name: "rename e-mail of the last", target: sa, change: { kind: "update" }, n: 1, ok: true },
+  { name: "demote one of two", target: sa, change: { kind: "update", role: "admin" }, n: 2, ok: true },
+  {
+    name: "delete a disabled superadmin",
+    target: { ...sa, disabled: true },
+    change: { kind: "delete" },
+    n: 1,
+    ok: true,
+  },
+  {
+    name: "delete an admin",
+    target: { role: "admin" as const, disabled: false },
+    change: { kind: "delete" },
+    n: 1,
+    ok: true,
+  },
+] as const;
+for (const c of cases) {
+  test(`last-superadmin guard: ${c.name}`, () => {
+    assert.equal(checkSuperadminGuard(c.target, c.change, c.n).ok, c.ok);
+  });
+}

@@ -1,0 +1,247 @@
+// Approvals on the real API server: eligibility, separation of duties (409 quoting the audit
+// row; the approval stays pending), declining always allowed, delegation windows, and
+// one-click links (prefetch-safe, single use, expiring; misuse audited).
+import { test, before } from "node:test";
+import assert from "node:assert/strict";
+import { applyCrds } from "../support/crds.ts";
+import {
+  addAdmin,
+  cookiesOf,
+  csrfField,
+  newApi,
+  setOrderPhase,
+  signInAs,
+  type Api,
+  type Browser,
+} from "./support.ts";
+import { assetTypeSpec } from "./fixtures.ts";
+
+before(async () => {
+  await applyCrds();
+});
+
+type OrderOut = { name: string; approvals: { approver: string; decision: string; comment?: string }[] };
+
+async function world(t: Parameters<typeof newApi>[0]) {
+  const api = await newApi(t);
+  await addAdmin(api, "root", "superadmin", undefined, "root@example.com");
+  await addAdmin(api, "ada", "admin", undefined, "ada@example.com");
+  await addAdmin(api, "bert", "approver", undefined, "bert@example.com");
+  await addAdmin(api, "zed", "approver", undefined, "zed@example.com");
+  const root = await signInAs(api, "root");
+  const ada = await signInAs(api, "ada");
+  const bert = await signInAs(api, "bert");
+  const zed = await signInAs(api, "zed");
+  // ada creates the asset type: she may not approve its orders.
+  const at = await api.app.inject({
+    method: "PUT",
+    url: "/assettypes/vpn",
+    headers: ada.headers,
+    payload: {
+      spec: assetTypeSpec({
+        approval: { policy: "Approvers", approvers: ["ada@example.com", "bert"], quorum: 1 },
+      }),
+    },
+  });
+  assert.equal(at.statusCode, 201, at.body);
+  return { api, root, ada, bert, zed };
+}
+
+async function newOrder(api: Api, as: Browser): Promise<string> {
+  const r = await api.app.inject({
+    method: "POST",
+    url: "/orders",
+    headers: as.headers,
+    payload: { assetType: "vpn", requester: { id: "emp", email: "emp@example.com" } },
+  });
+  assert.equal(r.statusCode, 201, r.body);
+  const name = r.json<OrderOut>().name;
+  await setOrderPhase(api, name, "PendingApproval");
+  return name;
+}
+
+const decide = (api: Api, b: Browser, name: string, verb: "approve" | "decline") =>
+  api.app.inject({ method: "POST", url: `/orders/${name}/${verb}`, headers: b.headers, payload: {} });
+
+test("separation of duties: the asset type's author gets 409 quoting the audit row; the order stays pending", async (t) => {
+  const { api, root, ada, bert } = await world(t);
+  const name = await newOrder(api, root);
+
+  const sod = await decide(api, ada, name, "approve");
+  assert.equal(sod.statusCode, 409, sod.body);
+  const body = sod.json<{
+    reason: string;
+    error: string;
+    auditRow: { id: string; action: string; actor: string; at: string };
+  }>();
+  assert.equal(body.reason, "SeparationOfDuties");
+  const row = await api.db.query<{ id: string; at: Date }>(
+    "SELECT id::text AS id, at FROM audit_events WHERE action = 'asset_type_created' AND target = 'assettype:vpn'",
+  );
+  assert.deepEqual(body.auditRow, {
+    id: row.rows[0]!.id,
+    action: "asset_type_created",
+    actor: "admin:ada",
+    at: row.rows[0]!.at.toISOString(),
+  });
+  assert.match(body.error, new RegExp(`audit row ${row.rows[0]!.id}: asset_type_created by admin:ada`));
+
+  const still = await api.app.inject({ method: "GET", url: `/orders/${name}`, headers: root.headers });
+  assert.deepEqual(still.json<OrderOut>().approvals, [], "nothing was recorded");
+
+  // Someone else approves; deciding twice is refused.
+  const ok = await decide(api, bert, name, "approve");
+  assert.equal(ok.statusCode, 200, ok.body);
+  assert.deepEqual(
+    ok.json<OrderOut>().approvals.map((a) => [a.approver, a.decision]),
+    [["bert", "Approved"]],
+  );
+  assert.equal((await decide(api, bert, name, "approve")).statusCode, 409);
+});
+
+test("declining is always allowed, also for the asset type's author", async (t) => {
+  const { api, root, ada } = await world(t);
+  const name = await newOrder(api, root);
+  const r = await decide(api, ada, name, "decline");
+  assert.equal(r.statusCode, 200, r.body);
+  assert.deepEqual(
+    r.json<OrderOut>().approvals.map((a) => [a.approver, a.decision]),
+    [["ada@example.com", "Declined"]],
+  );
+  const audit = await api.db.query(
+    "SELECT 1 FROM audit_events WHERE action = 'order_declined' AND actor = 'admin:ada'",
+  );
+  assert.equal(audit.rowCount, 1);
+});
+
+test("only listed approvers decide; a deputy decides within the delegation window; delegations only for oneself", async (t) => {
+  const { api, root, bert, zed } = await world(t);
+  const name = await newOrder(api, root);
+  const refused = await decide(api, zed, name, "approve");
+  assert.equal(refused.statusCode, 403);
+  assert.match(refused.body, /not an approver/);
+
+  const notOwn = await api.app.inject({
+    method: "POST",
+    url: "/delegations",
+    headers: zed.headers,
+    payload: {
+      principal: "bert@example.com",
+      deputy: "zed@example.com",
+      startsAt: api.clock.now.toISOString(),
+      endsAt: new Date(api.clock.now.getTime() + 86_400_000).toISOString(),
+    },
+  });
+  assert.equal(notOwn.statusCode, 403);
+  assert.match(notOwn.body, /your own approvals/);
+
+  // bert (listed as "bert") delegates to zed for an hour, starting in an hour.
+  const d = await api.app.inject({
+    method: "POST",
+    url: "/delegations",
+    headers: bert.headers,
+    payload: {
+      principal: "bert",
+      deputy: "zed@example.com",
+      startsAt: new Date(api.clock.now.getTime() + 3600_000).toISOString(),
+      endsAt: new Date(api.clock.now.getTime() + 2 * 3600_000).toISOString(),
+    },
+  });
+  assert.equal(d.statusCode, 201, d.body);
+  // Not yet in the window.
+  assert.equal((await decide(api, zed, name, "approve")).statusCode, 403);
+  api.clock.now = new Date(api.clock.now.getTime() + 3600_000 + 1000);
+  const byDeputy = await decide(api, zed, name, "approve");
+  assert.equal(byDeputy.statusCode, 200, byDeputy.body);
+  const entry = byDeputy.json<OrderOut>().approvals[0]!;
+  assert.equal(entry.approver, "bert", "the deputy's decision counts for the listed approver");
+  assert.match(entry.comment ?? "", /deputy admin:zed/);
+});
+
+test("approval links: GET only shows (prefetch-safe), POST acts once, reuse and expiry refused and audited", async (t) => {
+  const { api, root } = await world(t);
+  const name = await newOrder(api, root);
+  const minted = await api.app.inject({
+    method: "POST",
+    url: `/orders/${name}/approval-links`,
+    headers: root.headers,
+    payload: { approver: "bert", expiresInHours: 24 },
+  });
+  assert.equal(minted.statusCode, 201, minted.body);
+  const path = new URL(minted.json<{ url: string }>().url).pathname;
+
+  // A mail scanner prefetches the link twice: nothing is decided.
+  for (let i = 0; i < 2; i++) {
+    const g = await api.app.inject({ method: "GET", url: path });
+    assert.equal(g.statusCode, 200);
+    assert.match(g.body, /Approve or decline/);
+  }
+  const order = await api.app.inject({ method: "GET", url: `/orders/${name}`, headers: root.headers });
+  assert.deepEqual(order.json<OrderOut>().approvals, []);
+
+  const page = await api.app.inject({ method: "GET", url: path });
+  const jar = cookiesOf(page.headers["set-cookie"]);
+  const cookie = Object.entries(jar)
+    .map(([k, v]) => `${k}=${v}`)
+    .join("; ");
+  const form = (csrf: string) => `decision=Approved&comment=ok&_csrf=${encodeURIComponent(csrf)}`;
+  const post = (payload: string, c = cookie) =>
+    api.app.inject({
+      method: "POST",
+      url: path,
+      headers: { cookie: c, "content-type": "application/x-www-form-urlencoded" },
+      payload,
+    });
+
+  assert.equal((await post("decision=Approved")).statusCode, 403, "no CSRF token, no action");
+  const acted = await post(form(csrfField(page.body)));
+  assert.equal(acted.statusCode, 200, acted.body);
+  assert.match(acted.body, /approved/);
+  const after = await api.app.inject({ method: "GET", url: `/orders/${name}`, headers: root.headers });
+  assert.deepEqual(
+    after.json<OrderOut>().approvals.map((a) => [a.approver, a.decision]),
+    [["bert", "Approved"]],
+  );
+
+  const reused = await post(form(csrfField(page.body)));
+  assert.equal(reused.statusCode, 409);
+  assert.match(reused.body, /already been used/);
+  const reuseAudit = await api.db.query(
+    "SELECT actor FROM audit_events WHERE action = 'approval_link_reused'",
+  );
+  assert.deepEqual(reuseAudit.rows, [{ actor: "admin:bert" }]);
+
+  // Expired: a fresh link, two days later.
+  const name2 = await newOrder(api, root);
+  const m2 = await api.app.inject({
+    method: "POST",
+    url: `/orders/${name2}/approval-links`,
+    headers: root.headers,
+    payload: { approver: "bert", expiresInHours: 24 },
+  });
+  const path2 = new URL(m2.json<{ url: string }>().url).pathname;
+  const page2 = await api.app.inject({ method: "GET", url: path2 });
+  const cookie2 = Object.entries(cookiesOf(page2.headers["set-cookie"]))
+    .map(([k, v]) => `${k}=${v}`)
+    .join("; ");
+  api.clock.now = new Date(api.clock.now.getTime() + 48 * 3600_000);
+  const expired = await api.app.inject({
+    method: "POST",
+    url: path2,
+    headers: { cookie: cookie2, "content-type": "application/x-www-form-urlencoded" },
+    payload: form(csrfField(page2.body)),
+  });
+  assert.equal(expired.statusCode, 410);
+  assert.match(expired.body, /expired/);
+  const expAudit = await api.db.query(
+    "SELECT order_name FROM audit_events WHERE action = 'approval_link_expired'",
+  );
+  assert.ok(expAudit.rows.some((r: { order_name: string }) => r.order_name === name2));
+
+  // Tampered: the signature no longer matches.
+  const tampered = await api.app.inject({
+    method: "GET",
+    url: path2.replace(/.$/, (c) => (c === "A" ? "B" : "A")),
+  });
+  assert.equal(tampered.statusCode, 400);
+});
