@@ -1,0 +1,281 @@
+// The operator process: watched caches for Orders, Runbooks and their children, one rate-limited
+// key queue, leader election, and an HTTP server for /metrics, /healthz and /readyz.
+// `startOperator(config, deps)` runs it in-process (tests, `./dev up`); running this file as a
+// program (`npm run operator`) starts it from the environment. Importing starts nothing.
+import type * as k8s from "@kubernetes/client-node";
+import { createServer, type Server } from "node:http";
+import { hostname } from "node:os";
+import { fileURLToPath } from "node:url";
+import { z } from "zod";
+import { loadConfig } from "../record/config.ts";
+import { createLogger, type Logger } from "../record/log.ts";
+import { loadKubeConfig } from "./kube/client.ts";
+import { makeInformer, type Informer } from "./kube/informer.ts";
+import { startLeaderElection, type LeaderElection } from "./kube/leader.ts";
+import { makeWorkQueue } from "./kube/queue.ts";
+import { makeRest } from "./kube/rest.ts";
+import { makeMetrics } from "./metrics.ts";
+import { LABEL_ORDER, MANAGED_BY } from "./order/job.ts";
+import type { AssetType, Order, Runbook } from "./order/model.ts";
+import { makeExpectations, type AssetObject, type Caches, type OrderDeps } from "./order/deps.ts";
+import { reconcileOrder } from "./order/reconcile.ts";
+import { reconcileRunbook, type RunbookDeps } from "./runbook/reconcile.ts";
+
+const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
+
+export const OperatorEnv = z.object({
+  IPSOLIS_NAMESPACE: z.string().min(1),
+  /** Path of a kubeconfig; in-cluster or $HOME/.kube/config when unset. */
+  KUBECONFIG: z.string().min(1).optional(),
+  IPSOLIS_OPERATOR_PORT: z.coerce.number().int().min(0).max(65535).default(8081),
+  IPSOLIS_OPERATOR_HOST: z.string().default("0.0.0.0"),
+  IPSOLIS_OPERATOR_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
+  IPSOLIS_OPERATOR_ID: z.string().min(1).optional(),
+  IPSOLIS_LEADER_ELECTION: bool.default(true),
+  IPSOLIS_LEADER_LEASE_SECONDS: z.coerce.number().int().min(2).max(300).default(15),
+  IPSOLIS_LEADER_RENEW_MS: z.coerce.number().int().min(100).max(60_000).default(2000),
+  /** Base URL of the API's ingest endpoint as pods reach it, e.g. http://ipsolis-api:8080. */
+  IPSOLIS_INGEST_URL: z.url().optional(),
+  /** HMAC secret for per-Job ingest tokens (shared with the API). */
+  IPSOLIS_INGEST_TOKEN_SECRET: z.string().min(16).optional(),
+  IPSOLIS_RUNNER_SERVICE_ACCOUNT: z.string().min(1).optional(),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+export type OperatorConfig = z.infer<typeof OperatorEnv>;
+
+export type OperatorDeps = {
+  kubeConfig?: k8s.KubeConfig;
+  log?: Logger;
+  clock?: () => Date;
+};
+
+export type Operator = {
+  /** The port /metrics, /healthz and /readyz listen on. */
+  readonly port: number;
+  readonly identity: string;
+  isLeader(): boolean;
+  stop(): Promise<void>;
+};
+
+type Named = { metadata?: { name?: string; labels?: Record<string, string> } };
+const nameOf = (o: Named) => o.metadata?.name ?? "";
+
+export async function startOperator(config: OperatorConfig, deps: OperatorDeps = {}): Promise<Operator> {
+  const ns = config.IPSOLIS_NAMESPACE;
+  const identity =
+    config.IPSOLIS_OPERATOR_ID ?? `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const log = (deps.log ?? createLogger({ level: config.LOG_LEVEL, name: "operator" })).child({
+    operator: identity,
+  });
+  const kc = deps.kubeConfig ?? loadKubeConfig(config.KUBECONFIG);
+  const clock = deps.clock ?? (() => new Date());
+  const rest = await makeRest(kc, "ipsolis-operator");
+
+  const queue = makeWorkQueue({
+    concurrency: config.IPSOLIS_OPERATOR_CONCURRENCY,
+    handler: (key) => handle(key),
+    onError: (key, err, retryInMs) => log.warn({ err, key, retryInMs }, "reconcile failed; retrying"),
+  });
+  const enqueueOrder = (name: string) => queue.add(`order/${name}`);
+
+  const informers: Informer<unknown>[] = [];
+  const inform = <T extends k8s.KubernetesObject>(
+    path: string,
+    onChange: (o: T, kind: "add" | "update" | "delete") => void,
+    labelSelector?: string,
+  ) => {
+    const i = makeInformer<T>({ kc, rest, path, namespace: ns, labelSelector, log, onChange });
+    informers.push(i);
+    return i;
+  };
+  const crd = (plural: string) => `/apis/ipsolis.io/v1alpha1/namespaces/${ns}/${plural}`;
+  const managed = `app.kubernetes.io/managed-by=${MANAGED_BY["app.kubernetes.io/managed-by"]}`;
+  const live = (o: Order) => !["Failed", "Cancelled", "Revoked"].includes(o.status?.phase ?? "");
+  const nudgeLive = (pred: (o: Order) => boolean) => {
+    for (const o of orders.list()) if (live(o) && pred(o)) enqueueOrder(o.metadata.name);
+  };
+  const nudgeWaiting = () =>
+    nudgeLive((o) => o.status?.phase === "Scheduled" || o.status?.phase === undefined);
+
+  const orders = inform<Order & k8s.KubernetesObject & { metadata: k8s.V1ObjectMeta & { name: string } }>(
+    crd("orders"),
+    (o, kind) => {
+      enqueueOrder(o.metadata.name);
+      // A Deprovision Order's progress is its target's business too (Deprovisioning, Revoked).
+      if (o.spec.target) enqueueOrder(o.spec.target);
+      // A finished or deleted holder frees its lock and slot: waiting Orders look again.
+      if (kind === "delete" || !live(o) || o.status?.phase === "Provisioned") nudgeWaiting();
+    },
+  );
+  const assetTypes = inform<AssetType & k8s.KubernetesObject>(crd("assettypes"), (at) =>
+    nudgeLive((o) => o.spec.assetType === nameOf(at)),
+  );
+  const runbooks = inform<Runbook & k8s.KubernetesObject>(crd("runbooks"), (rb) => {
+    queue.add(`runbook/${nameOf(rb)}`);
+    nudgeLive(() => true);
+  });
+  const byOrderLabel = (o: Named) => {
+    const order = o.metadata?.labels?.[LABEL_ORDER];
+    if (order) enqueueOrder(order);
+  };
+  const jobs = inform<k8s.V1Job>(`/apis/batch/v1/namespaces/${ns}/jobs`, byOrderLabel, managed);
+  const pods = inform<k8s.V1Pod>(`/api/v1/namespaces/${ns}/pods`, byOrderLabel, "ipsolis.io/runner=true");
+  const leases = inform<k8s.V1Lease>(
+    `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`,
+    (l, kind) => {
+      const holder = l.spec?.holderIdentity;
+      if (holder) enqueueOrder(holder);
+      if (kind === "delete") nudgeWaiting();
+    },
+    "ipsolis.io/lock=asset",
+  );
+  const assets = inform<AssetObject & k8s.KubernetesObject>(crd("assets"), (a, kind) => {
+    if (a.spec?.order) enqueueOrder(a.spec.order);
+    if (kind === "delete") nudgeWaiting();
+  });
+  const cronJobs = inform<k8s.V1CronJob>(
+    `/apis/batch/v1/namespaces/${ns}/cronjobs`,
+    (c) => {
+      const rb = c.metadata?.ownerReferences?.find((r) => r.kind === "Runbook")?.name;
+      if (rb) queue.add(`runbook/${rb}`);
+    },
+    managed,
+  );
+
+  const metrics = makeMetrics(() => {
+    const counts = new Map<string, number>();
+    for (const o of orders.list()) {
+      const p = o.status?.phase ?? "New";
+      counts.set(p, (counts.get(p) ?? 0) + 1);
+    }
+    return counts;
+  });
+  const caches: Caches = { orders, assetTypes, runbooks, jobs, pods, leases, assets };
+  const orderDeps: OrderDeps = {
+    namespace: ns,
+    identity,
+    rest,
+    caches,
+    expect: makeExpectations(),
+    enqueue: enqueueOrder,
+    enqueueAfter: (name, ms) => queue.addAfter(`order/${name}`, ms),
+    clock,
+    log,
+    jobConfig: {
+      namespace: ns,
+      ...(config.IPSOLIS_INGEST_URL ? { ingestUrl: config.IPSOLIS_INGEST_URL } : {}),
+      ...(config.IPSOLIS_RUNNER_SERVICE_ACCOUNT
+        ? { serviceAccountName: config.IPSOLIS_RUNNER_SERVICE_ACCOUNT }
+        : {}),
+    },
+    ...(config.IPSOLIS_INGEST_TOKEN_SECRET ? { ingestSecret: config.IPSOLIS_INGEST_TOKEN_SECRET } : {}),
+    metrics,
+  };
+  const runbookDeps: RunbookDeps = {
+    namespace: ns,
+    rest,
+    runbooks,
+    cronJobs,
+    clock,
+    log,
+    serviceAccountName: config.IPSOLIS_RUNNER_SERVICE_ACCOUNT,
+    events: orderDeps,
+  };
+  async function handle(key: string): Promise<void> {
+    const slash = key.indexOf("/");
+    const kind = key.slice(0, slash);
+    const name = key.slice(slash + 1);
+    if (kind === "order") return reconcileOrder(name, orderDeps);
+    if (kind === "runbook") return reconcileRunbook(name, runbookDeps);
+  }
+
+  // Health: live while the process runs; ready once every cache has synced (leader or standby).
+  const server: Server = createServer((req, res) => {
+    const url = req.url ?? "/";
+    if (url === "/healthz") return void res.writeHead(200).end("ok");
+    if (url === "/readyz") {
+      const ready = informers.every((i) => i.synced);
+      return void res.writeHead(ready ? 200 : 503).end(ready ? "ok" : "caches not synced");
+    }
+    if (url === "/metrics") {
+      void metrics.registry.metrics().then(
+        (body) => res.writeHead(200, { "content-type": metrics.registry.contentType }).end(body),
+        (err: unknown) => {
+          log.error({ err }, "metrics failed");
+          res.writeHead(500).end();
+        },
+      );
+      return;
+    }
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((r) =>
+    server.listen(config.IPSOLIS_OPERATOR_PORT, config.IPSOLIS_OPERATOR_HOST, r),
+  );
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : 0;
+
+  await Promise.all(informers.map((i) => i.start()));
+  log.info({ namespace: ns, port }, "caches synced");
+
+  const lead = () => {
+    queue.start();
+    for (const o of orders.list()) enqueueOrder(o.metadata.name);
+    for (const rb of runbooks.list()) queue.add(`runbook/${nameOf(rb)}`);
+  };
+  let election: LeaderElection | undefined;
+  let leading = !config.IPSOLIS_LEADER_ELECTION;
+  if (config.IPSOLIS_LEADER_ELECTION) {
+    election = startLeaderElection({
+      rest,
+      namespace: ns,
+      name: "ipsolis-operator-leader",
+      identity,
+      leaseSeconds: config.IPSOLIS_LEADER_LEASE_SECONDS,
+      renewMs: config.IPSOLIS_LEADER_RENEW_MS,
+      log,
+      onStartedLeading: () => {
+        leading = true;
+        lead();
+      },
+      onStoppedLeading: () => {
+        leading = false;
+        void queue.pause();
+      },
+    });
+  } else {
+    lead();
+  }
+
+  let stopped = false;
+  return {
+    port,
+    identity,
+    isLeader: () => leading,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await queue.pause();
+      await election?.stop();
+      await queue.stop();
+      await Promise.all(informers.map((i) => i.stop()));
+      await new Promise<void>((r) => server.close(() => r()));
+      server.closeAllConnections();
+      rest.close();
+      log.info("operator stopped");
+    },
+  };
+}
+
+// Run as a program: config from the environment (once), graceful shutdown on SIGTERM/SIGINT.
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const config = loadConfig(OperatorEnv, process.env);
+  const log = createLogger({ level: config.LOG_LEVEL, name: "operator" });
+  const op = await startOperator(config, { log });
+  for (const sig of ["SIGTERM", "SIGINT"] as const) {
+    process.once(sig, () => {
+      log.info({ sig }, "shutting down");
+      void op.stop().then(() => process.exit(0));
+    });
+  }
+}

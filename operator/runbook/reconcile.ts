@@ -1,0 +1,96 @@
+// One Runbook reconcile: observe the Runbook and its CronJob (caches) → decide → apply.
+import type * as k8s from "@kubernetes/client-node";
+import { isDeepStrictEqual } from "node:util";
+import { AppError, ConflictError, UnavailableError } from "../../record/errors.ts";
+import type { Logger } from "../../record/log.ts";
+import { translateKubeError } from "../kube/client.ts";
+import type { Cache } from "../kube/informer.ts";
+import { APPLY_PATCH, statusCodeOf, type Rest } from "../kube/rest.ts";
+import { emitEvent } from "../order/actions.ts";
+import type { OrderDeps } from "../order/deps.ts";
+import type { Runbook } from "../order/model.ts";
+import { cronJobNameFor, decideRunbook, decideRunbookError } from "./decide.ts";
+
+export type RunbookDeps = {
+  namespace: string;
+  rest: Rest;
+  runbooks: Cache<Runbook>;
+  cronJobs: Cache<k8s.V1CronJob>;
+  clock(): Date;
+  log: Logger;
+  serviceAccountName?: string;
+  /** For events (same writer as the order controller). */
+  events: OrderDeps;
+};
+
+export async function reconcileRunbook(name: string, deps: RunbookDeps): Promise<void> {
+  const rb = deps.runbooks.get(name);
+  const cronName = cronJobNameFor(name);
+  const ns = deps.namespace;
+  const cronPath = `/apis/batch/v1/namespaces/${ns}/cronjobs`;
+  const log = deps.log.child({ runbook: name });
+  if (!rb) return; // its CronJob goes with it (owner reference)
+  const now = deps.clock();
+  const { status, actions } = decideRunbook({
+    runbook: rb,
+    cronJob: deps.cronJobs.get(cronName),
+    namespace: ns,
+    serviceAccountName: deps.serviceAccountName,
+    now,
+  });
+  const regarding = { apiVersion: "ipsolis.io/v1alpha1", kind: "Runbook", name, uid: rb.metadata.uid };
+  const writeStatus = (s: typeof status) =>
+    deps.rest.call({
+      method: "PATCH",
+      path: `/apis/ipsolis.io/v1alpha1/namespaces/${ns}/runbooks/${name}/status`,
+      query: { fieldManager: "ipsolis-operator", force: "true" },
+      contentType: APPLY_PATCH,
+      body: {
+        apiVersion: "ipsolis.io/v1alpha1",
+        kind: "Runbook",
+        metadata: { name, namespace: ns },
+        status: s,
+      },
+    });
+  try {
+    for (const a of actions) {
+      if (a.kind === "ApplyCronJob") {
+        await deps.rest.call({
+          method: "PATCH",
+          path: `${cronPath}/${a.cronJob.metadata!.name!}`,
+          query: { fieldManager: "ipsolis-operator", force: "true" },
+          contentType: APPLY_PATCH,
+          body: a.cronJob,
+        });
+        log.info({ cronJob: a.cronJob.metadata!.name, created: a.created }, "cronjob applied");
+      } else if (a.kind === "DeleteCronJob") {
+        await deps.rest
+          .call({
+            method: "DELETE",
+            path: `${cronPath}/${a.name}`,
+            body: { propagationPolicy: "Background" },
+          })
+          .catch((err: unknown) => {
+            if (statusCodeOf(err) !== 404) throw err;
+          });
+        log.info({ cronJob: a.name }, "cronjob deleted");
+      }
+    }
+    if (!isDeepStrictEqual(status, rb.status)) await writeStatus(status);
+    for (const a of actions) if (a.kind === "Emit") await emitEvent(deps.events, regarding, a, log);
+  } catch (raw) {
+    const err = translateKubeError(raw, `reconciling runbook ${name}`);
+    if (err instanceof ConflictError || err instanceof UnavailableError || !(err instanceof AppError))
+      throw err;
+    const message = err.message.slice(0, 1000);
+    log.error({ err }, "runbook reconcile failed permanently");
+    const failed = decideRunbookError(rb, message, now);
+    if (!isDeepStrictEqual(failed, rb.status)) await writeStatus(failed);
+    await emitEvent(
+      deps.events,
+      regarding,
+      { type: "Warning", reason: "CronJobSyncFailed", note: message },
+      log,
+    );
+  }
+}
