@@ -29,7 +29,23 @@ export async function reconcileRunbook(name: string, deps: RunbookDeps): Promise
   const ns = deps.namespace;
   const cronPath = `/apis/batch/v1/namespaces/${ns}/cronjobs`;
   const log = deps.log.child({ runbook: name });
-  if (!rb) return; // its CronJob goes with it (owner reference)
+  if (!rb) {
+    // The owner reference lets the garbage collector remove it too; deleting it here does not
+    // wait for the collector's discovery of our CRDs.
+    if (deps.cronJobs.get(cronName)) {
+      await deps.rest
+        .call({
+          method: "DELETE",
+          path: `${cronPath}/${cronName}`,
+          body: { propagationPolicy: "Background" },
+        })
+        .catch((err: unknown) => {
+          if (statusCodeOf(err) !== 404) throw err;
+        });
+      log.info({ cronJob: cronName }, "cronjob of a deleted runbook deleted");
+    }
+    return;
+  }
   const now = deps.clock();
   const { status, actions } = decideRunbook({
     runbook: rb,
