@@ -5,6 +5,7 @@ import * as k8s from "@kubernetes/client-node";
 import type { LightMyRequestResponse } from "fastify";
 import { newApi, addToken, type Api } from "../api/support.ts";
 import { applyCrds } from "../support/crds.ts";
+import { eventually } from "../support/kube.ts";
 import type { ApiConfig } from "../../api/config.ts";
 import { AssetTypeResource, OrderResource, type Order } from "../../crds/generated/index.ts";
 
@@ -192,13 +193,22 @@ export async function setPhase(api: Api, name: string, phase: string, message?: 
 }
 
 export async function listOrders(api: Api): Promise<Order[]> {
-  const r = (await custom(api.kc).listNamespacedCustomObject({
-    group: OrderResource.group,
-    version: OrderResource.version,
-    namespace: api.namespace,
-    plural: OrderResource.plural,
-  })) as { items: Order[] };
-  return r.items;
+  // Right after the CRDs are installed the API server may answer 429 "storage is
+  // (re)initializing" for a moment: retry that, nothing else.
+  return eventually("Orders listed", async () => {
+    try {
+      const r = (await custom(api.kc).listNamespacedCustomObject({
+        group: OrderResource.group,
+        version: OrderResource.version,
+        namespace: api.namespace,
+        plural: OrderResource.plural,
+      })) as { items: Order[] };
+      return r.items;
+    } catch (err) {
+      if (err instanceof k8s.ApiException && err.code === 429) return undefined;
+      throw err;
+    }
+  });
 }
 
 export async function auditRows(
