@@ -64,10 +64,11 @@ test("a scheduled Runbook gets a CronJob that follows its schedule and goes when
   });
 
   await patchSpec(ns, "runbooks", "nightly", { schedule: { suspend: true } });
-  seen = await eventually("suspended", async () => {
+  const suspended = await eventually("suspended", async () => {
     const r = await get<Runbook>(ns, "runbooks", "nightly");
     return condition(r, "CronJobSynced")?.reason === "Suspended" ? r : undefined;
   });
+  assert.match(condition(suspended, "CronJobSynced")?.message ?? "", /suspended/);
   assert.equal((await cronJob(ns, "nightly-schedule"))?.spec?.suspend, true);
 
   await patchSpec(ns, "runbooks", "nightly", { schedule: null });
