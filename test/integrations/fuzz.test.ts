@@ -226,7 +226,7 @@ test("fuzz: 10,000+ malformed or hostile bodies → never a 5xx, never a state c
         });
         const res = await api.app.inject({
           method: "GET",
-          url: `/scim/v2/Users?${qs}`,
+          url: `/scim/v2/Users?${qs.toString()}`,
           headers: scimHeaders("application/json"),
         });
         await hit("scim-query", res);
