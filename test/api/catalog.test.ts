@@ -150,8 +150,7 @@ test("ACL: a scoped admin sees only granted types; others answer byte-identicall
     { method: "DELETE" as const, url: "/assettypes/hidden" },
     { method: "POST" as const, url: "/assettypes/hidden/clone", payload: { name: "stolen" } },
   ];
-  const hidden = [];
-  for (const c of calls) hidden.push(await api.app.inject({ ...c, headers: sam.headers }));
+  const hidden = await Promise.all(calls.map((c) => api.app.inject({ ...c, headers: sam.headers })));
   // ... then for real missing ids, after the superadmin deleted it.
   const gone = await api.app.inject({ method: "DELETE", url: "/assettypes/hidden", headers: root.headers });
   assert.equal(gone.statusCode, 204);

@@ -19,12 +19,12 @@ export type Api = { app: App; db: Db; kc: KubeConfig; namespace: string; clock: 
 
 export async function newApi(
   t: Pick<TestContext, "after">,
-  opts: { config?: Partial<ApiConfig>; now?: Date; namespace?: string } = {},
+  opts: { config?: Partial<ApiConfig>; now?: Date; namespace?: string; kc?: KubeConfig } = {},
 ): Promise<Api> {
   const url = await newDatabase(t, "api");
   await migrate(url);
   const db = createPool(url, { max: 5 });
-  const kc = testKubeConfig();
+  const kc = opts.kc ?? testKubeConfig();
   const namespace = opts.namespace ?? (await newNamespace(t, "api"));
   // A settable clock: tests move it (expiry, lockout) instead of sleeping.
   const clock = { now: opts.now ?? new Date() };
