@@ -10,8 +10,9 @@ export type RunnerLine = {
   ts: string;
   seq: number;
   kind: "step_start" | "line" | "step_end" | "run_end";
-  step: string;
-  attempt: number;
+  /** Absent on run_end. */
+  step?: string | undefined;
+  attempt?: number | undefined;
   stream?: "stdout" | "stderr" | undefined;
   text?: string | undefined;
   exitCode?: number | undefined;
@@ -70,6 +71,21 @@ export async function storeLines(
             message: l.message ?? null,
           },
         });
+      } else if (l.kind === "run_end") {
+        await appendAudit(c, {
+          actor: `runner:${who.job}`,
+          action: "run_finished",
+          target: `Job/${who.job}`,
+          order: who.order,
+          source: "runner",
+          data: {
+            state: l.state ?? null,
+            exitCode: l.exitCode ?? null,
+            message: l.message ?? null,
+            seq: l.seq,
+            ts: l.ts,
+          },
+        });
       }
     }
     const seqs = inserted.map((l) => l.seq);
@@ -95,8 +111,8 @@ type Row = {
   seq: string;
   ts: Date;
   kind: RunnerLine["kind"];
-  step: string;
-  attempt: number;
+  step: string | null;
+  attempt: number | null;
   stream: "stdout" | "stderr" | null;
   text: string | null;
   exit_code: number | null;
@@ -112,8 +128,8 @@ function fromRow(r: Row): StoredLine {
     seq: Number(r.seq),
     ts: r.ts.toISOString(),
     kind: r.kind,
-    step: r.step,
-    attempt: r.attempt,
+    ...(r.step !== null ? { step: r.step } : {}),
+    ...(r.attempt !== null ? { attempt: r.attempt } : {}),
     ...(r.stream !== null ? { stream: r.stream } : {}),
     ...(r.text !== null ? { text: r.text } : {}),
     ...(r.exit_code !== null ? { exitCode: r.exit_code } : {}),
@@ -146,8 +162,8 @@ async function insertLines(
       lines.map((l) => l.seq),
       lines.map((l) => l.ts),
       lines.map((l) => l.kind),
-      lines.map((l) => l.step),
-      lines.map((l) => l.attempt),
+      lines.map((l) => l.step ?? null),
+      lines.map((l) => l.attempt ?? null),
       lines.map((l) => l.stream ?? null),
       lines.map((l) => l.text ?? null),
       lines.map((l) => l.exitCode ?? null),

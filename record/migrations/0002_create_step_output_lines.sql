@@ -8,8 +8,9 @@ CREATE TABLE step_output_lines (
   ts timestamptz NOT NULL,
   received_at timestamptz NOT NULL DEFAULT now(),
   kind text NOT NULL CHECK (kind IN ('step_start', 'line', 'step_end', 'run_end')),
-  step text NOT NULL,
-  attempt integer NOT NULL,
+  -- Absent on run_end (the runner output contract).
+  step text,
+  attempt integer,
   stream text CHECK (stream IN ('stdout', 'stderr')),
   text text,
   exit_code integer,

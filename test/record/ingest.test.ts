@@ -99,8 +99,10 @@ test("a batch is stored once (re-delivery is a no-op) and step start/end become 
   assert.equal(await count(a, "SELECT count(*)::int AS n FROM step_output_lines"), 3);
   const end = await post(a, tok, [
     line(3, "step_end", { state: "Failed", exitCode: 3, message: "quota refused" }),
+    // run_end carries no step and no attempt (the runner output contract).
+    { ts: "2026-03-01T10:00:01.000Z", seq: 4, kind: "run_end", state: "Failed", exitCode: 1 },
   ]);
-  assert.equal(end.statusCode, 200);
+  assert.equal(end.statusCode, 200, end.body);
   const audit = await a.db.query<{
     actor: string;
     action: string;
@@ -113,9 +115,10 @@ test("a batch is stored once (re-delivery is a no-op) and step start/end become 
     [
       ["runner:mbx-1-1", "step_started", "mbx-1", "runner", "create-mailbox"],
       ["runner:mbx-1-1", "step_failed", "mbx-1", "runner", "create-mailbox"],
+      ["runner:mbx-1-1", "run_finished", "mbx-1", "runner", undefined],
     ],
   );
-  const bad = await post(a, tok, [{ ...line(4, "line"), seq: -1 }]);
+  const bad = await post(a, tok, [{ ...line(5, "line"), seq: -1 }]);
   assert.equal(bad.statusCode, 400);
   assert.match(bad.json<{ error: string }>().error, /body\.lines\.0\.seq/);
 });

@@ -20,8 +20,9 @@ const Line = z.object({
   ts: z.iso.datetime({ offset: true }),
   seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
   kind: z.enum(["step_start", "line", "step_end", "run_end"]),
-  step: z.string().min(1).max(253),
-  attempt: z.number().int().min(0).max(1_000_000),
+  /** Absent on run_end. */
+  step: z.string().min(1).max(253).optional(),
+  attempt: z.number().int().min(0).max(1_000_000).optional(),
   stream: z.enum(["stdout", "stderr"]).optional(),
   text: z
     .string()
