@@ -226,14 +226,25 @@ export async function reconcileOrder(name: string, deps: OrderDeps): Promise<voi
   });
   let result = "ok";
   try {
-    for (const a of actions) if (a.kind !== "Emit") await applyAction(a, ctx);
-    if (!isDeepStrictEqual(status, o.status)) {
-      await writeStatus(o, status, deps);
+    // The lock and the pool slot guard the run: they are taken first. The rest (Job, releases)
+    // and the status write are independent and each idempotent, so they go out together: a
+    // crash between them is repaired by the next reconcile (e.g. Processing without its Job).
+    const guards = new Set<Action["kind"]>(["AcquireLock", "AllocateSlot"]);
+    for (const a of actions) if (a.kind !== "Emit" && guards.has(a.kind)) await applyAction(a, ctx);
+    const writes: Promise<void>[] = [];
+    for (const a of actions) if (a.kind !== "Emit" && !guards.has(a.kind)) writes.push(applyAction(a, ctx));
+    const changed = !isDeepStrictEqual(status, o.status);
+    if (changed) writes.push(writeStatus(o, status, deps));
+    const results = await Promise.allSettled(writes);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw failed.reason;
+    if (changed) {
       if (status.phase !== o.status?.phase)
         log.info({ from: o.status?.phase ?? "New", to: status.phase }, "order transition");
       recordOutcome(o, status, seen.runbook?.metadata.name, deps);
     }
-    for (const e of emits) await emitEvent(deps, regarding(), e, log);
+    // Events are a record, not a step: they never hold up (or fail) the reconcile.
+    for (const e of emits) void emitEvent(deps, regarding(), e, log);
     if (retryInMs) deps.enqueueAfter(name, retryInMs);
   } catch (raw) {
     const err = translateKubeError(raw, `reconciling order ${name}`);
@@ -244,7 +255,7 @@ export async function reconcileOrder(name: string, deps: OrderDeps): Promise<voi
     const message = err instanceof Error ? err.message.slice(0, 1000) : String(err);
     const failed = decideReconcileError(o, message, now);
     if (!isDeepStrictEqual(failed.status, o.status)) await writeStatus(o, failed.status, deps);
-    for (const a of failed.actions) if (a.kind === "Emit") await emitEvent(deps, regarding(), a, log);
+    for (const a of failed.actions) if (a.kind === "Emit") void emitEvent(deps, regarding(), a, log);
   } finally {
     deps.metrics.reconcileDuration.observe({ kind: "Order", result }, (performance.now() - t0) / 1000);
   }
