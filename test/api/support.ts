@@ -115,14 +115,19 @@ export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
  * Sets an Order's status.phase through the status subresource, standing in for the operator
  * (the API only reads the phase).
  */
-export async function setOrderPhase(api: Api, name: string, phase: string): Promise<void> {
-  const objs = api.kc.makeApiClient(k8s.CustomObjectsApi);
+export async function setOrderPhase(api: Api, name: string, ...phases: string[]): Promise<void> {
+  // The CRD allows only real transitions (e.g. a new Order starts PendingApproval or
+  // Scheduled), so callers walk the path: setOrderPhase(api, n, "Scheduled", "Processing").
+  // Always as the test's cluster admin (the app may run as a narrower ServiceAccount).
+  const objs = testKubeConfig().makeApiClient(k8s.CustomObjectsApi);
   const key = { group: "ipsolis.io", version: "v1alpha1", namespace: api.namespace, plural: "orders", name };
-  const o = (await objs.getNamespacedCustomObject(key)) as { status?: Record<string, unknown> };
-  await objs.replaceNamespacedCustomObjectStatus({
-    ...key,
-    body: { ...o, status: { ...(o.status ?? {}), phase } },
-  });
+  for (const phase of phases) {
+    const o = (await objs.getNamespacedCustomObject(key)) as { status?: Record<string, unknown> };
+    await objs.replaceNamespacedCustomObjectStatus({
+      ...key,
+      body: { ...o, status: { ...(o.status ?? {}), phase } },
+    });
+  }
 }
 
 /** The hidden `_csrf` field of a rendered form. */
