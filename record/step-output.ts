@@ -42,6 +42,12 @@ export async function storeLines(
   who: { namespace: string; order: string; job: string },
   lines: readonly RunnerLine[],
 ): Promise<{ inserted: number }> {
+  if (lines.every((l) => l.kind === "line")) {
+    const inserted = await insertPlainLines(db, who, lines).catch((err: unknown) => {
+      throw translatePgError(err, "storing step output");
+    });
+    return { inserted };
+  }
   return withTransaction(db, async (c) => {
     const inserted = await insertLines(c, who, lines);
     if (inserted.length === 0) return { inserted: 0 };
@@ -141,37 +147,65 @@ function fromRow(r: Row): StoredLine {
 const COLUMNS =
   "namespace, order_name, job, seq, ts, kind, step, attempt, stream, text, exit_code, state, message";
 
-/** One multi-row INSERT (arrays unnested: one statement and one plan whatever the batch size). */
-async function insertLines(
-  c: pg.PoolClient,
-  who: { namespace: string; order: string; job: string },
-  lines: readonly RunnerLine[],
-): Promise<StoredLine[]> {
-  const r = await c.query<Row>(
-    `INSERT INTO step_output_lines (${COLUMNS})
+const INSERT_SQL = `INSERT INTO step_output_lines (${COLUMNS})
      SELECT $1, $2, $3, u.seq, u.ts, u.kind, u.step, u.attempt, u.stream, u.text, u.exit_code, u.state, u.message
        FROM unnest($4::bigint[], $5::timestamptz[], $6::text[], $7::text[], $8::int[], $9::text[], $10::text[],
                    $11::int[], $12::text[], $13::text[])
          AS u(seq, ts, kind, step, attempt, stream, text, exit_code, state, message)
      ON CONFLICT (namespace, job, seq) DO NOTHING
-     RETURNING ${COLUMNS}`,
-    [
-      who.namespace,
-      who.order,
-      who.job,
-      lines.map((l) => l.seq),
-      lines.map((l) => l.ts),
-      lines.map((l) => l.kind),
-      lines.map((l) => l.step ?? null),
-      lines.map((l) => l.attempt ?? null),
-      lines.map((l) => l.stream ?? null),
-      lines.map((l) => l.text ?? null),
-      lines.map((l) => l.exitCode ?? null),
-      lines.map((l) => l.state ?? null),
-      lines.map((l) => l.message ?? null),
-    ],
+     RETURNING seq`;
+
+function insertParams(who: { namespace: string; order: string; job: string }, lines: readonly RunnerLine[]) {
+  return [
+    who.namespace,
+    who.order,
+    who.job,
+    lines.map((l) => l.seq),
+    lines.map((l) => l.ts),
+    lines.map((l) => l.kind),
+    lines.map((l) => l.step ?? null),
+    lines.map((l) => l.attempt ?? null),
+    lines.map((l) => l.stream ?? null),
+    lines.map((l) => l.text ?? null),
+    lines.map((l) => l.exitCode ?? null),
+    lines.map((l) => l.state ?? null),
+    lines.map((l) => l.message ?? null),
+  ];
+}
+
+/**
+ * The common case, a batch of plain output lines: one statement in one round trip (insert and
+ * NOTIFY; autocommit makes it atomic, and the notice is delivered on commit).
+ */
+async function insertPlainLines(
+  db: Db,
+  who: { namespace: string; order: string; job: string },
+  lines: readonly RunnerLine[],
+): Promise<number> {
+  const r = await db.query<{ n: number }>(
+    `WITH ins AS (${INSERT_SQL}),
+          agg AS (SELECT count(*)::int AS n, min(seq) AS mn, max(seq) AS mx FROM ins)
+     SELECT n, CASE WHEN n > 0 THEN pg_notify($14,
+              json_build_object('ns', $1::text, 'order', $2::text, 'job', $3::text, 'minSeq', mn, 'maxSeq', mx)::text)
+            END AS notified
+       FROM agg`,
+    [...insertParams(who, lines), STEP_OUTPUT_CHANNEL],
   );
-  return r.rows.map(fromRow).sort((a, b) => a.seq - b.seq);
+  return r.rows[0]?.n ?? 0;
+}
+
+/** One multi-row INSERT (arrays unnested: one statement and one plan whatever the batch size). */
+async function insertLines(
+  c: pg.PoolClient,
+  who: { namespace: string; order: string; job: string },
+  lines: readonly RunnerLine[],
+): Promise<RunnerLine[]> {
+  // RETURNING only the key: the new lines are the input lines with those seqs (sending every
+  // column back would double the work of a batch).
+  const r = await c.query<{ seq: string }>(INSERT_SQL, insertParams(who, lines));
+  const fresh = new Set(r.rows.map((x) => Number(x.seq)));
+  // delete(): a seq repeated inside one batch was stored once, so it counts once.
+  return lines.filter((l) => fresh.delete(l.seq)).sort((a, b) => a.seq - b.seq);
 }
 
 /** An order's log, ordered per step by (order, job, seq). */
