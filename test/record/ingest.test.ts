@@ -3,6 +3,10 @@
 // server-sent events: lines are visible (stream and table) before the step ends.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { newApi, addToken, bearer, type Api } from "../api/support.ts";
 import { eventually } from "../support/kube.ts";
 import { mintIngestToken } from "../../record/ingest-token.ts";
@@ -231,3 +235,126 @@ test("follow: lines arrive as server-sent events (and are in the table) before t
   ac.abort();
   await pump;
 });
+
+test("the real runner: its lines are in the table and on the follow stream while the step still runs; the secret never is", async (t) => {
+  const a = await api(t);
+  const reader = await addToken(a, "helpdesk", ["orders:read"]);
+  const base = await a.app.listen({ host: "127.0.0.1", port: 0 });
+  const dir = await mkdtemp(join(tmpdir(), "ipsolis-runner-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const gate = join(dir, "gate");
+  const secret = "s3cr3t-Pa55word";
+  const plan = {
+    runbook: "mailbox",
+    steps: [
+      {
+        name: "create-mailbox",
+        shell: "bash",
+        // Prints, then waits until the test has seen the lines: the step is provably still running.
+        script: `for i in 1 2 3; do echo "line $i"; done; echo "using key $API_KEY"; while [ ! -f "${gate}" ]; do sleep 0.05; done; echo finished`,
+        parameters: [{ name: "API_KEY", env: "IPSOLIS_SECRET_0_0", secret: true }],
+        timeoutSeconds: 60,
+      },
+    ],
+  };
+
+  const ac = new AbortController();
+  t.after(() => ac.abort());
+  const res = await fetch(`${base}/api/orders/${a.namespace}/mbx-9/log?follow=true`, {
+    headers: bearer(reader),
+    signal: ac.signal,
+  });
+  const events = collectEvents(res);
+
+  const runner = spawn(process.execPath, ["operator/runner/main.ts"], {
+    env: {
+      PATH: process.env.PATH,
+      IPSOLIS_PLAN: JSON.stringify(plan),
+      IPSOLIS_SECRET_0_0: secret,
+      IPSOLIS_INGEST_URL: base,
+      IPSOLIS_INGEST_TOKEN: tokenFor(a, "mbx-9-1", "mbx-9"),
+      IPSOLIS_TERMINATION_LOG: join(dir, "termination-log"),
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  runner.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+  const exited = new Promise<number | null>((r) => runner.once("exit", (code) => r(code)));
+  t.after(() => {
+    if (runner.exitCode === null) runner.kill("SIGKILL");
+  });
+
+  await eventually(
+    "the runner's lines in the table",
+    async () => {
+      const r = await a.db.query<{ text: string }>(
+        "SELECT text FROM step_output_lines WHERE job = 'mbx-9-1' AND kind = 'line' ORDER BY seq",
+      );
+      return r.rows.length >= 4 ? r.rows.map((x) => x.text) : undefined;
+    },
+    20_000,
+    20,
+  );
+  await eventually(
+    "the runner's lines on the stream",
+    async () => (events.filter((e) => e.kind === "line").length >= 4 ? true : undefined),
+    20_000,
+    20,
+  );
+  assert.equal(runner.exitCode, null, "the runner is still running the step");
+  assert.ok(!events.some((e) => e.kind === "step_end"), "no step_end yet");
+  assert.equal(await count(a, "SELECT count(*)::int AS n FROM step_output_lines WHERE kind = 'step_end'"), 0);
+
+  await writeFile(gate, "");
+  assert.equal(await exited, 0, stdout);
+  await eventually("run_end stored", async () =>
+    (await count(
+      a,
+      "SELECT count(*)::int AS n FROM step_output_lines WHERE job = 'mbx-9-1' AND kind = 'run_end'",
+    )) === 1
+      ? true
+      : undefined,
+  );
+  const texts = (
+    await a.db.query<{ text: string | null }>(
+      "SELECT text FROM step_output_lines WHERE job = 'mbx-9-1' ORDER BY seq",
+    )
+  ).rows.map((r) => r.text);
+  assert.deepEqual(
+    texts.filter((x) => x !== null),
+    ["line 1", "line 2", "line 3", "using key ***", "finished"],
+  );
+  const everything = await a.db.query<{ t: string }>(
+    "SELECT (SELECT string_agg(coalesce(text, '') || coalesce(message, ''), ' ') FROM step_output_lines) || (SELECT string_agg(data::text, ' ') FROM audit_events) AS t",
+  );
+  assert.ok(!everything.rows[0]!.t.includes(secret), "the secret is in no stored row");
+  const audit = await a.db.query<{ actor: string; action: string }>(
+    "SELECT actor, action FROM audit_events WHERE order_name = 'mbx-9' ORDER BY audit_events.id",
+  );
+  assert.deepEqual(
+    audit.rows.map((r) => `${r.actor} ${r.action}`),
+    ["runner:mbx-9-1 step_started", "runner:mbx-9-1 step_succeeded", "runner:mbx-9-1 run_finished"],
+  );
+  ac.abort();
+});
+
+function collectEvents(res: Response): { seq: number; text?: string; kind: string }[] {
+  const events: { seq: number; text?: string; kind: string }[] = [];
+  void (async () => {
+    const dec = new TextDecoder();
+    let buf = "";
+    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+      buf += dec.decode(chunk, { stream: true });
+      let i;
+      while ((i = buf.indexOf("\n\n")) >= 0) {
+        const ev = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        const data = ev.split("\n").find((l) => l.startsWith("data: "));
+        if (data) events.push(JSON.parse(data.slice(6)) as { seq: number; text?: string; kind: string });
+      }
+    }
+  })().catch((err: unknown) => {
+    if ((err as Error).name !== "AbortError") throw err;
+  });
+  return events;
+}
