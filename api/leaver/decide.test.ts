@@ -5,6 +5,7 @@ import {
   effectiveAt,
   isHeldBy,
   outcomeOf,
+  pendingOrdersOf,
   planFanout,
   subjectOfEmployee,
   subjectOfIdentifier,
@@ -125,4 +126,17 @@ test("summary and effective date", () => {
   assert.equal(effectiveAt(undefined, now), now);
   assert.equal(effectiveAt(new Date("2026-01-01T00:00:00Z"), now), now, "a past date takes effect now");
   assert.equal(effectiveAt(new Date("2026-12-31T00:00:00Z"), now).toISOString(), "2026-12-31T00:00:00.000Z");
+});
+
+test("pending orders of a leaver: not started, not already cancelled, theirs", () => {
+  const orders = [
+    order("p1", { phase: "PendingApproval" }),
+    order("p2", { phase: "Scheduled" }),
+    order("p3", { phase: undefined }),
+    order("p4", { phase: "Scheduled", cancelRequested: true }),
+    order("p5", { phase: "Processing" }),
+    order("p6", { phase: "Scheduled", requester: { id: "bob", email: "bob@example.com" } }),
+    order("p7", { phase: "Scheduled", action: "Modify", target: "x" }),
+  ];
+  assert.deepEqual(pendingOrdersOf(orders, ada), ["p1", "p2", "p3"]);
 });

@@ -58,11 +58,29 @@ export type OrderView = {
   requester: { id: string; email: string };
   phase?: string;
   message?: string;
+  cancelRequested?: boolean;
 };
 
 export function isHeldBy(o: OrderView, s: Subject): boolean {
   if (o.action !== "Provision" || o.phase !== "Provisioned") return false;
   return s.ids.includes(o.requester.id.toLowerCase()) || s.emails.includes(o.requester.email.toLowerCase());
+}
+
+/**
+ * The subject's Provision Orders not yet running (PendingApproval, Scheduled, or not yet
+ * observed): a leaver's pending order is cancelled (spec.cancelRequested), never delivered.
+ */
+export function pendingOrdersOf(orders: readonly OrderView[], s: Subject): string[] {
+  return orders
+    .filter(
+      (o) =>
+        o.action === "Provision" &&
+        !o.cancelRequested &&
+        (o.phase === undefined || o.phase === "PendingApproval" || o.phase === "Scheduled") &&
+        (s.ids.includes(o.requester.id.toLowerCase()) || s.emails.includes(o.requester.email.toLowerCase())),
+    )
+    .map((o) => o.name)
+    .sort();
 }
 
 /** Kubernetes object names: DNS subdomain, at most 253 characters. */

@@ -16,6 +16,7 @@ import {
   leaverItems,
   markLeaverProcessed,
   openLeaverEventsFor,
+  recentlyProcessedLeaverEvents,
   recordLeaverEvent,
   type LeaverEvent,
 } from "../../record/leavers/store.ts";
@@ -24,13 +25,14 @@ import {
   deprovisionOrderName,
   isRetryable,
   outcomeOf,
+  pendingOrdersOf,
   planFanout,
   summarise,
   type Outcome,
   type PlannedDeprovision,
   type Subject,
 } from "./decide.ts";
-import { createOrder, listOrders, viewOf } from "./orders.ts";
+import { createOrder, listOrders, requestCancel, viewOf } from "./orders.ts";
 
 export type LeaverDeps = { db: Db; kc: KubeConfig; namespace: string; now: () => Date; log: Logger };
 
@@ -61,9 +63,12 @@ function eventTarget(s: { employeeId: string | null; identifier: string }): stri
 }
 
 /** What would be revoked now, changing nothing (dry run). */
-export async function planFor(deps: LeaverDeps, subject: Subject): Promise<PlannedDeprovision[]> {
+export async function planFor(
+  deps: LeaverDeps,
+  subject: Subject,
+): Promise<{ deprovisions: PlannedDeprovision[]; cancels: string[] }> {
   const orders = (await listOrders(deps.kc, deps.namespace)).map(viewOf);
-  return planFanout(orders, subject);
+  return { deprovisions: planFanout(orders, subject), cancels: pendingOrdersOf(orders, subject) };
 }
 
 /**
@@ -123,36 +128,78 @@ export type FanoutResult = {
 export async function processLeaver(deps: LeaverDeps, eventId: string): Promise<FanoutResult> {
   const ev = await claimLeaverEvent(deps.db, eventId, deps.now(), LEASE_MS);
   if (!ev) return { eventId, processed: false, queued: 0, failed: 0, existing: 0 };
-  const log = deps.log.child({ leaverEvent: ev.id });
-  const by: Attribution = {
-    actor: ev.actor,
-    source: ev.source,
-    ...(ev.requestId ? { requestId: ev.requestId } : {}),
+  const by = attributionOf(ev);
+  const orders = await listOrders(deps.kc, deps.namespace);
+  const plan = planFanout(orders.map(viewOf), subjectOf(ev));
+  await appendAudit(deps.db, {
+    ...auditBase(by),
+    action: "leaver_fanout_started",
+    target: eventTarget(ev),
+    data: { leaverEvent: ev.id, assets: plan.length, targets: plan.map((p) => p.target).slice(0, 100) },
+  });
+  const r = await queueDeprovisions(deps, ev, orders, plan);
+  await markLeaverProcessed(deps.db, ev.id, deps.now());
+  await appendAudit(deps.db, {
+    ...auditBase(by),
+    action: "leaver_fanout_finished",
+    target: eventTarget(ev),
+    data: {
+      leaverEvent: ev.id,
+      assets: plan.length,
+      failed: r.failed,
+      alreadyQueued: r.existing,
+      cancelled: r.cancelled,
+    },
+  });
+  deps.log.info({ leaverEvent: ev.id, assets: plan.length, failed: r.failed }, "leaver fan-out done");
+  return {
+    eventId: ev.id,
+    processed: true,
+    queued: plan.length - r.failed,
+    failed: r.failed,
+    existing: r.existing,
   };
-  const subject: Subject = {
+}
+
+function attributionOf(ev: LeaverEvent): Attribution {
+  return { actor: ev.actor, source: ev.source, ...(ev.requestId ? { requestId: ev.requestId } : {}) };
+}
+
+function auditBase(by: Attribution) {
+  return { actor: by.actor, source: by.source, ...(by.requestId ? { requestId: by.requestId } : {}) };
+}
+
+function subjectOf(ev: LeaverEvent): Subject {
+  return {
     leaverKey: ev.leaverKey,
     employeeId: ev.employeeId,
     ids: ev.subjectIds,
     emails: ev.subjectEmails,
     displayName: ev.displayName,
   };
-  const ordersRaw = await listOrders(deps.kc, deps.namespace);
-  const byName = new Map(ordersRaw.map((o) => [o.metadata?.name ?? "", o]));
-  const plan = planFanout(ordersRaw.map(viewOf), subject);
-  await appendAudit(deps.db, {
-    actor: by.actor,
-    action: "leaver_fanout_started",
-    target: eventTarget(ev),
-    source: by.source,
-    ...(by.requestId ? { requestId: by.requestId } : {}),
-    data: { leaverEvent: ev.id, assets: plan.length, targets: plan.map((p) => p.target).slice(0, 100) },
-  });
-  const results = await mapLimit(plan, CONCURRENCY, async (p) => {
-    const target = byName.get(p.target);
+}
+
+/**
+ * Creates the planned Deprovision Orders (skipping targets this event already has an item for)
+ * and asks the operator to cancel the subject's Provision Orders that have not started.
+ */
+async function queueDeprovisions(
+  deps: LeaverDeps,
+  ev: LeaverEvent,
+  orders: Order[],
+  plan: PlannedDeprovision[],
+  sweep = false,
+): Promise<{ failed: number; existing: number; cancelled: number; queued: number }> {
+  const log = deps.log.child({ leaverEvent: ev.id });
+  const by = attributionOf(ev);
+  const byName = new Map(orders.map((o) => [o.metadata?.name ?? "", o]));
+  const known = sweep ? new Set((await leaverItems(deps.db, ev.id)).map((i) => i.target)) : new Set<string>();
+  const todo = plan.filter((p) => !known.has(p.target));
+  const results = await mapLimit(todo, CONCURRENCY, async (p) => {
     let createError: string | null = null;
     let existed = false;
     try {
-      const r = await createOrder(deps.kc, deps.namespace, deprovisionOrder(ev, p, target));
+      const r = await createOrder(deps.kc, deps.namespace, deprovisionOrder(ev, p, byName.get(p.target)));
       if (!r.created) {
         existed = true;
         const s = r.existing.spec;
@@ -176,35 +223,69 @@ export async function processLeaver(deps: LeaverDeps, eventId: string): Promise<
       });
       if (!inserted) return;
       await appendAudit(c, {
-        actor: by.actor,
+        ...auditBase(by),
         action: createError === null ? "deprovision_queued" : "deprovision_queue_failed",
         target: p.target,
         order: p.orderName,
-        source: by.source,
-        ...(by.requestId ? { requestId: by.requestId } : {}),
         data: {
           leaverEvent: ev.id,
           assetType: p.assetType,
           ...(existed ? { alreadyExisted: true } : {}),
+          ...(sweep ? { foundBySweep: true } : {}),
           ...(createError ? { error: createError } : {}),
         },
       });
     });
     return { failed: createError !== null, existed };
   });
-  await markLeaverProcessed(deps.db, ev.id, deps.now());
-  const failed = results.filter((r) => r.failed).length;
-  const existing = results.filter((r) => r.existed && !r.failed).length;
-  await appendAudit(deps.db, {
-    actor: by.actor,
-    action: "leaver_fanout_finished",
-    target: eventTarget(ev),
-    source: by.source,
-    ...(by.requestId ? { requestId: by.requestId } : {}),
-    data: { leaverEvent: ev.id, assets: plan.length, failed, alreadyQueued: existing },
-  });
-  log.info({ assets: plan.length, failed }, "leaver fan-out done");
-  return { eventId: ev.id, processed: true, queued: plan.length - failed, failed, existing };
+  let cancelled = 0;
+  for (const name of pendingOrdersOf(orders.map(viewOf), subjectOf(ev))) {
+    try {
+      await requestCancel(deps.kc, deps.namespace, name);
+      cancelled++;
+      await appendAudit(deps.db, {
+        ...auditBase(by),
+        action: "order_cancel_requested",
+        order: name,
+        target: eventTarget(ev),
+        data: { leaverEvent: ev.id },
+      });
+    } catch (err) {
+      // It may have started meanwhile (then it is caught as held by the sweep), or be gone.
+      log.warn({ err, order: name }, "could not cancel a pending order of a leaver");
+    }
+  }
+  return {
+    failed: results.filter((r) => r.failed).length,
+    existing: results.filter((r) => r.existed && !r.failed).length,
+    cancelled,
+    queued: results.filter((r) => !r.failed).length,
+  };
+}
+
+/** How long after a fan-out the sweep keeps looking for assets that were still in flight. */
+export const SWEEP_WINDOW_MS = 24 * 3600_000;
+
+/**
+ * Catches what a fan-out could not see yet: a Provision Order that was Processing when the
+ * person left ends Provisioned later; the sweep queues its deprovision (and cancels orders
+ * that were placed before the block but not yet started).
+ */
+export async function sweepRecentLeavers(deps: LeaverDeps): Promise<number> {
+  const recent = await recentlyProcessedLeaverEvents(
+    deps.db,
+    new Date(deps.now().getTime() - SWEEP_WINDOW_MS),
+  );
+  if (recent.length === 0) return 0;
+  const orders = await listOrders(deps.kc, deps.namespace);
+  const views = orders.map(viewOf);
+  let queued = 0;
+  for (const ev of recent) {
+    const plan = planFanout(views, subjectOf(ev));
+    const r = await queueDeprovisions(deps, ev, orders, plan, true);
+    queued += r.queued - r.existing;
+  }
+  return queued;
 }
 
 function deprovisionOrder(
@@ -240,6 +321,11 @@ export async function processDueLeavers(deps: LeaverDeps): Promise<FanoutResult[
       // expires and the next tick takes it again.
       deps.log.warn({ err, leaverEvent: id }, "leaver fan-out failed; will retry");
     }
+  }
+  try {
+    await sweepRecentLeavers(deps);
+  } catch (err) {
+    deps.log.warn({ err }, "leaver sweep failed; the next tick retries");
   }
   return out;
 }

@@ -59,6 +59,7 @@ export function viewOf(o: Order): OrderView {
     requester: { id: o.spec.requester.id, email: o.spec.requester.email },
     ...(o.status?.phase !== undefined ? { phase: o.status.phase } : {}),
     ...(o.status?.message !== undefined ? { message: o.status.message } : {}),
+    ...(o.spec.cancelRequested ? { cancelRequested: true } : {}),
   };
 }
 
@@ -111,5 +112,25 @@ export async function createOrder(
       if (existing) return { created: false, existing };
     }
     throw translateKubeError(err, `creating Order ${order.metadata?.name ?? ""}`);
+  }
+}
+
+/** Asks the operator to cancel an Order that has not started (spec.cancelRequested, merge patch). */
+export async function requestCancel(kc: k8s.KubeConfig, namespace: string, name: string): Promise<void> {
+  try {
+    await api(kc).patchNamespacedCustomObject(
+      {
+        group: OrderResource.group,
+        version: OrderResource.version,
+        namespace,
+        plural: OrderResource.plural,
+        name,
+        body: { spec: { cancelRequested: true } },
+        fieldManager: FIELD_MANAGER,
+      },
+      k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
+    );
+  } catch (err) {
+    throw translateKubeError(err, `cancelling Order ${name}`);
   }
 }

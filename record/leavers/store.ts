@@ -322,3 +322,20 @@ export async function setLeaverItemError(
     ])
     .catch(pgFail("updating a queued deprovision"));
 }
+
+/** Open events fanned out since `since`: the sweep catches assets that were still in flight. */
+export async function recentlyProcessedLeaverEvents(
+  q: Queryable,
+  since: Date,
+  limit = 200,
+): Promise<LeaverEvent[]> {
+  const r = await q
+    .query<EventRow>(
+      `SELECT ${EVENT_COLS} FROM leaver_events
+        WHERE closed_at IS NULL AND state = 'processed' AND processed_at >= $1
+        ORDER BY processed_at LIMIT $2`,
+      [since, limit],
+    )
+    .catch(pgFail("listing recent leaver events"));
+  return r.rows.map(toEvent);
+}

@@ -12,10 +12,12 @@ import { addToken, bearer } from "../api/support.ts";
 import { signBody } from "../../api/leaver/signature.ts";
 import { isOrderingBlocked } from "../../record/employees/store.ts";
 import { processDueLeavers } from "../../api/leaver/fanout.ts";
+import type { Order } from "../../crds/generated/index.ts";
 import { drainFanouts } from "../../api/leaver/background.ts";
 import {
   HR_SECRET,
   auditRows,
+  createInPhase,
   createProvisioned,
   listOrders,
   newScimApi,
@@ -396,4 +398,42 @@ test("re-activation unblocks ordering and re-provisions nothing", async (t) => {
   });
   await drainFanouts(api.app.deps);
   assert.equal((await api.db.query("SELECT 1 FROM leaver_events")).rowCount, 2);
+});
+
+test("orders in flight: pending ones are cancelled, one still Processing is caught by the sweep once Provisioned", async (t) => {
+  const { api } = await world(t);
+  await createInPhase(api, "ada-pending", "dev-vm", ADA, "PendingApproval");
+  await createInPhase(api, "ada-inflight", "m365-e3", ADA, "Processing");
+  const r = await hr(api, { upn: "ada@example.com" });
+  assert.equal(r.statusCode, 202);
+  await drainFanouts(api.app.deps);
+  const byName = async (n: string): Promise<Order | undefined> =>
+    (await listOrders(api)).find((o) => o.metadata?.name === n);
+  assert.equal((await byName("ada-pending"))?.spec.cancelRequested, true);
+  assert.equal(
+    await byName("ada-inflight-deprovision"),
+    undefined,
+    "not delivered yet: nothing to take back",
+  );
+  assert.equal(await byName("ada-pending-deprovision"), undefined);
+  assert.equal((await auditRows(api, "action = 'order_cancel_requested'")).length, 1);
+
+  await setPhase(api, "ada-inflight", "Provisioned");
+  await processDueLeavers(api.app.deps);
+  const d = await byName("ada-inflight-deprovision");
+  assert.equal(d?.spec.target, "ada-inflight");
+  const swept = await auditRows(api, "action = 'deprovision_queued' AND target = 'ada-inflight'");
+  assert.equal(swept.length, 1);
+  assert.equal(swept[0]!.data.foundBySweep, true);
+  // Sweeping again changes nothing.
+  await processDueLeavers(api.app.deps);
+  assert.equal((await auditRows(api, "action = 'deprovision_queued'")).length, 4);
+  assert.equal((await auditRows(api, "action = 'order_cancel_requested'")).length, 1);
+  const reader = await addToken(api, "auditor", ["leavers:read"], "auditor");
+  const rep = await api.app.inject({
+    method: "GET",
+    url: `/api/leavers/${r.json<{ id: string }>().id}`,
+    headers: bearer(reader),
+  });
+  assert.equal(rep.json<{ summary: { total: number } }>().summary.total, 4);
 });

@@ -107,6 +107,17 @@ export async function createProvisioned(
   assetType: string,
   requester: { id: string; email: string },
 ): Promise<void> {
+  await createInPhase(api, name, assetType, requester, "Provisioned");
+}
+
+/** A Provision Order moved to `phase` as the operator would (see setPhase). */
+export async function createInPhase(
+  api: Api,
+  name: string,
+  assetType: string,
+  requester: { id: string; email: string },
+  phase: string,
+): Promise<void> {
   await custom(api.kc).createNamespacedCustomObject({
     group: OrderResource.group,
     version: OrderResource.version,
@@ -119,7 +130,7 @@ export async function createProvisioned(
       spec: { assetType, action: "Provision", requester },
     },
   });
-  await setPhase(api, name, "Provisioned");
+  await setPhase(api, name, phase);
 }
 
 /** The Order state machine's allowed moves (crds/orders.yaml status.phase rule). */

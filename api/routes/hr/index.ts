@@ -75,7 +75,8 @@ export const hrRoutes: FastifyPluginAsyncZod = async (app) => {
           dryRun: true,
           employee: employee ? { id: employee.id, userName: employee.userName } : null,
           effectiveAt: when.toISOString(),
-          wouldRevoke: plan.map((p) => ({
+          wouldCancel: plan.cancels,
+          wouldRevoke: plan.deprovisions.map((p) => ({
             target: p.target,
             assetType: p.assetType,
             deprovisionOrder: p.orderName,
