@@ -53,20 +53,31 @@ export function makeResources(kc: KubeConfig, namespace: string): Resources {
     metadata: { name, namespace },
   });
   const wrap = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
-    try {
-      return await fn();
-    } catch (err) {
-      throw translateKubeError(err, what);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        // 429 = the API server's back-pressure (e.g. "storage is (re)initializing" right after a
+        // CRD is established): wait as asked, a few times, before giving up.
+        if (err instanceof k8s.ApiException && err.code === 429 && attempt < 5) {
+          const after = Number((err.headers as Record<string, string> | undefined)?.["retry-after"] ?? "1");
+          await new Promise((r) => setTimeout(r, Math.min(Number.isFinite(after) ? after : 1, 2) * 1000));
+          continue;
+        }
+        throw translateKubeError(err, what);
+      }
     }
   };
   return {
     async get<S, St>(kind: Kind, name: string) {
       try {
-        return (await client.read(head(kind, name))) as unknown as Cr<S, St>;
+        return await wrap(
+          `reading ${kind} ${name}`,
+          async () => (await client.read(head(kind, name))) as unknown as Cr<S, St>,
+        );
       } catch (err) {
-        const e = translateKubeError(err, `reading ${kind} ${name}`);
-        if (e instanceof NotFoundError) return undefined;
-        throw e;
+        if (err instanceof NotFoundError) return undefined;
+        throw err;
       }
     },
     list<S, St>(kind: Kind, labelSelector?: string) {

@@ -29,7 +29,7 @@ export async function newApi(
   // A settable clock: tests move it (expiry, lockout) instead of sleeping.
   const clock = { now: opts.now ?? new Date() };
   const app = await buildApp({
-    log: pino({ level: "silent" }),
+    log: pino({ level: process.env.IPSOLIS_TEST_API_LOG ?? "silent" }),
     db,
     kc,
     namespace,

@@ -1,0 +1,52 @@
+// The API process: parse the configuration once, build the dependencies, migrate the record,
+// build the app (api/app.ts) and listen. `node api/server.ts` (or `npm run api`).
+import { pathToFileURL } from "node:url";
+import { loadConfig } from "../record/config.ts";
+import { createPool, migrate } from "../record/db.ts";
+import { createLogger } from "../record/log.ts";
+import { loadKubeConfig } from "../operator/index.ts";
+import { buildApp, type App } from "./app.ts";
+import { ApiEnv, type ApiConfig } from "./config.ts";
+
+export async function startServer(
+  env: Record<string, string | undefined>,
+): Promise<{ app: App; url: string; config: Readonly<ApiConfig>; stop: () => Promise<void> }> {
+  const config = loadConfig(ApiEnv, env);
+  const log = createLogger({ level: config.IPSOLIS_LOG_LEVEL, name: "ipsolis-api" });
+  const migrated = await migrate(config.IPSOLIS_DATABASE_URL);
+  log.info({ applied: migrated.applied, alreadyApplied: migrated.alreadyApplied }, "database migrated");
+  const db = createPool(config.IPSOLIS_DATABASE_URL, { applicationName: "ipsolis-api" });
+  const kc = loadKubeConfig(config.IPSOLIS_KUBECONFIG);
+  const app = await buildApp({
+    log,
+    db,
+    kc,
+    namespace: config.IPSOLIS_NAMESPACE,
+    now: () => new Date(),
+    config,
+  });
+  const url = await app.listen({ host: config.IPSOLIS_LISTEN_HOST, port: config.IPSOLIS_LISTEN_PORT });
+  log.info({ url }, "ipsolis API listening");
+  const stop = async () => {
+    await app.close();
+    await db.end();
+  };
+  return { app, url, config, stop };
+}
+
+// Run only when executed directly: importing this module starts nothing.
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  try {
+    const { stop } = await startServer(process.env);
+    for (const sig of ["SIGINT", "SIGTERM"] as const) {
+      process.once(sig, () => {
+        void stop().then(() => process.exit(0));
+      });
+    }
+  } catch (err) {
+    process.stderr.write(
+      `ipsolis API failed to start: ${err instanceof Error ? err.message : String(err)}\n`,
+    );
+    process.exit(1);
+  }
+}
