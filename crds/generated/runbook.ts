@@ -38,7 +38,7 @@ export type RunbookSpecKerberos = {
 };
 
 /**
- * pwsh runs the script with "pwsh -NoProfile -NonInteractive -Command -"; bash with "bash -euo pipefail".
+ * pwsh (PowerShell 7; the script runs as one script block with $ErrorActionPreference = 'Stop') or bash (bash -euo pipefail).
  * @default "pwsh"
  */
 export type RunbookSpecStepShell = "pwsh" | "bash";
@@ -104,7 +104,7 @@ export type RunbookSpecStep = {
    */
   name: string;
   /**
-   * pwsh runs the script with "pwsh -NoProfile -NonInteractive -Command -"; bash with "bash -euo pipefail".
+   * pwsh (PowerShell 7; the script runs as one script block with $ErrorActionPreference = 'Stop') or bash (bash -euo pipefail).
    * @default "pwsh"
    */
   shell?: RunbookSpecStepShell;
