@@ -105,7 +105,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     trustProxy: true,
     bodyLimit: 1 << 20,
     // One-click approval links carry their signed claims in the path (~200 characters).
-    maxParamLength: 1024,
+    routerOptions: { maxParamLength: 1024 },
   }).withTypeProvider<ZodTypeProvider>();
   // Route areas reach the shared dependencies as `app.deps` (decorated once, visible everywhere).
   app.decorate("deps", deps);

@@ -31,12 +31,36 @@ for (const f of crdFiles) {
 }
 say(`applied ${crdFiles.length} CRD file(s)`);
 
+// The API (issue #5) with a demo superadmin and token, in namespace `ipsolis`.
+const apiNamespace = "ipsolis";
+await kc
+  .makeApiClient(k8s.CoreV1Api)
+  .createNamespace({ body: { metadata: { name: apiNamespace } } })
+  .catch((err: unknown) => {
+    if (!(err instanceof k8s.ApiException && err.code === 409)) throw err;
+  });
+const { startServer } = await import("../../api/server.ts");
+const { seedDemoIdentity } = await import("../../record/identity/demo.ts");
+const randomSecret = () => crypto.getRandomValues(Buffer.alloc(32)).toString("base64url");
+const apiServer = await startServer({
+  IPSOLIS_DATABASE_URL: pgsrv.adminUrl,
+  IPSOLIS_NAMESPACE: apiNamespace,
+  IPSOLIS_KUBECONFIG: cp.kubeconfig,
+  IPSOLIS_SESSION_SECRET: randomSecret(),
+  IPSOLIS_LINK_SECRET: randomSecret(),
+  IPSOLIS_LISTEN_PORT: "0",
+  IPSOLIS_LOG_LEVEL: "warn",
+});
+const demo = await seedDemoIdentity(apiServer.app.deps.db);
+say(`API listening at ${apiServer.url}`);
+
 process.stdout.write(`
 ipsolis is up (${Math.round((Date.now() - t0) / 1000)} s)
   kubeconfig:  ${cp.kubeconfig}      (export KUBECONFIG=${cp.kubeconfig}; kubectl at ${cp.binDir}/kubectl)
   API server:  ${cp.server}
   Postgres:    ${pgsrv.adminUrl}
-Press Ctrl-C to stop everything.
+  ipsolis API: ${apiServer.url}   (portal: ${apiServer.url}/portal/login, OpenAPI: ${apiServer.url}/openapi.json)
+${demo ? `  demo login:  ${demo.username} / ${demo.password}   demo token: ${demo.token}\n` : ""}Press Ctrl-C to stop everything.
 `);
 
 let stopping = false;
@@ -45,7 +69,10 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
     if (stopping) return;
     stopping = true;
     say("stopping…");
-    void Promise.allSettled([cp.stop(), pgsrv.stop()]).then(() => process.exit(0));
+    void apiServer
+      .stop()
+      .finally(() => Promise.allSettled([cp.stop(), pgsrv.stop()]))
+      .then(() => process.exit(0));
   });
 }
 setInterval(() => undefined, 1 << 30);
