@@ -35,13 +35,17 @@ export function encodeCursor(c: Cursor): string {
 export function decodeCursor(s: string): Cursor {
   try {
     const v = JSON.parse(Buffer.from(s, "base64url").toString("utf8")) as unknown;
+    // Exactly what encodeCursor writes: an ISO instant (Date.parse alone accepts "1" or "March 7",
+    // which Postgres refuses) and an id within bigint. A tampered cursor is a 400, never a 500.
     if (
       Array.isArray(v) &&
       v.length === 2 &&
       typeof v[0] === "string" &&
+      /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(v[0]) &&
       !Number.isNaN(Date.parse(v[0])) &&
       typeof v[1] === "string" &&
-      /^\d+$/.test(v[1])
+      /^\d{1,19}$/.test(v[1]) &&
+      BigInt(v[1]) <= 9_223_372_036_854_775_807n
     ) {
       return { at: v[0], id: v[1] };
     }

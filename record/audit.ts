@@ -21,6 +21,31 @@ export type AuditEntry = {
 const ACTION = /^[a-z][a-z0-9_]*$/;
 
 /**
+ * Postgres text and jsonb refuse U+0000 although JSON and JavaScript strings carry it (a script
+ * printing binary, a pasted reason). Replaced by U+FFFD where strings enter the record, so a NUL
+ * can never make an append fail (and a level-triggered writer retry it forever).
+ */
+export function withoutNul(s: string): string {
+  return s.includes("\0") ? s.replaceAll("\0", "\uFFFD") : s;
+}
+
+/** withoutNul() over every string and key of a JSON-able value. */
+export function jsonWithoutNul(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) => {
+    if (typeof x === "string") return withoutNul(x);
+    if (
+      x !== null &&
+      typeof x === "object" &&
+      !Array.isArray(x) &&
+      Object.keys(x).some((k) => k.includes("\0"))
+    ) {
+      return Object.fromEntries(Object.entries(x).map(([k, y]) => [withoutNul(k), y]));
+    }
+    return x;
+  });
+}
+
+/**
  * Appends one audit row. A single statement: atomic on its own with a pool, or part of the
  * caller's transaction with a client (then the chain head stays locked until it commits, so
  * keep such transactions short).
@@ -33,13 +58,13 @@ export async function appendAudit(q: Queryable, e: AuditEntry): Promise<{ id: st
     .query<{ appended_id: string; appended_at: Date }>(
       "SELECT appended_id, appended_at FROM audit_append($1, $2, $3, $4, $5, $6, $7::jsonb)",
       [
-        e.actor,
+        withoutNul(e.actor),
         e.action,
-        e.target ?? null,
-        e.order ?? null,
-        e.requestId ?? null,
-        e.source,
-        JSON.stringify(e.data ?? {}),
+        e.target === undefined ? null : withoutNul(e.target),
+        e.order === undefined ? null : withoutNul(e.order),
+        e.requestId === undefined ? null : withoutNul(e.requestId),
+        withoutNul(e.source),
+        jsonWithoutNul(e.data ?? {}),
       ],
     )
     .catch((err: unknown) => {

@@ -2,7 +2,7 @@
 // multi-row INSERT per batch, idempotent on (namespace, job, seq)), turns step start/end lines
 // into audit rows, and NOTIFYs followers once per committed batch.
 import type pg from "pg";
-import { appendAudit } from "./audit.ts";
+import { appendAudit, withoutNul } from "./audit.ts";
 import { translatePgError, withTransaction, type Db, type Queryable } from "./db.ts";
 
 /** One line of the runner output contract (see docs/architecture.md). */
@@ -163,13 +163,15 @@ function insertParams(who: { namespace: string; order: string; job: string }, li
     lines.map((l) => l.seq),
     lines.map((l) => l.ts),
     lines.map((l) => l.kind),
-    lines.map((l) => l.step ?? null),
+    // withoutNul: a script printing binary must not make its batch fail (the runner would retry
+    // the refused batch forever and stall the step).
+    lines.map((l) => (l.step === undefined ? null : withoutNul(l.step))),
     lines.map((l) => l.attempt ?? null),
     lines.map((l) => l.stream ?? null),
-    lines.map((l) => l.text ?? null),
+    lines.map((l) => (l.text === undefined ? null : withoutNul(l.text))),
     lines.map((l) => l.exitCode ?? null),
     lines.map((l) => l.state ?? null),
-    lines.map((l) => l.message ?? null),
+    lines.map((l) => (l.message === undefined ? null : withoutNul(l.message))),
   ];
 }
 

@@ -92,3 +92,22 @@ test("audit read: filters, cursor pagination, CSV, and who may read", async (t) 
   const anon = await a.app.inject({ method: "GET", url: "/api/audit" });
   assert.equal(anon.statusCode, 401);
 });
+
+test("a tampered cursor is a 400, never a 500", async (t) => {
+  const a = await newApi(t);
+  const auditor = await addToken(a, "auditor", ["audit:read"]);
+  const enc = (v: unknown) => Buffer.from(JSON.stringify(v)).toString("base64url");
+  // JavaScript's Date.parse accepts "1" and "Tue 1"; Postgres does not. A 20-digit id overflows bigint.
+  for (const cursor of [
+    enc(["1", "5"]),
+    enc(["March 7", "5"]),
+    enc(["2026-01-01T00:00:00.000Z", "99999999999999999999"]),
+  ]) {
+    const r = await a.app.inject({
+      method: "GET",
+      url: `/api/audit?cursor=${cursor}`,
+      headers: bearer(auditor),
+    });
+    assert.equal(r.statusCode, 400, `${cursor}: ${r.body}`);
+  }
+});

@@ -214,3 +214,19 @@ test("a secret parameter is redacted in a stored config diff and in stored step 
   assert.match(text, /"\[redacted\]"/);
   assert.match(text, /"bob"/);
 });
+
+test("NUL characters (valid JSON, refused by Postgres text/jsonb) never make an append fail", async (t) => {
+  const { db } = await setup(t);
+  await appendAudit(db, {
+    actor: "user:a\u0000b@example.com",
+    action: "order_created",
+    target: "Order/x\u0000",
+    source: "portal",
+    data: { reason: "needs\u0000it", ["k\u0000"]: ["\u0000"] },
+  });
+  const r = await db.query<{ actor: string; data: unknown }>("SELECT actor, data FROM audit_events");
+  assert.equal(r.rows[0]?.actor, "user:a\uFFFDb@example.com");
+  assert.deepEqual(r.rows[0]?.data, { reason: "needs\uFFFDit", ["k\uFFFD"]: ["\uFFFD"] });
+  const check = await verifyStoredChain(db);
+  assert.ok(check.ok, JSON.stringify(check));
+});

@@ -358,3 +358,35 @@ function collectEvents(res: Response): { seq: number; text?: string; kind: strin
   });
   return events;
 }
+
+test("hostile but valid runner output is stored, never a 5xx the runner would retry forever", async (t) => {
+  const a = await api(t);
+  const tok = tokenFor(a, "nul-1", "nul");
+  // A script printing binary: NUL is valid JSON and UTF-16 but Postgres text/jsonb refuse it.
+  const r = await post(a, tok, [
+    line(0, "step_start", { step: "bin\u0000step" }),
+    line(1, "line", { stream: "stdout", text: "before\u0000after" }),
+    line(2, "step_end", { step: "bin\u0000step", state: "Failed", exitCode: 1, message: "died \u0000 here" }),
+  ]);
+  assert.equal(r.statusCode, 200, r.body);
+  const stored = await a.db.query<{ text: string | null; step: string }>(
+    "SELECT text, step FROM step_output_lines WHERE job = 'nul-1' ORDER BY seq",
+  );
+  assert.equal(stored.rows[1]?.text, "before\uFFFDafter");
+  assert.equal(stored.rows[0]?.step, "bin\uFFFDstep");
+  const audit = await a.db.query<{ data: { message: string } }>(
+    "SELECT data FROM audit_events WHERE action = 'step_failed' AND order_name = 'nul'",
+  );
+  assert.equal(audit.rows[0]?.data.message, "died \uFFFD here");
+  // An exit code beyond a 32-bit integer is the runner's bug: a 400 (it gives up), not a 500.
+  const huge = await post(a, tok, [line(3, "step_end", { state: "Failed", exitCode: 2 ** 40 })]);
+  assert.equal(huge.statusCode, 400, huge.body);
+  const year0 = await post(a, tok, [{ ...line(4, "line"), ts: "0000-01-01T00:00:00Z" }]);
+  assert.ok(year0.statusCode < 500, `${year0.statusCode} ${year0.body}`);
+  const farOffset = await post(a, tok, [{ ...line(5, "line"), ts: "2026-03-01T10:00:00+20:00" }]);
+  assert.equal(farOffset.statusCode, 200, farOffset.body);
+  const ts = await a.db.query<{ ts: Date }>(
+    "SELECT ts FROM step_output_lines WHERE job = 'nul-1' AND seq = 5",
+  );
+  assert.equal(ts.rows[0]?.ts.toISOString(), "2026-02-28T14:00:00.000Z");
+});

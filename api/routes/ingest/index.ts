@@ -17,7 +17,15 @@ export const MAX_IN_FLIGHT_LINES = 50_000;
 export const MAX_IN_FLIGHT_BATCHES = 8;
 
 const Line = z.object({
-  ts: z.iso.datetime({ offset: true }),
+  // Normalised to UTC: Postgres refuses year 0 and offsets past ±15:59 that the ISO form allows
+  // (a 500 the runner would retry forever); out of range is a 400.
+  ts: z.iso
+    .datetime({ offset: true })
+    .refine((s) => {
+      const y = new Date(s).getUTCFullYear();
+      return y >= 1 && y <= 9999;
+    }, "a time between the years 1 and 9999")
+    .transform((s) => new Date(s).toISOString()),
   seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
   kind: z.enum(["step_start", "line", "step_end", "run_end"]),
   /** Absent on run_end. */
@@ -28,7 +36,13 @@ const Line = z.object({
     .string()
     .max(64 * 1024)
     .optional(),
-  exitCode: z.number().int().optional(),
+  // The column is a 32-bit integer: a larger value is the runner's bug (400, it gives up), not a 500.
+  exitCode: z
+    .number()
+    .int()
+    .min(-(2 ** 31))
+    .max(2 ** 31 - 1)
+    .optional(),
   state: z.enum(["Succeeded", "Failed", "Skipped"]).optional(),
   message: z.string().max(4096).optional(),
 });
