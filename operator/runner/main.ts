@@ -158,7 +158,7 @@ let stopReason = setupError !== undefined ? `skipped: ${setupError}` : undefined
 
 for (const [i, step] of plan.steps.entries()) {
   if (stopReason !== undefined || terminating) {
-    const message = stopReason ?? "skipped: the runner was terminated";
+    const message = terminating ? "skipped: the runner was terminated" : (stopReason ?? "skipped");
     emit({ kind: "step_end", step: step.name, attempt: 0, state: "Skipped", message });
     summaries.push({ name: step.name, state: "Skipped", attempts: 0, message });
     continue;

@@ -7,7 +7,7 @@
 // (e.g. the Job's activeDeadlineSeconds) has its process tree killed.
 import * as k8s from "@kubernetes/client-node";
 import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream } from "node:fs";
+import { createWriteStream, readdirSync, readFileSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -32,6 +32,33 @@ export type LocalNodeOptions = {
 export type LocalNode = { readonly nodeName: string; stop(): Promise<void> };
 
 type Run = { child?: ChildProcess; dir: string; killed: boolean; done: Promise<void> };
+
+/** Every live descendant of `root` (from /proc), children before grandchildren. */
+export function descendantsOf(root: number): number[] {
+  const parent = new Map<number, number>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      parent.set(Number(entry), Number(fields[1]));
+    } catch (err) {
+      // The process exited while we looked: not a descendant any more.
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
+  }
+  const out: number[] = [];
+  const queue = [root];
+  while (queue.length > 0) {
+    const p = queue.shift();
+    for (const [child, ppid] of parent) {
+      if (ppid !== p) continue;
+      out.push(child);
+      queue.push(child);
+    }
+  }
+  return out;
+}
 
 const errText = (err: unknown) =>
   err instanceof k8s.ApiException ? `${err.code}: ${String(err.body).slice(0, 300)}` : String(err);
@@ -321,15 +348,25 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
     run.killed = true;
     const pid = run.child?.pid;
     if (pid === undefined || run.child?.exitCode !== null) return;
-    const kill = (sig: NodeJS.Signals) => {
+    const kill = (target: number, sig: NodeJS.Signals) => {
       try {
-        process.kill(-pid, sig);
+        process.kill(target, sig);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "ESRCH") log(`kill ${pid}: ${String(err)}`);
+        if ((err as NodeJS.ErrnoException).code !== "ESRCH") log(`kill ${target}: ${String(err)}`);
       }
     };
-    kill("SIGTERM");
-    setTimeout(() => kill("SIGKILL"), Math.max(0, graceSeconds) * 1000).unref();
+    // SIGTERM to the runner lets it stop its step and report, as in a pod. A pod's PID
+    // namespace would take every process with it; here the steps run in their own process
+    // groups, so after the grace every descendant still alive is killed by pid.
+    kill(-pid, "SIGTERM");
+    setTimeout(
+      () => {
+        const all = descendantsOf(pid);
+        kill(-pid, "SIGKILL");
+        for (const d of all) kill(d, "SIGKILL");
+      },
+      Math.max(0, graceSeconds) * 1000,
+    ).unref();
   }
 
   async function onPod(pod: k8s.V1Pod) {

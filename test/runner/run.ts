@@ -1,5 +1,5 @@
 // Runs the real runner as a process (as the pod would) and collects what it reports.
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -37,6 +37,7 @@ export async function runRunner(
   t: Pick<TestContext, "after">,
   plan: RunPlanInput | string,
   env: Record<string, string> = {},
+  hooks: { onEvent?: (e: RunnerEvent, child: ChildProcess) => void } = {},
 ): Promise<RunResult> {
   const dir = await tempDir(t);
   const terminationLog = join(dir, "termination-log");
@@ -54,7 +55,14 @@ export async function runRunner(
   });
   let stdout = "";
   let stderr = "";
-  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+  let pending = "";
+  child.stdout.on("data", (d: Buffer) => {
+    stdout += d.toString();
+    pending += d.toString();
+    const lines = pending.split("\n");
+    pending = lines.pop() ?? "";
+    for (const l of lines) if (l.trim()) hooks.onEvent?.(JSON.parse(l) as RunnerEvent, child);
+  });
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
   const code = await new Promise<number | null>((r) => child.on("close", (c) => r(c)));
   const events = stdout

@@ -273,3 +273,38 @@ test("pwsh steps run when pwsh is installed", async (t) => {
   assert.deepEqual(linesOf(r, "ps", "stdout"), ["n=1 hi", "n=2 hi"]);
   assert.equal(r.summary?.steps[0]?.exitCode, 4);
 });
+
+test("SIGTERM to the runner (pod deleted) kills the running step's tree, skips the rest, exits 143", async (t) => {
+  let signalled = false;
+  const r = await runRunner(
+    t,
+    {
+      runbook: "demo",
+      steps: [
+        bash("long", 'sleep 300 & echo "bg=$!"; sleep 301', { timeoutSeconds: 600 }),
+        bash("next", "echo never"),
+      ],
+    },
+    { IPSOLIS_KILL_GRACE_SECONDS: "1" },
+    {
+      onEvent: (e, child) => {
+        if (e.kind === "line" && e.text?.startsWith("bg=") && !signalled) {
+          signalled = true;
+          child.kill("SIGTERM");
+        }
+      },
+    },
+  );
+  assert.ok(signalled);
+  assert.equal(r.code, 143);
+  const pid = Number(linesOf(r, "long")[0]?.split("=")[1]);
+  assert.equal(isAlive(pid), false);
+  assert.deepEqual(
+    r.summary?.steps.map((s) => [s.name, s.state, s.message]),
+    [
+      ["long", "Failed", "the runner was terminated (pod deleted or deadline exceeded)"],
+      ["next", "Skipped", "skipped: the runner was terminated"],
+    ],
+  );
+  assert.match(r.summary?.message ?? "", /^terminated: /);
+});
