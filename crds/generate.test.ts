@@ -5,7 +5,7 @@ import { mkdtemp, writeFile, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { generateAll } from "./generate.ts";
+import { generateAll, type Schema } from "./generate.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -69,4 +69,28 @@ test("the checked-in crds/generated matches what the YAML generates", async () =
       `crds/generated/${name} is stale`,
     );
   }
+});
+
+test("every CRD field has a description (kubectl explain), every array a maxItems and every string a bound", async () => {
+  const { readdir } = await import("node:fs/promises");
+  const { parse } = await import("yaml");
+  const missing: string[] = [];
+  const walk = (s: Schema, path: string) => {
+    if (path.split(".").length > 2 && !s.description && !/(\[\]|\{\})$/.test(path))
+      missing.push(`${path}: description`);
+    if (s.type === "array" && s.maxItems === undefined) missing.push(`${path}: maxItems`);
+    const topLevel = path.split(".").length === 2;
+    if (s.type === "string" && s.maxLength === undefined && !s.enum && s.format !== "date-time" && !topLevel)
+      missing.push(`${path}: maxLength`);
+    for (const [k, p] of Object.entries(s.properties ?? {})) if (k !== "metadata") walk(p, `${path}.${k}`);
+    if (s.items) walk(s.items, `${path}[]`);
+    if (typeof s.additionalProperties === "object") walk(s.additionalProperties, `${path}{}`);
+  };
+  for (const f of (await readdir(here)).filter((x) => x.endsWith(".yaml"))) {
+    const crd = parse(await readFile(join(here, f), "utf8")) as {
+      spec: { names: { kind: string }; versions: { schema: { openAPIV3Schema: Schema } }[] };
+    };
+    for (const v of crd.spec.versions) walk(v.schema.openAPIV3Schema, crd.spec.names.kind);
+  }
+  assert.deepEqual(missing, []);
 });
