@@ -175,6 +175,19 @@ test("legacy X-Admin-Key: a virtual superadmin, refused on the password change w
   assert.deepEqual(me.json<{ actor: string; role: string }>().actor, "admin:legacy_key");
   assert.equal(me.json<{ role: string }>().role, "superadmin");
 
+  // Its writes are attributed to admin:legacy_key in the audit log.
+  const w = await api.app.inject({
+    method: "PUT",
+    url: "/admin/settings",
+    headers: { "x-admin-key": ADMIN_KEY },
+    payload: { lockoutMinutes: 30 },
+  });
+  assert.equal(w.statusCode, 200, w.body);
+  assert.deepEqual(
+    (await auditRows(api.db, "settings_updated")).map((r) => r.actor),
+    ["admin:legacy_key"],
+  );
+
   const bad = await api.app.inject({
     method: "GET",
     url: "/auth/me",
