@@ -1,7 +1,6 @@
 // Applies one action of the Order state machine. Each is idempotent: running it twice, or after
 // a restart, has the effect of running it once (AlreadyExists is success, NotFound on delete is
 // success). Conflicts are transient: the work queue retries and the next observe decides anew.
-import type * as k8s from "@kubernetes/client-node";
 import { randomBytes } from "node:crypto";
 import { ConflictError } from "../../record/errors.ts";
 import { mintIngestToken } from "../../record/ingest-token.ts";
@@ -179,50 +178,44 @@ async function createJob(ctx: ActionContext, attempt: number, jobName: string): 
   const { deps, order, runbook } = ctx;
   if (!runbook) throw new Error("CreateJob without a runbook");
   const ns = deps.namespace;
-  const job = buildJob({ order, runbook, attempt, jobName, config: deps.jobConfig });
-  let uid: string | undefined;
+  // The token's Secret comes first: a pod must never start before its token exists (the local
+  // node fails such a pod at once, a kubelet would hold it in CreateContainerConfigError). So
+  // it is owned by the Order (the Job's uid does not exist yet) and expires with the Job.
+  if (deps.jobConfig.ingestUrl && deps.ingestSecret && !deps.caches.jobs.get(jobName)) {
+    const expiresAt = new Date(deps.clock().getTime() + (activeDeadlineFor(runbook) + 600) * 1000);
+    const token = mintIngestToken(deps.ingestSecret, {
+      namespace: ns,
+      job: jobName,
+      order: order.metadata.name,
+      expiresAt,
+    });
+    try {
+      await deps.rest.call({
+        method: "POST",
+        path: `/api/v1/namespaces/${ns}/secrets`,
+        body: buildIngestSecret({
+          owner: { name: order.metadata.name, uid: order.metadata.uid ?? "" },
+          jobName,
+          namespace: ns,
+          token,
+        }),
+      });
+    } catch (err) {
+      if (!is(err, 409)) throw err;
+    }
+  }
   try {
-    const created = await deps.rest.call<k8s.V1Job>({
+    await deps.rest.call({
       method: "POST",
       path: `/apis/batch/v1/namespaces/${ns}/jobs`,
-      body: job,
+      body: buildJob({ order, runbook, attempt, jobName, config: deps.jobConfig }),
     });
-    uid = created.metadata?.uid;
     ctx.log.info({ job: jobName, attempt }, "job created");
   } catch (err) {
     // Restart-safe: the Job of this attempt already exists (we made it before a crash).
     if (!is(err, 409)) throw err;
-    const existing =
-      deps.caches.jobs.get(jobName) ??
-      (await deps.rest.call<k8s.V1Job>({
-        method: "GET",
-        path: `/apis/batch/v1/namespaces/${ns}/jobs/${jobName}`,
-      }));
-    uid = existing.metadata?.uid;
   }
   deps.expect.job(jobName);
-  if (!deps.jobConfig.ingestUrl || !deps.ingestSecret || !uid) return;
-  const expiresAt = new Date(deps.clock().getTime() + (activeDeadlineFor(runbook) + 600) * 1000);
-  const token = mintIngestToken(deps.ingestSecret, {
-    namespace: ns,
-    job: jobName,
-    order: order.metadata.name,
-    expiresAt,
-  });
-  try {
-    await deps.rest.call({
-      method: "POST",
-      path: `/api/v1/namespaces/${ns}/secrets`,
-      body: buildIngestSecret({
-        job: { name: jobName, uid },
-        namespace: ns,
-        order: order.metadata.name,
-        token,
-      }),
-    });
-  } catch (err) {
-    if (!is(err, 409)) throw err;
-  }
 }
 
 /** Records a Kubernetes Event; a failed emit is logged at warn and never fails the reconcile. */

@@ -217,11 +217,14 @@ export function buildJob(input: {
   };
 }
 
-/** The Secret holding the Job's ingest token, owned by the Job (deleted with it). */
+/**
+ * The Secret holding one Job's ingest token. Created before the Job (the pod needs it to
+ * start), so owned by the Order; the token itself expires with the Job's deadline.
+ */
 export function buildIngestSecret(input: {
-  job: { name: string; uid: string };
+  owner: { name: string; uid: string };
+  jobName: string;
   namespace: string;
-  order: string;
   token: string;
 }): k8s.V1Secret {
   return {
@@ -229,15 +232,15 @@ export function buildIngestSecret(input: {
     kind: "Secret",
     type: "Opaque",
     metadata: {
-      name: ingestSecretNameFor(input.job.name),
+      name: ingestSecretNameFor(input.jobName),
       namespace: input.namespace,
-      labels: { [LABEL_ORDER]: input.order, ...MANAGED_BY },
+      labels: { [LABEL_ORDER]: input.owner.name, "ipsolis.io/job": input.jobName, ...MANAGED_BY },
       ownerReferences: [
         {
-          apiVersion: "batch/v1",
-          kind: "Job",
-          name: input.job.name,
-          uid: input.job.uid,
+          apiVersion: "ipsolis.io/v1alpha1",
+          kind: "Order",
+          name: input.owner.name,
+          uid: input.owner.uid,
           controller: true,
           blockOwnerDeletion: true,
         },

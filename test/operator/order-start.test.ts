@@ -51,7 +51,11 @@ test("approval-free order: Scheduled then Processing, with one Job built to the 
     }),
   );
   await create(ns, "assettypes", assetType("vpn"));
-  await runOperator(t, ns);
+  // Nothing listens there: this test only checks the token the pod would get.
+  await runOperator(t, ns, {
+    IPSOLIS_INGEST_URL: "http://127.0.0.1:9/ingest",
+    IPSOLIS_INGEST_TOKEN_SECRET: INGEST_SECRET,
+  });
   const o = await create<Order>(ns, "orders", order("o1", { assetType: "vpn" }));
 
   const seen = await waitOrder(ns, "o1", phaseIs("Processing"));
@@ -104,7 +108,7 @@ test("approval-free order: Scheduled then Processing, with one Job built to the 
   assert.equal(krbMount?.readOnly, true);
   assert.equal(pod?.spec?.volumes?.find((v) => v.name === "kerberos")?.secret?.secretName, "svc-keytab");
 
-  // The per-Job ingest token: in a Secret owned by the Job, valid for this Job only.
+  // The per-Job ingest token: in a Secret owned by the Order (made before the Job), valid for this Job only.
   const tokenRef = env.get("IPSOLIS_INGEST_TOKEN")?.valueFrom?.secretKeyRef;
   assert.ok(tokenRef, "token comes from a Secret");
   const secret = await eventually("ingest secret", () =>
@@ -112,7 +116,7 @@ test("approval-free order: Scheduled then Processing, with one Job built to the 
       .core.readNamespacedSecret({ namespace: ns, name: tokenRef.name ?? "" })
       .catch(() => undefined),
   );
-  assert.equal(secret.metadata?.ownerReferences?.[0]?.uid, job.metadata?.uid);
+  assert.equal(secret.metadata?.ownerReferences?.[0]?.uid, o.metadata?.uid);
   const token = Buffer.from(secret.data?.[tokenRef.key] ?? "", "base64").toString();
   const check = verifyIngestToken(INGEST_SECRET, token, new Date());
   assert.ok(check.ok);

@@ -38,8 +38,6 @@ export async function runOperator(
     IPSOLIS_LEADER_ELECTION: true,
     IPSOLIS_LEADER_LEASE_SECONDS: 4,
     IPSOLIS_LEADER_RENEW_MS: 300,
-    IPSOLIS_INGEST_URL: "http://127.0.0.1:9/ingest",
-    IPSOLIS_INGEST_TOKEN_SECRET: INGEST_SECRET,
     LOG_LEVEL: "warn",
     ...over,
   };
