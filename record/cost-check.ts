@@ -193,53 +193,67 @@ async function emitEvent(d: CostCheckDeps, f: ThresholdFinding): Promise<void> {
   });
 }
 
-/** Sends today's alerts not yet delivered; marks them delivered only when every channel took them. */
+/**
+ * Sends today's alerts not yet delivered; marks them delivered only when every channel took them.
+ * Each alert is claimed with FOR UPDATE SKIP LOCKED for the duration of its sends: two replicas
+ * running the check at once never both notify, and a failed send rolls back (retried next run).
+ */
 async function notifyPending(d: CostCheckDeps, tz: string, findings: ThresholdFinding[]): Promise<string[]> {
   const day = findings[0]?.day;
   if (!day) return [];
-  const r = await d.db.query<{
-    cost_center: string;
-    currency: string;
-    threshold: string;
-    month_to_date: string;
-    projected: string;
-  }>(
-    `SELECT cost_center, currency, threshold::text, month_to_date::text, projected::text FROM cost_alerts
-      WHERE day = $1 AND notified_at IS NULL ORDER BY cost_center`,
-    [day],
-  );
   const done: string[] = [];
-  for (const a of r.rows) {
-    const f = {
-      costCenter: a.cost_center,
-      currency: a.currency,
-      threshold: a.threshold,
-      monthToDate: a.month_to_date,
-      projected: a.projected,
-      month: day.slice(0, 7),
-    };
-    let ok = true;
-    for (const ch of d.channels) {
-      try {
-        await ch.send({
-          kind: "cost_threshold_exceeded",
-          summary: alertMessage(f),
-          data: { ...f, day, timeZone: tz },
-        });
-      } catch (err) {
-        ok = false;
-        d.log.warn(
-          { err, channel: ch.name, costCenter: f.costCenter },
-          "cost alert notification failed; retried next run",
-        );
+  let after = "";
+  for (;;) {
+    const claimed = await withTransaction(d.db, async (c) => {
+      const r = await c.query<{
+        cost_center: string;
+        currency: string;
+        threshold: string;
+        month_to_date: string;
+        projected: string;
+      }>(
+        `SELECT cost_center, currency, threshold::text, month_to_date::text, projected::text FROM cost_alerts
+          WHERE day = $1 AND notified_at IS NULL AND cost_center > $2
+          ORDER BY cost_center LIMIT 1 FOR UPDATE SKIP LOCKED`,
+        [day, after],
+      );
+      const a = r.rows[0];
+      if (!a) return null;
+      const f = {
+        costCenter: a.cost_center,
+        currency: a.currency,
+        threshold: a.threshold,
+        monthToDate: a.month_to_date,
+        projected: a.projected,
+        month: day.slice(0, 7),
+      };
+      let ok = true;
+      for (const ch of d.channels) {
+        try {
+          await ch.send({
+            kind: "cost_threshold_exceeded",
+            summary: alertMessage(f),
+            data: { ...f, day, timeZone: tz },
+          });
+        } catch (err) {
+          ok = false;
+          d.log.warn(
+            { err, channel: ch.name, costCenter: f.costCenter },
+            "cost alert notification failed; retried next run",
+          );
+        }
       }
-    }
-    if (!ok) continue;
-    await d.db.query("UPDATE cost_alerts SET notified_at = now() WHERE cost_center = $1 AND day = $2", [
-      a.cost_center,
-      day,
-    ]);
-    done.push(a.cost_center);
+      if (ok) {
+        await c.query("UPDATE cost_alerts SET notified_at = now() WHERE cost_center = $1 AND day = $2", [
+          a.cost_center,
+          day,
+        ]);
+      }
+      return { costCenter: a.cost_center, ok };
+    });
+    if (!claimed) break;
+    after = claimed.costCenter;
+    if (claimed.ok) done.push(claimed.costCenter);
   }
   return done;
 }

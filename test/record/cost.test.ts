@@ -227,3 +227,47 @@ test("the scheduler defaults to 06:00 Europe/Berlin", () => {
     s.stop();
   }
 });
+
+test("two replicas running the check at once raise and notify each alert once", async (t) => {
+  await applyCrds();
+  const now = new Date("2026-02-14T23:00:00Z");
+  const a = await newApi(t, { now });
+  await assetType(a, "laptop", "28.00", "CC-100");
+  await heldOrder(a, "l1", "laptop", "anna@example.com", "2026-01-31T23:00:00Z", null);
+  const admin = await addToken(a, "admin", ["settings:write"]);
+  const put = await a.app.inject({
+    method: "PUT",
+    url: "/api/cost/thresholds/CC-100",
+    headers: bearer(admin),
+    payload: { amount: "20.00", currency: "EUR" },
+  });
+  assert.equal(put.statusCode, 200, put.body);
+
+  const received: string[] = [];
+  // A receiver that takes its time, as real chat/ticket webhooks do.
+  const srv = createServer((req, res) => {
+    let body = "";
+    req.on("data", (d: Buffer) => (body += d.toString()));
+    req.on("end", () => {
+      received.push(body);
+      setTimeout(() => res.writeHead(204).end(), 300);
+    });
+  });
+  srv.listen(0, "127.0.0.1");
+  await once(srv, "listening");
+  t.after(() => srv.close());
+  const url = `http://127.0.0.1:${(srv.address() as AddressInfo).port}/hooks/cost`;
+  const secret = "webhook-secret-0123456789abcdef";
+  const replica = () => ({
+    db: a.db,
+    kc: a.kc,
+    namespace: a.namespace,
+    log: pino({ level: "silent" }),
+    channels: [webhookChannel({ url, secret, now: () => now })],
+    now: () => now,
+  });
+  const [r1, r2] = await Promise.all([runCostCheck(replica()), runCostCheck(replica())]);
+  assert.deepEqual([...r1.raised, ...r2.raised], ["CC-100"]);
+  assert.deepEqual([...r1.notified, ...r2.notified], ["CC-100"]);
+  assert.equal(received.length, 1, "one notification, not one per replica");
+});
