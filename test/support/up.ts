@@ -31,6 +31,10 @@ for (const f of crdFiles) {
 }
 say(`applied ${crdFiles.length} CRD file(s)`);
 
+// The local node (test/localnode): runs the runbook Jobs' pods as local processes.
+const { startLocalNode } = await import("../localnode/node.ts");
+const localNode = await startLocalNode({ kubeconfig: cp.kubeconfig, log: say });
+
 // The API (issue #5) with a demo superadmin and token, in namespace `ipsolis`.
 const apiNamespace = "ipsolis";
 await kc
@@ -71,6 +75,7 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
     say("stopping…");
     void apiServer
       .stop()
+      .finally(() => localNode.stop())
       .finally(() => Promise.allSettled([cp.stop(), pgsrv.stop()]))
       .then(() => process.exit(0));
   });
