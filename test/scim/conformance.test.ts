@@ -33,6 +33,9 @@ test("SCIM: discovery endpoints", async (t) => {
   const attrs = core.json<{ attributes: { name: string; caseExact: boolean }[] }>().attributes;
   assert.equal(attrs.find((a) => a.name === "userName")?.caseExact, false);
   assert.equal((await api.scim("GET", `/Schemas/${ENT}`)).statusCode, 200);
+  const groups = await api.scim("GET", "/Groups");
+  assert.equal(groups.statusCode, 404, "Groups are not supported");
+  assert.deepEqual(groups.json<{ schemas: string[] }>().schemas, [ERROR]);
   const missing = await api.scim("GET", "/Schemas/urn:nope");
   assert.equal(missing.statusCode, 404);
   assert.deepEqual(missing.json<{ schemas: string[] }>().schemas, [ERROR]);

@@ -193,6 +193,20 @@ export const scimRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.addHook("onClose", async () => drainFanouts(app.deps));
 
+  // Anything else under /scim/v2 (e.g. /Groups, which we do not offer) answers a SCIM 404.
+  await app.register(
+    async (scoped) => {
+      scoped.setNotFoundHandler((req, reply) =>
+        send(reply, 404, {
+          schemas: [ERROR_SCHEMA],
+          status: "404",
+          detail: `no SCIM endpoint ${req.method} ${req.url.split("?")[0] ?? ""}`,
+        }),
+      );
+    },
+    { prefix: BASE },
+  );
+
   app.get(`${BASE}/ServiceProviderConfig`, { config: scim }, async (req, reply) =>
     send(reply, 200, serviceProviderConfig(baseUrl(req), MAX_RESULTS)),
   );
