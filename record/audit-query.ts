@@ -1,4 +1,5 @@
 // Reading the audit log: filters, an opaque cursor on (at, id), newest first; and CSV export.
+import { Readable } from "node:stream";
 import { InputError } from "./errors.ts";
 import { translatePgError, type Queryable } from "./db.ts";
 
@@ -151,4 +152,31 @@ export const AUDIT_CSV_HEADER = [
 
 export function auditCsvLine(r: AuditRow): string {
   return csvLine([r.id, r.at, r.actor, r.action, r.target, r.order, r.requestId, r.source, r.data, r.hash]);
+}
+
+/**
+ * The CSV export as a stream pulled page by page (keyset pagination keeps each page cheap). Pulled,
+ * not pushed: the next page is read only when the client has taken the previous one, and a client
+ * that goes away stops the export (a pushed loop buffered up to `maxRows` rows in memory).
+ */
+export function auditCsvStream(
+  q: Queryable,
+  f: AuditFilter,
+  opts: { cursor?: string | undefined; pageSize?: number; maxRows?: number } = {},
+): Readable {
+  const pageSize = opts.pageSize ?? 1000;
+  const maxRows = opts.maxRows ?? 1_000_000;
+  async function* pages(): AsyncGenerator<string> {
+    yield csvLine(AUDIT_CSV_HEADER);
+    let cursor = opts.cursor;
+    let n = 0;
+    for (;;) {
+      const page = await queryAudit(q, f, { limit: Math.min(pageSize, maxRows - n), cursor });
+      yield page.items.map(auditCsvLine).join("");
+      n += page.items.length;
+      if (!page.next || n >= maxRows) return;
+      cursor = page.next;
+    }
+  }
+  return Readable.from(pages(), { objectMode: false, highWaterMark: 64 * 1024 });
 }

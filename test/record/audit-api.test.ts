@@ -109,5 +109,11 @@ test("a tampered cursor is a 400, never a 500", async (t) => {
       headers: bearer(auditor),
     });
     assert.equal(r.statusCode, 400, `${cursor}: ${r.body}`);
+    const csv = await a.app.inject({
+      method: "GET",
+      url: `/api/audit?format=csv&cursor=${cursor}`,
+      headers: bearer(auditor),
+    });
+    assert.equal(csv.statusCode, 400, `csv ${cursor}: ${csv.body}`);
   }
 });

@@ -4,13 +4,7 @@ import { PassThrough } from "node:stream";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import type { FastifyRequest } from "fastify";
 import { z } from "zod";
-import {
-  AUDIT_CSV_HEADER,
-  auditCsvLine,
-  csvLine,
-  queryAudit,
-  type AuditFilter,
-} from "../../../record/audit-query.ts";
+import { auditCsvStream, decodeCursor, queryAudit, type AuditFilter } from "../../../record/audit-query.ts";
 import { readOrderLog, type StoredLine } from "../../../record/step-output.ts";
 import { createLogListener } from "../../../record/log-listener.ts";
 import { NotFoundError } from "../../../record/errors.ts";
@@ -111,24 +105,16 @@ export const auditRoutes: FastifyPluginAsyncZod = async (app) => {
       const q = req.query;
       const filter = filterOf(q);
       if (q.format === "json") return queryAudit(app.deps.db, filter, { limit: q.limit, cursor: q.cursor });
-      // CSV: every matching row, streamed page by page (keyset pagination keeps each page cheap).
-      const out = new PassThrough();
-      void (async () => {
-        out.write(csvLine(AUDIT_CSV_HEADER));
-        let cursor = q.cursor;
-        let n = 0;
-        for (;;) {
-          const page = await queryAudit(app.deps.db, filter, { limit: CSV_PAGE, cursor });
-          for (const r of page.items) out.write(auditCsvLine(r));
-          n += page.items.length;
-          if (!page.next || n >= CSV_MAX_ROWS) break;
-          cursor = page.next;
-        }
-        out.end();
-      })().catch((err: unknown) => {
-        req.log.error({ err }, "audit CSV export failed midway");
-        out.destroy(err instanceof Error ? err : new Error(String(err)));
+      // A bad cursor is a 400 before the first byte, not a stream broken after the header.
+      if (q.cursor) decodeCursor(q.cursor);
+      // CSV: every matching row, pulled page by page as the client reads (back-pressure), and
+      // stopped when it goes away.
+      const out = auditCsvStream(app.deps.db, filter, {
+        cursor: q.cursor,
+        pageSize: CSV_PAGE,
+        maxRows: CSV_MAX_ROWS,
       });
+      out.once("error", (err) => req.log.error({ err }, "audit CSV export failed midway"));
       return reply
         .header("content-type", "text/csv; charset=utf-8")
         .header("content-disposition", 'attachment; filename="audit.csv"')
