@@ -11,7 +11,8 @@ import { eventually } from "../support/kube.ts";
 import { addToken, bearer } from "../api/support.ts";
 import { signBody } from "../../api/leaver/signature.ts";
 import { isOrderingBlocked } from "../../record/employees/store.ts";
-import { processDueLeavers } from "../../api/leaver/fanout.ts";
+import { LEASE_MS, processDueLeavers, processLeaver } from "../../api/leaver/fanout.ts";
+import { claimLeaverEvent } from "../../record/leavers/store.ts";
 import type { Order } from "../../crds/generated/index.ts";
 import { drainFanouts } from "../../api/leaver/background.ts";
 import {
@@ -436,4 +437,41 @@ test("orders in flight: pending ones are cancelled, one still Processing is caug
     headers: bearer(reader),
   });
   assert.equal(rep.json<{ summary: { total: number } }>().summary.total, 4);
+});
+
+test("restart-safe: a fan-out whose process died is taken over once its lease expires", async (t) => {
+  const { api } = await world(t);
+  const when = new Date(api.clock.now.getTime() + 60_000);
+  const r = await hr(api, { upn: "ada@example.com", effectiveDate: when.toISOString() });
+  const id = r.json<{ id: string }>().id;
+  api.clock.now = new Date(when.getTime() + 1000);
+  // Process A claims the event and dies before creating anything.
+  assert.ok(await claimLeaverEvent(api.db, id, api.clock.now, LEASE_MS));
+  assert.equal((await processLeaver(api.app.deps, id)).processed, false, "the lease is held");
+  assert.deepEqual(await processDueLeavers(api.app.deps), []);
+  assert.deepEqual(await deprovisions(api), []);
+  // Blocked all the same: the event is effective.
+  assert.equal(await isOrderingBlocked(api.db, ADA, api.clock.now), true);
+  api.clock.now = new Date(api.clock.now.getTime() + LEASE_MS + 1000);
+  const done = await processDueLeavers(api.app.deps);
+  assert.deepEqual(
+    done.map((d) => [d.eventId, d.processed, d.queued]),
+    [[id, true, 3]],
+  );
+  assert.equal((await deprovisions(api)).length, 3);
+  assert.equal((await auditRows(api, "action = 'deprovision_queued'")).length, 3);
+});
+
+test("concurrent fan-outs of one event: one does the work, each deprovision audited once", async (t) => {
+  const { api } = await world(t);
+  const when = new Date(api.clock.now.getTime() + 60_000);
+  const id = (await hr(api, { upn: "ada@example.com", effectiveDate: when.toISOString() })).json<{
+    id: string;
+  }>().id;
+  api.clock.now = new Date(when.getTime() + 1000);
+  const runs = await Promise.all(Array.from({ length: 5 }, () => processLeaver(api.app.deps, id)));
+  assert.equal(runs.filter((x) => x.processed).length, 1);
+  assert.equal((await deprovisions(api)).length, 3);
+  assert.equal((await auditRows(api, "action = 'deprovision_queued'")).length, 3);
+  assert.equal((await auditRows(api, "action = 'leaver_fanout_started'")).length, 1);
 });

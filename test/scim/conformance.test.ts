@@ -143,6 +143,32 @@ test("SCIM: create, get, list with filter and paging, replace, patch, delete", a
   });
   assert.equal(stale.statusCode, 412);
   assert.equal(stale.json<{ scimType: string }>().scimType, "invalidVers");
+  const current = put.json<{ meta: { version: string } }>().meta.version;
+  const stalePatch = await api.scim(
+    "PATCH",
+    `/Users/${ada.id}`,
+    {
+      schemas: ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+      Operations: [{ op: "add", path: "title", value: "x" }],
+    },
+    { "if-match": 'W/"999"' },
+  );
+  assert.equal(stalePatch.statusCode, 412);
+  assert.equal(
+    (await api.scim("DELETE", `/Users/${ada.id}`, undefined, { "if-match": 'W/"999"' })).statusCode,
+    412,
+  );
+  const okPatch = await api.scim(
+    "PATCH",
+    `/Users/${ada.id}`,
+    {
+      schemas: ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+      Operations: [{ op: "add", path: "title", value: "x" }],
+    },
+    { "if-match": current },
+  );
+  assert.equal(okPatch.statusCode, 200);
+  assert.notEqual(okPatch.headers.etag, current, "every write changes the ETag");
   const taken = await api.scim("PUT", `/Users/${ada.id}`, userBody("user1@example.com"));
   assert.equal(taken.statusCode, 409);
 
