@@ -6,36 +6,61 @@ import { z } from "zod";
 const secret = (what: string) =>
   z.string().min(32, `${what} must be at least 32 characters (use e.g. \`openssl rand -base64 48\`)`);
 
-export const ApiEnv = z.object({
-  IPSOLIS_DATABASE_URL: z.url(),
-  IPSOLIS_NAMESPACE: z.string().min(1),
-  /** Path of a kubeconfig; in-cluster or $KUBECONFIG defaults when unset. */
-  IPSOLIS_KUBECONFIG: z.string().min(1).optional(),
-  IPSOLIS_LISTEN_HOST: z.string().min(1).default("127.0.0.1"),
-  IPSOLIS_LISTEN_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
-  IPSOLIS_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
-  /** Legacy shared admin key (`X-Admin-Key`): a virtual superadmin `admin:legacy_key`. Unset = off. */
-  IPSOLIS_ADMIN_KEY: secret("IPSOLIS_ADMIN_KEY").optional(),
-  /** Signs the CSRF tokens of the browser forms. */
-  IPSOLIS_SESSION_SECRET: secret("IPSOLIS_SESSION_SECRET"),
-  /** Signs one-click approval links. */
-  IPSOLIS_LINK_SECRET: secret("IPSOLIS_LINK_SECRET"),
-  /** Where users reach the API/portal, for links in mails (e.g. https://ipsolis.example.com). */
-  IPSOLIS_PUBLIC_URL: z.url().default("http://127.0.0.1:8080"),
-  IPSOLIS_HR_WEBHOOK_SECRET: secret("IPSOLIS_HR_WEBHOOK_SECRET").optional(),
-  IPSOLIS_SERVICENOW_WEBHOOK_SECRET: secret("IPSOLIS_SERVICENOW_WEBHOOK_SECRET").optional(),
-  /** HMAC secret of the runners' per-Job ingest tokens (record/ingest-token.ts). */
-  IPSOLIS_INGEST_SECRET: secret("IPSOLIS_INGEST_SECRET").optional(),
-  /** The API's ServiceAccount (the only identity allowed to write Order spec.approvals). */
-  IPSOLIS_SERVICE_ACCOUNT: z.string().min(1).default("ipsolis-api"),
-  /** Login attempts per client address and minute (on top of the per-account lockout). */
-  IPSOLIS_LOGIN_RATE_LIMIT: z.coerce.number().int().min(1).default(20),
-  /** Session lifetime in hours. */
-  IPSOLIS_SESSION_HOURS: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(24 * 30)
-    .default(12),
-});
+export const ApiEnv = z
+  .object({
+    IPSOLIS_DATABASE_URL: z.url(),
+    IPSOLIS_NAMESPACE: z.string().min(1),
+    /** Path of a kubeconfig; in-cluster or $KUBECONFIG defaults when unset. */
+    IPSOLIS_KUBECONFIG: z.string().min(1).optional(),
+    IPSOLIS_LISTEN_HOST: z.string().min(1).default("127.0.0.1"),
+    IPSOLIS_LISTEN_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+    IPSOLIS_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
+    /** Legacy shared admin key (`X-Admin-Key`): a virtual superadmin `admin:legacy_key`. Unset = off. */
+    IPSOLIS_ADMIN_KEY: secret("IPSOLIS_ADMIN_KEY").optional(),
+    /** Signs the CSRF tokens of the browser forms. */
+    IPSOLIS_SESSION_SECRET: secret("IPSOLIS_SESSION_SECRET"),
+    /** Signs one-click approval links. */
+    IPSOLIS_LINK_SECRET: secret("IPSOLIS_LINK_SECRET"),
+    /** Where users reach the API/portal, for links in mails (e.g. https://ipsolis.example.com). */
+    IPSOLIS_PUBLIC_URL: z.url().default("http://127.0.0.1:8080"),
+    IPSOLIS_HR_WEBHOOK_SECRET: secret("IPSOLIS_HR_WEBHOOK_SECRET").optional(),
+    IPSOLIS_SERVICENOW_WEBHOOK_SECRET: secret("IPSOLIS_SERVICENOW_WEBHOOK_SECRET").optional(),
+    /** HMAC secret of the runners' per-Job ingest tokens (record/ingest-token.ts). */
+    IPSOLIS_INGEST_SECRET: secret("IPSOLIS_INGEST_SECRET").optional(),
+    /** The API's ServiceAccount (the only identity allowed to write Order spec.approvals). */
+    IPSOLIS_SERVICE_ACCOUNT: z.string().min(1).default("ipsolis-api"),
+    /** Login attempts per client address and minute (on top of the per-account lockout). */
+    IPSOLIS_LOGIN_RATE_LIMIT: z.coerce.number().int().min(1).default(20),
+    /** Session lifetime in hours. */
+    IPSOLIS_SESSION_HOURS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(24 * 30)
+      .default(12),
+    /** Employee single sign-on (OpenID Connect, e.g. https://login.microsoftonline.com/<tenant-id>). */
+    IPSOLIS_OIDC_AUTHORITY: z.url({ protocol: /^https$/, error: "must be an https URL" }).optional(),
+    IPSOLIS_OIDC_CLIENT_ID: z.string().min(1).optional(),
+    IPSOLIS_OIDC_CLIENT_SECRET: z.string().min(1).optional(),
+    /** PEM file of an extra CA to trust for the identity provider (private PKI). */
+    IPSOLIS_OIDC_CA_FILE: z.string().min(1).optional(),
+  })
+  .superRefine((c, ctx) => {
+    const sso = [c.IPSOLIS_OIDC_AUTHORITY, c.IPSOLIS_OIDC_CLIENT_ID, c.IPSOLIS_OIDC_CLIENT_SECRET];
+    if (sso.some((v) => v !== undefined) && sso.some((v) => v === undefined)) {
+      for (const k of [
+        "IPSOLIS_OIDC_AUTHORITY",
+        "IPSOLIS_OIDC_CLIENT_ID",
+        "IPSOLIS_OIDC_CLIENT_SECRET",
+      ] as const) {
+        if (c[k] === undefined) {
+          ctx.addIssue({
+            code: "custom",
+            path: [k],
+            message: "required when any IPSOLIS_OIDC_* setting is given",
+          });
+        }
+      }
+    }
+  });
 export type ApiConfig = z.infer<typeof ApiEnv>;

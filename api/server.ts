@@ -5,7 +5,9 @@ import { loadConfig } from "../record/config.ts";
 import { createPool, migrate } from "../record/db.ts";
 import { createLogger } from "../record/log.ts";
 import { loadKubeConfig } from "../operator/index.ts";
+import { readFile } from "node:fs/promises";
 import { buildApp, type App } from "./app.ts";
+import { createOidcClient } from "./oidc/client.ts";
 import { ApiEnv, type ApiConfig } from "./config.ts";
 
 export async function startServer(
@@ -17,6 +19,16 @@ export async function startServer(
   log.info({ applied: migrated.applied, alreadyApplied: migrated.alreadyApplied }, "database migrated");
   const db = createPool(config.IPSOLIS_DATABASE_URL, { applicationName: "ipsolis-api" });
   const kc = loadKubeConfig(config.IPSOLIS_KUBECONFIG);
+  const oidc =
+    config.IPSOLIS_OIDC_AUTHORITY && config.IPSOLIS_OIDC_CLIENT_ID && config.IPSOLIS_OIDC_CLIENT_SECRET
+      ? createOidcClient({
+          authority: config.IPSOLIS_OIDC_AUTHORITY,
+          clientId: config.IPSOLIS_OIDC_CLIENT_ID,
+          clientSecret: config.IPSOLIS_OIDC_CLIENT_SECRET,
+          redirectUri: new URL("/auth/oidc/callback", config.IPSOLIS_PUBLIC_URL).href,
+          ca: config.IPSOLIS_OIDC_CA_FILE ? await readFile(config.IPSOLIS_OIDC_CA_FILE, "utf8") : undefined,
+        })
+      : undefined;
   const app = await buildApp({
     log,
     db,
@@ -24,6 +36,7 @@ export async function startServer(
     namespace: config.IPSOLIS_NAMESPACE,
     now: () => new Date(),
     config,
+    ...(oidc ? { oidc } : {}),
   });
   const url = await app.listen({ host: config.IPSOLIS_LISTEN_HOST, port: config.IPSOLIS_LISTEN_PORT });
   log.info({ url }, "ipsolis API listening");

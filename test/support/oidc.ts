@@ -26,9 +26,12 @@ export type IdpUser = { oid: string; email?: string; preferred_username?: string
 export async function startTestIdp(opts: {
   redirectUris: string[];
   users: Record<string, IdpUser>;
+  /** Directory with server.crt/server.key/ca.crt; default: the test run's control plane's. */
+  certDir?: string;
+  port?: number;
 }): Promise<TestIdp> {
   // The control plane's serving certificate (SAN 127.0.0.1) and CA serve the provider too.
-  const dir = testEnv().cpDir;
+  const dir = opts.certDir ?? testEnv().cpDir;
   const [cert, key, ca] = await Promise.all([
     readFile(join(dir, "server.crt"), "utf8"),
     readFile(join(dir, "server.key"), "utf8"),
@@ -38,7 +41,7 @@ export async function startTestIdp(opts: {
   const clientId = randomUUID();
   const clientSecret = randomUUID() + randomUUID();
   const server: Server = createServer({ cert, key });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  await new Promise<void>((r) => server.listen(opts.port ?? 0, "127.0.0.1", r));
   const addr = server.address();
   if (!addr || typeof addr === "string") throw new Error("no address");
   const prefix = `/${tenantId}/v2.0`;

@@ -1,70 +1,196 @@
-// `./dev up`: the product on this machine. A real control plane, Postgres, the CRDs, and
-// (as they land) the local node, operator, API and portal with demo data. Ctrl-C stops it all.
-import { readdir, readFile } from "node:fs/promises";
+// `./dev up`: the whole product on this machine. A real control plane and Postgres, the CRDs
+// and admission policy, the local node (standing in for the kubelet), the operator with its
+// history mirror and cost check, the API and portal, a demo identity provider for employee
+// sign-in, and demo data (a catalogue whose runbooks are bash twins, employees, an order).
+// Ctrl-C stops all of it.
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { randomBytes } from "node:crypto";
 import * as k8s from "@kubernetes/client-node";
 import { parseAllDocuments } from "yaml";
-import { startControlPlane } from "../cluster/control-plane.ts";
+import { startControlPlane, freePort } from "../cluster/control-plane.ts";
 import { startPostgres } from "./postgres.ts";
+import { startLocalNode } from "../localnode/node.ts";
+import { startTestIdp } from "./oidc.ts";
+import { startServer } from "../../api/server.ts";
+import { startOperator, OperatorEnv } from "../../operator/main.ts";
+import { createPool } from "../../record/db.ts";
+import { createLogger } from "../../record/log.ts";
+import { startHistoryMirror } from "../../record/mirror.ts";
+import { startCostScheduler } from "../../record/cost-check.ts";
+import { seedDemoIdentity } from "../../record/identity/demo.ts";
+import { createEmployee, findEmployee } from "../../record/employees/store.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const say = (l: string) => process.stderr.write(`[up] ${l}\n`);
 const t0 = Date.now();
+const NAMESPACE = "ipsolis";
+const secret = () => randomBytes(32).toString("base64url");
+const stops: (() => Promise<unknown>)[] = [];
 
 say("starting the control plane and Postgres (a cold first run builds Kubernetes: ~8 min on 2 cores)");
 const [cp, pgsrv] = await Promise.all([startControlPlane({ log: say }), startPostgres({ log: say })]);
+stops.push(() => Promise.allSettled([cp.stop(), pgsrv.stop()]));
 
 const kc = new k8s.KubeConfig();
 kc.loadFromFile(cp.kubeconfig);
-const client = k8s.KubernetesObjectApi.makeApiClient(kc);
-const crdFiles = (await readdir(join(root, "crds"))).filter((f) => f.endsWith(".yaml")).sort();
-for (const f of crdFiles) {
-  for (const doc of parseAllDocuments(await readFile(join(root, "crds", f), "utf8"))) {
-    const obj = doc.toJS() as k8s.KubernetesObject | null;
-    if (!obj) continue;
-    // loadYaml gives client-node's model (xKubernetesValidations, _enum, _default); a plain
-    // object would lose enums, defaults and CEL rules in client-node's serializer.
+const objects = k8s.KubernetesObjectApi.makeApiClient(kc);
+
+/** Server-side applies every document of a YAML file (client-node models keep CEL rules, enums, defaults). */
+async function applyFile(path: string, namespace?: string) {
+  for (const doc of parseAllDocuments(await readFile(path, "utf8"))) {
+    if (doc.toJS() === null) continue;
     const model = k8s.loadYaml<k8s.KubernetesObject>(doc.toString());
-    await client.patch(model, undefined, undefined, "ipsolis-up", true, k8s.PatchStrategy.ServerSideApply);
+    if (namespace && model.metadata) model.metadata.namespace = namespace;
+    await objects.patch(model, undefined, undefined, "ipsolis-up", true, k8s.PatchStrategy.ServerSideApply);
   }
 }
-say(`applied ${crdFiles.length} CRD file(s)`);
 
-// The local node (test/localnode): runs the runbook Jobs' pods as local processes.
-const { startLocalNode } = await import("../localnode/node.ts");
-const localNode = await startLocalNode({ kubeconfig: cp.kubeconfig, log: say });
-
-// The API (issue #5) with a demo superadmin and token, in namespace `ipsolis`.
-const apiNamespace = "ipsolis";
+const crdFiles = (await readdir(join(root, "crds"))).filter((f) => f.endsWith(".yaml")).sort();
+for (const f of crdFiles) await applyFile(join(root, "crds", f));
 await kc
   .makeApiClient(k8s.CoreV1Api)
-  .createNamespace({ body: { metadata: { name: apiNamespace } } })
+  .createNamespace({ body: { metadata: { name: NAMESPACE } } })
   .catch((err: unknown) => {
     if (!(err instanceof k8s.ApiException && err.code === 409)) throw err;
   });
-const { startServer } = await import("../../api/server.ts");
-const { seedDemoIdentity } = await import("../../record/identity/demo.ts");
-const randomSecret = () => crypto.getRandomValues(Buffer.alloc(32)).toString("base64url");
-const apiServer = await startServer({
-  IPSOLIS_DATABASE_URL: pgsrv.adminUrl,
-  IPSOLIS_NAMESPACE: apiNamespace,
-  IPSOLIS_KUBECONFIG: cp.kubeconfig,
-  IPSOLIS_SESSION_SECRET: randomSecret(),
-  IPSOLIS_LINK_SECRET: randomSecret(),
-  IPSOLIS_LISTEN_PORT: "0",
-  IPSOLIS_LOG_LEVEL: "warn",
+await applyFile(join(root, "manifests/admission/order-approvals.yaml"));
+await applyFile(join(root, "manifests/api/rbac.yaml"), NAMESPACE);
+say(`applied ${crdFiles.length} CRDs, the approvals admission policy and the API's RBAC`);
+
+// The API runs as its own ServiceAccount, so the admission policy lets it (and only it) write
+// Order approvals, exactly as in a cluster.
+const tr = await kc.makeApiClient(k8s.CoreV1Api).createNamespacedServiceAccountToken({
+  name: "ipsolis-api",
+  namespace: NAMESPACE,
+  body: { spec: { audiences: [], expirationSeconds: 7 * 24 * 3600 } },
 });
-const demo = await seedDemoIdentity(apiServer.app.deps.db);
-say(`API listening at ${apiServer.url}`);
+const apiKubeconfig = join(cp.dir, "ipsolis-api.kubeconfig");
+const ca = await readFile(cp.caFile);
+await writeFile(
+  apiKubeconfig,
+  `apiVersion: v1
+kind: Config
+clusters: [{ name: local, cluster: { server: "${cp.server}", certificate-authority-data: ${ca.toString("base64")} } }]
+users: [{ name: ipsolis-api, user: { token: "${tr.status?.token ?? ""}" } }]
+contexts: [{ name: local, context: { cluster: local, user: ipsolis-api, namespace: ${NAMESPACE} } }]
+current-context: local
+`,
+  { mode: 0o600 },
+);
+
+const localNode = await startLocalNode({ kubeconfig: cp.kubeconfig, log: (l) => say(`local node: ${l}`) });
+stops.unshift(() => localNode.stop());
+
+// A demo identity provider in Entra ID's URL shape, so employees can sign in to the portal.
+const apiPort = await freePort();
+const publicUrl = `http://127.0.0.1:${apiPort}`;
+const employees = {
+  ann: {
+    oid: "6f1c1a52-0001-4000-8000-000000000001",
+    preferred_username: "ann@corp.example",
+    email: "ann@corp.example",
+    name: "Ann Example",
+  },
+  bob: {
+    oid: "6f1c1a52-0001-4000-8000-000000000002",
+    preferred_username: "bob@corp.example",
+    email: "bob@corp.example",
+    name: "Bob Example",
+  },
+};
+const idp = await startTestIdp({
+  redirectUris: [`${publicUrl}/auth/oidc/callback`],
+  users: employees,
+  certDir: cp.dir,
+});
+stops.unshift(() => idp.stop());
+
+const ingestSecret = secret();
+const api = await startServer({
+  IPSOLIS_DATABASE_URL: pgsrv.adminUrl,
+  IPSOLIS_NAMESPACE: NAMESPACE,
+  IPSOLIS_KUBECONFIG: apiKubeconfig,
+  IPSOLIS_SESSION_SECRET: secret(),
+  IPSOLIS_LINK_SECRET: secret(),
+  IPSOLIS_INGEST_SECRET: ingestSecret,
+  IPSOLIS_HR_WEBHOOK_SECRET: secret(),
+  IPSOLIS_SERVICENOW_WEBHOOK_SECRET: secret(),
+  IPSOLIS_LISTEN_PORT: String(apiPort),
+  IPSOLIS_PUBLIC_URL: publicUrl,
+  IPSOLIS_LOG_LEVEL: "warn",
+  IPSOLIS_OIDC_AUTHORITY: idp.authority,
+  IPSOLIS_OIDC_CLIENT_ID: idp.clientId,
+  IPSOLIS_OIDC_CLIENT_SECRET: idp.clientSecret,
+  IPSOLIS_OIDC_CA_FILE: cp.caFile,
+});
+stops.unshift(() => api.stop());
+const db = createPool(pgsrv.adminUrl, { max: 4, applicationName: "ipsolis-up" });
+stops.unshift(() => db.end());
+const demo = await seedDemoIdentity(db);
+for (const e of Object.values(employees)) {
+  if (await findEmployee(db, e.preferred_username)) continue;
+  await createEmployee(
+    db,
+    {
+      userName: e.preferred_username,
+      externalId: e.oid,
+      employeeNumber: null,
+      displayName: e.name,
+      emails: [e.email],
+      active: true,
+      department: "Finance",
+      costCenter: "CC-100",
+      manager: null,
+    },
+    {
+      schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"],
+      userName: e.preferred_username,
+      externalId: e.oid,
+    },
+    new Date(),
+  );
+}
+
+const log = createLogger({ level: "warn", name: "ipsolis-operator" });
+const operator = await startOperator(
+  OperatorEnv.parse({
+    IPSOLIS_NAMESPACE: NAMESPACE,
+    KUBECONFIG: cp.kubeconfig,
+    IPSOLIS_OPERATOR_PORT: "0",
+    IPSOLIS_OPERATOR_HOST: "127.0.0.1",
+    IPSOLIS_INGEST_URL: publicUrl,
+    IPSOLIS_INGEST_TOKEN_SECRET: ingestSecret,
+    LOG_LEVEL: "warn",
+  }),
+  { kubeConfig: kc, log },
+);
+stops.unshift(() => operator.stop());
+const mirror = await startHistoryMirror({ kc, namespace: NAMESPACE, db, log });
+stops.unshift(() => mirror.stop());
+const cost = startCostScheduler({ db, kc, namespace: NAMESPACE, log, channels: [], now: () => new Date() });
+stops.unshift(async () => cost.stop());
+
+// Demo catalogue: the sample runbooks' bash twins run on this machine (no PowerShell here).
+const samples = (await readdir(join(root, "runbooks"))).filter((f) => f.endsWith("-bash.yaml")).sort();
+for (const f of samples) await applyFile(join(root, "runbooks", f), NAMESPACE);
+say(`demo catalogue: ${samples.join(", ")}`);
 
 process.stdout.write(`
 ipsolis is up (${Math.round((Date.now() - t0) / 1000)} s)
-  kubeconfig:  ${cp.kubeconfig}      (export KUBECONFIG=${cp.kubeconfig}; kubectl at ${cp.binDir}/kubectl)
-  API server:  ${cp.server}
+  portal:      ${publicUrl}/portal/login      (employees: ${publicUrl}/auth/oidc/login as "ann" or "bob", any password)
+  API:         ${publicUrl}   (OpenAPI: ${publicUrl}/openapi.json, SCIM: ${publicUrl}/scim/v2)
+  kubeconfig:  ${cp.kubeconfig}   (export KUBECONFIG=${cp.kubeconfig}; kubectl: ${cp.binDir}/kubectl get orders -n ${NAMESPACE})
   Postgres:    ${pgsrv.adminUrl}
-  ipsolis API: ${apiServer.url}   (portal: ${apiServer.url}/portal/login, OpenAPI: ${apiServer.url}/openapi.json)
-${demo ? `  demo login:  ${demo.username} / ${demo.password}   demo token: ${demo.token}\n` : ""}Press Ctrl-C to stop everything.
+  operator:    metrics and health on http://127.0.0.1:${operator.port}/metrics
+${
+  demo
+    ? `  admin login: ${demo.username} / ${demo.password}
+  demo token:  ${demo.token}   (superadmin, every scope: curl -H "Authorization: Bearer …" ${publicUrl}/auth/me)
+`
+    : ""
+}Press Ctrl-C to stop everything.
 `);
 
 let stopping = false;
@@ -73,11 +199,10 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
     if (stopping) return;
     stopping = true;
     say("stopping…");
-    void apiServer
-      .stop()
-      .finally(() => localNode.stop())
-      .finally(() => Promise.allSettled([cp.stop(), pgsrv.stop()]))
-      .then(() => process.exit(0));
+    void (async () => {
+      for (const stop of stops) await stop().catch((err: unknown) => say(`stop failed: ${String(err)}`));
+      process.exit(0);
+    })();
   });
 }
 setInterval(() => undefined, 1 << 30);
