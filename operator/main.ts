@@ -34,6 +34,8 @@ export const OperatorEnv = z.object({
   IPSOLIS_LEADER_ELECTION: bool.default(true),
   IPSOLIS_LEADER_LEASE_SECONDS: z.coerce.number().int().min(2).max(300).default(15),
   IPSOLIS_LEADER_RENEW_MS: z.coerce.number().int().min(100).max(60_000).default(2000),
+  /** Every Order and Runbook is reconciled again at this interval, whatever happened. */
+  IPSOLIS_RESYNC_SECONDS: z.coerce.number().int().min(10).max(86_400).default(600),
   /** Base URL of the API's ingest endpoint as pods reach it, e.g. http://ipsolis-api:8080. */
   IPSOLIS_INGEST_URL: z.url().optional(),
   /** HMAC secret for per-Job ingest tokens (shared with the API). */
@@ -247,6 +249,13 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps =
     lead();
   }
 
+  // A slow resync, as controller-runtime does: a permanent error (e.g. a missing RBAC verb, since
+  // fixed) is not retried by the queue, so every Order is looked at again now and then.
+  const resync = setInterval(() => {
+    if (leading) lead();
+  }, config.IPSOLIS_RESYNC_SECONDS * 1000);
+  resync.unref();
+
   let stopped = false;
   return {
     port,
@@ -255,6 +264,7 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps =
     async stop() {
       if (stopped) return;
       stopped = true;
+      clearInterval(resync);
       await queue.pause();
       await election?.stop();
       await queue.stop();

@@ -38,6 +38,7 @@ export async function runOperator(
     IPSOLIS_LEADER_ELECTION: true,
     IPSOLIS_LEADER_LEASE_SECONDS: 4,
     IPSOLIS_LEADER_RENEW_MS: 300,
+    IPSOLIS_RESYNC_SECONDS: 600,
     LOG_LEVEL: "warn",
     ...over,
   };

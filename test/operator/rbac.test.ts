@@ -1,0 +1,109 @@
+// The shipped manifests against the real API server: the operator runs with exactly the Role
+// in manifests/operator/rbac.yaml (a ServiceAccount token, no admin), and the Deployment passes
+// a server-side dry run.
+import { test, before } from "node:test";
+import assert from "node:assert/strict";
+import * as k8s from "@kubernetes/client-node";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { parseAllDocuments } from "yaml";
+import { applyCrds } from "../support/crds.ts";
+import { eventually, newNamespace, testKubeConfig } from "../support/kube.ts";
+import { createLogger } from "../../record/log.ts";
+import { startOperator } from "../../operator/main.ts";
+import { bashStep, create, jobsOf, order, phaseIs, runbook, simpleCatalog, waitOrder } from "./support.ts";
+
+const dir = join(import.meta.dirname, "..", "..", "manifests", "operator");
+
+before(async () => {
+  await applyCrds();
+});
+
+async function docs(file: string): Promise<k8s.KubernetesObject[]> {
+  return parseAllDocuments(await readFile(join(dir, file), "utf8"))
+    .map((d) => d.toJS() as k8s.KubernetesObject | null)
+    .filter((d): d is k8s.KubernetesObject => d !== null);
+}
+
+async function apply(ns: string, objs: k8s.KubernetesObject[], dryRun?: string) {
+  const client = k8s.KubernetesObjectApi.makeApiClient(testKubeConfig());
+  for (const o of objs) {
+    await client.patch(
+      { ...o, metadata: { ...o.metadata, namespace: ns } },
+      undefined,
+      dryRun,
+      "ipsolis-test",
+      true,
+      k8s.PatchStrategy.ServerSideApply,
+    );
+  }
+}
+
+test("the operator works with only the Role of manifests/operator/rbac.yaml", async (t) => {
+  const ns = await newNamespace(t);
+  await apply(ns, await docs("rbac.yaml"));
+  const admin = testKubeConfig();
+  const core = admin.makeApiClient(k8s.CoreV1Api);
+  const tr = await core.createNamespacedServiceAccountToken({
+    name: "ipsolis-operator",
+    namespace: ns,
+    body: { spec: { audiences: [], expirationSeconds: 3600 } },
+  });
+  const cluster = admin.getCurrentCluster()!;
+  const kc = new k8s.KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: "c", server: cluster.server, caData: cluster.caData, skipTLSVerify: false }],
+    users: [{ name: "operator", token: tr.status?.token }],
+    contexts: [{ name: "c", cluster: "c", user: "operator", namespace: ns }],
+    currentContext: "c",
+  });
+  const op = await startOperator(
+    {
+      IPSOLIS_NAMESPACE: ns,
+      IPSOLIS_OPERATOR_PORT: 0,
+      IPSOLIS_OPERATOR_HOST: "127.0.0.1",
+      IPSOLIS_OPERATOR_CONCURRENCY: 4,
+      IPSOLIS_LEADER_ELECTION: true,
+      IPSOLIS_LEADER_LEASE_SECONDS: 4,
+      IPSOLIS_LEADER_RENEW_MS: 300,
+      IPSOLIS_RESYNC_SECONDS: 600,
+      IPSOLIS_INGEST_URL: "http://127.0.0.1:9/ingest",
+      IPSOLIS_INGEST_TOKEN_SECRET: "rbac-test-ingest-secret-0123",
+      IPSOLIS_RUNNER_SERVICE_ACCOUNT: "ipsolis-runner",
+      LOG_LEVEL: "warn",
+    },
+    { kubeConfig: kc, log: createLogger({ level: "warn", name: "operator-rbac" }) },
+  );
+  t.after(() => op.stop());
+  await eventually("leader", async () => (op.isLeader() ? true : undefined));
+
+  await simpleCatalog(ns);
+  await create(ns, "orders", order("o1", { assetType: "vpn" }));
+  await waitOrder(ns, "o1", phaseIs("Processing"));
+  const [job] = await jobsOf(ns, "o1");
+  assert.equal(job?.spec?.template.spec?.serviceAccountName, "ipsolis-runner");
+
+  await create(ns, "runbooks", runbook("nightly", [bashStep("s", "true")], { schedule: { cron: "@daily" } }));
+  await eventually("cronjob", () =>
+    admin
+      .makeApiClient(k8s.BatchV1Api)
+      .readNamespacedCronJob({ namespace: ns, name: "nightly-schedule" })
+      .catch(() => undefined),
+  );
+  // The Role grants no read of Secrets.
+  const review = await admin.makeApiClient(k8s.AuthorizationV1Api).createSubjectAccessReview({
+    body: {
+      spec: {
+        user: `system:serviceaccount:${ns}:ipsolis-operator`,
+        resourceAttributes: { namespace: ns, verb: "get", resource: "secrets" },
+      },
+    },
+  });
+  assert.equal(review.status?.allowed, false);
+});
+
+test("the operator Deployment passes a server-side dry run", async (t) => {
+  const ns = await newNamespace(t);
+  await apply(ns, await docs("rbac.yaml"));
+  await apply(ns, await docs("deployment.yaml"), "All");
+});
