@@ -8,9 +8,10 @@
 // server and writes whatever is missing. Every write is keyed (see mirror-rows.ts), so replays
 // and relists write nothing twice.
 import * as k8s from "@kubernetes/client-node";
+import type pg from "pg";
 import type { Logger } from "pino";
 import { OrderResource, type Order } from "../crds/generated/order.ts";
-import { appendAudit } from "./audit.ts";
+import { appendAudit, jsonWithoutNul, withoutNul } from "./audit.ts";
 import { withTransaction, type Db } from "./db.ts";
 import { historyRowsOf, mergeRows, phaseAction, type HistoryRows } from "./mirror-rows.ts";
 
@@ -196,7 +197,16 @@ async function writeOrder(
   deletedAt: string | undefined,
   countPhases: (n: number) => void,
 ): Promise<void> {
-  await withTransaction(db, async (c) => {
+  await withTransaction(db, async (client) => {
+    // Postgres text refuses U+0000, which an Order's strings may carry (valid JSON): replaced
+    // (withoutNul), or this order's write would fail and be retried forever.
+    const c = {
+      query: <R extends pg.QueryResultRow>(text: string, values: unknown[]) =>
+        client.query<R>(
+          text,
+          values.map((v) => (typeof v === "string" ? withoutNul(v) : v)),
+        ),
+    };
     let inserted = 0;
     if (rows) {
       const o = rows.order;
@@ -231,8 +241,8 @@ async function writeOrder(
           o.revokedAt,
           o.createdAt,
           o.resourceVersion,
-          JSON.stringify(o.spec),
-          JSON.stringify(o.status),
+          jsonWithoutNul(o.spec),
+          jsonWithoutNul(o.status),
         ],
       );
       const target = `Order/${o.name}`;
@@ -244,7 +254,7 @@ async function writeOrder(
         );
         if (r.rowCount === 0) continue;
         inserted++;
-        await appendAudit(c, {
+        await appendAudit(client, {
           actor: "system:operator",
           action: phaseAction(p.phase),
           target,
@@ -260,7 +270,7 @@ async function writeOrder(
           [uid, a.approver, a.decision, a.at, a.comment],
         );
         if (r.rowCount === 0) continue;
-        await appendAudit(c, {
+        await appendAudit(client, {
           actor: `user:${a.approver}`,
           action: a.decision === "Approved" ? "order_approved" : "order_declined",
           target,
@@ -287,7 +297,7 @@ async function writeOrder(
       );
       const name = r.rows[0]?.name;
       if (name) {
-        await appendAudit(c, {
+        await appendAudit(client, {
           actor: "system:operator",
           action: "order_deleted",
           target: `Order/${name}`,

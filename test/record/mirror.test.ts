@@ -14,6 +14,7 @@ import { startHistoryMirror } from "../../record/mirror.ts";
 import { verifyStoredChain } from "../../record/audit.ts";
 import { OrderResource, type OrderStatus } from "../../crds/generated/order.ts";
 import { startRestartablePostgres } from "./private-postgres.ts";
+import { newDatabase } from "../support/db.ts";
 
 const base = { group: OrderResource.group, version: OrderResource.version, plural: OrderResource.plural };
 
@@ -250,4 +251,42 @@ test("Postgres outage mid-run: zero lost history or audit rows, and a replay wri
     "SELECT (SELECT count(*) FROM audit_events) + (SELECT count(*) FROM order_phases) AS n",
   );
   assert.deepEqual(after.rows, before.rows);
+});
+
+test("an Order whose strings carry a NUL (valid JSON, refused by Postgres) is mirrored, not retried forever", async (t) => {
+  await applyCrds();
+  const kc = testKubeConfig();
+  const ns = await newNamespace(t, "mirror-nul");
+  const url = await newDatabase(t);
+  await migrate(url);
+  const db = createPool(url, { max: 4 });
+  t.after(() => db.end());
+  const mirror = await startHistoryMirror({ kc, namespace: ns, db, log: pino({ level: "silent" }) });
+  t.after(() => mirror.stop());
+  await kc.makeApiClient(k8s.CustomObjectsApi).createNamespacedCustomObject({
+    ...base,
+    namespace: ns,
+    body: {
+      apiVersion: OrderResource.apiVersion,
+      kind: "Order",
+      metadata: { name: "nul" },
+      spec: {
+        assetType: "laptop",
+        requester: { id: "e-nul", email: "nul@example.com", displayName: "A\u0000B" },
+        reason: "pasted\u0000binary",
+      },
+    },
+  });
+  await applyStatus(kc, ns, "nul", {
+    phase: "Scheduled",
+    attempt: 0,
+    conditions: cond("2026-03-01T08:00:00Z"),
+  });
+  await mirror.whenIdle(20_000);
+  const r = await db.query<{ reason: string; phase: string }>(
+    "SELECT spec->>'reason' AS reason, phase FROM orders WHERE namespace = $1 AND name = 'nul'",
+    [ns],
+  );
+  assert.deepEqual(r.rows, [{ reason: "pasted\uFFFDbinary", phase: "Scheduled" }]);
+  assert.equal(mirror.stats().failures, 0);
 });
