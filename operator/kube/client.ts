@@ -61,6 +61,10 @@ export function translateKubeError(err: unknown, what: string): unknown {
       return new UnprocessableError(msg, { cause: err, reason: s.reason ?? "Invalid" });
     case 403:
       return new ForbiddenError(msg, { cause: err });
+    case 429:
+      // API priority and fairness, or a watch cache still (re)initializing after a CRD was
+      // created: the server asks us to come back, so it is transient, never a client error.
+      return new UnavailableError(msg, { cause: err, reason: s.reason ?? "TooManyRequests" });
     default:
       return err.code >= 500 ? new UnavailableError(msg, { cause: err }) : err;
   }
