@@ -132,37 +132,52 @@ export async function deleteUser(q: Queryable, id: string): Promise<void> {
   await q.query("DELETE FROM users WHERE id = $1", [id]);
 }
 
-/** The lock on a username (known or not), if one is in force at `now`. */
-export async function lockedUntil(q: Queryable, username: string, now: Date): Promise<Date | undefined> {
-  const r = await q.query<{ locked_until: Date | null }>(
-    "SELECT locked_until FROM login_failures WHERE username = $1",
-    [username.toLowerCase()],
+/**
+ * Claims one sign-in attempt for a username (known or not) before its password is checked, in
+ * one statement: `failures` counts attempts started since the last lock or success, so N
+ * concurrent guesses cannot all pass a "not locked yet" check and get verified (the check and
+ * the count used to be two statements around a slow hash). Refused (`locked`) while a lock is
+ * in force or once `threshold` attempts are already counted; an expired lock starts a new count.
+ */
+export async function claimLoginAttempt(
+  q: Queryable,
+  username: string,
+  opts: { threshold: number; now: Date },
+): Promise<{ locked: boolean }> {
+  const r = await q.query<{ failures: number; locked_until: Date | null }>(
+    `INSERT INTO login_failures AS f (username, failures, locked_until, updated_at)
+     VALUES ($1, 1, NULL, $2)
+     ON CONFLICT (username) DO UPDATE SET
+       failures = CASE WHEN f.locked_until > $2 THEN f.failures
+                       WHEN f.locked_until IS NOT NULL THEN 1
+                       ELSE f.failures + 1 END,
+       locked_until = CASE WHEN f.locked_until > $2 THEN f.locked_until END,
+       updated_at = $2
+     RETURNING failures, locked_until`,
+    [username.toLowerCase(), opts.now],
   );
-  const until = r.rows[0]?.locked_until;
-  return until && until.getTime() > now.getTime() ? until : undefined;
+  const row = r.rows[0]!;
+  const inForce = row.locked_until !== null && row.locked_until.getTime() > opts.now.getTime();
+  return { locked: inForce || row.failures > opts.threshold };
 }
 
 /**
- * Counts a failed sign-in for a username (known or not); at the threshold the name is locked
- * until `lockUntil` and the count starts again. Returns the lock when this failure set one.
+ * After a failed attempt claimed with `claimLoginAttempt`: at the threshold the name is locked
+ * until `lockUntil` and the count starts again. Returns the lock when this failure set one
+ * (exactly one of several concurrent failures does).
  */
 export async function recordFailedLogin(
   q: Queryable,
   username: string,
   opts: { threshold: number; lockUntil: Date; now: Date },
 ): Promise<Date | undefined> {
-  const r = await q.query<{ locked_until: Date | null }>(
-    `INSERT INTO login_failures AS f (username, failures, locked_until, updated_at)
-     VALUES ($1, 1, CASE WHEN 1 >= $2 THEN $3::timestamptz END, $4)
-     ON CONFLICT (username) DO UPDATE SET
-       failures = CASE WHEN f.failures + 1 >= $2 THEN 0 ELSE f.failures + 1 END,
-       locked_until = CASE WHEN f.failures + 1 >= $2 THEN $3::timestamptz ELSE f.locked_until END,
-       updated_at = $4
-     RETURNING locked_until`,
+  const r = await q.query<{ locked_until: Date }>(
+    `UPDATE login_failures SET failures = 0, locked_until = $3, updated_at = $4
+      WHERE username = $1 AND failures >= $2 AND (locked_until IS NULL OR locked_until <= $4)
+      RETURNING locked_until`,
     [username.toLowerCase(), opts.threshold, opts.lockUntil, opts.now],
   );
-  const until = r.rows[0]?.locked_until;
-  return until && until.getTime() === opts.lockUntil.getTime() ? until : undefined;
+  return r.rows[0]?.locked_until;
 }
 
 export async function resetFailedLogins(q: Queryable, username: string): Promise<void> {

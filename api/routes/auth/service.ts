@@ -17,7 +17,7 @@ import {
   getUser,
   getUserByUsername,
   hasAnyAdmin,
-  lockedUntil,
+  claimLoginAttempt,
   publicUser,
   recordFailedLogin,
   resetFailedLogins,
@@ -64,7 +64,12 @@ export async function signIn(
   const { db, now } = req.server.deps;
   const settings = await getSecuritySettings(db);
   const user = await getUserByUsername(db, creds.username);
-  const locked = await lockedUntil(db, creds.username, now());
+  // Claimed before the slow hash, atomically: concurrent guesses cannot outrun the lockout.
+  const { locked } = await claimLoginAttempt(db, creds.username, {
+    threshold: settings.lockoutThreshold,
+    now: now(),
+  });
+  // The hash runs on every path (locked, unknown, wrong) so timing reveals nothing.
   const passwordOk = await verifyPassword(user?.passwordHash ?? DUMMY_PASSWORD_HASH, creds.password);
   if (locked) throw new UnauthenticatedError(LOGIN_LOCKED, { reason: "LoginFailed" });
   if (!user || user.disabled || !passwordOk) {
