@@ -144,3 +144,14 @@ test("activeDeadlineSeconds: the Job controller fails the Job and the process tr
     40_000,
   );
 });
+
+test("a pod with the default service-account token volume still runs", async (t) => {
+  const { ns, batch } = await setup(t);
+  const job = runnerJob("token", {
+    runbook: "demo",
+    steps: [{ name: "hello", shell: "bash", script: "echo hi" }],
+  });
+  delete job.spec?.template.spec?.automountServiceAccountToken;
+  await batch.createNamespacedJob({ namespace: ns, body: job });
+  await jobCondition(batch, ns, "token", "Complete");
+});

@@ -55,6 +55,10 @@ test("volumeFiles: secret files are 0400, items map keys to paths", () => {
     [["dir/f", "secret-value", 0o400]],
   );
   assert.equal(volumeFiles({ name: "v", hostPath: { path: "/etc" } }, src).ok, false);
+  assert.deepEqual(volumeFiles({ name: "token", projected: { sources: [] } }, src), {
+    ok: true,
+    volume: { kind: "dir" },
+  });
 });
 
 test("rewritePaths: mount paths at path boundaries, longest first, inside JSON too", () => {

@@ -152,6 +152,9 @@ export function volumeFiles(
     );
   }
   if (v.emptyDir) return { ok: true, volume: { kind: "dir" } };
+  // The service-account token volume the API server adds when automountServiceAccountToken is
+  // not false: the runner never talks to the API, so an empty directory stands in for it.
+  if (v.projected) return { ok: true, volume: { kind: "dir" } };
   return {
     ok: false,
     message: `volume ${v.name}: only secret, configMap and emptyDir volumes run on the local node`,
