@@ -33,6 +33,21 @@ export function createLogListener(db: Db, log: Logger): LogListener {
     for (const fn of subs.get(keyOf(n.ns, n.order)) ?? []) fn(n);
   };
 
+  const resyncAll = () => {
+    for (const [k, fns] of subs) {
+      const i = k.indexOf("/");
+      const n: StepOutputNotice = {
+        ns: k.slice(0, i),
+        order: k.slice(i + 1),
+        job: "",
+        minSeq: 0,
+        maxSeq: Number.MAX_SAFE_INTEGER,
+        resync: true,
+      };
+      for (const fn of fns) fn(n);
+    }
+  };
+
   const connect = async (): Promise<void> => {
     while (!closed) {
       try {
@@ -43,7 +58,15 @@ export function createLogListener(db: Db, log: Logger): LogListener {
           c.removeListener("notification", onNotification);
           c.release(err);
           if (client === c) client = undefined;
-          if (!closed && subs.size > 0) connecting = connect();
+          if (!closed && subs.size > 0) {
+            // NOTIFYs sent while nobody listened are gone: once listening again, every follower
+            // re-reads its order (it drops what it already sent).
+            connecting ??= connect()
+              .then(resyncAll)
+              .finally(() => {
+                connecting = undefined;
+              });
+          }
         });
         await c.query(`LISTEN ${STEP_OUTPUT_CHANNEL}`);
         client = c;

@@ -25,7 +25,15 @@ export type StoredLine = RunnerLine & { job: string; order: string; namespace: s
 export const STEP_OUTPUT_CHANNEL = "ipsolis_step_output";
 
 /** What a NOTIFY on STEP_OUTPUT_CHANNEL carries: which rows of which job just committed. */
-export type StepOutputNotice = { ns: string; order: string; job: string; minSeq: number; maxSeq: number };
+export type StepOutputNotice = {
+  ns: string;
+  order: string;
+  job: string;
+  minSeq: number;
+  maxSeq: number;
+  /** Notices may have been lost (the listener reconnected): re-read the whole order's log. */
+  resync?: true;
+};
 
 const STEP_END_ACTION = {
   Succeeded: "step_succeeded",

@@ -155,7 +155,14 @@ export const auditRoutes: FastifyPluginAsyncZod = async (app) => {
         // Serialised so that events leave in commit order.
         chain = chain
           .then(async () =>
-            send(await readOrderLog(db, ns, name, { job: n.job, minSeq: n.minSeq, maxSeq: n.maxSeq })),
+            send(
+              await readOrderLog(
+                db,
+                ns,
+                name,
+                n.resync ? {} : { job: n.job, minSeq: n.minSeq, maxSeq: n.maxSeq },
+              ),
+            ),
           )
           .catch((err: unknown) => req.log.warn({ err }, "log follow: reading a batch failed"));
       });
