@@ -270,6 +270,7 @@ export const portalRoutes: FastifyPluginAsyncZod = async (app) => {
           if (!claimed.rowCount) throw new LinkReused();
           await decideOrder(req, {
             order: c.order,
+            issuer: c.issuer,
             approver: { actor: actorOf(c.approver), ...approver },
             decision: body.decision,
             comment: body.comment || undefined,

@@ -23,6 +23,33 @@ const row = (actor: string) => ({ id: "7", action: "asset_type_updated", actor, 
 const cases: { name: string; given: ApprovalInput; want: string }[] = [
   { name: "listed by e-mail → ok", given: base(), want: "ok" },
   {
+    name: "changed under the account's username (an alias) → SeparationOfDuties",
+    given: base({
+      approver: { email: "bert@corp.example", aliases: ["bsmith", "bert@corp.example"] },
+      assetTypeChanges: [row("admin:bsmith")],
+    }),
+    want: "SeparationOfDuties",
+  },
+  {
+    name: "link issued by the asset type's author → SeparationOfDuties",
+    given: base({ issuer: { actor: "admin:ann", username: "ann" }, assetTypeChanges: [row("admin:ann")] }),
+    want: "SeparationOfDuties",
+  },
+  {
+    name: "link issued by someone who changed nothing → ok",
+    given: base({ issuer: { actor: "admin:root", username: "root" }, assetTypeChanges: [row("admin:ann")] }),
+    want: "ok",
+  },
+  {
+    name: "declining through the author's link → ok",
+    given: base({
+      decision: "Declined",
+      issuer: { actor: "admin:ann", username: "ann" },
+      assetTypeChanges: [row("admin:ann")],
+    }),
+    want: "ok",
+  },
+  {
     name: "not pending → NotPending",
     given: base({ order: { ...base().order, phase: "Processing" } }),
     want: "NotPending",

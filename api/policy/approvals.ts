@@ -3,13 +3,26 @@
 
 export const SOD_ACTIONS = ["asset_type_created", "asset_type_updated", "asset_type_cloned"] as const;
 
-export type Approver = { username?: string | undefined; email?: string | undefined };
+export type Approver = {
+  username?: string | undefined;
+  email?: string | undefined;
+  /**
+   * The person's other names from the admin-account directory (the account's username and
+   * e-mail), so an approver known by e-mail is matched to audit rows of their username.
+   */
+  aliases?: readonly string[] | undefined;
+};
 export type Delegation = { principal: string; deputy: string; startsAt: Date; endsAt: Date };
 export type AuditRowRef = { id: string; action: string; actor: string; at: Date };
 export type Decision = "Approved" | "Declined";
 
 export type ApprovalInput = {
   approver: Approver;
+  /**
+   * Who minted the one-click link this decision comes through: a link is a bearer capability,
+   * so its issuer must pass separation of duties too (else an author mints a link and uses it).
+   */
+  issuer?: (Approver & { actor: string }) | undefined;
   decision: Decision;
   order: {
     phase: string | undefined;
@@ -36,9 +49,10 @@ const localPart = (s: string) => (s.includes("@") ? s.slice(0, s.indexOf("@")) :
 export function namesOf(a: Approver): Set<string> {
   const out = new Set<string>();
   if (a.username) out.add(norm(a.username));
-  if (a.email) {
-    out.add(norm(a.email));
-    out.add(norm(localPart(a.email)));
+  for (const e of [a.email, ...(a.aliases ?? [])]) {
+    if (!e) continue;
+    out.add(norm(e));
+    out.add(norm(localPart(e)));
   }
   return out;
 }
@@ -114,6 +128,15 @@ export function checkApproval(i: ApprovalInput): ApprovalDecision {
       reason: "SeparationOfDuties",
       message: `separation of duties: you changed this asset type (audit row ${row.id}: ${row.action} by ${row.actor} at ${row.at.toISOString()}); another approver must decide`,
       row,
+    };
+  }
+  const byIssuer = i.issuer && i.assetTypeChanges.find((r) => isSamePerson(r.actor, i.issuer!));
+  if (byIssuer) {
+    return {
+      ok: false,
+      reason: "SeparationOfDuties",
+      message: `separation of duties: this approval link was issued by ${i.issuer!.actor}, who changed this asset type (audit row ${byIssuer.id}: ${byIssuer.action} by ${byIssuer.actor} at ${byIssuer.at.toISOString()}); another approver must decide`,
+      row: byIssuer,
     };
   }
   return { ok: true, approverKey: k, viaDeputy };

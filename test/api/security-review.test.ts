@@ -7,7 +7,17 @@ import { applyCrds } from "../support/crds.ts";
 import { createUser } from "../../record/identity/users.ts";
 import { hashPassword } from "../../record/identity/passwords.ts";
 import { putSecuritySettings } from "../../record/identity/settings.ts";
-import { newApi } from "./support.ts";
+import {
+  addAdmin,
+  cookiesOf,
+  csrfField,
+  newApi,
+  setOrderPhase,
+  signInAs,
+  type Api,
+  type Browser,
+} from "./support.ts";
+import { assetTypeSpec } from "./fixtures.ts";
 
 before(async () => {
   await applyCrds();
@@ -45,4 +55,103 @@ test("lockout holds under concurrency: N parallel guesses get at most threshold 
   });
   assert.equal(right.statusCode, 401, "locked: the right password is refused too");
   assert.match(right.body, /too many failed sign-ins/);
+});
+
+type OrderOut = { name: string; approvals: { approver: string; decision: string }[] };
+
+/** anna (admin `asmith`, e-mail anna.smith@…: username ≠ local part) authors the asset type. */
+async function linkWorld(t: Parameters<typeof newApi>[0]) {
+  const api = await newApi(t);
+  await addAdmin(api, "root", "superadmin", undefined, "root@example.com");
+  await addAdmin(api, "asmith", "admin", undefined, "anna.smith@example.com");
+  await addAdmin(api, "bert", "approver", undefined, "bert@example.com");
+  const root = await signInAs(api, "root");
+  const anna = await signInAs(api, "asmith");
+  const at = await api.app.inject({
+    method: "PUT",
+    url: "/assettypes/vpn",
+    headers: anna.headers,
+    payload: {
+      spec: assetTypeSpec({
+        approval: { policy: "Approvers", approvers: ["anna.smith@example.com", "bert"], quorum: 1 },
+      }),
+    },
+  });
+  assert.equal(at.statusCode, 201, at.body);
+  const o = await api.app.inject({
+    method: "POST",
+    url: "/orders",
+    headers: root.headers,
+    payload: { assetType: "vpn", requester: { id: "emp", email: "emp@example.com" } },
+  });
+  assert.equal(o.statusCode, 201, o.body);
+  const order = o.json<OrderOut>().name;
+  await setOrderPhase(api, order, "PendingApproval");
+  return { api, root, anna, order };
+}
+
+async function useLink(api: Api, minter: Browser, order: string, approver: string) {
+  const minted = await api.app.inject({
+    method: "POST",
+    url: `/orders/${order}/approval-links`,
+    headers: minter.headers,
+    payload: { approver },
+  });
+  assert.equal(minted.statusCode, 201, minted.body);
+  const path = new URL(minted.json<{ url: string }>().url).pathname;
+  const page = await api.app.inject({ method: "GET", url: path });
+  const cookie = Object.entries(cookiesOf(page.headers["set-cookie"]))
+    .map(([k, v]) => `${k}=${v}`)
+    .join("; ");
+  return api.app.inject({
+    method: "POST",
+    url: path,
+    headers: { cookie, "content-type": "application/x-www-form-urlencoded" },
+    payload: `decision=Approved&_csrf=${encodeURIComponent(csrfField(page.body))}`,
+  });
+}
+
+const approvalsOf = async (api: Api, b: Browser, order: string) =>
+  (await api.app.inject({ method: "GET", url: `/orders/${order}`, headers: b.headers })).json<OrderOut>()
+    .approvals;
+
+test("SoD through an approval link: the author's e-mail is matched to her admin username", async (t) => {
+  const { api, root, order } = await linkWorld(t);
+  const r = await useLink(api, root, order, "anna.smith@example.com");
+  assert.equal(r.statusCode, 409, r.body);
+  assert.match(r.body, /separation of duties/);
+  assert.match(r.body, /admin:asmith/);
+  assert.deepEqual(await approvalsOf(api, root, order), [], "the approval stays pending");
+});
+
+test("SoD through an approval link: the asset type's author cannot approve with a link she minted for someone else", async (t) => {
+  const { api, root, anna, order } = await linkWorld(t);
+  const r = await useLink(api, anna, order, "bert");
+  assert.equal(r.statusCode, 409, r.body);
+  assert.match(r.body, /separation of duties/);
+  assert.deepEqual(await approvalsOf(api, root, order), [], "the approval stays pending");
+  // A link minted by someone else for bert still works.
+  const ok = await useLink(api, root, order, "bert");
+  assert.equal(ok.statusCode, 200, ok.body);
+  assert.deepEqual(
+    (await approvalsOf(api, root, order)).map((a) => [a.approver, a.decision]),
+    [["bert", "Approved"]],
+  );
+});
+
+test("an approval link has one spelling: a non-canonical signature (unused last bits) is refused", async (t) => {
+  const { api, root, order } = await linkWorld(t);
+  const minted = await api.app.inject({
+    method: "POST",
+    url: `/orders/${order}/approval-links`,
+    headers: root.headers,
+    payload: { approver: "bert" },
+  });
+  const path = new URL(minted.json<{ url: string }>().url).pathname;
+  // 32 signature bytes = 43 base64url characters; the last one carries 4 bits and 2 unused ones.
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  const last = alphabet.indexOf(path.at(-1)!);
+  const twin = path.slice(0, -1) + alphabet[last ^ 1];
+  const r = await api.app.inject({ method: "GET", url: twin });
+  assert.equal(r.statusCode, 400, "the same bytes spelled differently are not a valid link");
 });

@@ -205,6 +205,7 @@ export const approvalRoutes: FastifyPluginAsyncZod = async (app) => {
         order: req.params.name,
         approver: req.body.approver,
         expiresAt,
+        issuer: p.actor,
       });
       await appendAudit(req.server.deps.db, {
         actor: p.actor,

@@ -11,8 +11,10 @@ const Payload = z.object({
   a: z.string().min(1),
   exp: z.number().int(),
   id: z.string().min(16),
+  m: z.string().min(1).optional(),
 });
-export type LinkClaims = { order: string; approver: string; expiresAt: Date; id: string };
+/** `issuer`: the audit actor who minted the link (it must pass separation of duties too). */
+export type LinkClaims = { order: string; approver: string; expiresAt: Date; id: string; issuer?: string };
 
 function sign(secret: string, payload: string): Buffer {
   return createHmac("sha256", secret).update(payload, "utf8").digest();
@@ -20,11 +22,17 @@ function sign(secret: string, payload: string): Buffer {
 
 export function mintApprovalLink(
   secret: string,
-  c: { order: string; approver: string; expiresAt: Date },
+  c: { order: string; approver: string; expiresAt: Date; issuer: string },
 ): { token: string; id: string } {
   const id = randomBytes(16).toString("base64url");
   const payload = Buffer.from(
-    JSON.stringify({ o: c.order, a: c.approver, exp: Math.floor(c.expiresAt.getTime() / 1000), id }),
+    JSON.stringify({
+      o: c.order,
+      a: c.approver,
+      exp: Math.floor(c.expiresAt.getTime() / 1000),
+      id,
+      m: c.issuer,
+    }),
     "utf8",
   ).toString("base64url");
   return { token: `${payload}.${sign(secret, payload).toString("base64url")}`, id };
@@ -38,8 +46,10 @@ export function verifyApprovalLink(secret: string, token: string, now: Date): Li
   const [payload, sig, ...rest] = token.split(".");
   if (!payload || !sig || rest.length > 0)
     return { ok: false, reason: "Malformed", message: "this approval link is malformed" };
-  const want = sign(secret, payload);
-  const got = Buffer.from(sig, "base64url");
+  // Compared as canonical base64url text: decoding first would accept other spellings of the
+  // same bytes (the last character's unused bits), i.e. several valid URLs for one link.
+  const want = Buffer.from(sign(secret, payload).toString("base64url"), "utf8");
+  const got = Buffer.from(sig, "utf8");
   if (got.length !== want.length || !timingSafeEqual(got, want)) {
     return { ok: false, reason: "BadSignature", message: "this approval link is not valid" };
   }
@@ -59,6 +69,7 @@ export function verifyApprovalLink(secret: string, token: string, now: Date): Li
     approver: parsed.a,
     expiresAt: new Date(parsed.exp * 1000),
     id: parsed.id,
+    ...(parsed.m ? { issuer: parsed.m } : {}),
   };
   if (claims.expiresAt.getTime() <= now.getTime()) {
     return {

@@ -42,8 +42,31 @@ export async function delegationsFor(q: Queryable, deputyNames: string[]): Promi
   }));
 }
 
+/**
+ * The other names (username, e-mail) of the admin accounts a person goes by, matched exactly
+ * by username or e-mail: separation of duties then matches an e-mail to its account's
+ * username's audit rows and vice versa.
+ */
+export async function aliasesOf(q: Queryable, a: Approver): Promise<string[]> {
+  const names = [a.username, a.email].filter((x): x is string => !!x).map((n) => n.toLowerCase());
+  if (names.length === 0) return [];
+  const r = await q.query<{ username: string; email: string | null }>(
+    "SELECT username, email FROM users WHERE lower(username) = ANY($1) OR lower(email) = ANY($1)",
+    [names],
+  );
+  return r.rows.flatMap((u) => [u.username, ...(u.email ? [u.email] : [])]);
+}
+
+/** The names behind an audit actor string (`admin:<username>`, `user:<email>`, `token:<name>`). */
+export function approverOfActor(actor: string): Approver & { actor: string } {
+  const id = actor.slice(actor.indexOf(":") + 1);
+  return id.includes("@") ? { actor, email: id } : { actor, username: id };
+}
+
 export type DecideInput = {
   order: string;
+  /** Who minted the approval link this decision comes through (its audit actor string). */
+  issuer?: string | undefined;
   approver: Approver & { actor: string };
   decision: Decision;
   comment?: string | undefined;
@@ -59,6 +82,9 @@ export async function decideOrder(req: FastifyRequest, i: DecideInput): Promise<
   const names = [i.approver.username, i.approver.email, i.approver.email?.split("@")[0]].filter(
     (x): x is string => !!x,
   );
+  const approver = { ...i.approver, aliases: await aliasesOf(db, i.approver) };
+  const issuer = i.issuer ? approverOfActor(i.issuer) : undefined;
+  if (issuer) issuer.aliases = await aliasesOf(db, issuer);
   for (let attempt = 0; ; attempt++) {
     const o = await res.get<OrderSpec, OrderStatus>("Order", i.order);
     if (!o) throw new NotFoundError(`order "${i.order}" not found`);
@@ -68,7 +94,8 @@ export async function decideOrder(req: FastifyRequest, i: DecideInput): Promise<
         reason: "NoAssetType",
       });
     const verdict = checkApproval({
-      approver: i.approver,
+      approver,
+      issuer,
       decision: i.decision,
       order: {
         phase: o.status?.phase,
