@@ -195,7 +195,55 @@ async function queueDeprovisions(
   const byName = new Map(orders.map((o) => [o.metadata?.name ?? "", o]));
   const known = sweep ? new Set((await leaverItems(deps.db, ev.id)).map((i) => i.target)) : new Set<string>();
   const todo = plan.filter((p) => !known.has(p.target));
-  const results = await mapLimit(todo, CONCURRENCY, async (p) => {
+  // Creates run in parallel; one writer records each result (item + audit row, in one
+  // transaction per batch) while the creates go on, so the audit chain's single lock is taken
+  // once per batch instead of once per asset.
+  type Done = { p: PlannedDeprovision; createError: string | null; existed: boolean };
+  const queue: Done[] = [];
+  let finished = false;
+  let wake: (() => void) | undefined;
+  let writeError: unknown;
+  const writer = (async () => {
+    for (;;) {
+      if (queue.length === 0) {
+        if (finished) return;
+        await new Promise<void>((r) => (wake = r));
+        wake = undefined;
+        continue;
+      }
+      const batch = queue.splice(0, 100);
+      await withTransaction(deps.db, async (c) => {
+        for (const { p, createError, existed } of batch) {
+          const inserted = await insertLeaverItem(c, {
+            eventId: ev.id,
+            target: p.target,
+            assetType: p.assetType,
+            orderName: p.orderName,
+            createError,
+            now: deps.now(),
+          });
+          if (!inserted) continue;
+          await appendAudit(c, {
+            ...auditBase(by),
+            action: createError === null ? "deprovision_queued" : "deprovision_queue_failed",
+            target: p.target,
+            order: p.orderName,
+            data: {
+              leaverEvent: ev.id,
+              assetType: p.assetType,
+              ...(existed ? { alreadyExisted: true } : {}),
+              ...(sweep ? { foundBySweep: true } : {}),
+              ...(createError ? { error: createError } : {}),
+            },
+          });
+        }
+      });
+    }
+  })().catch((err: unknown) => {
+    // Handled at once (an unhandled rejection would end the process); rethrown below.
+    writeError = err;
+  });
+  const results = await mapLimit(todo, CONCURRENCY, async (p): Promise<Done> => {
     let createError: string | null = null;
     let existed = false;
     try {
@@ -212,32 +260,21 @@ async function queueDeprovisions(
         err instanceof AppError && err.status < 500 ? err.message : "the API server did not accept it";
       log.warn({ err, target: p.target }, "deprovision order not created");
     }
-    await withTransaction(deps.db, async (c) => {
-      const inserted = await insertLeaverItem(c, {
-        eventId: ev.id,
-        target: p.target,
-        assetType: p.assetType,
-        orderName: p.orderName,
-        createError,
-        now: deps.now(),
-      });
-      if (!inserted) return;
-      await appendAudit(c, {
-        ...auditBase(by),
-        action: createError === null ? "deprovision_queued" : "deprovision_queue_failed",
-        target: p.target,
-        order: p.orderName,
-        data: {
-          leaverEvent: ev.id,
-          assetType: p.assetType,
-          ...(existed ? { alreadyExisted: true } : {}),
-          ...(sweep ? { foundBySweep: true } : {}),
-          ...(createError ? { error: createError } : {}),
-        },
-      });
-    });
-    return { failed: createError !== null, existed };
+    const done = { p, createError, existed };
+    queue.push(done);
+    wake?.();
+    return done;
+  }).finally(() => {
+    finished = true;
+    wake?.();
   });
+  // A failed write rejects here: the event keeps its lease, and the scheduler reruns it later
+  // (creates are idempotent, items and their audit rows are written once).
+  await writer;
+  if (writeError !== undefined) {
+    throw writeError instanceof Error ? writeError : new Error(String(writeError));
+  }
+  const failedCount = results.filter((r) => r.createError !== null).length;
   let cancelled = 0;
   for (const name of pendingOrdersOf(orders.map(viewOf), subjectOf(ev))) {
     try {
@@ -256,10 +293,10 @@ async function queueDeprovisions(
     }
   }
   return {
-    failed: results.filter((r) => r.failed).length,
-    existing: results.filter((r) => r.existed && !r.failed).length,
+    failed: failedCount,
+    existing: results.filter((r) => r.existed && r.createError === null).length,
     cancelled,
-    queued: results.filter((r) => !r.failed).length,
+    queued: results.length - failedCount,
   };
 }
 

@@ -48,7 +48,7 @@ function targetFor(
     if (schema === undefined) {
       return { status: 400, scimType: "invalidPath", detail: `qualify ${attr} with ${ENTERPRISE_USER}` };
     }
-    const ext = isObject(doc[ENTERPRISE_USER]) ? (doc[ENTERPRISE_USER]) : {};
+    const ext = isObject(doc[ENTERPRISE_USER]) ? doc[ENTERPRISE_USER] : {};
     doc[ENTERPRISE_USER] = ext;
     return { container: ext, def: r.def };
   }
@@ -195,7 +195,7 @@ function applyOne(
   }
   if (def.type === "complex" && isObject(value)) {
     // Replace/add of a complex attribute merges the given sub-attributes (RFC 7644 §3.5.2.3).
-    const cur = isObject(container[key]) ? (container[key]) : {};
+    const cur = isObject(container[key]) ? container[key] : {};
     container[key] = { ...cur, ...value };
     return undefined;
   }
