@@ -202,7 +202,7 @@ async function queueDeprovisions(
   const queue: Done[] = [];
   let finished = false;
   let wake: (() => void) | undefined;
-  let writeError: unknown;
+  let writeError: Error | undefined;
   const writer = (async () => {
     for (;;) {
       if (queue.length === 0) {
@@ -241,7 +241,8 @@ async function queueDeprovisions(
     }
   })().catch((err: unknown) => {
     // Handled at once (an unhandled rejection would end the process); rethrown below.
-    writeError = err;
+    writeError =
+      err instanceof Error ? err : new Error("recording queued deprovisions failed", { cause: err });
   });
   const results = await mapLimit(todo, CONCURRENCY, async (p): Promise<Done> => {
     let createError: string | null = null;
@@ -271,9 +272,7 @@ async function queueDeprovisions(
   // A failed write rejects here: the event keeps its lease, and the scheduler reruns it later
   // (creates are idempotent, items and their audit rows are written once).
   await writer;
-  if (writeError !== undefined) {
-    throw writeError instanceof Error ? writeError : new Error(String(writeError));
-  }
+  if (writeError !== undefined) throw writeError;
   const failedCount = results.filter((r) => r.createError !== null).length;
   let cancelled = 0;
   for (const name of pendingOrdersOf(orders.map(viewOf), subjectOf(ev))) {
