@@ -155,3 +155,70 @@ test("an approval link has one spelling: a non-canonical signature (unused last 
   const r = await api.app.inject({ method: "GET", url: twin });
   assert.equal(r.statusCode, 400, "the same bytes spelled differently are not a valid link");
 });
+
+test("GET /api/approvals/pending: the approver's queue, with deputies, SoD flagged, ACL respected", async (t) => {
+  const { api, root, anna, order } = await linkWorld(t);
+  await addAdmin(api, "zed", "approver", undefined, "zed@example.com");
+  const bert = await signInAs(api, "bert");
+  const zed = await signInAs(api, "zed");
+  const queue = async (b: Browser) => {
+    const r = await api.app.inject({ method: "GET", url: "/api/approvals/pending", headers: b.headers });
+    assert.equal(r.statusCode, 200, r.body);
+    return r.json<{
+      items: { order: { name: string }; approver: string; viaDeputy: boolean; canApprove: boolean }[];
+    }>().items;
+  };
+  assert.deepEqual(
+    (await queue(bert)).map((i) => [i.order.name, i.approver, i.canApprove]),
+    [[order, "bert", true]],
+  );
+  // The author may only decline: listed, flagged.
+  const mine = await queue(anna);
+  assert.deepEqual(
+    mine.map((i) => [i.order.name, i.canApprove]),
+    [[order, false]],
+  );
+  assert.deepEqual(await queue(zed), [], "not an approver, not a deputy");
+  // Scoped to another asset type by an ACL grant, the author no longer sees this order at all.
+  const annaId = (
+    await api.db.query<{ id: string }>("SELECT id::text AS id FROM users WHERE username = 'asmith'")
+  ).rows[0]!.id;
+  const g = await api.app.inject({
+    method: "PUT",
+    url: `/admin/users/${annaId}/grants`,
+    headers: root.headers,
+    payload: { assetTypes: ["something-else"] },
+  });
+  assert.equal(g.statusCode, 200, g.body);
+  assert.deepEqual(await queue(anna), [], "out of the ACL scope: not in the queue");
+  // bert makes zed his deputy: the order shows in zed's queue for bert.
+  const d = await api.app.inject({
+    method: "POST",
+    url: "/delegations",
+    headers: bert.headers,
+    payload: {
+      deputy: "zed",
+      startsAt: new Date(api.clock.now.getTime() - 60_000).toISOString(),
+      endsAt: new Date(api.clock.now.getTime() + 3600_000).toISOString(),
+    },
+  });
+  assert.equal(d.statusCode, 201, d.body);
+  assert.deepEqual(
+    (await queue(zed)).map((i) => [i.order.name, i.approver, i.viaDeputy]),
+    [[order, "bert", true]],
+  );
+  // Once bert decided, it leaves his queue.
+  const ok = await api.app.inject({
+    method: "POST",
+    url: `/orders/${order}/approve`,
+    headers: bert.headers,
+    payload: {},
+  });
+  assert.equal(ok.statusCode, 200, ok.body);
+  assert.deepEqual(await queue(bert), []);
+  // Permission: helpdesk and auditors have no queue.
+  await addAdmin(api, "hal", "helpdesk");
+  const hal = await signInAs(api, "hal");
+  const denied = await api.app.inject({ method: "GET", url: "/api/approvals/pending", headers: hal.headers });
+  assert.equal(denied.statusCode, 403);
+});

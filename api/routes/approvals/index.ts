@@ -6,11 +6,13 @@ import { z } from "zod";
 import { appendAudit } from "../../../record/audit.ts";
 import { ForbiddenError, InputError, NotFoundError } from "../../../record/errors.ts";
 import { rankOf } from "../../policy/permissions.ts";
-import { isSameName } from "../../policy/approvals.ts";
+import { checkApproval, isSameName } from "../../policy/approvals.ts";
+import type { AssetTypeSpec } from "../../../crds/generated/assettype.ts";
+import { resourcesOf } from "../../plugins/resources.ts";
 import { principalOf, type Principal } from "../../plugins/auth.ts";
 import { K8sName } from "../catalog/schemas.ts";
-import { orderView, visibleOrder } from "../orders/index.ts";
-import { decideOrder } from "./service.ts";
+import { listVisibleOrders, orderView, visibleOrder } from "../orders/index.ts";
+import { aliasesOf, assetTypeChanges, decideOrder, delegationsFor } from "./service.ts";
 import { mintApprovalLink } from "./links.ts";
 
 const Params = z.object({ name: K8sName });
@@ -59,6 +61,77 @@ export const approvalRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     );
   }
+
+  // ---- the approver's queue ----
+  app.get(
+    "/api/approvals/pending",
+    {
+      config: { permission: "orders:approve" },
+      schema: {
+        response: {
+          200: z.object({
+            items: z.array(
+              z.object({
+                order: OrderOut,
+                /** Whose approval this decision counts as (the listed approver, or the deputy's principal). */
+                approver: z.string(),
+                viaDeputy: z.boolean(),
+                /** False when only declining is open (separation of duties, own order). */
+                canApprove: z.boolean(),
+                approveRefusal: z.string().optional(),
+              }),
+            ),
+          }),
+        },
+      },
+    },
+    async (req) => {
+      const p = principalOf(req);
+      const { db, now } = req.server.deps;
+      const res = resourcesOf(req.server.deps);
+      const base = { username: p.username ?? p.tokenName, email: p.email };
+      const approver = { ...base, aliases: await aliasesOf(db, base) };
+      const names = [base.username, base.email, base.email?.split("@")[0]].filter((x): x is string => !!x);
+      const delegations = await delegationsFor(db, names);
+      // Same visibility as the order list: ACL-scoped admins see only their asset types.
+      const pending = await listVisibleOrders(req, { phase: "PendingApproval" });
+      const types = new Map<string, AssetTypeSpec | undefined>();
+      const items = [];
+      for (const o of pending) {
+        if (!types.has(o.spec.assetType))
+          types.set(o.spec.assetType, (await res.get<AssetTypeSpec>("AssetType", o.spec.assetType))?.spec);
+        const at = types.get(o.spec.assetType);
+        if (!at) continue;
+        const input = {
+          approver,
+          order: {
+            phase: o.status?.phase,
+            requesterEmail: o.spec.requester.email,
+            manager: o.spec.requester.manager,
+            approvals: o.spec.approvals ?? [],
+          },
+          policy: { kind: at.approval.policy, approvers: at.approval.approvers ?? [] },
+          delegations,
+          now: now(),
+        };
+        const mayDecide = checkApproval({ ...input, decision: "Declined", assetTypeChanges: [] });
+        if (!mayDecide.ok) continue;
+        const mayApprove = checkApproval({
+          ...input,
+          decision: "Approved",
+          assetTypeChanges: await assetTypeChanges(db, o.spec.assetType),
+        });
+        items.push({
+          order: orderView(o),
+          approver: mayDecide.approverKey,
+          viaDeputy: mayDecide.viaDeputy,
+          canApprove: mayApprove.ok,
+          ...(mayApprove.ok ? {} : { approveRefusal: mayApprove.message }),
+        });
+      }
+      return { items };
+    },
+  );
 
   // ---- delegation windows ----
   app.get(
