@@ -671,3 +671,12 @@ test("reconcile errors: Reconciled=False with the message, a stale Ready=True is
     "delivered stays delivered",
   );
 });
+
+test("a delivered Modify keeps its message on later reconciles", () => {
+  const mod = withSpec(order("Processing"), { action: "Modify", target: "o0" });
+  const done = decide({ ...base("Processing"), order: mod, job: { state: "Succeeded" } });
+  assert.equal(done.status.message, "the change to order o0 was delivered");
+  const again = decide({ ...base("Provisioned"), order: { ...mod, status: done.status } });
+  assert.equal(again.status.message, "the change to order o0 was delivered");
+  assert.deepEqual(again.status, done.status, "nothing to write");
+});

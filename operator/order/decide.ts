@@ -470,10 +470,12 @@ function provisioned(o: Observed): Outcome {
   const actions: Action[] = [];
   // A lock left behind by a restart between the release and the status write.
   if (o.lock.state === "HeldBySelf") actions.push({ kind: "ReleaseLock" });
+  // Keep the message of the delivery (a Modify says what changed) on later reconciles.
+  const prev = o.order.status?.conditions?.find((c) => c.type === "Ready");
   const base: Outcome = {
     phase: "Provisioned",
     reason: "Provisioned",
-    message: "the asset was delivered",
+    message: prev?.reason === "Provisioned" ? prev.message : "the asset was delivered",
     actions,
   };
   if (!d) return base;

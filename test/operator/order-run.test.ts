@@ -272,3 +272,33 @@ test("operator killed mid-Processing: the restarted one adopts the Job (no secon
     ["o1-1"],
   );
 });
+
+test("Modify runs the modify runbook on the target's asset and ends Provisioned; the target stays", async (t) => {
+  const { ns } = await setup(t);
+  await create(ns, "runbooks", runbook("mbx-grant", [bashStep("grant", "true")]));
+  await create(
+    ns,
+    "runbooks",
+    runbook("mbx-resize", [
+      bashStep("resize", 'echo "quota=$QUOTA"', { parameters: [{ name: "QUOTA", value: "50GB" }] }),
+    ]),
+  );
+  await create(
+    ns,
+    "assettypes",
+    assetType("mbx", { runbooks: { provision: "mbx-grant", modify: "mbx-resize" } }),
+  );
+  await create(ns, "orders", order("m1", { assetType: "mbx" }));
+  await waitOrder(ns, "m1", phaseIs("Provisioned"), RUN_MS);
+  await create(ns, "orders", order("m1-resize", { assetType: "mbx", action: "Modify", target: "m1" }));
+  const m = await waitOrder(ns, "m1-resize", phaseIs("Provisioned"), RUN_MS);
+  assert.match(condition(m, "Ready")?.message ?? "", /change to order m1 was delivered/);
+  assert.deepEqual(
+    m.status?.steps?.map((s) => [s.name, s.state]),
+    [["resize", "Succeeded"]],
+  );
+  const [job] = await jobsOf(ns, "m1-resize");
+  assert.equal(job?.metadata?.labels?.["ipsolis.io/runbook"], "mbx-resize");
+  const target = await waitOrder(ns, "m1", phaseIs("Provisioned"));
+  assert.equal(condition(target, "Ready")?.status, "True");
+});
