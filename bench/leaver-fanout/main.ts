@@ -128,15 +128,23 @@ export async function run(): Promise<Record<string, unknown>> {
       log(`direct: creating ${N} Deprovision Orders in ${namespace}`);
       const t = performance.now();
       await pool(targets, CONCURRENCY, (target) =>
-        create(
-          namespace,
-          order(`${target}-deprovision`, {
+        create(namespace, {
+          // The same object the fan-out creates: labels, reason and all.
+          ...order(`${target}-deprovision`, {
             assetType: "dev-vm",
             action: "Deprovision",
             target,
             requester: PERSON,
+            reason: "Leaver (reported by hr-webhook, event 00000000-0000-4000-8000-000000000000)",
           }),
-        ),
+          metadata: {
+            name: `${target}-deprovision`,
+            labels: {
+              "ipsolis.io/leaver-event": "00000000-0000-4000-8000-000000000000",
+              "ipsolis.io/reason": "leaver",
+            },
+          },
+        }),
       );
       return performance.now() - t;
     };
@@ -160,6 +168,7 @@ export async function run(): Promise<Record<string, unknown>> {
     try {
       log(`fan-out: the leaver webhook for a person holding ${N} assets`);
       const body = JSON.stringify({ email: PERSON.email });
+      const wall0 = Date.now();
       const t0 = performance.now();
       const res = await app.inject({
         method: "POST",
@@ -188,6 +197,14 @@ export async function run(): Promise<Record<string, unknown>> {
           `expected ${N} Deprovision Orders and audit rows, found ${deprovisions} and ${audited}`,
         );
       }
+      // Where the fan-out's time went, from the audit rows' own timestamps.
+      const at = await db.query<{ action: string; ms: number }>(
+        `SELECT action, (extract(epoch FROM max(at)) * 1000 - $1)::int AS ms FROM audit_events
+          WHERE action IN ('leaver_recorded', 'leaver_fanout_started', 'deprovision_queued', 'leaver_fanout_finished')
+          GROUP BY action`,
+        [wall0],
+      );
+      const phase = (a: string) => at.rows.find((r) => r.action === a)?.ms ?? null;
       const directAfter = await direct("bench-direct-2");
       const directMs = (directBefore + directAfter) / 2;
       const ratio = fanoutMs / directMs;
@@ -199,6 +216,12 @@ export async function run(): Promise<Record<string, unknown>> {
         direct_ms: Math.round(directMs),
         ratio: Number(ratio.toFixed(3)),
         direct_runs_ms: [Math.round(directBefore), Math.round(directAfter)],
+        fanout_phases_ms: {
+          recorded: phase("leaver_recorded"),
+          orders_listed: phase("leaver_fanout_started"),
+          last_audited: phase("deprovision_queued"),
+          finished: phase("leaver_fanout_finished"),
+        },
         concurrency: CONCURRENCY,
       };
     } finally {
