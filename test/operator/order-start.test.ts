@@ -8,7 +8,8 @@ import { verifyIngestToken } from "../../record/ingest-token.ts";
 import { assetLeaseName } from "../../operator/order/names.ts";
 import type { Order } from "../../crds/generated/index.ts";
 import { applyCrds } from "../support/crds.ts";
-import { eventually, newNamespace } from "../support/kube.ts";
+import { eventually, newNamespace, testKubeConfig } from "../support/kube.ts";
+import { makeRest } from "../../operator/kube/rest.ts";
 import {
   api,
   assetType,
@@ -326,4 +327,41 @@ test("readiness and metrics: /readyz after sync, orders by phase on /metrics", a
     return /ipsolis_operator_orders\{phase="Processing"\} 1/.test(m) ? m : undefined;
   });
   assert.match(text, /ipsolis_operator_reconcile_duration_seconds_count\{kind="Order",result="ok"\} \d+/);
+});
+
+test("a leader that loses its Lease stops reconciling", async (t) => {
+  const ns = await newNamespace(t);
+  await simpleCatalog(ns);
+  const op = await runOperator(t, ns, { IPSOLIS_LEADER_LEASE_SECONDS: 30 });
+  await eventually("leader", async () => (op.isLeader() ? true : undefined));
+  // Someone else takes the Lease (as a partitioned leader would find on its return).
+  // (Raw: client-node would send the Lease's MicroTime fields with millisecond precision.)
+  const rest = await makeRest(testKubeConfig(), "ipsolis-test");
+  t.after(() => rest.close());
+  const path = `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases/ipsolis-operator-leader`;
+  const lease = await rest.call<{ spec: Record<string, unknown> }>({ method: "GET", path });
+  const now = new Date().toISOString().replace("Z", "000Z");
+  await rest.call({
+    method: "PUT",
+    path,
+    body: {
+      ...lease,
+      spec: { ...lease.spec, holderIdentity: "another-replica", renewTime: now, acquireTime: now },
+    },
+  });
+  await eventually("stepped down", async () => (op.isLeader() ? undefined : true));
+  // The replica that holds it now does the work; the one that stepped down writes nothing.
+  const other = await runOperator(t, ns, {
+    IPSOLIS_OPERATOR_ID: "another-replica",
+    IPSOLIS_LEADER_LEASE_SECONDS: 30,
+  });
+  await eventually("other leads", async () => (other.isLeader() ? true : undefined));
+  await create(ns, "orders", order("o1", { assetType: "vpn" }));
+  await waitOrder(ns, "o1", phaseIs("Processing"));
+  const events = await eventually("events", async () => {
+    const ev = await eventsFor(ns, "o1");
+    return ev.length >= 2 ? ev : undefined;
+  });
+  assert.deepEqual(new Set(events.map((e) => e.reportingInstance)), new Set(["another-replica"]));
+  assert.equal(op.isLeader(), false);
 });
