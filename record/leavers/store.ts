@@ -339,3 +339,11 @@ export async function recentlyProcessedLeaverEvents(
     .catch(pgFail("listing recent leaver events"));
   return r.rows.map(toEvent);
 }
+
+/** Newest leaver events first (the admin list). */
+export async function listLeaverEvents(q: Queryable, limit = 100): Promise<LeaverEvent[]> {
+  const r = await q
+    .query<EventRow>(`SELECT ${EVENT_COLS} FROM leaver_events ORDER BY created_at DESC, id LIMIT $1`, [limit])
+    .catch(pgFail("listing leaver events"));
+  return r.rows.map(toEvent);
+}

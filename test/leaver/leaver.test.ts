@@ -475,3 +475,28 @@ test("concurrent fan-outs of one event: one does the work, each deprovision audi
   assert.equal((await auditRows(api, "action = 'deprovision_queued'")).length, 3);
   assert.equal((await auditRows(api, "action = 'leaver_fanout_started'")).length, 1);
 });
+
+test("SCIM create with active=false is a leaver at once; GET /api/leavers lists the events", async (t) => {
+  const api = await newScimApi(t);
+  await createProvisioned(api, "cy-vpn", "vpn", { id: "cy@example.com", email: "cy@example.com" });
+  const r = await api.scim("POST", "/Users", userBody("cy@example.com", { active: false }));
+  assert.equal(r.statusCode, 201);
+  await drainFanouts(api.app.deps);
+  assert.deepEqual(
+    (await deprovisions(api)).map((d) => d.name),
+    ["cy-vpn-deprovision"],
+  );
+  const reader = await addToken(api, "auditor", ["leavers:read"], "auditor");
+  const list = await api.app.inject({ method: "GET", url: "/api/leavers?limit=10", headers: bearer(reader) });
+  assert.equal(list.statusCode, 200);
+  assert.deepEqual(
+    list
+      .json<{ items: { identifier: string; state: string; reportedBy: { source: string } }[] }>()
+      .items.map((i) => [i.identifier, i.state, i.reportedBy.source]),
+    [["cy@example.com", "processed", "scim"]],
+  );
+  assert.equal(
+    (await api.app.inject({ method: "GET", url: "/api/leavers", headers: bearer(api.token) })).statusCode,
+    403,
+  );
+});

@@ -9,6 +9,7 @@ import { z } from "zod";
 import { withTransaction } from "../../../record/db.ts";
 import { NotFoundError } from "../../../record/errors.ts";
 import { findEmployee, type Employee } from "../../../record/employees/store.ts";
+import { listLeaverEvents } from "../../../record/leavers/store.ts";
 import { effectiveAt, subjectOfEmployee, subjectOfIdentifier } from "../../leaver/decide.ts";
 import { planFor, recordLeaver, reportLeaver, retryLeaver } from "../../leaver/fanout.ts";
 import { drainFanouts, startFanout, startLeaverScheduler } from "../../leaver/background.ts";
@@ -42,6 +43,7 @@ export const LeaverBody = z
 
 const DryRunQuery = z.object({ dryRun: z.enum(["true", "false"]).optional() });
 const IdParams = z.object({ id: z.uuid() });
+const ListQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(100) });
 
 export const hrRoutes: FastifyPluginAsyncZod = async (app) => {
   keepRawJsonBody(app);
@@ -107,6 +109,27 @@ export const hrRoutes: FastifyPluginAsyncZod = async (app) => {
         state: event.state,
         status: `/api/leavers/${event.id}`,
       });
+    },
+  );
+
+  app.get(
+    "/api/leavers",
+    { config: { permission: "leavers:read" }, schema: { querystring: ListQuery } },
+    async (req) => {
+      const events = await listLeaverEvents(req.server.deps.db, req.query.limit);
+      return {
+        items: events.map((e) => ({
+          id: e.id,
+          identifier: e.identifier,
+          displayName: e.displayName,
+          reportedBy: { source: e.source, actor: e.actor },
+          deliveries: e.deliveries,
+          effectiveAt: e.effectiveAt.toISOString(),
+          state: e.closedAt ? "closed" : e.state,
+          closedReason: e.closedReason,
+          createdAt: e.createdAt.toISOString(),
+        })),
+      };
     },
   );
 
