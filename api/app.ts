@@ -3,6 +3,7 @@
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
+  type FastifyServerOptions,
   type FastifyInstance,
   type RawServerDefault,
 } from "fastify";
@@ -88,6 +89,11 @@ function securityOf(c: Partial<ApiConfig> | undefined): Security {
   };
 }
 
+/** Fastify's trustProxy from IPSOLIS_TRUST_PROXY: off by default, else the proxies' addresses. */
+export function trustProxyOf(v: string | undefined): FastifyServerOptions["trustProxy"] {
+  return v === undefined ? false : v.split(",");
+}
+
 export type App = FastifyInstance<
   RawServerDefault,
   IncomingMessage,
@@ -102,7 +108,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     loggerInstance: logger,
     genReqId: () => crypto.randomUUID(),
     requestIdHeader: "x-request-id",
-    trustProxy: true,
+    trustProxy: trustProxyOf(deps.config?.IPSOLIS_TRUST_PROXY),
     bodyLimit: 1 << 20,
     // One-click approval links carry their signed claims in the path (~200 characters).
     routerOptions: { maxParamLength: 1024 },

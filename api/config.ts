@@ -38,6 +38,19 @@ export const ApiEnv = z
       .min(1)
       .max(24 * 30)
       .default(12),
+    /**
+     * Which proxies' X-Forwarded-For to believe for the client address (rate limits, audit):
+     * unset = none (clients talk to the API directly); a hop count ("1"); or a comma-separated
+     * list of proxy addresses/CIDRs ("10.0.0.0/8,127.0.0.1"). Never "true": any client could
+     * then choose its own address and walk past the sign-in rate limit.
+     */
+    IPSOLIS_TRUST_PROXY: z
+      .string()
+      .regex(
+        /^(\d+|[0-9a-fA-F.:/]+(,[0-9a-fA-F.:/]+)*)$/,
+        "a hop count or a comma-separated list of addresses/CIDRs",
+      )
+      .optional(),
     /** Employee single sign-on (OpenID Connect, e.g. https://login.microsoftonline.com/<tenant-id>). */
     IPSOLIS_OIDC_AUTHORITY: z.url({ protocol: /^https$/, error: "must be an https URL" }).optional(),
     IPSOLIS_OIDC_CLIENT_ID: z.string().min(1).optional(),

@@ -33,3 +33,10 @@ test("a partial or insecure single sign-on configuration names every missing or 
       /IPSOLIS_OIDC_CLIENT_SECRET/.test(err.message),
   );
 });
+
+test("X-Forwarded-For is believed only from configured proxies", async () => {
+  const { trustProxyOf } = await import("../app.ts");
+  assert.equal(trustProxyOf(undefined), false);
+  assert.deepEqual(trustProxyOf("10.0.0.0/8,127.0.0.1"), ["10.0.0.0/8", "127.0.0.1"]);
+  assert.throws(() => loadConfig(ApiEnv, { ...base, IPSOLIS_TRUST_PROXY: "true" }), /IPSOLIS_TRUST_PROXY/);
+});
