@@ -222,3 +222,28 @@ test("GET /api/approvals/pending: the approver's queue, with deputies, SoD flagg
   const denied = await api.app.inject({ method: "GET", url: "/api/approvals/pending", headers: hal.headers });
   assert.equal(denied.statusCode, 403);
 });
+
+test("login CSRF: the JSON sign-in endpoints refuse cross-site form posts (415)", async (t) => {
+  const api = await newApi(t);
+  await addAdmin(api, "carol", "admin");
+  for (const url of ["/auth/login", "/auth/setup"]) {
+    const r = await api.app.inject({
+      method: "POST",
+      url,
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      payload: "username=carol&password=a+long+enough+password",
+    });
+    assert.equal(r.statusCode, 415, `${url}: ${r.body}`);
+    assert.match(r.body, /browsers sign in at \/portal\/login/);
+    assert.equal(
+      r.cookies.find((c) => c.name === "ipsolis_session"),
+      undefined,
+    );
+  }
+  const ok = await api.app.inject({
+    method: "POST",
+    url: "/auth/login",
+    payload: { username: "carol", password: "a long enough password" },
+  });
+  assert.equal(ok.statusCode, 200);
+});

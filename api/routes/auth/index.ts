@@ -1,3 +1,4 @@
+import type { FastifyReply, FastifyRequest } from "fastify";
 // Route area: sign-in, sign-out, first-run superadmin, password change, who am I, CSRF token
 // (issue #5). The rules live in ./service.ts, shared with the portal's forms.
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
@@ -5,6 +6,21 @@ import { z } from "zod";
 import { NotFoundError } from "../../../record/errors.ts";
 import { principalOf } from "../../plugins/auth.ts";
 import { changeOwnPassword, isFirstRun, setUpFirstSuperadmin, signIn, signOut } from "./service.ts";
+
+/**
+ * The JSON sign-in endpoints refuse form posts: a cross-site page can post a form without
+ * CORS, but not JSON, so no other site can sign a browser into an account of its choosing
+ * (login CSRF). Browsers sign in through /portal/login, which checks a CSRF token.
+ */
+async function requireJson(req: FastifyRequest, reply: FastifyReply) {
+  const type = String(req.headers["content-type"] ?? "")
+    .split(";")[0]
+    ?.trim()
+    .toLowerCase();
+  if (type !== "application/json") {
+    return reply.code(415).send({ error: "send JSON (application/json); browsers sign in at /portal/login" });
+  }
+}
 
 export const UserView = z.object({
   id: z.string(),
@@ -41,6 +57,7 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
         body: z.object({ username: Username, password: z.string().max(1024), email: z.email().optional() }),
         response: { 201: z.object({ user: UserView }) },
       },
+      preValidation: requireJson,
     },
     async (req, reply) => {
       const user = await setUpFirstSuperadmin(req, reply, req.body, "api");
@@ -53,6 +70,7 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       config: { permission: "public", rateLimit: { max: app.security.loginRateLimit, timeWindow: 60_000 } },
       schema: { body: Credentials, response: { 200: z.object({ user: UserView }) } },
+      preValidation: requireJson,
     },
     async (req, reply) => ({ user: await signIn(req, reply, req.body, "api") }),
   );
