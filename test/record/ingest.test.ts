@@ -4,6 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { request, type IncomingMessage } from "node:http";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -389,4 +390,55 @@ test("hostile but valid runner output is stored, never a 5xx the runner would re
     "SELECT ts FROM step_output_lines WHERE job = 'nul-1' AND seq = 5",
   );
   assert.equal(ts.rows[0]?.ts.toISOString(), "2026-02-28T14:00:00.000Z");
+});
+
+test("follow: a client that stops reading is cut off at a bound, not buffered without limit", async (t) => {
+  const a = await api(t);
+  const reader = await addToken(a, "helpdesk", ["orders:read"]);
+  const tok = tokenFor(a, "chatty-1", "chatty");
+  const base = await a.app.listen({ host: "127.0.0.1", port: 0 });
+  const req = request(`${base}/api/orders/${a.namespace}/chatty/log?follow=true`, {
+    headers: bearer(reader),
+  });
+  // Destroyed in the test body: the app's close (registered first) waits for open connections.
+  try {
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      req.on("response", resolve);
+      req.on("error", reject);
+      req.end();
+    });
+    assert.equal(res.statusCode, 200);
+    res.pause(); // a browser tab in the background, a stuck proxy
+    let ended = false;
+    let received = 0;
+    let tail = "";
+    res.on("end", () => (ended = true));
+    // ~40 MB of output while the client reads nothing.
+    const text = "x".repeat(1000);
+    for (let b = 0; b < 8; b++) {
+      const batch = Array.from({ length: 5000 }, (_, i) =>
+        line(b * 5000 + i, "line", { stream: "stdout", text }),
+      );
+      assert.equal((await post(a, tok, batch)).statusCode, 200);
+    }
+    res.on("data", (d: Buffer) => {
+      received += d.length;
+      tail = (tail + d.toString()).slice(-500);
+    });
+    res.resume();
+    await eventually(
+      "the server to end the follow stream",
+      async () => (ended ? true : undefined),
+      20_000,
+      50,
+    );
+    assert.ok(received < 20 << 20, `received ${received} bytes: the server buffered them all`);
+    assert.match(
+      tail,
+      /event: reset\ndata: \{"reason":"SlowClient"/,
+      "the client is told why (and reconnects)",
+    );
+  } finally {
+    req.destroy();
+  }
 });

@@ -14,6 +14,8 @@ const CSV_PAGE = 1000;
 /** Upper bound of one CSV export; narrow the time range for more. */
 const CSV_MAX_ROWS = 1_000_000;
 const HEARTBEAT_MS = 15_000;
+/** Unsent SSE bytes one follower may hold before it is cut off (see `reset`). */
+export const MAX_FOLLOW_BUFFER_BYTES = 4 << 20;
 
 const AuditQuery = z.object({
   actor: z.string().min(1).optional(),
@@ -142,12 +144,23 @@ export const auditRoutes: FastifyPluginAsyncZod = async (app) => {
       // in both (committed between the two) is sent once.
       const out = new PassThrough();
       const sent = new Set<string>();
+      let stopped = false;
+      // A client that reads slower than the step writes (or not at all) is cut off with a
+      // `reset` event rather than buffered without bound; EventSource reconnects and gets the
+      // backlog again. Same when a batch could not be read: a gap must not pass silently.
+      const reset = (reason: "SlowClient" | "ReadFailed") => {
+        if (stopped) return;
+        out.write(`event: reset\ndata: ${JSON.stringify({ reason })}\n\n`);
+        stop();
+      };
       const send = (lines: StoredLine[]) => {
         for (const l of lines) {
+          if (stopped) return;
           const k = `${l.job}:${l.seq}`;
           if (sent.has(k)) continue;
           sent.add(k);
           out.write(sseEvent(l));
+          if (out.writableLength > MAX_FOLLOW_BUFFER_BYTES) return reset("SlowClient");
         }
       };
       let chain = Promise.resolve();
@@ -164,14 +177,19 @@ export const auditRoutes: FastifyPluginAsyncZod = async (app) => {
               ),
             ),
           )
-          .catch((err: unknown) => req.log.warn({ err }, "log follow: reading a batch failed"));
+          .catch((err: unknown) => {
+            req.log.warn({ err }, "log follow: reading a batch failed");
+            reset("ReadFailed");
+          });
       });
       const heartbeat = setInterval(() => out.write(": keep-alive\n\n"), HEARTBEAT_MS);
-      const stop = () => {
+      function stop() {
+        if (stopped) return;
+        stopped = true;
         clearInterval(heartbeat);
         unsubscribe();
         out.end();
-      };
+      }
       req.raw.once("close", stop);
       out.write(": following\n\n");
       chain = chain.then(async () => send(await readOrderLog(db, ns, name)));
