@@ -77,7 +77,8 @@ async function acquireLock(ctx: ActionContext): Promise<void> {
       await deps.rest.call({
         method: "PUT",
         path: leasePath(deps.namespace, name),
-        body: { ...lease, spec },
+        // Objects from a LIST carry no apiVersion/kind: set them.
+        body: { ...lease, apiVersion: "coordination.k8s.io/v1", kind: "Lease", spec },
       });
     }
     deps.expect.lock(name, me);

@@ -365,3 +365,27 @@ test("a leader that loses its Lease stops reconciling", async (t) => {
   assert.deepEqual(new Set(events.map((e) => e.reportingInstance)), new Set(["another-replica"]));
   assert.equal(op.isLeader(), false);
 });
+
+test("a stale asset lock (its holder Order is gone) is taken over", async (t) => {
+  const ns = await newNamespace(t);
+  await simpleCatalog(ns);
+  const name = assetLeaseName("vpn/jdoe");
+  const now = new Date().toISOString().replace("Z", "000Z");
+  const rest = await makeRest(testKubeConfig(), "ipsolis-test");
+  t.after(() => rest.close());
+  await rest.call({
+    method: "POST",
+    path: `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`,
+    body: {
+      apiVersion: "coordination.k8s.io/v1",
+      kind: "Lease",
+      metadata: { name, labels: { "ipsolis.io/lock": "asset" } },
+      spec: { holderIdentity: "ghost-order", acquireTime: now, renewTime: now },
+    },
+  });
+  await runOperator(t, ns);
+  await create(ns, "orders", order("o1", { assetType: "vpn" }));
+  await waitOrder(ns, "o1", phaseIs("Processing"));
+  const lease = await api().coordination.readNamespacedLease({ namespace: ns, name });
+  assert.equal(lease.spec?.holderIdentity, "o1");
+});
