@@ -161,6 +161,14 @@ function diff(a: Counts, b: Counts): Counts {
 const MUTATING = new Set(["POST", "PUT", "PATCH", "DELETE", "APPLY", "CREATE", "UPDATE"]);
 const READS = new Set(["GET", "LIST"]);
 
+/** User + system CPU seconds of a process (Linux /proc, clock ticks of 1/100 s). */
+async function cpuSeconds(pid: number | undefined): Promise<number> {
+  if (!pid) return NaN;
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 function percentile(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
@@ -244,6 +252,7 @@ export async function run(): Promise<Record<string, unknown>> {
     }
     const names = Array.from({ length: N }, (_, i) => `o-${i}`);
     const before = await scrape();
+    const cpu0 = await cpuSeconds(operator.pid);
     const t0 = performance.now();
     await createAll(rest, ns, names, CONCURRENCY);
     for (const deadline = Date.now() + 300_000; names.some((n) => !jobSeenAt.has(n));) {
@@ -252,6 +261,7 @@ export async function run(): Promise<Record<string, unknown>> {
     }
     const opSecs = (Math.max(...names.map((n) => jobSeenAt.get(n)!)) - t0) / 1000;
     const after = await scrape();
+    const operatorCpuMsPerOrder = (((await cpuSeconds(operator.pid)) - cpu0) * 1000) / N;
     const delta = diff(before, after);
     // The bench's own requests in this window: N Order creates and the two scrapes (GET /metrics
     // is not counted by apiserver_request_total's resource labels).
@@ -309,6 +319,7 @@ export async function run(): Promise<Record<string, unknown>> {
       reads_per_order: Math.round(perOrder(reads) * 1000) / 1000,
       writes_by_request: writes,
       reads_by_request: reads,
+      operator_cpu_ms_per_order: Math.round(operatorCpuMsPerOrder * 100) / 100,
       p50_ms: Math.round(p50),
       p99_ms: Math.round(p99),
       latency_rate_per_s: RATE,
