@@ -16,6 +16,7 @@ import { aclScopeFor, notFound } from "../../plugins/acl.ts";
 import { principalOf, type Principal } from "../../plugins/auth.ts";
 import { resourcesOf, type Cr } from "../../plugins/resources.ts";
 import { K8sName } from "../catalog/schemas.ts";
+import { orderPhases } from "../../../crds/reasons.ts";
 
 export type OrderCr = Cr<OrderSpec, OrderStatus>;
 
@@ -123,15 +124,6 @@ export async function listVisibleOrders(
 }
 
 const Params = z.object({ name: K8sName });
-const PHASES = [
-  "PendingApproval",
-  "Scheduled",
-  "Processing",
-  "Provisioned",
-  "Failed",
-  "Cancelled",
-  "Revoked",
-] as const;
 
 export const orderRoutes: FastifyPluginAsyncZod = async (app) => {
   const res = resourcesOf(app.deps);
@@ -224,7 +216,7 @@ export const orderRoutes: FastifyPluginAsyncZod = async (app) => {
       config: { permission: "orders:read" },
       schema: {
         querystring: z.object({
-          phase: z.enum(PHASES).optional(),
+          phase: z.enum(orderPhases).optional(),
           assetType: z.string().optional(),
           requester: z.string().optional(),
         }),
