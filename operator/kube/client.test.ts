@@ -32,7 +32,7 @@ for (const c of cases) {
   test(`API server ${c.code} ${c.reason} becomes ${c.want.name}, keeping the server's message`, () => {
     const err = translateKubeError(status(c.code, `the server says ${c.code}`, c.reason), "testing");
     assert.ok(err instanceof c.want, `got ${String(err)}`);
-    assert.equal((err).message, `the server says ${c.code}`);
+    assert.equal(err.message, `the server says ${c.code}`);
   });
 }
 
