@@ -101,7 +101,7 @@ export async function setCostThreshold(
     await appendAudit(c, {
       actor: t.actor,
       action: "cost_threshold_set",
-      target: `CostCenter/${t.costCenter}`,
+      target: `costcenter:${t.costCenter}`,
       source: t.source,
       ...(t.requestId ? { requestId: t.requestId } : {}),
       data: { before: before.rows[0] ?? null, after: { amount: t.amount, currency: t.currency } },
@@ -149,7 +149,7 @@ export async function runCostCheck(d: CostCheckDeps): Promise<CostCheckResult> {
       await appendAudit(c, {
         actor: "system:operator",
         action: "cost_threshold_exceeded",
-        target: `CostCenter/${f.costCenter}`,
+        target: `costcenter:${f.costCenter}`,
         source: "operator",
         data: { ...f },
       });

@@ -245,7 +245,7 @@ async function writeOrder(
           jsonWithoutNul(o.status),
         ],
       );
-      const target = `Order/${o.name}`;
+      const target = `order:${o.name}`;
       for (const p of [...rows.phases].sort((a, b) => a.at.localeCompare(b.at))) {
         const r = await c.query(
           `INSERT INTO order_phases (order_uid, phase, attempt, at, job_name, message)
@@ -300,7 +300,7 @@ async function writeOrder(
         await appendAudit(client, {
           actor: "system:operator",
           action: "order_deleted",
-          target: `Order/${name}`,
+          target: `order:${name}`,
           order: name,
           source: "operator",
           data: { uid },

@@ -64,7 +64,7 @@ export async function storeLines(
         await appendAudit(c, {
           actor: `runner:${who.job}`,
           action: "step_started",
-          target: `Job/${who.job}`,
+          target: `job:${who.job}`,
           order: who.order,
           source: "runner",
           data: { step: l.step, attempt: l.attempt, seq: l.seq, ts: l.ts },
@@ -73,7 +73,7 @@ export async function storeLines(
         await appendAudit(c, {
           actor: `runner:${who.job}`,
           action: STEP_END_ACTION[l.state ?? "Failed"],
-          target: `Job/${who.job}`,
+          target: `job:${who.job}`,
           order: who.order,
           source: "runner",
           data: {
@@ -89,7 +89,7 @@ export async function storeLines(
         await appendAudit(c, {
           actor: `runner:${who.job}`,
           action: "run_finished",
-          target: `Job/${who.job}`,
+          target: `job:${who.job}`,
           order: who.order,
           source: "runner",
           data: {

@@ -12,7 +12,7 @@ test("audit read: filters, cursor pagination, CSV, and who may read", async (t) 
     await appendAudit(a.db, {
       actor: i % 2 === 0 ? "admin:root" : "system:operator",
       action: i % 5 === 0 ? "order_approved" : "order_processing",
-      target: `Order/o-${i % 3}`,
+      target: `order:o-${i % 3}`,
       order: `o-${i % 3}`,
       requestId: `req-${i}`,
       source: "test",
@@ -49,7 +49,7 @@ test("audit read: filters, cursor pagination, CSV, and who may read", async (t) 
     combined.json<{ items: { data: { i: number } }[] }>().items.map((x) => x.data.i),
     [15, 0],
   );
-  const byTarget = await get(`target=${encodeURIComponent("Order/o-1")}&limit=1000`);
+  const byTarget = await get(`target=${encodeURIComponent("order:o-1")}&limit=1000`);
   assert.equal(byTarget.json<{ items: unknown[] }>().items.length, 8);
   const all = await get("limit=1000&action=order_processing");
   const times = all.json<{ items: { at: string }[] }>().items.map((x) => x.at);

@@ -26,7 +26,7 @@ test("appends chain linearly, also 200 concurrent ones, and verify says intact",
   const first = await appendAudit(db, {
     actor: "user:anna@example.com",
     action: "order_created",
-    target: "Order/laptop-1",
+    target: "order:laptop-1",
     order: "laptop-1",
     requestId: "req-1",
     source: "portal",
@@ -220,7 +220,7 @@ test("NUL characters (valid JSON, refused by Postgres text/jsonb) never make an 
   await appendAudit(db, {
     actor: "user:a\u0000b@example.com",
     action: "order_created",
-    target: "Order/x\u0000",
+    target: "order:x\u0000",
     source: "portal",
     data: { reason: "needs\u0000it", ["k\u0000"]: ["\u0000"] },
   });

@@ -183,9 +183,9 @@ test("threshold check: alerts once per day per cost centre (run twice), with aud
   assert.deepEqual(
     audit.rows.map((r) => [r.action, r.actor, r.target]),
     [
-      ["cost_threshold_set", "token:t-admin-settings:write", "CostCenter/CC-100"],
-      ["cost_threshold_set", "token:t-admin-settings:write", "CostCenter/CC-200"],
-      ["cost_threshold_exceeded", "system:operator", "CostCenter/CC-100"],
+      ["cost_threshold_set", "token:t-admin-settings:write", "costcenter:CC-100"],
+      ["cost_threshold_set", "token:t-admin-settings:write", "costcenter:CC-200"],
+      ["cost_threshold_exceeded", "system:operator", "costcenter:CC-100"],
     ],
   );
   const events = await a.kc.makeApiClient(k8s.CoreV1Api).listNamespacedEvent({ namespace: a.namespace });
