@@ -71,12 +71,12 @@ async function setup(t: TestContext) {
     watch.abort();
     assert.deepEqual(stale, [], "Ready was never stale");
   });
-  await runOperator(t, ns);
-  return { ns, versions };
+  const op = await runOperator(t, ns);
+  return { ns, versions, op };
 }
 
 test("approval-free order runs to Provisioned: steps from the runner, Ready=True, lock released", async (t) => {
-  const { ns } = await setup(t);
+  const { ns, op } = await setup(t);
   await simpleCatalog(ns, "vpn", [bashStep("grant", "echo granted"), bashStep("verify", "echo ok")]);
   await create(ns, "orders", order("o1", { assetType: "vpn" }));
   const o = await waitOrder(ns, "o1", phaseIs("Provisioned"), RUN_MS);
@@ -110,6 +110,10 @@ test("approval-free order runs to Provisioned: steps from the runner, Ready=True
     return ev.includes("Normal/Provisioned") ? ev : undefined;
   });
   assert.deepEqual(reasons, ["Normal/Pending", "Normal/Processing", "Normal/Provisioned"]);
+  const metrics = await (await fetch(`http://127.0.0.1:${op.port}/metrics`)).text();
+  assert.match(metrics, /ipsolis_operator_job_outcomes_total\{outcome="succeeded"\} 1/);
+  assert.match(metrics, /ipsolis_operator_step_duration_seconds_count\{runbook="vpn-grant",step="grant"\} 1/);
+  assert.match(metrics, /ipsolis_operator_orders\{phase="Provisioned"\} 1/);
 });
 
 test("a failing critical step fails the order with the step's error; retries counted; non-critical skipped past", async (t) => {
