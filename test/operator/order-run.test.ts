@@ -6,6 +6,8 @@
 import { test, before, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import * as k8s from "@kubernetes/client-node";
+import { spawn } from "node:child_process";
+import { join } from "node:path";
 import type { Order } from "../../crds/generated/index.ts";
 import { applyCrds } from "../support/crds.ts";
 import { testEnv } from "../support/env.ts";
@@ -246,13 +248,31 @@ test("pooled asset: a full pool makes the next order wait; a revoke returns the 
   assert.equal(got.status?.asset?.id, "seat-slot-0");
 });
 
-test("operator killed mid-Processing: the restarted one adopts the Job (no second Job) and completes", async (t) => {
+test("operator killed mid-Processing (SIGKILL): the next one adopts the Job (no second Job) and completes", async (t) => {
   const ns = await newNamespace(t);
   await simpleCatalog(ns, "vpn", [bashStep("grant", "sleep 3")]);
-  const first = await runOperator(t, ns);
+  // The first operator is a real process, killed without any chance to clean up (leader Lease
+  // and asset lock stay behind, as after a node failure).
+  const child = spawn(process.execPath, [join(import.meta.dirname, "..", "..", "operator", "main.ts")], {
+    env: {
+      ...process.env,
+      KUBECONFIG: testEnv().kubeconfig,
+      IPSOLIS_NAMESPACE: ns,
+      IPSOLIS_OPERATOR_PORT: "0",
+      IPSOLIS_OPERATOR_HOST: "127.0.0.1",
+      IPSOLIS_OPERATOR_ID: "doomed",
+      IPSOLIS_LEADER_LEASE_SECONDS: "3",
+      IPSOLIS_LEADER_RENEW_MS: "300",
+      LOG_LEVEL: "warn",
+    },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  t.after(() => void child.kill("SIGKILL"));
   await create(ns, "orders", order("o1", { assetType: "vpn" }));
   await waitOrder(ns, "o1", phaseIs("Processing"));
-  await first.stop();
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill("SIGKILL");
+  await exited;
   // The Job runs on while no operator is there.
   const node = await startLocalNode({
     kubeconfig: testEnv().kubeconfig,
@@ -268,8 +288,9 @@ test("operator killed mid-Processing: the restarted one adopts the Job (no secon
     },
     RUN_MS,
   );
-  await runOperator(t, ns);
+  const next = await runOperator(t, ns, { IPSOLIS_LEADER_LEASE_SECONDS: 3 });
   const o = await waitOrder(ns, "o1", phaseIs("Provisioned"), RUN_MS);
+  assert.ok(next.isLeader(), "took over the killed leader's expired Lease");
   assert.equal(o.status?.attempt, 1);
   assert.deepEqual(
     (await jobsOf(ns, "o1")).map((j) => j.metadata?.name),
