@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { matches, parseFilter, parsePatchPath, requiredEqualities } from "./filter.ts";
+import { matches, parseFilter, parsePatchPath, requiredEqualities, undefinedAttribute } from "./filter.ts";
 import { ENTERPRISE_USER } from "./schema.ts";
 
 const user = {
@@ -119,4 +119,28 @@ test("required equalities pre-select by userName", () => {
   const g = parseFilter('userName eq "a" or userName eq "b"');
   assert.ok(g.ok);
   assert.deepEqual(requiredEqualities(g.value), []);
+});
+
+test("undefinedAttribute names the first attribute path the User schema does not define", () => {
+  const check = (s: string) => {
+    const f = parseFilter(s);
+    assert.ok(f.ok, s);
+    return undefinedAttribute(f.value);
+  };
+  assert.equal(check('foo eq "x"'), "foo");
+  assert.equal(check('userName eq "a" and name.nope pr'), "name.nope");
+  assert.equal(check('emails[type eq "work" or kind eq "x"]'), "emails.kind");
+  assert.equal(check('urn:example:custom:2.0:User:badge eq "1"'), "urn:example:custom:2.0:User:badge");
+  assert.equal(check(`${ENTERPRISE_USER}:nope pr`), `${ENTERPRISE_USER}:nope`);
+  for (const ok of [
+    'USERNAME eq "a"',
+    'emails[TYPE eq "work" and value co "x"]',
+    "emails.VALUE pr",
+    "meta.lastModified pr",
+    'not (title pr) or externalId eq "x"',
+    `${ENTERPRISE_USER}:manager.value eq "x"`,
+    'department eq "x"',
+  ]) {
+    assert.equal(check(ok), undefined, ok);
+  }
 });

@@ -468,3 +468,48 @@ export function requiredEqualities(f: Filter): { attr: string; value: string }[]
   }
   return [];
 }
+
+/**
+ * The first attribute path in `f` the User schema does not define, or undefined when every
+ * one is known. RFC 7644 §3.12: a filter on an attribute the server does not support is
+ * `invalidFilter` (400), rather than a silent empty result a client takes for "no such user".
+ */
+export function undefinedAttribute(f: Filter): string | undefined {
+  const show = (p: AttrPath) =>
+    [p.schema, [p.attr, p.sub].filter(Boolean).join(".")].filter(Boolean).join(":");
+  const known = (p: AttrPath): AttrDef | undefined => {
+    const r = resolveAttr(p.schema, p.attr);
+    if (!r) return undefined;
+    if (p.sub === undefined) return r.def;
+    return resolveSub(r.def, p.sub);
+  };
+  switch (f.op) {
+    case "and":
+    case "or":
+      return undefinedAttribute(f.left) ?? undefinedAttribute(f.right);
+    case "not":
+      return undefinedAttribute(f.filter);
+    case "valuePath": {
+      const parent = known(f.path);
+      if (!parent) return show(f.path);
+      return undefinedSubAttribute(f.filter, parent, show(f.path));
+    }
+    default:
+      return known(f.path) ? undefined : show(f.path);
+  }
+}
+
+function undefinedSubAttribute(f: Filter, parent: AttrDef, where: string): string | undefined {
+  switch (f.op) {
+    case "and":
+    case "or":
+      return undefinedSubAttribute(f.left, parent, where) ?? undefinedSubAttribute(f.right, parent, where);
+    case "not":
+      return undefinedSubAttribute(f.filter, parent, where);
+    case "valuePath":
+      return undefined; // matchesElement reports nested value filters itself
+    default:
+      if (f.path.schema !== undefined || f.path.sub !== undefined) return undefined; // ditto
+      return resolveSub(parent, f.path.attr) ? undefined : `${where}.${f.path.attr}`;
+  }
+}

@@ -74,9 +74,14 @@ export function isUuid(s: string): boolean {
   return UUID.test(s);
 }
 
-function uniqueness(err: unknown, userName: string): unknown {
-  if ((err as { code?: string }).code === "23505") {
-    return new ConflictError(`userName ${JSON.stringify(userName)} is already taken`, {
+function uniqueness(err: unknown, c: EmployeeColumns): unknown {
+  const e = err as { code?: string; constraint?: string };
+  if (e.code === "23505") {
+    const what =
+      e.constraint === "employees_external_id_key"
+        ? `externalId ${JSON.stringify(c.externalId)}`
+        : `userName ${JSON.stringify(c.userName)}`;
+    return new ConflictError(`${what} is already taken`, {
       cause: err,
       reason: "uniqueness",
     });
@@ -112,7 +117,7 @@ export async function createEmployee(
       [...params(c), JSON.stringify(resource), now],
     )
     .catch((err: unknown) => {
-      throw uniqueness(err, c.userName);
+      throw uniqueness(err, c);
     });
   return toEmployee(r.rows[0]!);
 }
@@ -157,7 +162,7 @@ export async function replaceEmployee(
       [...params(c), JSON.stringify(resource), now, id, ifVersion ?? null],
     )
     .catch((err: unknown) => {
-      throw uniqueness(err, c.userName);
+      throw uniqueness(err, c);
     });
   if (r.rows[0]) return toEmployee(r.rows[0]);
   if (ifVersion !== undefined && (await getEmployee(q, id))) {

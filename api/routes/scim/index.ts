@@ -18,7 +18,7 @@ import {
   type Employee,
   type EmployeeQuery,
 } from "../../../record/employees/store.ts";
-import { matches, parseFilter, requiredEqualities } from "../../scim/filter.ts";
+import { matches, parseFilter, requiredEqualities, undefinedAttribute } from "../../scim/filter.ts";
 import { applyPatch } from "../../scim/patch.ts";
 import {
   ERROR_SCHEMA,
@@ -104,6 +104,16 @@ function ifMatchVersion(req: FastifyRequest): number | undefined {
   if (h === undefined || h.trim() === "*") return undefined;
   const m = /^\s*(?:W\/)?"(\d{1,9})"\s*$/.exec(h);
   return m ? Number(m[1]) : -1;
+}
+
+/**
+ * `If-None-Match` on a GET (RFC 7232 §3.2, weak comparison): `*` or any listed tag equal to the
+ * current version means the client's copy is current.
+ */
+function isNoneMatched(h: string | undefined, version: number): boolean {
+  if (h === undefined) return false;
+  if (h.trim() === "*") return true;
+  return h.split(",").some((tag) => tag.trim().replace(/^W\//, "") === `"${version}"`);
 }
 
 function attribution(req: FastifyRequest): Attribution {
@@ -254,6 +264,14 @@ export const scimRoutes: FastifyPluginAsyncZod = async (app) => {
     if (filter !== undefined && filter.trim() !== "") {
       parsed = parseFilter(filter);
       if (!parsed.ok) throw new ScimError({ status: 400, scimType: "invalidFilter", detail: parsed.error });
+      const unknown = undefinedAttribute(parsed.value);
+      if (unknown !== undefined) {
+        throw new ScimError({
+          status: 400,
+          scimType: "invalidFilter",
+          detail: `the User schema has no attribute ${JSON.stringify(unknown)}`,
+        });
+      }
       for (const eq of requiredEqualities(parsed.value)) {
         if (eq.attr === "username") sel.userName = eq.value;
         else if (eq.attr === "externalid") sel.externalId = eq.value;
@@ -291,7 +309,7 @@ export const scimRoutes: FastifyPluginAsyncZod = async (app) => {
       if (!e) throw new ScimError({ status: 404, detail: `User ${req.params.id} not found` });
       const etag = etagOf(e.version);
       reply.header("etag", etag);
-      if (req.headers["if-none-match"] === etag) return reply.code(304).send();
+      if (isNoneMatched(req.headers["if-none-match"], e.version)) return reply.code(304).send();
       return send(reply, 200, projectUser(full(req, e), req.query.attributes, req.query.excludedAttributes));
     },
   );
