@@ -38,8 +38,11 @@ export const OperatorEnv = z.object({
   IPSOLIS_RESYNC_SECONDS: z.coerce.number().int().min(10).max(86_400).default(600),
   /** Base URL of the API's ingest endpoint as pods reach it, e.g. http://ipsolis-api:8080. */
   IPSOLIS_INGEST_URL: z.url().optional(),
-  /** HMAC secret for per-Job ingest tokens (shared with the API). */
-  IPSOLIS_INGEST_TOKEN_SECRET: z.string().min(16).optional(),
+  /** HMAC secret for per-Job ingest tokens: the same value and name as the API's. */
+  IPSOLIS_INGEST_SECRET: z
+    .string()
+    .min(32, "IPSOLIS_INGEST_SECRET must be at least 32 characters")
+    .optional(),
   IPSOLIS_RUNNER_SERVICE_ACCOUNT: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
@@ -170,7 +173,7 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps =
         ? { serviceAccountName: config.IPSOLIS_RUNNER_SERVICE_ACCOUNT }
         : {}),
     },
-    ...(config.IPSOLIS_INGEST_TOKEN_SECRET ? { ingestSecret: config.IPSOLIS_INGEST_TOKEN_SECRET } : {}),
+    ...(config.IPSOLIS_INGEST_SECRET ? { ingestSecret: config.IPSOLIS_INGEST_SECRET } : {}),
     metrics,
   };
   const runbookDeps: RunbookDeps = {

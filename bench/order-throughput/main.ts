@@ -225,7 +225,7 @@ export async function run(): Promise<Record<string, unknown>> {
         IPSOLIS_OPERATOR_CONCURRENCY: "32",
         IPSOLIS_OPERATOR_ID: "bench-operator",
         IPSOLIS_INGEST_URL: "http://ipsolis-api:8080",
-        IPSOLIS_INGEST_TOKEN_SECRET: "bench-ingest-secret-0123456789",
+        IPSOLIS_INGEST_SECRET: "bench-ingest-secret-0123456789abcdef",
         LOG_LEVEL: "warn",
       },
       stdio: ["ignore", "ignore", "inherit"],

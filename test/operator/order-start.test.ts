@@ -55,7 +55,7 @@ test("approval-free order: Scheduled then Processing, with one Job built to the 
   // Nothing listens there: this test only checks the token the pod would get.
   await runOperator(t, ns, {
     IPSOLIS_INGEST_URL: "http://127.0.0.1:9/ingest",
-    IPSOLIS_INGEST_TOKEN_SECRET: INGEST_SECRET,
+    IPSOLIS_INGEST_SECRET: INGEST_SECRET,
   });
   const o = await create<Order>(ns, "orders", order("o1", { assetType: "vpn" }));
 

@@ -68,7 +68,7 @@ test("the operator works with only the Role of manifests/operator/rbac.yaml", as
       IPSOLIS_LEADER_RENEW_MS: 300,
       IPSOLIS_RESYNC_SECONDS: 600,
       IPSOLIS_INGEST_URL: "http://127.0.0.1:9/ingest",
-      IPSOLIS_INGEST_TOKEN_SECRET: "rbac-test-ingest-secret-0123",
+      IPSOLIS_INGEST_SECRET: "rbac-test-ingest-secret-0123456789abcdef",
       IPSOLIS_RUNNER_SERVICE_ACCOUNT: "ipsolis-runner",
       LOG_LEVEL: "warn",
     },

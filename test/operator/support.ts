@@ -11,7 +11,7 @@ export const group = "ipsolis.io";
 export const version = "v1alpha1";
 type Plural = "assettypes" | "runbooks" | "orders" | "assets";
 
-export const INGEST_SECRET = "test-ingest-secret-0123456789";
+export const INGEST_SECRET = "test-ingest-secret-0123456789abcdef";
 
 export function api() {
   const kc = testKubeConfig();

@@ -161,7 +161,7 @@ const operator = await startOperator(
     IPSOLIS_OPERATOR_PORT: "0",
     IPSOLIS_OPERATOR_HOST: "127.0.0.1",
     IPSOLIS_INGEST_URL: publicUrl,
-    IPSOLIS_INGEST_TOKEN_SECRET: ingestSecret,
+    IPSOLIS_INGEST_SECRET: ingestSecret,
     LOG_LEVEL: "warn",
   }),
   { kubeConfig: kc, log },
