@@ -1,16 +1,10 @@
 // The slice of the domain contract (preamble of issue #11, made real in crds/) that the order
 // controller reads. Structural on purpose: the generated CRD types are assignable to these, and
 // the pure decide function stays free of any client library.
+import { orderPhases } from "../../crds/reasons.ts";
 
-export const PHASES = [
-  "PendingApproval",
-  "Scheduled",
-  "Processing",
-  "Provisioned",
-  "Failed",
-  "Cancelled",
-  "Revoked",
-] as const;
+/** The phases, from the CRD's own list (crds/reasons.ts). */
+export const PHASES = orderPhases;
 export type Phase = (typeof PHASES)[number];
 
 export type ConditionStatus = "True" | "False" | "Unknown";
