@@ -96,3 +96,64 @@ test("SCIM review: If-None-Match * or a list holding the current ETag answers 30
   const other = await api.scim("GET", `/Users/${id}`, undefined, { "if-none-match": 'W/"999"' });
   assert.equal(other.statusCode, 200);
 });
+
+test("SCIM review: If-Match with a list of ETags matches when one of them is current", async (t) => {
+  const api = await newScimApi(t, { crds: false });
+  const c = await api.scim("POST", "/Users", userBody("a@example.com"));
+  const { id, meta } = c.json<{ id: string; meta: { version: string } }>();
+  const op = { schemas: [PATCH], Operations: [{ op: "add", path: "title", value: "t" }] };
+  const ok = await api.scim("PATCH", `/Users/${id}`, op, { "if-match": `W/"999", ${meta.version}` });
+  assert.equal(ok.statusCode, 200, ok.body);
+  const stale = await api.scim("PATCH", `/Users/${id}`, op, { "if-match": `W/"998", ${meta.version}` });
+  assert.equal(stale.statusCode, 412);
+  assert.equal(stale.json<{ scimType: string }>().scimType, "invalidVers");
+  const garbage = await api.scim("PATCH", `/Users/${id}`, op, { "if-match": "nonsense" });
+  assert.equal(garbage.statusCode, 412);
+});
+
+test("SCIM review: /Me and /Bulk, which this server does not offer, answer 501 in the error schema", async (t) => {
+  const api = await newScimApi(t, { crds: false });
+  for (const [method, url] of [
+    ["GET", "/Me"],
+    ["PATCH", "/Me"],
+    ["POST", "/Bulk"],
+  ] as const) {
+    const r = await api.scim(
+      method,
+      url,
+      method === "GET" ? undefined : { schemas: [PATCH], Operations: [] },
+    );
+    assert.equal(r.statusCode, 501, `${method} ${url}`);
+    assert.match(r.headers["content-type"] as string, /^application\/scim\+json/);
+    const body = r.json<{ schemas: string[]; status: string }>();
+    assert.deepEqual(body.schemas, [ERROR]);
+    assert.equal(body.status, "501");
+    assert.match((body as { detail?: string }).detail ?? "", /not supported/);
+  }
+  // Still behind the scim token.
+  const anon = await api.app.inject({ method: "GET", url: "/scim/v2/Me" });
+  assert.equal(anon.statusCode, 401);
+});
+
+test("SCIM review: attributes/excludedAttributes shape the resource POST, PUT and PATCH return", async (t) => {
+  const api = await newScimApi(t, { crds: false });
+  const c = await api.scim("POST", "/Users?attributes=userName,active", userBody("a@example.com"));
+  assert.equal(c.statusCode, 201);
+  const created = c.json<Record<string, unknown>>();
+  assert.deepEqual(Object.keys(created).sort(), ["active", "id", "schemas", "userName"]);
+  const id = created.id as string;
+  assert.ok(c.headers.location, "Location still names the resource");
+  assert.ok(c.headers.etag, "the ETag header still comes");
+  const put = await api.scim("PUT", `/Users/${id}?excludedAttributes=emails,name`, userBody("a@example.com"));
+  assert.equal(put.statusCode, 200);
+  const p = put.json<Record<string, unknown>>();
+  assert.equal(p.emails, undefined);
+  assert.equal(p.name, undefined);
+  assert.equal(p.userName, "a@example.com");
+  const patch = await api.scim("PATCH", `/Users/${id}?attributes=title`, {
+    schemas: [PATCH],
+    Operations: [{ op: "add", path: "title", value: "Boss" }],
+  });
+  assert.equal(patch.statusCode, 200);
+  assert.deepEqual(Object.keys(patch.json<object>()).sort(), ["id", "schemas", "title"]);
+});

@@ -98,12 +98,18 @@ function full(req: FastifyRequest, e: Employee): Record<string, unknown> {
   });
 }
 
-/** `If-Match: W/"3"` → 3; `*` or absent → undefined; anything else can never match → -1. */
-function ifMatchVersion(req: FastifyRequest): number | undefined {
+/**
+ * `If-Match` (RFC 7232 §3.1, a comma-separated list; SCIM uses weak tags, RFC 7644 §3.14):
+ * `W/"3", W/"4"` → [3, 4]; `*` or absent → undefined; a tag that is no version of ours never
+ * matches (so `nonsense` → []).
+ */
+function ifMatchVersions(req: FastifyRequest): number[] | undefined {
   const h = req.headers["if-match"];
   if (h === undefined || h.trim() === "*") return undefined;
-  const m = /^\s*(?:W\/)?"(\d{1,9})"\s*$/.exec(h);
-  return m ? Number(m[1]) : -1;
+  return h.split(",").flatMap((tag) => {
+    const m = /^\s*(?:W\/)?"(\d{1,9})"\s*$/.exec(tag);
+    return m ? [Number(m[1])] : [];
+  });
 }
 
 /**
@@ -189,11 +195,13 @@ export const scimRoutes: FastifyPluginAsyncZod = async (app) => {
   app.setErrorHandler<FastifyError>((err, req, reply) => {
     const isZod = hasZodFastifySchemaValidationErrors(err);
     const status = isZod ? 400 : err instanceof AppError ? err.status : (err.statusCode ?? 500);
-    if (status >= 500) req.log.error({ err }, "SCIM request failed");
+    // A 5xx of our own making (501 for /Me, /Bulk) is an answer, not a failure to hide.
+    const isFailure = status >= 500 && !(err instanceof ScimError);
+    if (isFailure) req.log.error({ err }, "SCIM request failed");
     const body: Record<string, unknown> = {
       schemas: [ERROR_SCHEMA],
       status: String(status),
-      detail: status >= 500 ? "internal error" : isZod ? `invalid request: ${err.message}` : err.message,
+      detail: isFailure ? "internal error" : isZod ? `invalid request: ${err.message}` : err.message,
     };
     const scimType = status < 500 ? (isZod ? "invalidValue" : scimTypeFor(status, err)) : undefined;
     if (scimType) body.scimType = scimType;
@@ -216,6 +224,16 @@ export const scimRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     { prefix: BASE },
   );
+
+  // RFC 7644 §3.11: a server without /Me SHOULD answer 501; bulk is advertised as unsupported.
+  for (const path of ["/Me", "/Me/*", "/Bulk"]) {
+    app.all(`${BASE}${path}`, { config: scim }, async () => {
+      throw new ScimError({
+        status: 501,
+        detail: `${path.replace("/*", "")} is not supported by this server`,
+      });
+    });
+  }
 
   app.get(`${BASE}/ServiceProviderConfig`, { config: scim }, async (req, reply) =>
     send(reply, 200, serviceProviderConfig(baseUrl(req), MAX_RESULTS)),
@@ -314,7 +332,7 @@ export const scimRoutes: FastifyPluginAsyncZod = async (app) => {
     },
   );
 
-  app.post(`${BASE}/Users`, { config: scim }, async (req, reply) => {
+  app.post(`${BASE}/Users`, { config: scim, schema: { querystring: Projection } }, async (req, reply) => {
     const n = normaliseUser(req.body);
     if (!n.ok) throw new ScimError(n.problem);
     const deps = req.server.deps;
@@ -327,21 +345,21 @@ export const scimRoutes: FastifyPluginAsyncZod = async (app) => {
     if (leaverEvent) startFanout(leaverDeps(req), leaverEvent);
     const doc = full(req, employee);
     reply.header("location", `${baseUrl(req)}/Users/${employee.id}`).header("etag", etagOf(employee.version));
-    return send(reply, 201, doc);
+    return send(reply, 201, projectUser(doc, req.query.attributes, req.query.excludedAttributes));
   });
 
   /** PUT and PATCH: compute the next document from the locked current one, store, audit. */
   async function update(
-    req: FastifyRequest<{ Params: { id: string } }>,
+    req: FastifyRequest<{ Params: { id: string }; Querystring: z.infer<typeof Projection> }>,
     reply: FastifyReply,
     next: (current: ScimUser) => { user: ScimUser; explicitActive: boolean },
   ) {
     const deps = req.server.deps;
-    const ifVersion = ifMatchVersion(req);
+    const ifVersions = ifMatchVersions(req);
     const { employee, leaverEvent } = await withTransaction(deps.db, async (c) => {
       const before = await getEmployee(c, req.params.id, true);
       if (!before) throw new ScimError({ status: 404, detail: `User ${req.params.id} not found` });
-      if (ifVersion !== undefined && ifVersion !== before.version) {
+      if (ifVersions !== undefined && !ifVersions.includes(before.version)) {
         throw new ScimError({
           status: 412,
           scimType: "invalidVers",
@@ -362,33 +380,41 @@ export const scimRoutes: FastifyPluginAsyncZod = async (app) => {
     });
     if (leaverEvent) startFanout(leaverDeps(req), leaverEvent);
     reply.header("etag", etagOf(employee.version));
-    return send(reply, 200, full(req, employee));
+    // RFC 7644 §3.9: attributes/excludedAttributes apply to any answer that returns the resource.
+    const doc = full(req, employee);
+    return send(reply, 200, projectUser(doc, req.query.attributes, req.query.excludedAttributes));
   }
 
-  app.put(`${BASE}/Users/:id`, { config: scim, schema: { params: IdParams } }, async (req, reply) =>
-    update(req, reply, () => {
-      // Okta deactivates with a PUT of the full user carrying active:false.
-      const n = normaliseUser(req.body);
-      if (!n.ok) throw new ScimError(n.problem);
-      return { user: n.user, explicitActive: false };
-    }),
+  app.put(
+    `${BASE}/Users/:id`,
+    { config: scim, schema: { params: IdParams, querystring: Projection } },
+    async (req, reply) =>
+      update(req, reply, () => {
+        // Okta deactivates with a PUT of the full user carrying active:false.
+        const n = normaliseUser(req.body);
+        if (!n.ok) throw new ScimError(n.problem);
+        return { user: n.user, explicitActive: false };
+      }),
   );
 
-  app.patch(`${BASE}/Users/:id`, { config: scim, schema: { params: IdParams } }, async (req, reply) =>
-    update(req, reply, (current) => {
-      const r = applyPatch(current, req.body);
-      if (!r.ok) throw new ScimError(r.problem);
-      return { user: r.user, explicitActive: mentionsActiveTrue(req.body) };
-    }),
+  app.patch(
+    `${BASE}/Users/:id`,
+    { config: scim, schema: { params: IdParams, querystring: Projection } },
+    async (req, reply) =>
+      update(req, reply, (current) => {
+        const r = applyPatch(current, req.body);
+        if (!r.ok) throw new ScimError(r.problem);
+        return { user: r.user, explicitActive: mentionsActiveTrue(req.body) };
+      }),
   );
 
   app.delete(`${BASE}/Users/:id`, { config: scim, schema: { params: IdParams } }, async (req, reply) => {
     const deps = req.server.deps;
-    const ifVersion = ifMatchVersion(req);
+    const ifVersions = ifMatchVersions(req);
     const leaverEvent = await withTransaction(deps.db, async (c) => {
       const before = await getEmployee(c, req.params.id, true);
       if (!before) throw new ScimError({ status: 404, detail: `User ${req.params.id} not found` });
-      if (ifVersion !== undefined && ifVersion !== before.version) {
+      if (ifVersions !== undefined && !ifVersions.includes(before.version)) {
         throw new ScimError({
           status: 412,
           scimType: "invalidVers",
