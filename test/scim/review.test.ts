@@ -157,3 +157,29 @@ test("SCIM review: attributes/excludedAttributes shape the resource POST, PUT an
   assert.equal(patch.statusCode, 200);
   assert.deepEqual(Object.keys(patch.json<object>()).sort(), ["id", "schemas", "title"]);
 });
+
+test("SCIM review: a PUT that omits active keeps the current value (a leaver is not re-activated by a profile sync)", async (t) => {
+  const api = await newScimApi(t, { crds: false });
+  const c = await api.scim("POST", "/Users", userBody("a@example.com"));
+  const id = c.json<{ id: string }>().id;
+  const off = await api.scim("PUT", `/Users/${id}`, userBody("a@example.com", { active: false }));
+  assert.equal(off.json<{ active: boolean }>().active, false);
+  const body = userBody("a@example.com", { displayName: "Ada" });
+  delete body.active;
+  const sync = await api.scim("PUT", `/Users/${id}`, body);
+  assert.equal(sync.statusCode, 200);
+  assert.equal(
+    sync.json<{ active: boolean }>().active,
+    false,
+    "omitted active is not asserted by the client",
+  );
+  assert.equal(sync.json<{ displayName: string }>().displayName, "Ada");
+  const open = await api.db.query("SELECT 1 FROM leaver_events WHERE closed_at IS NULL");
+  assert.equal(open.rowCount, 1, "the leaver event stays open");
+  // An explicit active:true still re-activates; a new User without active is active.
+  const on = await api.scim("PUT", `/Users/${id}`, userBody("a@example.com", { active: true }));
+  assert.equal(on.json<{ active: boolean }>().active, true);
+  const fresh = userBody("b@example.com");
+  delete fresh.active;
+  assert.equal((await api.scim("POST", "/Users", fresh)).json<{ active: boolean }>().active, true);
+});

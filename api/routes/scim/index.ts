@@ -21,6 +21,7 @@ import {
 import { matches, parseFilter, requiredEqualities, undefinedAttribute } from "../../scim/filter.ts";
 import { applyPatch } from "../../scim/patch.ts";
 import {
+  CORE_USER,
   ERROR_SCHEMA,
   LIST_RESPONSE,
   SCHEMA_IDS,
@@ -389,10 +390,13 @@ export const scimRoutes: FastifyPluginAsyncZod = async (app) => {
     `${BASE}/Users/:id`,
     { config: scim, schema: { params: IdParams, querystring: Projection } },
     async (req, reply) =>
-      update(req, reply, () => {
+      update(req, reply, (current) => {
         // Okta deactivates with a PUT of the full user carrying active:false.
         const n = normaliseUser(req.body);
         if (!n.ok) throw new ScimError(n.problem);
+        // RFC 7644 §3.5.1: an omitted readWrite attribute MAY be taken as not asserted. For
+        // `active` it must be: a profile sync that leaves it out must not re-activate a leaver.
+        if (!assertsActive(req.body)) n.user.active = current.active !== false;
         return { user: n.user, explicitActive: false };
       }),
   );
@@ -431,6 +435,15 @@ export const scimRoutes: FastifyPluginAsyncZod = async (app) => {
     return reply.code(204).send();
   });
 };
+
+/** Whether a User document (PUT body) gives `active` a value, under any spelling of its name. */
+function assertsActive(body: unknown): boolean {
+  if (body === null || typeof body !== "object") return false;
+  const names = ["active", `${CORE_USER}:active`.toLowerCase()];
+  return Object.entries(body).some(
+    ([k, v]) => names.includes(k.toLowerCase()) && v !== null && v !== undefined,
+  );
+}
 
 /** Whether a PatchOp body sets active to true (any spelling Entra or Okta uses). */
 function mentionsActiveTrue(body: unknown): boolean {
