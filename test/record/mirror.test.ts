@@ -282,11 +282,15 @@ test("an Order whose strings carry a NUL (valid JSON, refused by Postgres) is mi
     attempt: 0,
     conditions: cond("2026-03-01T08:00:00Z"),
   });
-  await mirror.whenIdle(20_000);
-  const r = await db.query<{ reason: string; phase: string }>(
-    "SELECT spec->>'reason' AS reason, phase FROM orders WHERE namespace = $1 AND name = 'nul'",
-    [ns],
-  );
-  assert.deepEqual(r.rows, [{ reason: "pasted\uFFFDbinary", phase: "Scheduled" }]);
+  // The status write arrives as its own watch event: wait for it, not just for an idle mirror.
+  const rows = await eventually("the mirrored Scheduled phase", async () => {
+    await mirror.whenIdle(20_000);
+    const r = await db.query<{ reason: string; phase: string }>(
+      "SELECT spec->>'reason' AS reason, phase FROM orders WHERE namespace = $1 AND name = 'nul'",
+      [ns],
+    );
+    return r.rows[0]?.phase === "Scheduled" ? r.rows : undefined;
+  });
+  assert.deepEqual(rows, [{ reason: "pasted\uFFFDbinary", phase: "Scheduled" }]);
   assert.equal(mirror.stats().failures, 0);
 });
