@@ -156,13 +156,13 @@ test("an approval link has one spelling: a non-canonical signature (unused last 
   assert.equal(r.statusCode, 400, "the same bytes spelled differently are not a valid link");
 });
 
-test("GET /api/approvals/pending: the approver's queue, with deputies, SoD flagged, ACL respected", async (t) => {
+test("GET /approvals/pending: the approver's queue, with deputies, SoD flagged, ACL respected", async (t) => {
   const { api, root, anna, order } = await linkWorld(t);
   await addAdmin(api, "zed", "approver", undefined, "zed@example.com");
   const bert = await signInAs(api, "bert");
   const zed = await signInAs(api, "zed");
   const queue = async (b: Browser) => {
-    const r = await api.app.inject({ method: "GET", url: "/api/approvals/pending", headers: b.headers });
+    const r = await api.app.inject({ method: "GET", url: "/approvals/pending", headers: b.headers });
     assert.equal(r.statusCode, 200, r.body);
     return r.json<{
       items: { order: { name: string }; approver: string; viaDeputy: boolean; canApprove: boolean }[];
@@ -219,7 +219,7 @@ test("GET /api/approvals/pending: the approver's queue, with deputies, SoD flagg
   // Permission: helpdesk and auditors have no queue.
   await addAdmin(api, "hal", "helpdesk");
   const hal = await signInAs(api, "hal");
-  const denied = await api.app.inject({ method: "GET", url: "/api/approvals/pending", headers: hal.headers });
+  const denied = await api.app.inject({ method: "GET", url: "/approvals/pending", headers: hal.headers });
   assert.equal(denied.statusCode, 403);
 });
 

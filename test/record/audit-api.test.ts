@@ -1,4 +1,4 @@
-// GET /api/audit on the real wiring: filters, opaque cursor pages that neither skip nor repeat,
+// GET /audit on the real wiring: filters, opaque cursor pages that neither skip nor repeat,
 // CSV export (formula cells defused), and access for auditor/admin/superadmin only.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -21,7 +21,7 @@ test("audit read: filters, cursor pagination, CSV, and who may read", async (t) 
   }
   const auditor = await addToken(a, "auditor", ["audit:read"]);
   const get = (qs: string, token = auditor) =>
-    a.app.inject({ method: "GET", url: `/api/audit?${qs}`, headers: bearer(token) });
+    a.app.inject({ method: "GET", url: `/audit?${qs}`, headers: bearer(token) });
 
   // Pages of 10 over the 13 rows of admin:root, newest first, each row exactly once.
   const seen: number[] = [];
@@ -89,7 +89,7 @@ test("audit read: filters, cursor pagination, CSV, and who may read", async (t) 
     const tok = await addToken(a, role, [], `nope-${role}`);
     assert.equal((await get("limit=1", tok)).statusCode, 403, role);
   }
-  const anon = await a.app.inject({ method: "GET", url: "/api/audit" });
+  const anon = await a.app.inject({ method: "GET", url: "/audit" });
   assert.equal(anon.statusCode, 401);
 });
 
@@ -105,13 +105,13 @@ test("a tampered cursor is a 400, never a 500", async (t) => {
   ]) {
     const r = await a.app.inject({
       method: "GET",
-      url: `/api/audit?cursor=${cursor}`,
+      url: `/audit?cursor=${cursor}`,
       headers: bearer(auditor),
     });
     assert.equal(r.statusCode, 400, `${cursor}: ${r.body}`);
     const csv = await a.app.inject({
       method: "GET",
-      url: `/api/audit?format=csv&cursor=${cursor}`,
+      url: `/audit?format=csv&cursor=${cursor}`,
       headers: bearer(auditor),
     });
     assert.equal(csv.statusCode, 400, `csv ${cursor}: ${csv.body}`);

@@ -68,7 +68,7 @@ test("cost report: hand-computed across a month and a time-zone boundary, JSON a
   const auditor = await addToken(a, "auditor", ["cost:read"]);
   const r = await a.app.inject({
     method: "GET",
-    url: "/api/cost?from=2026-01&to=2026-03&groupBy=costCenter,month",
+    url: "/cost?from=2026-01&to=2026-03&groupBy=costCenter,month",
     headers: bearer(auditor),
   });
   assert.equal(r.statusCode, 200, r.body);
@@ -85,7 +85,7 @@ test("cost report: hand-computed across a month and a time-zone boundary, JSON a
 
   const byUser = await a.app.inject({
     method: "GET",
-    url: "/api/cost?from=2026-01&to=2026-03&groupBy=user,assetType&format=csv",
+    url: "/cost?from=2026-01&to=2026-03&groupBy=user,assetType&format=csv",
     headers: bearer(auditor),
   });
   assert.equal(byUser.statusCode, 200);
@@ -99,14 +99,14 @@ test("cost report: hand-computed across a month and a time-zone boundary, JSON a
 
   const bad = await a.app.inject({
     method: "GET",
-    url: "/api/cost?groupBy=colour",
+    url: "/cost?groupBy=colour",
     headers: bearer(auditor),
   });
   assert.equal(bad.statusCode, 400);
   const helpdesk = await addToken(a, "helpdesk", ["orders:read"]);
-  const denied = await a.app.inject({ method: "GET", url: "/api/cost", headers: bearer(helpdesk) });
+  const denied = await a.app.inject({ method: "GET", url: "/cost", headers: bearer(helpdesk) });
   assert.equal(denied.statusCode, 403);
-  const anonymous = await a.app.inject({ method: "GET", url: "/api/cost" });
+  const anonymous = await a.app.inject({ method: "GET", url: "/cost" });
   assert.equal(anonymous.statusCode, 401);
 });
 
@@ -127,7 +127,7 @@ test("threshold check: alerts once per day per cost centre (run twice), with aud
   ] as const) {
     const put = await a.app.inject({
       method: "PUT",
-      url: `/api/cost/thresholds/${cc}`,
+      url: `/cost/thresholds/${cc}`,
       headers: bearer(admin),
       payload: { amount, currency: "EUR" },
     });
@@ -237,7 +237,7 @@ test("two replicas running the check at once raise and notify each alert once", 
   const admin = await addToken(a, "admin", ["settings:write"]);
   const put = await a.app.inject({
     method: "PUT",
-    url: "/api/cost/thresholds/CC-100",
+    url: "/cost/thresholds/CC-100",
     headers: bearer(admin),
     payload: { amount: "20.00", currency: "EUR" },
   });

@@ -166,13 +166,13 @@ test("follow: lines arrive as server-sent events (and are in the table) before t
 
   const forbidden = await a.app.inject({
     method: "GET",
-    url: `/api/orders/${a.namespace}/vm-7/log`,
+    url: `/orders/vm-7/log`,
     headers: bearer(auditor),
   });
   assert.equal(forbidden.statusCode, 403);
   const plain = await a.app.inject({
     method: "GET",
-    url: `/api/orders/${a.namespace}/vm-7/log`,
+    url: `/orders/vm-7/log`,
     headers: bearer(reader),
   });
   assert.deepEqual(
@@ -183,7 +183,7 @@ test("follow: lines arrive as server-sent events (and are in the table) before t
   const base = await a.app.listen({ host: "127.0.0.1", port: 0 });
   const ac = new AbortController();
   t.after(() => ac.abort());
-  const res = await fetch(`${base}/api/orders/${a.namespace}/vm-7/log?follow=true`, {
+  const res = await fetch(`${base}/orders/vm-7/log?follow=true`, {
     headers: bearer(reader),
     signal: ac.signal,
   });
@@ -261,7 +261,7 @@ test("the real runner: its lines are in the table and on the follow stream while
 
   const ac = new AbortController();
   t.after(() => ac.abort());
-  const res = await fetch(`${base}/api/orders/${a.namespace}/mbx-9/log?follow=true`, {
+  const res = await fetch(`${base}/orders/mbx-9/log?follow=true`, {
     headers: bearer(reader),
     signal: ac.signal,
   });
@@ -397,7 +397,7 @@ test("follow: a client that stops reading is cut off at a bound, not buffered wi
   const reader = await addToken(a, "helpdesk", ["orders:read"]);
   const tok = tokenFor(a, "chatty-1", "chatty");
   const base = await a.app.listen({ host: "127.0.0.1", port: 0 });
-  const req = request(`${base}/api/orders/${a.namespace}/chatty/log?follow=true`, {
+  const req = request(`${base}/orders/chatty/log?follow=true`, {
     headers: bearer(reader),
   });
   // Destroyed in the test body: the app's close (registered first) waits for open connections.

@@ -64,7 +64,7 @@ export const approvalRoutes: FastifyPluginAsyncZod = async (app) => {
 
   // ---- the approver's queue ----
   app.get(
-    "/api/approvals/pending",
+    "/approvals/pending",
     {
       config: { permission: "orders:approve" },
       schema: {

@@ -94,7 +94,7 @@ export const auditRoutes: FastifyPluginAsyncZod = async (app) => {
   app.addHook("onClose", async () => listener.close());
 
   app.get(
-    "/api/audit",
+    "/audit",
     {
       config: { permission: "audit:read" },
       schema: {
@@ -125,17 +125,18 @@ export const auditRoutes: FastifyPluginAsyncZod = async (app) => {
   );
 
   app.get(
-    "/api/orders/:ns/:name/log",
+    "/orders/:name/log",
     {
       config: { permission: "orders:read" },
       schema: {
-        params: z.object({ ns: z.string().min(1).max(63), name: z.string().min(1).max(253) }),
+        params: z.object({ name: z.string().min(1).max(253) }),
         querystring: z.object({ follow: z.enum(["true", "false"]).default("false") }),
         response: { 200: z.unknown().describe("{ lines: LogLine[] } or text/event-stream") },
       },
     },
     async (req, reply) => {
-      const { ns, name } = req.params;
+      const { name } = req.params;
+      const ns = app.deps.namespace;
       const db = app.deps.db;
       await checkOrderScope(db, req, ns, name);
       if (req.query.follow === "false") return { lines: await readOrderLog(db, ns, name) };

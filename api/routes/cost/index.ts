@@ -69,7 +69,7 @@ const ReportQuery = z.object({
 
 export const costRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
-    "/api/cost",
+    "/cost",
     {
       config: { permission: "cost:read" },
       schema: {
@@ -113,7 +113,7 @@ export const costRoutes: FastifyPluginAsyncZod = async (app) => {
   );
 
   app.get(
-    "/api/cost/thresholds",
+    "/cost/thresholds",
     {
       config: { permission: "cost:read" },
       schema: {
@@ -128,7 +128,7 @@ export const costRoutes: FastifyPluginAsyncZod = async (app) => {
   );
 
   app.put(
-    "/api/cost/thresholds/:costCenter",
+    "/cost/thresholds/:costCenter",
     {
       config: { permission: "settings:write" },
       schema: {
