@@ -214,6 +214,8 @@ type Selector = { schema?: string; attr: string; sub?: string };
 function parseSelector(s: string): Selector | undefined {
   const t = s.trim();
   if (t === "") return undefined;
+  // The extension's URN alone names the whole extension object (RFC 7644 §3.10).
+  if (t.toLowerCase() === ENTERPRISE_USER.toLowerCase()) return { attr: ENTERPRISE_USER };
   const colon = t.lastIndexOf(":");
   let schema: string | undefined;
   let rest = t;
@@ -286,6 +288,10 @@ export function projectUser(
   }
   const out: Record<string, unknown> = structuredClone(full);
   for (const sel of drop) {
+    if (sel.schema === undefined && sel.attr === ENTERPRISE_USER) {
+      delete out[ENTERPRISE_USER];
+      continue;
+    }
     const loc = locate(sel);
     if (!loc || loc.key === "id") continue;
     const src = loc.container ? (out[loc.container] as Record<string, unknown> | undefined) : out;

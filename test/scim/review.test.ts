@@ -6,6 +6,7 @@ import { newScimApi, userBody } from "./support.ts";
 
 const ERROR = "urn:ietf:params:scim:api:messages:2.0:Error";
 const PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+const ENT = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
 test("SCIM review: a filter naming an attribute the User schema does not define is 400 invalidFilter", async (t) => {
   const api = await newScimApi(t, { crds: false });
@@ -182,4 +183,25 @@ test("SCIM review: a PUT that omits active keeps the current value (a leaver is 
   const fresh = userBody("b@example.com");
   delete fresh.active;
   assert.equal((await api.scim("POST", "/Users", fresh)).json<{ active: boolean }>().active, true);
+});
+
+test("SCIM review: attributes/excludedAttributes naming the enterprise extension's URN select or drop it whole", async (t) => {
+  const api = await newScimApi(t, { crds: false });
+  const c = await api.scim(
+    "POST",
+    "/Users",
+    userBody("a@example.com", { [ENT]: { department: "R&D", costCenter: "CC-1" } }),
+  );
+  const id = c.json<{ id: string }>().id;
+  const only = await api.scim("GET", `/Users/${id}?attributes=${encodeURIComponent(ENT)}`);
+  assert.equal(only.statusCode, 200);
+  assert.deepEqual(only.json<Record<string, unknown>>()[ENT], { department: "R&D", costCenter: "CC-1" });
+  assert.equal(only.json<Record<string, unknown>>().userName, undefined);
+  const without = await api.scim("GET", `/Users/${id}?excludedAttributes=${encodeURIComponent(ENT)}`);
+  assert.equal(without.json<Record<string, unknown>>()[ENT], undefined);
+  assert.equal(without.json<Record<string, unknown>>().userName, "a@example.com");
+  const list = await api.scim("GET", `/Users?attributes=userName,${encodeURIComponent(ENT.toLowerCase())}`);
+  const r = list.json<{ Resources: Record<string, unknown>[] }>().Resources[0]!;
+  assert.deepEqual(r[ENT], { department: "R&D", costCenter: "CC-1" });
+  assert.equal(r.userName, "a@example.com");
 });
