@@ -235,6 +235,7 @@ export function serviceProviderConfig(baseUrl: string, maxResults: number): Reco
         type: "oauthbearertoken",
         name: "API token",
         description: "A bearer API token with the `scim` scope (Authorization: Bearer ips_…).",
+        specUri: "https://www.rfc-editor.org/info/rfc6750",
         primary: true,
       },
     ],

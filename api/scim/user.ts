@@ -13,7 +13,7 @@ import { getCI } from "./filter.ts";
 export type ScimUser = Record<string, unknown> & { userName: string };
 
 export type ScimProblem = {
-  status: 400 | 404 | 409 | 412 | 501;
+  status: 400 | 403 | 404 | 409 | 412 | 501;
   scimType?:
     | "invalidFilter"
     | "invalidSyntax"

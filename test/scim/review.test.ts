@@ -205,3 +205,22 @@ test("SCIM review: attributes/excludedAttributes naming the enterprise extension
   assert.deepEqual(r[ENT], { department: "R&D", costCenter: "CC-1" });
   assert.equal(r.userName, "a@example.com");
 });
+
+test("SCIM review: ServiceProviderConfig refuses a filter with 403 (RFC 7644 §4) and names the bearer-token spec", async (t) => {
+  const api = await newScimApi(t, { crds: false });
+  const f = await api.scim(
+    "GET",
+    `/ServiceProviderConfig?filter=${encodeURIComponent("patch.supported eq false")}`,
+  );
+  assert.equal(f.statusCode, 403);
+  assert.deepEqual(f.json<{ schemas: string[] }>().schemas, [ERROR]);
+  const spc = await api.scim("GET", "/ServiceProviderConfig");
+  const s = spc.json<{
+    filter: { supported: boolean; maxResults: number };
+    authenticationSchemes: { type: string; name: string; description: string; specUri?: string }[];
+  }>();
+  assert.equal(s.filter.supported, true);
+  assert.ok(s.filter.maxResults > 0);
+  assert.equal(s.authenticationSchemes[0]!.type, "oauthbearertoken");
+  assert.equal(s.authenticationSchemes[0]!.specUri, "https://www.rfc-editor.org/info/rfc6750");
+});

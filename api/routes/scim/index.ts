@@ -236,9 +236,13 @@ export const scimRoutes: FastifyPluginAsyncZod = async (app) => {
     });
   }
 
-  app.get(`${BASE}/ServiceProviderConfig`, { config: scim }, async (req, reply) =>
-    send(reply, 200, serviceProviderConfig(baseUrl(req), MAX_RESULTS)),
-  );
+  app.get(`${BASE}/ServiceProviderConfig`, { config: scim }, async (req, reply) => {
+    // RFC 7644 §4: a filter here SHOULD be refused with 403, so no client takes it as applied.
+    if ((req.query as Record<string, unknown> | undefined)?.filter !== undefined) {
+      throw new ScimError({ status: 403, detail: "ServiceProviderConfig does not take a filter" });
+    }
+    return send(reply, 200, serviceProviderConfig(baseUrl(req), MAX_RESULTS));
+  });
 
   app.get(`${BASE}/ResourceTypes`, { config: scim }, async (req, reply) =>
     send(reply, 200, {
