@@ -114,7 +114,7 @@ test("leaver end to end: mixed assets reclaimed by the operator, one failure ret
   mark("pool slot handed on");
   const lead = await addToken(api, "admin", ["leavers:read", "leavers:write"], "it-lead");
   const report = async () =>
-    (await api.app.inject({ method: "GET", url: `/api/leavers/${id}`, headers: bearer(lead) })).json<{
+    (await api.app.inject({ method: "GET", url: `/leavers/${id}`, headers: bearer(lead) })).json<{
       summary: Record<string, number>;
       assets: { target: string; outcome: string }[];
     }>();
@@ -126,7 +126,7 @@ test("leaver end to end: mixed assets reclaimed by the operator, one failure ret
   await patchSpec(ns, "runbooks", "vault-revoke", { steps: [bashStep("revoke", "echo vault revoked")] });
   const retry = await api.app.inject({
     method: "POST",
-    url: `/api/leavers/${id}/retry`,
+    url: `/leavers/${id}/retry`,
     headers: bearer(lead),
   });
   assert.deepEqual(retry.json<{ retried: string[] }>().retried, ["ada-vault-deprovision-2"]);

@@ -138,7 +138,7 @@ test("HR webhook: signed leaver → blocked at once, one Deprovision Order per h
   // Per-asset outcome follows the Deprovision Orders' phases (written here as the operator would).
   const reader = await addToken(api, "auditor", ["leavers:read"], "auditor");
   const report = async () =>
-    (await api.app.inject({ method: "GET", url: `/api/leavers/${ev.id}`, headers: bearer(reader) })).json<{
+    (await api.app.inject({ method: "GET", url: `/leavers/${ev.id}`, headers: bearer(reader) })).json<{
       summary: Record<string, number>;
       assets: { target: string; outcome: string }[];
       state: string;
@@ -163,7 +163,7 @@ test("HR webhook: signed leaver → blocked at once, one Deprovision Order per h
       ["ada-shared-mailbox", "queued"],
     ],
   );
-  assert.equal((await api.app.inject({ method: "GET", url: `/api/leavers/${ev.id}` })).statusCode, 401);
+  assert.equal((await api.app.inject({ method: "GET", url: `/leavers/${ev.id}` })).statusCode, 401);
 });
 
 test("HR webhook: wrong, missing or malformed signatures are 401 with no side effect", async (t) => {
@@ -298,7 +298,7 @@ test("one failing deprovision never stops the others; the failed ones can be ret
   // The operator fails one of the created ones.
   await setPhase(api, "ada-shared-mailbox-deprovision", "Failed", "runbook step remove-member failed");
   const reader = await addToken(api, "admin", ["leavers:read", "leavers:write"], "helpdesk-lead");
-  const report = await api.app.inject({ method: "GET", url: `/api/leavers/${id}`, headers: bearer(reader) });
+  const report = await api.app.inject({ method: "GET", url: `/leavers/${id}`, headers: bearer(reader) });
   const rep = report.json<{
     summary: Record<string, number>;
     assets: { target: string; outcome: string; message: string }[];
@@ -309,7 +309,7 @@ test("one failing deprovision never stops the others; the failed ones can be ret
 
   const retry = await api.app.inject({
     method: "POST",
-    url: `/api/leavers/${id}/retry`,
+    url: `/leavers/${id}/retry`,
     headers: bearer(reader),
   });
   assert.equal(retry.statusCode, 200, retry.body);
@@ -317,7 +317,7 @@ test("one failing deprovision never stops the others; the failed ones can be ret
     "ada-licence-deprovision-2",
     "ada-shared-mailbox-deprovision-2",
   ]);
-  const after = await api.app.inject({ method: "GET", url: `/api/leavers/${id}`, headers: bearer(reader) });
+  const after = await api.app.inject({ method: "GET", url: `/leavers/${id}`, headers: bearer(reader) });
   assert.deepEqual(after.json<{ summary: Record<string, number> }>().summary, {
     queued: 3,
     inProgress: 0,
@@ -337,13 +337,13 @@ test("one failing deprovision never stops the others; the failed ones can be ret
   // A second retry has nothing left to retry.
   const again = await api.app.inject({
     method: "POST",
-    url: `/api/leavers/${id}/retry`,
+    url: `/leavers/${id}/retry`,
     headers: bearer(reader),
   });
   assert.deepEqual(again.json<{ retried: string[] }>().retried, []);
   const noWrite = await addToken(api, "auditor", ["leavers:read"], "auditor-ro");
   assert.equal(
-    (await api.app.inject({ method: "POST", url: `/api/leavers/${id}/retry`, headers: bearer(noWrite) }))
+    (await api.app.inject({ method: "POST", url: `/leavers/${id}/retry`, headers: bearer(noWrite) }))
       .statusCode,
     403,
   );
@@ -433,7 +433,7 @@ test("orders in flight: pending ones are cancelled, one still Processing is caug
   const reader = await addToken(api, "auditor", ["leavers:read"], "auditor");
   const rep = await api.app.inject({
     method: "GET",
-    url: `/api/leavers/${r.json<{ id: string }>().id}`,
+    url: `/leavers/${r.json<{ id: string }>().id}`,
     headers: bearer(reader),
   });
   assert.equal(rep.json<{ summary: { total: number } }>().summary.total, 4);
@@ -476,7 +476,7 @@ test("concurrent fan-outs of one event: one does the work, each deprovision audi
   assert.equal((await auditRows(api, "action = 'leaver_fanout_started'")).length, 1);
 });
 
-test("SCIM create with active=false is a leaver at once; GET /api/leavers lists the events", async (t) => {
+test("SCIM create with active=false is a leaver at once; GET /leavers lists the events", async (t) => {
   const api = await newScimApi(t);
   await createProvisioned(api, "cy-vpn", "vpn", { id: "cy@example.com", email: "cy@example.com" });
   const r = await api.scim("POST", "/Users", userBody("cy@example.com", { active: false }));
@@ -487,7 +487,7 @@ test("SCIM create with active=false is a leaver at once; GET /api/leavers lists 
     ["cy-vpn-deprovision"],
   );
   const reader = await addToken(api, "auditor", ["leavers:read"], "auditor");
-  const list = await api.app.inject({ method: "GET", url: "/api/leavers?limit=10", headers: bearer(reader) });
+  const list = await api.app.inject({ method: "GET", url: "/leavers?limit=10", headers: bearer(reader) });
   assert.equal(list.statusCode, 200);
   assert.deepEqual(
     list
@@ -496,7 +496,7 @@ test("SCIM create with active=false is a leaver at once; GET /api/leavers lists 
     [["cy@example.com", "processed", "scim"]],
   );
   assert.equal(
-    (await api.app.inject({ method: "GET", url: "/api/leavers", headers: bearer(api.token) })).statusCode,
+    (await api.app.inject({ method: "GET", url: "/leavers", headers: bearer(api.token) })).statusCode,
     403,
   );
 });

@@ -1,7 +1,7 @@
 // Route area: the HR leaver webhook and the leaver events it (and SCIM) create (issue #6).
 //   POST /hr/leaver                 X-Hub-Signature-256 (HMAC of the raw body) or a token with hr:leaver
-//   GET  /api/leavers/:id           per-asset outcome (leavers:read)
-//   POST /api/leavers/:id/retry     retry the failed deprovisions (leavers:write)
+//   GET  /leavers/:id           per-asset outcome (leavers:read)
+//   POST /leavers/:id/retry     retry the failed deprovisions (leavers:write)
 // The area also runs the leaver scheduler: events with a future effective date, and fan-outs
 // whose process died, are picked up from Postgres every few seconds.
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
@@ -107,13 +107,13 @@ export const hrRoutes: FastifyPluginAsyncZod = async (app) => {
         employee: employee ? { id: employee.id, userName: employee.userName } : null,
         effectiveAt: event.effectiveAt.toISOString(),
         state: event.state,
-        status: `/api/leavers/${event.id}`,
+        status: `/leavers/${event.id}`,
       });
     },
   );
 
   app.get(
-    "/api/leavers",
+    "/leavers",
     { config: { permission: "leavers:read" }, schema: { querystring: ListQuery } },
     async (req) => {
       const events = await listLeaverEvents(req.server.deps.db, req.query.limit);
@@ -134,7 +134,7 @@ export const hrRoutes: FastifyPluginAsyncZod = async (app) => {
   );
 
   app.get(
-    "/api/leavers/:id",
+    "/leavers/:id",
     { config: { permission: "leavers:read" }, schema: { params: IdParams } },
     async (req) => {
       const r = await reportLeaver(req.server.deps, req.params.id);
@@ -144,7 +144,7 @@ export const hrRoutes: FastifyPluginAsyncZod = async (app) => {
   );
 
   app.post(
-    "/api/leavers/:id/retry",
+    "/leavers/:id/retry",
     { config: { permission: "leavers:write" }, schema: { params: IdParams } },
     async (req) => {
       const r = await retryLeaver(req.server.deps, req.params.id, {
