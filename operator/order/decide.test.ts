@@ -680,3 +680,21 @@ test("a delivered Modify keeps its message on later reconciles", () => {
   assert.equal(again.status.message, "the change to order o0 was delivered");
   assert.deepEqual(again.status, done.status, "nothing to write");
 });
+
+test("a Deprovision needs no approval even where granting does (revoke, leaver)", () => {
+  for (const approval of [
+    { policy: "Manager" as const },
+    { policy: "Approvers" as const, approvers: ["ann", "bert"], quorum: 2 },
+  ]) {
+    const { status } = decide({
+      ...base(undefined),
+      assetType: assetType({ approval }),
+      order: withSpec(order(undefined), { action: "Deprovision", target: "o0" }),
+      target: { found: true, phase: "Provisioned" },
+    });
+    assert.equal(status.phase, "Scheduled", `${approval.policy}: ${status.message ?? ""}`);
+    // The same asset type's Provision Order does wait for its approvers.
+    const grant = decide({ ...base(undefined), assetType: assetType({ approval }) });
+    assert.equal(grant.status.phase, "PendingApproval");
+  }
+});

@@ -119,6 +119,11 @@ const same = (a: string | undefined, b: string | undefined) =>
 export function checkApproval(order: Order, assetType: AssetType): ApprovalState {
   const policy = assetType.spec.approval;
   if (policy.policy === "None") return { state: "NotRequired", message: "no approval is required" };
+  // Taking access back (revoke, leaver) never waits for an approver: the approval gate is for
+  // granting. A Deprovision that sat in PendingApproval would leave a leaver's access in place.
+  if ((order.spec.action ?? "Provision") === "Deprovision") {
+    return { state: "NotRequired", message: "taking access back needs no approval" };
+  }
   const req = order.spec.requester;
   const isRequester = (who: string) => same(who, req.id) || same(who, req.email);
   const eligible =
