@@ -211,3 +211,47 @@ test("a deactivated employee (leaver) cannot order", async (t) => {
   assert.equal(r.statusCode, 409, r.body);
   assert.equal(r.json<{ reason: string }>().reason, "OrderingBlocked");
 });
+
+test("no self-approval through a link: employees cannot mint approval links, nor anyone for their own order", async (t) => {
+  const { api, ada } = await setup(t);
+  const emp = await employee(api, "emp@example.com", "emp");
+  const mine = await api.app.inject({
+    method: "POST",
+    url: "/orders",
+    headers: emp.headers,
+    payload: { assetType: "vpn" },
+  });
+  assert.equal(mine.statusCode, 201, mine.body);
+  const name = mine.json<OrderOut>().name;
+  const byEmployee = await api.app.inject({
+    method: "POST",
+    url: `/orders/${name}/approval-links`,
+    headers: emp.headers,
+    payload: { approver: "boss@example.com" },
+  });
+  assert.equal(byEmployee.statusCode, 403, byEmployee.body);
+  // An admin's own order (on behalf of herself): no link from her either.
+  const own = await api.app.inject({
+    method: "POST",
+    url: "/orders",
+    headers: ada.headers,
+    payload: { assetType: "vpn", requester: { id: "ada", email: "ada@example.com" } },
+  });
+  assert.equal(own.statusCode, 201, own.body);
+  const self = await api.app.inject({
+    method: "POST",
+    url: `/orders/${own.json<OrderOut>().name}/approval-links`,
+    headers: ada.headers,
+    payload: { approver: "bert" },
+  });
+  assert.equal(self.statusCode, 409, self.body);
+  assert.match(self.body, /SelfApproval/);
+  // For someone else's order she may (sending the approver a link is her job).
+  const other = await api.app.inject({
+    method: "POST",
+    url: `/orders/${name}/approval-links`,
+    headers: ada.headers,
+    payload: { approver: "bert" },
+  });
+  assert.equal(other.statusCode, 201, other.body);
+});

@@ -4,7 +4,7 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { appendAudit } from "../../../record/audit.ts";
-import { ForbiddenError, InputError, NotFoundError } from "../../../record/errors.ts";
+import { ConflictError, ForbiddenError, InputError, NotFoundError } from "../../../record/errors.ts";
 import { rankOf } from "../../policy/permissions.ts";
 import { checkApproval, isSameName } from "../../policy/approvals.ts";
 import type { AssetTypeSpec } from "../../../crds/generated/assettype.ts";
@@ -272,7 +272,21 @@ export const approvalRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (req, reply) => {
       const p = principalOf(req);
-      await visibleOrder(req, req.params.name);
+      const order = await visibleOrder(req, req.params.name);
+      // A link is a capability to decide as its approver: employees never mint one, and nobody
+      // mints one for an order they requested (self-approval through a link for their manager).
+      if (p.role === "employee") throw new ForbiddenError("employees cannot mint approval links");
+      const r = order.spec.requester;
+      if (
+        [p.email, p.username, p.employeeId].some((x) => x && (isSameName(x, r.email) || isSameName(x, r.id)))
+      ) {
+        throw new ConflictError(
+          "you requested this order: an approval link for it must come from someone else",
+          {
+            reason: "SelfApproval",
+          },
+        );
+      }
       const expiresAt = new Date(req.server.deps.now().getTime() + req.body.expiresInHours * 3600_000);
       const link = mintApprovalLink(req.server.security.linkSecret, {
         order: req.params.name,
