@@ -7,8 +7,9 @@ import { z } from "zod";
 import { auditCsvStream, decodeCursor, queryAudit, type AuditFilter } from "../../../record/audit-query.ts";
 import { readOrderLog, type StoredLine } from "../../../record/step-output.ts";
 import { createLogListener } from "../../../record/log-listener.ts";
+import { visibleOrder } from "../orders/index.ts";
+import { aclScopeFor } from "../../plugins/acl.ts";
 import { NotFoundError } from "../../../record/errors.ts";
-import type { Queryable } from "../../../record/db.ts";
 
 const CSV_PAGE = 1000;
 /** Upper bound of one CSV export; narrow the time range for more. */
@@ -70,19 +71,16 @@ function filterOf(q: z.infer<typeof AuditQuery>): AuditFilter {
 }
 
 /**
- * Employees may read only their own orders' logs (from the mirrored `orders` table); everyone
- * else with orders:read sees every order. Out of scope looks exactly like missing.
+ * The same visibility as the order itself (api/routes/orders: employees their own orders,
+ * scoped admins their granted asset types): out of scope looks exactly like missing.
  */
-async function checkOrderScope(db: Queryable, req: FastifyRequest, ns: string, name: string): Promise<void> {
-  const p = req.principal;
-  if (!p || p.role !== "employee") return;
-  const r = await db.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM orders
-      WHERE namespace = $1 AND name = $2 AND deleted_at IS NULL
-        AND (requester_email = $3 OR ($4::text IS NOT NULL AND requester_id = $4))`,
-    [ns, name, p.email ?? "", p.employeeId ?? null],
-  );
-  if ((r.rows[0]?.n ?? 0) === 0) throw new NotFoundError(`order ${ns}/${name} not found`);
+async function checkOrderScope(req: FastifyRequest, name: string): Promise<void> {
+  const scoped = req.principal?.role === "employee" || !(await aclScopeFor(req)).all;
+  await visibleOrder(req, name).catch((err: unknown) => {
+    // An Order deleted from the cluster keeps its log in the record: staff who see every order
+    // may still read it; anyone scoped must be able to see the Order itself.
+    if (scoped || !(err instanceof NotFoundError)) throw err;
+  });
 }
 
 function sseEvent(l: StoredLine): string {
@@ -138,7 +136,7 @@ export const auditRoutes: FastifyPluginAsyncZod = async (app) => {
       const { name } = req.params;
       const ns = app.deps.namespace;
       const db = app.deps.db;
-      await checkOrderScope(db, req, ns, name);
+      await checkOrderScope(req, name);
       if (req.query.follow === "false") return { lines: await readOrderLog(db, ns, name) };
 
       // Follow: subscribe first, then send the backlog, then every committed batch; a line seen
