@@ -61,6 +61,11 @@ test("an employee signs in with OpenID Connect in Chromium and lands on the port
         email: "ann@corp.example",
         name: "Ann Example",
       },
+      gone: {
+        oid: "0a1b2c3d-aaaa-bbbb-cccc-000000000003",
+        preferred_username: "gone@corp.example",
+        name: "Gone",
+      },
       stranger: {
         oid: "0a1b2c3d-aaaa-bbbb-cccc-000000000002",
         preferred_username: "stranger@corp.example",
@@ -83,6 +88,23 @@ test("an employee signs in with OpenID Connect in Chromium and lands on the port
       manager: null,
     },
     { userName: "ann@corp.example" },
+    new Date(),
+  );
+  // Gone left the company: deactivated over SCIM.
+  await createEmployee(
+    db,
+    {
+      userName: "gone@corp.example",
+      externalId: "0a1b2c3d-aaaa-bbbb-cccc-000000000003",
+      employeeNumber: "E-3",
+      displayName: "Gone",
+      emails: ["gone@corp.example"],
+      active: false,
+      department: null,
+      costCenter: null,
+      manager: null,
+    },
+    { userName: "gone@corp.example" },
     new Date(),
   );
   const app = await buildApp({
@@ -173,6 +195,23 @@ test("an employee signs in with OpenID Connect in Chromium and lands on the port
   );
   const refused = await db.query("SELECT 1 FROM audit_events WHERE action = 'login_refused'");
   assert.equal(refused.rowCount, 1);
+
+  // A deactivated employee (leaver) is refused too.
+  const ctx3 = await browser.newContext();
+  const p3 = await ctx3.newPage();
+  await p3.goto(`${base}/auth/oidc/login`);
+  await p3.waitForSelector('input[name="login"]');
+  await p3.fill('input[name="login"]', "gone");
+  await p3.fill('input[name="password"]', "anything");
+  await p3.click('button[type="submit"]');
+  await p3.waitForSelector('button[type="submit"]');
+  if (p3.url().startsWith(idp.authority)) await p3.click('button[type="submit"]');
+  await p3.waitForURL(/\/auth\/oidc\/callback/, { timeout: 15_000 });
+  assert.match((await p3.textContent("body")) ?? "", /deactivated/);
+  assert.equal(
+    (await ctx3.cookies(base)).find((c) => c.name === "ipsolis_session"),
+    undefined,
+  );
 });
 
 test("the callback refuses a forged or replayed state without a session", async (t) => {

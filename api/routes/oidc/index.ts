@@ -123,6 +123,24 @@ export const oidcRoutes: FastifyPluginAsyncZod = async (app) => {
             ),
           );
       }
+      if (!employee.active) {
+        // A leaver (deactivated over SCIM or by HR) no longer signs in to the portal.
+        await appendAudit(db, {
+          actor: `user:${employee.emails[0] ?? employee.userName}`,
+          action: "login_refused",
+          source: "portal",
+          requestId: req.id,
+          data: { reason: "Deactivated", method: "oidc" },
+        });
+        return reply
+          .code(403)
+          .send(
+            refusal(
+              "Account deactivated",
+              "Your ipsolis account is deactivated. Ask IT if this is a mistake.",
+            ),
+          );
+      }
       const email = employee.emails[0] ?? employee.userName;
       const expires = new Date(now().getTime() + app.security.sessionHours * 3600_000);
       const sid = await createSession(
