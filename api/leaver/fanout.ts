@@ -226,7 +226,7 @@ async function queueDeprovisions(
           await appendAudit(c, {
             ...auditBase(by),
             action: createError === null ? "deprovision_queued" : "deprovision_queue_failed",
-            target: p.target,
+            target: `order:${p.target}`,
             order: p.orderName,
             data: {
               leaverEvent: ev.id,
@@ -283,7 +283,7 @@ async function queueDeprovisions(
         ...auditBase(by),
         action: "order_cancel_requested",
         order: name,
-        target: eventTarget(ev),
+        target: `order:${name}`,
         data: { leaverEvent: ev.id },
       });
     } catch (err) {

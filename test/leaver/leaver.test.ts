@@ -129,9 +129,9 @@ test("HR webhook: signed leaver → blocked at once, one Deprovision Order per h
       .map((x) => [x.target, x.order])
       .sort(),
     [
-      ["ada-laptop-vm", "ada-laptop-vm-deprovision"],
-      ["ada-licence", "ada-licence-deprovision"],
-      ["ada-shared-mailbox", "ada-shared-mailbox-deprovision"],
+      ["order:ada-laptop-vm", "ada-laptop-vm-deprovision"],
+      ["order:ada-licence", "ada-licence-deprovision"],
+      ["order:ada-shared-mailbox", "ada-shared-mailbox-deprovision"],
     ],
   );
 
@@ -294,7 +294,7 @@ test("one failing deprovision never stops the others; the failed ones can be ret
   assert.deepEqual(names, ["ada-laptop-vm-deprovision", "ada-shared-mailbox-deprovision"]);
   const failedRows = await auditRows(api, "action = 'deprovision_queue_failed'");
   assert.equal(failedRows.length, 1);
-  assert.equal(failedRows[0]!.target, "ada-licence");
+  assert.equal(failedRows[0]!.target, "order:ada-licence");
   // The operator fails one of the created ones.
   await setPhase(api, "ada-shared-mailbox-deprovision", "Failed", "runbook step remove-member failed");
   const reader = await addToken(api, "admin", ["leavers:read", "leavers:write"], "helpdesk-lead");
@@ -423,7 +423,7 @@ test("orders in flight: pending ones are cancelled, one still Processing is caug
   await processDueLeavers(api.app.deps);
   const d = await byName("ada-inflight-deprovision");
   assert.equal(d?.spec.target, "ada-inflight");
-  const swept = await auditRows(api, "action = 'deprovision_queued' AND target = 'ada-inflight'");
+  const swept = await auditRows(api, "action = 'deprovision_queued' AND target = 'order:ada-inflight'");
   assert.equal(swept.length, 1);
   assert.equal(swept[0]!.data.foundBySweep, true);
   // Sweeping again changes nothing.

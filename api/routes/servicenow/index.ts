@@ -196,7 +196,7 @@ export const servicenowRoutes: FastifyPluginAsyncZod = async (app) => {
       await appendAudit(deps.db, {
         actor: caller.actor,
         action: "order_created",
-        target: `employee:${employee.id}`,
+        target: `order:${orderName}`,
         order: orderName,
         source: "servicenow",
         requestId: req.id,
