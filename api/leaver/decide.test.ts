@@ -80,13 +80,15 @@ test("plan: one deprovision per held asset, deterministic names, existing ones f
   ]);
 });
 
-test("deprovision names: retries count up; long names are hashed within 253 characters", () => {
+test("deprovision names: retries count up; long names are hashed within 63 characters (a label value)", () => {
   assert.equal(deprovisionOrderName("x"), "x-deprovision");
   assert.equal(deprovisionOrderName("x", 2), "x-deprovision-2");
-  const long = "a".repeat(250);
+  const long = "a".repeat(63);
   const n = deprovisionOrderName(long);
-  assert.ok(n.length <= 253 && n.endsWith("-deprovision"));
-  assert.notEqual(n, deprovisionOrderName("a".repeat(249) + "b"));
+  assert.ok(n.length <= 63 && n.endsWith("-deprovision"), n);
+  assert.ok(deprovisionOrderName(long, 12).length <= 63);
+  assert.notEqual(n, deprovisionOrderName("a".repeat(62) + "b"));
+  assert.match(n, /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
 });
 
 const outcomes: [string | undefined, string | null, string][] = [

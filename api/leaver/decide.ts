@@ -84,7 +84,8 @@ export function pendingOrdersOf(orders: readonly OrderView[], s: Subject): strin
 }
 
 /** Kubernetes object names: DNS subdomain, at most 253 characters. */
-const MAX_NAME = 253;
+// Order names are label values on their Jobs (the CRD caps them at 63 characters).
+const MAX_NAME = 63;
 
 /**
  * `<target>-deprovision` (the contract every revoke path shares), `-deprovision-<n>` for the

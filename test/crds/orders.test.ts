@@ -72,6 +72,12 @@ const badCreates: { name: string; order: Order; want: RegExp }[] = [
     order: validOrder("two", { approvals: [approval("alice"), approval("alice", "Declined")] }),
     want: /spec\.approvals\[1\]: Duplicate value: \{"approver":"alice"\}/,
   },
+  {
+    // Its name becomes a label value on the Job and its pods (at most 63 characters).
+    name: "a name longer than 63 characters",
+    order: validOrder("o".repeat(64)),
+    want: /metadata\.name must be at most 63 characters/,
+  },
 ];
 for (const c of badCreates) {
   test(`Order refused: ${c.name}`, async (t) => {

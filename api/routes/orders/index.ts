@@ -17,6 +17,7 @@ import { principalOf, type Principal } from "../../plugins/auth.ts";
 import { resourcesOf, type Cr } from "../../plugins/resources.ts";
 import { K8sName } from "../catalog/schemas.ts";
 import { orderPhases } from "../../../crds/reasons.ts";
+import { deprovisionOrderName } from "../../leaver/decide.ts";
 
 export type OrderCr = Cr<OrderSpec, OrderStatus>;
 
@@ -278,7 +279,7 @@ export const orderRoutes: FastifyPluginAsyncZod = async (app) => {
       if ((o.spec.action ?? "Provision") !== "Provision") {
         throw new ConflictError("only a Provision order can be revoked", { reason: "NotProvision" });
       }
-      const name = `${o.metadata.name}-deprovision`;
+      const name = deprovisionOrderName(o.metadata.name);
       const existing = await res.get<OrderSpec, OrderStatus>("Order", name);
       if (existing) return reply.code(200).send(orderView(existing));
       if (o.status?.phase !== "Provisioned") {
