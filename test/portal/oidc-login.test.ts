@@ -28,6 +28,20 @@ async function spkiHash(certFile: string): Promise<string> {
   return createHash("sha256").update(der).digest("base64");
 }
 
+/** In a fresh browser context: start sign-in, log in at the provider's form, consent, and return the page. */
+async function signInAtProvider(browser: Browser, start: string, authority: string, login: string) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(start);
+  await page.waitForSelector('input[name="login"]');
+  await page.fill('input[name="login"]', login);
+  await page.fill('input[name="password"]', "anything");
+  await page.click('button[type="submit"]');
+  await page.waitForSelector('button[type="submit"]');
+  if (page.url().startsWith(authority)) await page.click('button[type="submit"]');
+  return { context, page };
+}
+
 test("an employee signs in with OpenID Connect in Chromium and lands on the portal", async (t) => {
   const hasChromium = await access(CHROMIUM).then(
     () => true,
@@ -178,15 +192,12 @@ test("an employee signs in with OpenID Connect in Chromium and lands on the port
   assert.deepEqual(audit.rows, [{ actor: "user:ann@corp.example", action: "login_succeeded" }]);
 
   // Someone the provider knows but ipsolis was never told about is refused, and audited.
-  const ctx2 = await browser.newContext();
-  const p2 = await ctx2.newPage();
-  await p2.goto(`${base}/auth/oidc/login`);
-  await p2.waitForSelector('input[name="login"]');
-  await p2.fill('input[name="login"]', "stranger");
-  await p2.fill('input[name="password"]', "anything");
-  await p2.click('button[type="submit"]');
-  await p2.waitForSelector('button[type="submit"]');
-  if (p2.url().startsWith(idp.authority)) await p2.click('button[type="submit"]');
+  const { context: ctx2, page: p2 } = await signInAtProvider(
+    browser,
+    `${base}/auth/oidc/login`,
+    idp.authority,
+    "stranger",
+  );
   await p2.waitForURL(/\/auth\/oidc\/callback/, { timeout: 15_000 });
   assert.match((await p2.textContent("body")) ?? "", /no employee record for/);
   assert.equal(
@@ -197,15 +208,12 @@ test("an employee signs in with OpenID Connect in Chromium and lands on the port
   assert.equal(refused.rowCount, 1);
 
   // A deactivated employee (leaver) is refused too.
-  const ctx3 = await browser.newContext();
-  const p3 = await ctx3.newPage();
-  await p3.goto(`${base}/auth/oidc/login`);
-  await p3.waitForSelector('input[name="login"]');
-  await p3.fill('input[name="login"]', "gone");
-  await p3.fill('input[name="password"]', "anything");
-  await p3.click('button[type="submit"]');
-  await p3.waitForSelector('button[type="submit"]');
-  if (p3.url().startsWith(idp.authority)) await p3.click('button[type="submit"]');
+  const { context: ctx3, page: p3 } = await signInAtProvider(
+    browser,
+    `${base}/auth/oidc/login`,
+    idp.authority,
+    "gone",
+  );
   await p3.waitForURL(/\/auth\/oidc\/callback/, { timeout: 15_000 });
   assert.match((await p3.textContent("body")) ?? "", /deactivated/);
   assert.equal(
