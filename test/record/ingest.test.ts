@@ -390,6 +390,20 @@ test("hostile but valid runner output is stored, never a 5xx the runner would re
     "SELECT ts FROM step_output_lines WHERE job = 'nul-1' AND seq = 5",
   );
   assert.equal(ts.rows[0]?.ts.toISOString(), "2026-02-28T14:00:00.000Z");
+  // Not JSON, or not a time: a 400 saying so, nothing stored.
+  const notJson = await a.app.inject({
+    method: "POST",
+    url: "/ingest/v1/lines",
+    headers: { authorization: `Bearer ${tok}`, "content-type": "application/json" },
+    payload: '{"lines": [',
+  });
+  assert.equal(notJson.statusCode, 400, notJson.body);
+  assert.match(notJson.body, /invalid JSON body/);
+  const notTime = await post(a, tok, [{ ...line(6, "line"), ts: "yesterday" }]);
+  assert.equal(notTime.statusCode, 400, notTime.body);
+  assert.match(notTime.body, /RFC 3339/);
+  const none = await a.db.query("SELECT 1 FROM step_output_lines WHERE job = 'nul-1' AND seq = 6");
+  assert.equal(none.rowCount, 0);
 });
 
 test("follow: a client that stops reading is cut off at a bound, not buffered without limit", async (t) => {
