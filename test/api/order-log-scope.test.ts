@@ -4,24 +4,14 @@
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import { applyCrds } from "../support/crds.ts";
-import { createSession } from "../../record/identity/sessions.ts";
 import { addGrant } from "../../record/identity/users.ts";
 import { storeLines } from "../../record/step-output.ts";
-import { addAdmin, newApi, signInAs, withCsrf, type Api } from "./support.ts";
+import { addAdmin, newApi, signInAs, signInAsEmployee } from "./support.ts";
 import { assetTypeSpec } from "./fixtures.ts";
 
 before(async () => {
   await applyCrds();
 });
-
-async function employee(api: Api, email: string, id: string) {
-  const sid = await createSession(
-    api.db,
-    { employeeEmail: email, employeeId: id, displayName: id },
-    new Date(api.clock.now.getTime() + 3600_000),
-  );
-  return withCsrf(api, { ipsolis_session: sid });
-}
 
 test("order logs: own order yes; someone else's or out-of-scope answers like a missing order", async (t) => {
   const api = await newApi(t);
@@ -36,8 +26,8 @@ test("order logs: own order yes; someone else's or out-of-scope answers like a m
     });
     assert.equal(r.statusCode, 201, r.body);
   }
-  const ann = await employee(api, "ann@example.com", "ann");
-  const bob = await employee(api, "bob@example.com", "bob");
+  const ann = await signInAsEmployee(api, "ann@example.com", "ann");
+  const bob = await signInAsEmployee(api, "bob@example.com", "bob");
   const o = await api.app.inject({
     method: "POST",
     url: "/orders",

@@ -5,8 +5,7 @@ import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import * as k8s from "@kubernetes/client-node";
 import { applyCrds } from "../support/crds.ts";
-import { createSession } from "../../record/identity/sessions.ts";
-import { addAdmin, newApi, setOrderPhase, signInAs, withCsrf, type Api } from "./support.ts";
+import { addAdmin, newApi, setOrderPhase, signInAs, signInAsEmployee } from "./support.ts";
 import { assetTypeSpec } from "./fixtures.ts";
 
 before(async () => {
@@ -20,15 +19,6 @@ type OrderOut = {
   target?: string;
   cancelRequested: boolean;
 };
-
-async function employee(api: Api, email: string, id: string) {
-  const sid = await createSession(
-    api.db,
-    { employeeEmail: email, employeeId: id, displayName: id },
-    new Date(api.clock.now.getTime() + 3600_000),
-  );
-  return withCsrf(api, { ipsolis_session: sid });
-}
 
 async function setup(t: Parameters<typeof newApi>[0]) {
   const api = await newApi(t);
@@ -46,8 +36,8 @@ async function setup(t: Parameters<typeof newApi>[0]) {
 
 test("employees order for themselves and see only their own orders; admins order on behalf", async (t) => {
   const { api, ada } = await setup(t);
-  const eve = await employee(api, "eve@example.com", "eve");
-  const tom = await employee(api, "tom@example.com", "tom");
+  const eve = await signInAsEmployee(api, "eve@example.com", "eve");
+  const tom = await signInAsEmployee(api, "tom@example.com", "tom");
 
   const mine = await api.app.inject({
     method: "POST",
@@ -201,7 +191,7 @@ test("a deactivated employee (leaver) cannot order", async (t) => {
     `INSERT INTO employees (user_name, display_name, emails, active, resource)
      VALUES ('lea', 'Lea', ARRAY['lea@example.com'], false, '{}'::jsonb)`,
   );
-  const lea = await employee(api, "lea@example.com", "lea");
+  const lea = await signInAsEmployee(api, "lea@example.com", "lea");
   const r = await api.app.inject({
     method: "POST",
     url: "/orders",
@@ -214,7 +204,7 @@ test("a deactivated employee (leaver) cannot order", async (t) => {
 
 test("no self-approval through a link: employees cannot mint approval links, nor anyone for their own order", async (t) => {
   const { api, ada } = await setup(t);
-  const emp = await employee(api, "emp@example.com", "emp");
+  const emp = await signInAsEmployee(api, "emp@example.com", "emp");
   const mine = await api.app.inject({
     method: "POST",
     url: "/orders",

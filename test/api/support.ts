@@ -14,6 +14,7 @@ import { createApiToken } from "../../record/identity/tokens.ts";
 import type { StoredRole } from "../../record/identity/roles.ts";
 import { newDatabase } from "../support/db.ts";
 import { newNamespace, testKubeConfig } from "../support/kube.ts";
+import { createSession } from "../../record/identity/sessions.ts";
 
 export type Api = { app: App; db: Db; kc: KubeConfig; namespace: string; clock: { now: Date } };
 
@@ -135,4 +136,14 @@ export function csrfField(page: string): string {
   const m = /name="_csrf" value="([^"]+)"/.exec(page);
   if (!m?.[1]) throw new Error("no _csrf field in the page");
   return m[1];
+}
+
+/** A signed-in employee (the portal identity), as the OIDC callback would create. */
+export async function signInAsEmployee(api: Api, email: string, id: string): Promise<Browser> {
+  const sid = await createSession(
+    api.db,
+    { employeeEmail: email, employeeId: id, displayName: id },
+    new Date(api.clock.now.getTime() + 3600_000),
+  );
+  return withCsrf(api, { ipsolis_session: sid });
 }
