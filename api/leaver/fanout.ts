@@ -33,6 +33,7 @@ import {
   type Subject,
 } from "./decide.ts";
 import { createOrder, listOrders, requestCancel, viewOf } from "./orders.ts";
+import { deleteEmployeeSessions } from "../../record/identity/sessions.ts";
 
 export type LeaverDeps = { db: Db; kc: KubeConfig; namespace: string; now: () => Date; log: Logger };
 
@@ -60,6 +61,22 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (t: T) => 
 
 function eventTarget(s: { employeeId: string | null; identifier: string }): string {
   return s.employeeId ? `employee:${s.employeeId}` : `identifier:${s.identifier}`;
+}
+
+async function endSessions(q: Queryable, subject: Subject, by: Attribution): Promise<void> {
+  const ended = await deleteEmployeeSessions(q, subject);
+  if (ended === 0) return;
+  await appendAudit(q, {
+    actor: by.actor,
+    action: "sessions_ended",
+    target: eventTarget({
+      employeeId: subject.employeeId,
+      identifier: subject.emails[0] ?? subject.ids[0] ?? "",
+    }),
+    source: by.source,
+    ...(by.requestId ? { requestId: by.requestId } : {}),
+    data: { sessions: ended, reason: "Leaver" },
+  });
 }
 
 /** What would be revoked now, changing nothing (dry run). */
@@ -94,6 +111,9 @@ export async function recordLeaver(
     effectiveAt: r.effectiveAt,
     now,
   });
+  // A leaver whose last day has come is signed out of the portal at once, not when the
+  // session would have expired (future-dated events: when processLeaver runs them).
+  if (res.event.effectiveAt <= now) await endSessions(q, r.subject, r.by);
   await appendAudit(q, {
     actor: r.by.actor,
     action: res.created ? "leaver_recorded" : "leaver_redelivered",
@@ -129,6 +149,7 @@ export async function processLeaver(deps: LeaverDeps, eventId: string): Promise<
   const ev = await claimLeaverEvent(deps.db, eventId, deps.now(), LEASE_MS);
   if (!ev) return { eventId, processed: false, queued: 0, failed: 0, existing: 0 };
   const by = attributionOf(ev);
+  await endSessions(deps.db, subjectOf(ev), by);
   const orders = await listOrders(deps.kc, deps.namespace);
   const plan = planFanout(orders.map(viewOf), subjectOf(ev));
   await appendAudit(deps.db, {

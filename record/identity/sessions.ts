@@ -83,3 +83,20 @@ export async function deleteUserSessions(q: Queryable, userId: string, exceptId?
     exceptId ? hashId(exceptId) : "",
   ]);
 }
+
+/**
+ * Ends every portal session of an employee (a leaver): matched by the lower-cased e-mail
+ * addresses and identifiers of the leaver event. Returns how many ended.
+ */
+export async function deleteEmployeeSessions(
+  q: Queryable,
+  who: { ids: readonly string[]; emails: readonly string[] },
+): Promise<number> {
+  const r = await q.query(
+    `DELETE FROM sessions
+      WHERE user_id IS NULL
+        AND (lower(employee_email) = ANY($1::text[]) OR lower(employee_id) = ANY($2::text[]))`,
+    [who.emails.map((e) => e.toLowerCase()), who.ids.map((i) => i.toLowerCase())],
+  );
+  return r.rowCount ?? 0;
+}

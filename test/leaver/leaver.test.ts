@@ -13,6 +13,7 @@ import { signBody } from "../../api/leaver/signature.ts";
 import { isOrderingBlocked } from "../../record/employees/store.ts";
 import { LEASE_MS, processDueLeavers, processLeaver } from "../../api/leaver/fanout.ts";
 import { claimLeaverEvent } from "../../record/leavers/store.ts";
+import { createSession, readSession } from "../../record/identity/sessions.ts";
 import type { Order } from "../../crds/generated/index.ts";
 import { drainFanouts } from "../../api/leaver/background.ts";
 import {
@@ -499,4 +500,31 @@ test("SCIM create with active=false is a leaver at once; GET /leavers lists the 
     (await api.app.inject({ method: "GET", url: "/leavers", headers: bearer(api.token) })).statusCode,
     403,
   );
+});
+
+test("a leaver is signed out of the portal at once; a colleague is not", async (t) => {
+  const { api } = await world(t);
+  const expires = new Date(api.clock.now.getTime() + 3600_000);
+  const adaSid = await createSession(
+    api.db,
+    { employeeEmail: "ada@example.com", employeeId: "ada@example.com" },
+    expires,
+  );
+  const bobSid = await createSession(
+    api.db,
+    { employeeEmail: "bob@example.com", employeeId: "bob@example.com" },
+    expires,
+  );
+  const me = (sid: string) =>
+    api.app.inject({ method: "GET", url: "/auth/me", cookies: { ipsolis_session: sid } });
+  assert.equal((await me(adaSid)).statusCode, 200);
+  const r = await hr(api, { upn: "ada@example.com", eventId: "hr-bye" });
+  assert.equal(r.statusCode, 202, r.body);
+  // Signed out at once: before the fan-out below has run.
+  assert.equal((await me(adaSid)).statusCode, 401, "Ada's session ended with the leaver event");
+  assert.equal((await me(bobSid)).statusCode, 200, "Bob is not affected");
+  const rows = await auditRows(api, "action = 'sessions_ended'");
+  assert.equal(rows.length, 1);
+  assert.equal(await readSession(api.db, adaSid, api.clock.now), undefined);
+  await drainFanouts(api.app.deps);
 });
