@@ -5,11 +5,8 @@
 // stopping the others, and the failed one is retried after the runbook is fixed.
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { testEnv } from "../support/env.ts";
-import { eventually } from "../support/kube.ts";
-import { startLocalNode } from "../localnode/node.ts";
+import { runLocalNodeIn } from "../localnode/testing.ts";
 import {
-  api as kube,
   assetType,
   bashStep,
   create,
@@ -32,22 +29,7 @@ const BOB = { id: "bob@example.com", email: "bob@example.com" };
 async function setup(t: TestContext) {
   const api = await newScimApi(t);
   const ns = api.namespace;
-  const logs: string[] = [];
-  const node = await startLocalNode({
-    kubeconfig: testEnv().kubeconfig,
-    namespace: ns,
-    log: (l) => logs.push(l),
-  });
-  t.after(() => node.stop());
-  t.after(() => t.diagnostic(`local node log:\n${logs.slice(-20).join("\n")}`));
-  await eventually("default ServiceAccount", () =>
-    kube()
-      .core.readNamespacedServiceAccount({ name: "default", namespace: ns })
-      .then(
-        () => true,
-        () => undefined,
-      ),
-  );
+  await runLocalNodeIn(t, ns, 20);
   await runOperator(t, ns);
   const catalog: [string, "CapacityPooled" | "DedicatedShared" | "AssignedPersonal", string][] = [
     ["seat", "CapacityPooled", "echo seat returned"],

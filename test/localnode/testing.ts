@@ -21,11 +21,13 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-export async function setupLocalNode(t: TestContext) {
-  const ns = await newNamespace(t);
-  const kc = testKubeConfig();
-  const core = kc.makeApiClient(k8s.CoreV1Api);
-  const batch = kc.makeApiClient(k8s.BatchV1Api);
+/**
+ * Runs a local node for namespace `ns` until the test ends (its log becomes a diagnostic) and
+ * waits for the namespace's default ServiceAccount, without which the Job controller cannot
+ * create pods.
+ */
+export async function runLocalNodeIn(t: TestContext, ns: string, logLines = 40): Promise<void> {
+  const core = testKubeConfig().makeApiClient(k8s.CoreV1Api);
   const logs: string[] = [];
   const node = await startLocalNode({
     kubeconfig: testEnv().kubeconfig,
@@ -33,13 +35,21 @@ export async function setupLocalNode(t: TestContext) {
     log: (l) => logs.push(l),
   });
   t.after(() => node.stop());
-  t.after(() => t.diagnostic(`local node log:\n${logs.slice(-40).join("\n")}`));
+  t.after(() => t.diagnostic(`local node log:\n${logs.slice(-logLines).join("\n")}`));
   await eventually("default ServiceAccount", async () =>
     core.readNamespacedServiceAccount({ name: "default", namespace: ns }).then(
       () => true,
       () => undefined,
     ),
   );
+}
+
+export async function setupLocalNode(t: TestContext) {
+  const ns = await newNamespace(t);
+  const kc = testKubeConfig();
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const batch = kc.makeApiClient(k8s.BatchV1Api);
+  await runLocalNodeIn(t, ns);
   const dir = await mkdtemp(join(tmpdir(), "localnode-test-"));
   t.after(() => rm(dir, { recursive: true, force: true }));
   return { ns, core, batch, dir };

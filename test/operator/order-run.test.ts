@@ -12,6 +12,7 @@ import type { Order } from "../../crds/generated/index.ts";
 import { applyCrds } from "../support/crds.ts";
 import { testEnv } from "../support/env.ts";
 import { eventually, newNamespace, testKubeConfig } from "../support/kube.ts";
+import { runLocalNodeIn } from "../localnode/testing.ts";
 import { startLocalNode } from "../localnode/node.ts";
 import {
   api,
@@ -38,22 +39,7 @@ const RUN_MS = 60_000;
 /** A namespace with the operator, the local node and a watcher that checks every Order version. */
 async function setup(t: TestContext) {
   const ns = await newNamespace(t);
-  const logs: string[] = [];
-  const node = await startLocalNode({
-    kubeconfig: testEnv().kubeconfig,
-    namespace: ns,
-    log: (l) => logs.push(l),
-  });
-  t.after(() => node.stop());
-  t.after(() => t.diagnostic(`local node log:\n${logs.slice(-30).join("\n")}`));
-  await eventually("default ServiceAccount", () =>
-    api()
-      .core.readNamespacedServiceAccount({ name: "default", namespace: ns })
-      .then(
-        () => true,
-        () => undefined,
-      ),
-  );
+  await runLocalNodeIn(t, ns, 30);
   // Every version of every Order a watcher sees: Ready=True only ever with phase Provisioned.
   const stale: string[] = [];
   const versions: Order[] = [];
