@@ -8,7 +8,8 @@ import {
   type AttemptResult,
 } from "./decide.ts";
 import { createLineSplitter, MAX_LINE_CHARS } from "./events.ts";
-import { ingestEndpoint, ingestRetry } from "./ingest.ts";
+import { ingestEndpoint, ingestRetry, nextBatchSize } from "./ingest.ts";
+import type { RunnerEvent } from "./events.ts";
 import { createMasker } from "./mask.ts";
 import { PlanStep, RunnerConfig, resolveParameters, RunPlan } from "./plan.ts";
 
@@ -105,6 +106,25 @@ test("ingest retry policy and endpoint", () => {
   assert.equal(ingestRetry(401, null, 0).kind, "give-up");
   assert.equal(ingestEndpoint("http://api:8080/"), "http://api:8080/ingest/v1/lines");
   assert.equal(ingestEndpoint("http://api/ingest/v1/lines"), "http://api/ingest/v1/lines");
+});
+
+test("ingest window: plain lines two at a time, a control event alone and after what came before", () => {
+  const ev = (seq: number, kind: RunnerEvent["kind"] = "line"): RunnerEvent => ({ ts: "t", seq, kind });
+  const o = { batchLines: 3, maxInFlight: 2 };
+  const plain = { control: false };
+  const control = { control: true };
+  // Nothing sent yet: a batch of up to batchLines, control events included.
+  assert.equal(nextBatchSize([], [ev(1, "step_start"), ev(2), ev(3), ev(4)], o), 3);
+  assert.equal(nextBatchSize([], [], o), 0);
+  // Beside a plain batch: plain lines only, cut before the next control event.
+  assert.equal(nextBatchSize([plain], [ev(5), ev(6), ev(7), ev(8)], o), 3);
+  assert.equal(nextBatchSize([plain], [ev(5), ev(6, "step_end"), ev(7)], o), 1);
+  assert.equal(nextBatchSize([plain], [ev(6, "step_end"), ev(7)], o), 0);
+  // The window is full (the oldest not yet accepted), or a control batch travels.
+  assert.equal(nextBatchSize([plain, plain], [ev(9)], o), 0);
+  assert.equal(nextBatchSize([control], [ev(9)], o), 0);
+  // Stop-and-wait when asked for.
+  assert.equal(nextBatchSize([plain], [ev(9)], { batchLines: 3, maxInFlight: 1 }), 0);
 });
 
 test("config: the plan is validated and paired variables are required together", () => {

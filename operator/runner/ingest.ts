@@ -1,5 +1,8 @@
-// Posts runner events in batches to the API's ingest endpoint (POST /ingest/v1/lines), in
-// order, one request at a time. Back-pressure (429/503 with Retry-After) and network errors are
+// Posts runner events in batches to the API's ingest endpoint (POST /ingest/v1/lines). Up to
+// `maxInFlight` batches of plain output lines travel at once (a sliding window: batch k+2 is
+// not sent before batch k is accepted), so the API parses one while Postgres stores the other;
+// a batch holding a step start/end or the run end travels alone, after everything before it
+// was accepted, so the audit rows it makes keep the run's order. Back-pressure (429/503 with Retry-After) and network errors are
 // retried with backoff and never drop a line; the buffer is bounded, and while it is full the
 // runner pauses reading step output (see README.md). Only a permanent refusal (e.g. 401: the
 // token expired) or the flush deadline at exit gives up, and says so on stderr; every event is
@@ -38,113 +41,157 @@ export type Ingest = {
   flush(ms: number): Promise<{ unsent: number; gaveUp?: string }>;
 };
 
+/** A batch is a control batch when it holds anything but plain output lines. */
+const isControl = (e: RunnerEvent) => e.kind !== "line";
+
+/**
+ * Pure: how many events from the head of the unsent queue make the next batch, or 0 when
+ * nothing may be sent now. `window` is what was sent and not yet accepted, oldest first.
+ */
+export function nextBatchSize(
+  window: readonly { control: boolean }[],
+  queue: readonly RunnerEvent[],
+  opts: { batchLines: number; maxInFlight: number },
+): number {
+  if (queue.length === 0 || window.length >= opts.maxInFlight) return 0;
+  // A control batch travels alone.
+  if (window.some((b) => b.control)) return 0;
+  const limit = Math.min(opts.batchLines, queue.length);
+  if (window.length === 0) return limit;
+  // Beside another batch: plain lines only, up to the next control event.
+  let n = 0;
+  while (n < limit && !isControl(queue[n]!)) n++;
+  return n;
+}
+
+type Batch = {
+  lines: RunnerEvent[];
+  control: boolean;
+  state: "sending" | "waiting" | "ready" | "done";
+  failures: number;
+};
+
 export function createIngest(opts: {
   url: string;
   token: string;
   batchLines: number;
   bufferLines: number;
+  /** Batches travelling at once (default 2). */
+  maxInFlight?: number;
   warn: (msg: string, data?: Record<string, unknown>) => void;
 }): Ingest {
   const endpoint = ingestEndpoint(opts.url);
-  const buf: RunnerEvent[] = [];
-  let pumping: Promise<void> | undefined;
+  const maxInFlight = Math.max(1, opts.maxInFlight ?? 2);
+  /** Sent and not yet accepted, oldest first (accepted ones leave from the head only). */
+  const window: Batch[] = [];
+  /** Not sent yet. */
+  let queue: RunnerEvent[] = [];
   let gaveUp: string | undefined;
   let stopped = false;
   let roomWaiters: (() => void)[] = [];
-  let wake: (() => void) | undefined;
+  let changeWaiters: (() => void)[] = [];
+  const timers = new Set<NodeJS.Timeout>();
 
+  const held = () => queue.length + window.reduce((n, b) => n + (b.state === "done" ? 0 : b.lines.length), 0);
   const lowWater = Math.floor(opts.bufferLines / 2);
-  const signalRoom = () => {
-    if (buf.length <= lowWater || gaveUp) {
+  const changed = () => {
+    if (held() <= lowWater || gaveUp || stopped) {
       const w = roomWaiters;
       roomWaiters = [];
       for (const f of w) f();
     }
+    const w = changeWaiters;
+    changeWaiters = [];
+    for (const f of w) f();
   };
-  // Sleeps that flush() can cut short when its deadline passes.
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const t = setTimeout(() => {
-        wake = undefined;
-        resolve();
-      }, ms);
-      wake = () => {
-        clearTimeout(t);
-        wake = undefined;
-        resolve();
-      };
-    });
 
-  async function pump(): Promise<void> {
-    let failures = 0;
-    while (buf.length > 0 && !gaveUp && !stopped) {
-      const batch = buf.slice(0, opts.batchLines);
-      let status: number | undefined;
-      let retryAfter: string | null = null;
-      try {
-        const res = await fetch(endpoint, {
-          method: "POST",
-          headers: { "content-type": "application/json", authorization: `Bearer ${opts.token}` },
-          body: JSON.stringify({ lines: batch }),
-          signal: AbortSignal.timeout(15_000),
-        });
-        status = res.status;
-        retryAfter = res.headers.get("retry-after");
-        await res.arrayBuffer();
-      } catch (err) {
-        opts.warn("ingest request failed", { error: (err as Error).message });
-      }
-      if (status !== undefined && status >= 200 && status < 300) {
-        buf.splice(0, batch.length);
-        failures = 0;
-        signalRoom();
-        continue;
-      }
-      const d = ingestRetry(status, retryAfter, failures++);
-      if (d.kind === "give-up") {
-        gaveUp = d.reason;
-        opts.warn("ingest gave up; events remain on stdout only", { reason: d.reason, unsent: buf.length });
-        signalRoom();
-        break;
-      }
-      if (status !== undefined) opts.warn("ingest pushed back; retrying", { status, delayMs: d.delayMs });
-      await sleep(d.delayMs);
+  async function send(b: Batch): Promise<void> {
+    b.state = "sending";
+    let status: number | undefined;
+    let retryAfter: string | null = null;
+    try {
+      const res = await fetch(endpoint, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${opts.token}` },
+        body: JSON.stringify({ lines: b.lines }),
+        signal: AbortSignal.timeout(15_000),
+      });
+      status = res.status;
+      retryAfter = res.headers.get("retry-after");
+      await res.arrayBuffer();
+    } catch (err) {
+      opts.warn("ingest request failed", { error: (err as Error).message });
     }
+    if (status !== undefined && status >= 200 && status < 300) {
+      b.state = "done";
+      while (window[0]?.state === "done") window.shift();
+    } else {
+      const d = ingestRetry(status, retryAfter, b.failures++);
+      if (d.kind === "give-up") {
+        if (!gaveUp) {
+          gaveUp = d.reason;
+          opts.warn("ingest gave up; events remain on stdout only", { reason: d.reason, unsent: held() });
+        }
+      } else {
+        if (status !== undefined) opts.warn("ingest pushed back; retrying", { status, delayMs: d.delayMs });
+        b.state = "waiting";
+        const t = setTimeout(() => {
+          timers.delete(t);
+          b.state = "ready";
+          pump();
+        }, d.delayMs);
+        timers.add(t);
+      }
+    }
+    changed();
+    pump();
   }
 
-  const kick = () => {
-    pumping ??= pump().finally(() => {
-      pumping = undefined;
-      if (buf.length > 0 && !gaveUp && !stopped) kick();
-    });
-  };
+  /** Starts every send the window allows now. */
+  function pump(): void {
+    if (gaveUp || stopped) return;
+    for (const b of window) if (b.state === "ready") void send(b);
+    for (;;) {
+      const n = nextBatchSize(window, queue, { batchLines: opts.batchLines, maxInFlight });
+      if (n === 0) return;
+      const lines = queue.slice(0, n);
+      queue = queue.slice(n);
+      const b: Batch = { lines, control: lines.some(isControl), state: "sending", failures: 0 };
+      window.push(b);
+      void send(b);
+    }
+  }
 
   return {
     push(e) {
       if (gaveUp || stopped) return;
-      buf.push(e);
-      kick();
+      queue.push(e);
+      pump();
     },
-    hasRoom: () => gaveUp !== undefined || buf.length < opts.bufferLines,
+    hasRoom: () => gaveUp !== undefined || held() < opts.bufferLines,
     waitForRoom: () =>
-      gaveUp !== undefined || buf.length <= lowWater
+      gaveUp !== undefined || held() <= lowWater
         ? Promise.resolve()
         : new Promise((r) => roomWaiters.push(r)),
     async flush(ms) {
       const deadline = Date.now() + ms;
-      while (buf.length > 0 && !gaveUp && Date.now() < deadline) {
-        kick();
-        const left = deadline - Date.now();
+      while (held() > 0 && !gaveUp && Date.now() < deadline) {
+        pump();
         let timer: NodeJS.Timeout | undefined;
-        await Promise.race([pumping, new Promise((r) => (timer = setTimeout(r, left)))]);
+        await new Promise<void>((r) => {
+          changeWaiters.push(r);
+          timer = setTimeout(r, deadline - Date.now());
+        });
         clearTimeout(timer);
       }
-      if (buf.length > 0 && !gaveUp) {
+      if (held() > 0 && !gaveUp) {
         stopped = true;
-        wake?.();
-        return { unsent: buf.length, gaveUp: "flush deadline passed" };
+        for (const t of timers) clearTimeout(t);
+        timers.clear();
+        changed();
+        return { unsent: held(), gaveUp: "flush deadline passed" };
       }
-      return { unsent: gaveUp ? buf.length : 0, ...(gaveUp ? { gaveUp } : {}) };
+      return { unsent: gaveUp ? held() : 0, ...(gaveUp ? { gaveUp } : {}) };
     },
   };
 }

@@ -99,6 +99,7 @@ if (cfg.IPSOLIS_INGEST_URL && cfg.IPSOLIS_INGEST_TOKEN) {
     token: cfg.IPSOLIS_INGEST_TOKEN,
     batchLines: cfg.IPSOLIS_INGEST_BATCH_LINES,
     bufferLines: cfg.IPSOLIS_INGEST_BUFFER_LINES,
+    maxInFlight: cfg.IPSOLIS_INGEST_MAX_IN_FLIGHT,
     warn: (msg, data) => log.warn(data ?? {}, msg),
   });
 }

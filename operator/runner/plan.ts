@@ -92,6 +92,8 @@ export const RunnerConfig = z
     IPSOLIS_INGEST_TOKEN: z.string().min(1).optional(),
     /** Lines per POST. */
     IPSOLIS_INGEST_BATCH_LINES: z.coerce.number().int().min(1).max(5000).default(200),
+    /** Batches travelling at once (plain output lines only; a step start/end travels alone). */
+    IPSOLIS_INGEST_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(4).default(2),
     /** Lines held while the ingest endpoint pushes back; reading step output pauses when full. */
     IPSOLIS_INGEST_BUFFER_LINES: z.coerce.number().int().min(10).default(10000),
     /** How long the runner waits at exit for unsent lines to be accepted. */

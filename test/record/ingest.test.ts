@@ -12,6 +12,7 @@ import { newApi, addToken, bearer, type Api } from "../api/support.ts";
 import { eventually } from "../support/kube.ts";
 import { mintIngestToken } from "../../record/ingest-token.ts";
 import type { RunnerLine } from "../../record/step-output.ts";
+import { FOLLOW_GAP_MS } from "../../api/routes/audit/index.ts";
 
 const SECRET = "ingest-secret-for-tests-0123456789abcdef";
 
@@ -123,6 +124,23 @@ test("a batch is stored once (re-delivery is a no-op) and step start/end become 
       ["runner:mbx-1-1", "run_finished", "mbx-1", "runner", undefined],
     ],
   );
+  // Plain lines re-sent with new ones (the runner lost an answer): the new ones are stored, the
+  // old ones once, nothing half-written.
+  const plainLines = (from: number, to: number) =>
+    Array.from({ length: to - from + 1 }, (_, i) =>
+      line(100 + from + i, "line", { stream: "stdout", text: `p${from + i}` }),
+    );
+  assert.equal((await post(a, tok, plainLines(0, 9))).statusCode, 200);
+  const overlap = await post(a, tok, plainLines(5, 14));
+  assert.deepEqual([overlap.statusCode, overlap.json()], [200, { accepted: 10 }]);
+  assert.equal((await post(a, tok, plainLines(0, 14))).statusCode, 200);
+  const stored = await a.db.query<{ text: string }>(
+    "SELECT text FROM step_output_lines WHERE job = 'mbx-1-1' AND seq >= 100 ORDER BY seq",
+  );
+  assert.deepEqual(
+    stored.rows.map((r) => r.text),
+    plainLines(0, 14).map((l) => l.text),
+  );
   const bad = await post(a, tok, [{ ...line(5, "line"), seq: -1 }]);
   assert.equal(bad.statusCode, 400);
   assert.match(bad.json<{ error: string }>().error, /body\.lines\.0\.seq/);
@@ -170,6 +188,26 @@ test("follow: lines arrive as server-sent events (and are in the table) before t
     headers: bearer(auditor),
   });
   assert.equal(forbidden.statusCode, 403);
+  // Auditors read an order's step output as part of the record, under /audit.
+  const asAuditor = await a.app.inject({
+    method: "GET",
+    url: `/audit/orders/vm-7/log`,
+    headers: bearer(auditor),
+  });
+  assert.equal(asAuditor.statusCode, 200, asAuditor.body);
+  assert.deepEqual(
+    asAuditor.json<{ lines: { seq: number; text?: string }[] }>().lines.map((l) => [l.seq, l.text]),
+    [
+      [0, undefined],
+      [1, "backlog line"],
+    ],
+  );
+  const notAuditor = await a.app.inject({
+    method: "GET",
+    url: `/audit/orders/vm-7/log`,
+    headers: bearer(reader),
+  });
+  assert.equal(notAuditor.statusCode, 403);
   const plain = await a.app.inject({
     method: "GET",
     url: `/orders/vm-7/log`,
@@ -189,23 +227,7 @@ test("follow: lines arrive as server-sent events (and are in the table) before t
   });
   assert.equal(res.status, 200);
   assert.match(res.headers.get("content-type") ?? "", /text\/event-stream/);
-  const events: { seq: number; text?: string; kind: string }[] = [];
-  const pump = (async () => {
-    const dec = new TextDecoder();
-    let buf = "";
-    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-      buf += dec.decode(chunk, { stream: true });
-      let i;
-      while ((i = buf.indexOf("\n\n")) >= 0) {
-        const ev = buf.slice(0, i);
-        buf = buf.slice(i + 2);
-        const data = ev.split("\n").find((l) => l.startsWith("data: "));
-        if (data) events.push(JSON.parse(data.slice(6)) as { seq: number; text?: string; kind: string });
-      }
-    }
-  })().catch((err: unknown) => {
-    if ((err as Error).name !== "AbortError") throw err;
-  });
+  const events = collectEvents(res);
 
   await eventually("backlog via SSE", async () => (events.length >= 2 ? true : undefined), 10_000, 20);
   // The step is still running: live lines, no step_end yet.
@@ -234,7 +256,6 @@ test("follow: lines arrive as server-sent events (and are in the table) before t
     20,
   );
   ac.abort();
-  await pump;
 });
 
 test("the real runner: its lines are in the table and on the follow stream while the step still runs; the secret never is", async (t) => {
@@ -455,4 +476,61 @@ test("follow: a client that stops reading is cut off at a bound, not buffered wi
   } finally {
     req.destroy();
   }
+});
+
+test("follow: batches committed out of order leave in seq order; a gap left open is passed over, then filled late", async (t) => {
+  const a = await api(t);
+  const reader = await addToken(a, "helpdesk", ["orders:read"]);
+  const tok = tokenFor(a, "ooo-1", "ooo");
+  const lines = (from: number, to: number) =>
+    Array.from({ length: to - from + 1 }, (_, i) =>
+      line(from + i, "line", { stream: "stdout", text: `l${from + i}` }),
+    );
+  // Backlog with a gap: 1–3 committed, 4–6 still "in flight", 7–9 committed.
+  assert.equal((await post(a, tok, lines(1, 3))).statusCode, 200);
+  assert.equal((await post(a, tok, lines(7, 9))).statusCode, 200);
+  const base = await a.app.listen({ host: "127.0.0.1", port: 0 });
+  const ac = new AbortController();
+  t.after(() => ac.abort());
+  const res = await fetch(`${base}/orders/ooo/log?follow=true`, {
+    headers: bearer(reader),
+    signal: ac.signal,
+  });
+  assert.equal(res.status, 200);
+  const events = collectEvents(res);
+  await eventually("the contiguous backlog", async () => (events.length >= 3 ? true : undefined), 10_000, 20);
+  await new Promise((r) => setTimeout(r, 200));
+  assert.deepEqual(
+    events.map((e) => e.seq),
+    [1, 2, 3],
+    "lines past the gap wait for it",
+  );
+  // The early batch's predecessor commits: everything leaves in order.
+  assert.equal((await post(a, tok, lines(4, 6))).statusCode, 200);
+  await eventually("the gap filled", async () => (events.length >= 9 ? true : undefined), 10_000, 20);
+  assert.deepEqual(
+    events.map((e) => e.seq),
+    [1, 2, 3, 4, 5, 6, 7, 8, 9],
+  );
+  // A later batch overtakes the one before it (both live).
+  assert.equal((await post(a, tok, lines(13, 15))).statusCode, 200);
+  assert.equal((await post(a, tok, lines(10, 12))).statusCode, 200);
+  await eventually("the live batches", async () => (events.length >= 15 ? true : undefined), 10_000, 20);
+  assert.deepEqual(
+    events.map((e) => e.seq),
+    Array.from({ length: 15 }, (_, i) => i + 1),
+  );
+  // A gap that stays open (a batch retried for long) does not stall the stream for ever: after
+  // FOLLOW_GAP_MS the lines behind it go out, and the missing ones follow when they come.
+  assert.equal((await post(a, tok, lines(19, 20))).statusCode, 200);
+  const t0 = Date.now();
+  await eventually("passed over the gap", async () => (events.length >= 17 ? true : undefined), 10_000, 20);
+  assert.ok(Date.now() - t0 >= FOLLOW_GAP_MS - 200, `held ${Date.now() - t0} ms`);
+  assert.equal((await post(a, tok, lines(16, 18))).statusCode, 200);
+  await eventually("filled late", async () => (events.length >= 20 ? true : undefined), 10_000, 20);
+  assert.deepEqual(
+    events.slice(15).map((e) => e.seq),
+    [19, 20, 16, 17, 18],
+  );
+  ac.abort();
 });

@@ -1,7 +1,7 @@
 // The runner posting its events to a real local HTTP server standing in for the API's ingest
-// endpoint: push-back (429/503 + Retry-After) is retried without losing or reordering a line,
-// batches respect the size, the bounded buffer applies back-pressure, and a permanent refusal
-// does not fail the run.
+// endpoint: push-back (429/503 + Retry-After) is retried without losing a line, batches respect
+// the size, at most two travel at once and a step start/end travels alone, the bounded buffer
+// applies back-pressure, and a permanent refusal does not fail the run.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -10,38 +10,66 @@ import type { TestContext } from "node:test";
 import type { RunnerEvent } from "../../operator/runner/events.ts";
 import { bash, runRunner } from "./run.ts";
 
-type Received = { auth: string | undefined; lines: RunnerEvent[]; status: number };
+type Received = {
+  auth: string | undefined;
+  lines: RunnerEvent[];
+  status: number;
+  /** Other requests being answered while this one was (none = it travelled alone). */
+  concurrent: number;
+};
 
 async function ingestServer(
   t: Pick<TestContext, "after">,
   answer: (n: number, res: ServerResponse) => number,
-): Promise<{ url: string; received: Received[] }> {
+  opts: { delayMs?: number } = {},
+): Promise<{ url: string; received: Received[]; maxConcurrent: () => number }> {
   const received: Received[] = [];
   let n = 0;
+  let open = 0;
+  let maxOpen = 0;
+  const live = new Set<Received>();
   const srv = createServer((req: IncomingMessage, res: ServerResponse) => {
     let body = "";
+    open++;
+    maxOpen = Math.max(maxOpen, open);
     req.on("data", (d: Buffer) => (body += d.toString()));
     req.on("end", () => {
       assert.equal(req.method, "POST");
       assert.equal(req.url, "/ingest/v1/lines");
       const lines = (JSON.parse(body) as { lines: RunnerEvent[] }).lines;
       const status = answer(++n, res);
-      received.push({ auth: req.headers.authorization, lines, status });
-      res.statusCode = status;
-      res.setHeader("content-type", "application/json");
-      res.end(
-        status === 200 ? JSON.stringify({ accepted: lines.length }) : JSON.stringify({ error: "busy" }),
-      );
+      const r: Received = { auth: req.headers.authorization, lines, status, concurrent: live.size };
+      for (const other of live) other.concurrent++;
+      live.add(r);
+      received.push(r);
+      setTimeout(() => {
+        live.delete(r);
+        open--;
+        res.statusCode = status;
+        res.setHeader("content-type", "application/json");
+        res.end(
+          status === 200 ? JSON.stringify({ accepted: lines.length }) : JSON.stringify({ error: "busy" }),
+        );
+      }, opts.delayMs ?? 0);
     });
   });
   await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
   t.after(() => new Promise<void>((r) => srv.close(() => r())));
-  return { url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}`, received };
+  return {
+    url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}`,
+    received,
+    maxConcurrent: () => maxOpen,
+  };
 }
 
-const accepted = (received: Received[]) => received.filter((r) => r.status === 200).flatMap((r) => r.lines);
+/** What the server accepted, by seq (batches may be accepted out of order). */
+const accepted = (received: Received[]) =>
+  received
+    .filter((r) => r.status === 200)
+    .flatMap((r) => r.lines)
+    .sort((a, b) => a.seq - b.seq);
 
-test("429 and 503 are retried (Retry-After honoured); every event arrives once, in order", async (t) => {
+test("429 and 503 are retried (Retry-After honoured); every event arrives once", async (t) => {
   const { url, received } = await ingestServer(t, (n, res) => {
     if (n === 1) {
       res.setHeader("retry-after", "1");
@@ -60,20 +88,62 @@ test("429 and 503 are retried (Retry-After honoured); every event arrives once, 
   );
   assert.equal(r.code, 0, r.stderr);
   const got = accepted(received);
-  assert.deepEqual(got, r.events, "the server accepted exactly what the runner printed, in order");
+  assert.deepEqual(got, r.events, "the server accepted exactly what the runner printed, each once");
   assert.ok(received.every((x) => x.auth === "Bearer tok-123"));
   assert.ok(
     received.every((x) => x.lines.length <= 7),
     "batches hold at most IPSOLIS_INGEST_BATCH_LINES",
   );
   assert.equal(received[0]?.status, 429);
-  assert.deepEqual(
-    received[1]?.lines.slice(0, received[0]?.lines.length),
-    received[0]?.lines,
-    "the next request starts with the refused batch",
-  );
+  for (const refused of received.filter((x) => x.status !== 200)) {
+    assert.ok(
+      received.some((x) => x.status === 200 && JSON.stringify(x.lines) === JSON.stringify(refused.lines)),
+      "a refused batch is sent again, whole",
+    );
+  }
   assert.ok(r.ms >= 1000, "waited for Retry-After");
   assert.match(r.stderr, /ingest pushed back; retrying/);
+});
+
+test("two batches of plain lines travel at once; a step start or end travels alone, after everything before it", async (t) => {
+  const { url, received, maxConcurrent } = await ingestServer(t, () => 200, { delayMs: 30 });
+  const r = await runRunner(
+    t,
+    {
+      runbook: "demo",
+      steps: [
+        bash("chatty", "for i in $(seq 1 300); do echo chatty-$i; done"),
+        bash("again", "for i in $(seq 1 300); do echo again-$i; done"),
+      ],
+    },
+    { IPSOLIS_INGEST_URL: url, IPSOLIS_INGEST_TOKEN: "tok", IPSOLIS_INGEST_BATCH_LINES: "10" },
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(accepted(received), r.events, "every event once");
+  assert.equal(maxConcurrent(), 2, "two batches at once, never more");
+  assert.ok(
+    received.some((x) => x.concurrent > 0),
+    "plain lines did travel side by side",
+  );
+  const control = received.filter((x) => x.lines.some((e) => e.kind !== "line"));
+  assert.equal(
+    control.flatMap((x) => x.lines).filter((e) => e.kind !== "line").length,
+    r.events.filter((e) => e.kind !== "line").length,
+    "step starts and ends, each in a batch of its own kind",
+  );
+  for (const c of control) {
+    assert.equal(
+      c.concurrent,
+      0,
+      `a batch with ${c.lines.find((e) => e.kind !== "line")?.kind} travelled alone`,
+    );
+    const first = c.lines[0]!.seq;
+    const before = received.indexOf(c);
+    assert.ok(
+      accepted(received.slice(0, before)).filter((e) => e.seq < first).length === first - 1,
+      "everything before it was accepted first",
+    );
+  }
 });
 
 test("back-pressure: a small buffer and a slow endpoint lose nothing", async (t) => {

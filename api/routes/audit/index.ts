@@ -17,6 +17,8 @@ const CSV_MAX_ROWS = 1_000_000;
 const HEARTBEAT_MS = 15_000;
 /** Unsent SSE bytes one follower may hold before it is cut off (see `reset`). */
 export const MAX_FOLLOW_BUFFER_BYTES = 4 << 20;
+/** How long a follower holds a job's lines behind a gap (a batch still in flight) before passing it over. */
+export const FOLLOW_GAP_MS = 2000;
 
 const AuditQuery = z.object({
   actor: z.string().min(1).optional(),
@@ -122,87 +124,139 @@ export const auditRoutes: FastifyPluginAsyncZod = async (app) => {
     },
   );
 
-  app.get(
-    "/orders/:name/log",
-    {
-      config: { permission: "orders:read" },
-      schema: {
-        params: z.object({ name: z.string().min(1).max(253) }),
-        querystring: z.object({ follow: z.enum(["true", "false"]).default("false") }),
-        response: { 200: z.unknown().describe("{ lines: LogLine[] } or text/event-stream") },
+  // An order's step output is part of the record: staff who read orders see it at the order,
+  // auditors under /audit (same visibility rules, same answer).
+  const logRoutes = [
+    ["/orders/:name/log", "orders:read"],
+    ["/audit/orders/:name/log", "audit:read"],
+  ] as const;
+  for (const [url, permission] of logRoutes)
+    app.get(
+      url,
+      {
+        config: { permission },
+        schema: {
+          params: z.object({ name: z.string().min(1).max(253) }),
+          querystring: z.object({ follow: z.enum(["true", "false"]).default("false") }),
+          response: { 200: z.unknown().describe("{ lines: LogLine[] } or text/event-stream") },
+        },
       },
-    },
-    async (req, reply) => {
-      const { name } = req.params;
-      const ns = app.deps.namespace;
-      const db = app.deps.db;
-      await checkOrderScope(req, name);
-      if (req.query.follow === "false") return { lines: await readOrderLog(db, ns, name) };
+      async (req, reply) => {
+        const { name } = req.params;
+        const ns = app.deps.namespace;
+        const db = app.deps.db;
+        await checkOrderScope(req, name);
+        if (req.query.follow === "false") return { lines: await readOrderLog(db, ns, name) };
 
-      // Follow: subscribe first, then send the backlog, then every committed batch; a line seen
-      // in both (committed between the two) is sent once.
-      const out = new PassThrough();
-      const sent = new Set<string>();
-      let stopped = false;
-      // A client that reads slower than the step writes (or not at all) is cut off with a
-      // `reset` event rather than buffered without bound; EventSource reconnects and gets the
-      // backlog again. Same when a batch could not be read: a gap must not pass silently.
-      const reset = (reason: "SlowClient" | "ReadFailed") => {
-        if (stopped) return;
-        out.write(`event: reset\ndata: ${JSON.stringify({ reason })}\n\n`);
-        stop();
-      };
-      const send = (lines: StoredLine[]) => {
-        for (const l of lines) {
+        // Follow: subscribe first, then send the backlog, then every committed batch; a line seen
+        // in both (committed between the two) is sent once. The runner may have two batches of
+        // plain lines in flight, so batches can commit out of order: each job's lines leave in
+        // `seq` order (seqs run from 1 without gaps), a line past a gap waits for it, and a gap
+        // still open after FOLLOW_GAP_MS is passed over (a line that fills it later is sent late).
+        const out = new PassThrough();
+        const sent = new Set<string>();
+        const jobs = new Map<
+          string,
+          { next: number; held: Map<number, StoredLine>; timer?: NodeJS.Timeout }
+        >();
+        let stopped = false;
+        // A client that reads slower than the step writes (or not at all) is cut off with a
+        // `reset` event rather than buffered without bound; EventSource reconnects and gets the
+        // backlog again. Same when a batch could not be read: a gap must not pass silently.
+        const reset = (reason: "SlowClient" | "ReadFailed") => {
           if (stopped) return;
+          out.write(`event: reset\ndata: ${JSON.stringify({ reason })}\n\n`);
+          stop();
+        };
+        const emit = (l: StoredLine) => {
           const k = `${l.job}:${l.seq}`;
-          if (sent.has(k)) continue;
+          if (stopped || sent.has(k)) return;
           sent.add(k);
           out.write(sseEvent(l));
-          if (out.writableLength > MAX_FOLLOW_BUFFER_BYTES) return reset("SlowClient");
-        }
-      };
-      let chain = Promise.resolve();
-      const unsubscribe = await listener.subscribe(ns, name, (n) => {
-        // Serialised so that events leave in commit order.
-        chain = chain
-          .then(async () =>
-            send(
-              await readOrderLog(
-                db,
-                ns,
-                name,
-                n.resync ? {} : { job: n.job, minSeq: n.minSeq, maxSeq: n.maxSeq },
+          if (out.writableLength > MAX_FOLLOW_BUFFER_BYTES) reset("SlowClient");
+        };
+        const drain = (job: string, passGap: boolean) => {
+          const j = jobs.get(job);
+          if (!j) return;
+          for (;;) {
+            while (sent.has(`${job}:${j.next}`)) j.next++;
+            const l = j.held.get(j.next);
+            if (l) {
+              j.held.delete(j.next);
+              emit(l);
+              continue;
+            }
+            if (!passGap || j.held.size === 0) break;
+            let lowest = Infinity;
+            for (const seq of j.held.keys()) if (seq < lowest) lowest = seq;
+            j.next = lowest;
+          }
+          if (j.held.size === 0 || stopped) {
+            clearTimeout(j.timer);
+            j.timer = undefined;
+          } else {
+            j.timer ??= setTimeout(() => {
+              j.timer = undefined;
+              drain(job, true);
+            }, FOLLOW_GAP_MS);
+          }
+        };
+        const send = (lines: StoredLine[]) => {
+          const touched = new Set<string>();
+          for (const l of lines) {
+            if (stopped) return;
+            if (sent.has(`${l.job}:${l.seq}`)) continue;
+            let j = jobs.get(l.job);
+            if (!j) jobs.set(l.job, (j = { next: 1, held: new Map() }));
+            // Behind the cursor: a gap that was passed over, filled late.
+            if (l.seq < j.next) emit(l);
+            else j.held.set(l.seq, l);
+            touched.add(l.job);
+          }
+          for (const job of touched) drain(job, false);
+        };
+        let chain = Promise.resolve();
+        const unsubscribe = await listener.subscribe(ns, name, (n) => {
+          // Serialised: each read is handled after the one before it.
+          chain = chain
+            .then(async () =>
+              send(
+                await readOrderLog(
+                  db,
+                  ns,
+                  name,
+                  n.resync ? {} : { job: n.job, minSeq: n.minSeq, maxSeq: n.maxSeq },
+                ),
               ),
-            ),
-          )
-          .catch((err: unknown) => {
-            req.log.warn({ err }, "log follow: reading a batch failed");
-            reset("ReadFailed");
-          });
-      });
-      const heartbeat = setInterval(() => out.write(": keep-alive\n\n"), HEARTBEAT_MS);
-      function stop() {
-        if (stopped) return;
-        stopped = true;
-        clearInterval(heartbeat);
-        unsubscribe();
-        out.end();
-      }
-      req.raw.once("close", stop);
-      out.write(": following\n\n");
-      chain = chain.then(async () => send(await readOrderLog(db, ns, name)));
-      try {
-        await chain;
-      } catch (err) {
-        stop();
-        throw err;
-      }
-      return reply
-        .header("content-type", "text/event-stream; charset=utf-8")
-        .header("cache-control", "no-cache")
-        .header("x-accel-buffering", "no")
-        .send(out);
-    },
-  );
+            )
+            .catch((err: unknown) => {
+              req.log.warn({ err }, "log follow: reading a batch failed");
+              reset("ReadFailed");
+            });
+        });
+        const heartbeat = setInterval(() => out.write(": keep-alive\n\n"), HEARTBEAT_MS);
+        function stop() {
+          if (stopped) return;
+          stopped = true;
+          clearInterval(heartbeat);
+          for (const j of jobs.values()) clearTimeout(j.timer);
+          unsubscribe();
+          out.end();
+        }
+        req.raw.once("close", stop);
+        out.write(": following\n\n");
+        chain = chain.then(async () => send(await readOrderLog(db, ns, name)));
+        try {
+          await chain;
+        } catch (err) {
+          stop();
+          throw err;
+        }
+        return reply
+          .header("content-type", "text/event-stream; charset=utf-8")
+          .header("cache-control", "no-cache")
+          .header("x-accel-buffering", "no")
+          .send(out);
+      },
+    );
 };
