@@ -207,7 +207,13 @@ async function insertPlainLines(
     if (l.seq < min) min = l.seq;
     if (l.seq > max) max = l.seq;
   }
-  const notice: StepOutputNotice = { ns: who.namespace, order: who.order, job: who.job, minSeq: min, maxSeq: max };
+  const notice: StepOutputNotice = {
+    ns: who.namespace,
+    order: who.order,
+    job: who.job,
+    minSeq: min,
+    maxSeq: max,
+  };
   try {
     await db.query(`WITH ins AS (${INSERT_ROWS}) SELECT pg_notify($14, $15)`, [
       ...insertParams(who, lines),
