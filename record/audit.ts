@@ -301,3 +301,38 @@ export function auditDiff(
   const keys = [...secretKeys];
   return { before: redactSecrets(before ?? null, keys), after: redactSecrets(after ?? null, keys) };
 }
+
+// ---- approval decisions: one audit row each ----
+
+/** Advisory-lock class of "recording an order's approval decisions" (the key is the order). */
+const DECISION_LOCK_CLASS = 0x1950_116;
+
+/**
+ * Serialises recording an order's approval decisions, for the rest of the transaction. The API
+ * takes it before it appends a decision to the Order and holds it until its audit row commits;
+ * the history mirror takes it before it looks for that row. So the mirror, which sees the
+ * decision only after the API wrote it, never misses the API's row and writes one only when the
+ * API's is truly missing (its transaction failed after the Order changed).
+ */
+export async function lockOrderDecisions(q: Queryable, order: string): Promise<void> {
+  await q
+    .query("SELECT pg_advisory_xact_lock($1, hashtext($2))", [DECISION_LOCK_CLASS, withoutNul(order)])
+    .catch((err: unknown) => {
+      throw translatePgError(err, "locking an order's decisions");
+    });
+}
+
+/** Whether a decision (approver + time, as on the Order) already has its audit row from the API. */
+export async function decisionRecorded(
+  q: Queryable,
+  d: { order: string; action: "order_approved" | "order_declined"; approver: string; at: string },
+): Promise<boolean> {
+  const r = await q.query(
+    `SELECT 1 FROM audit_events
+      WHERE order_name = $1 AND action = $2 AND source <> 'operator'
+        AND data->>'approver' = $3 AND data->>'at' = $4
+      LIMIT 1`,
+    [withoutNul(d.order), d.action, withoutNul(d.approver), d.at],
+  );
+  return (r.rowCount ?? 0) > 0;
+}

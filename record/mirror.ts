@@ -11,7 +11,7 @@ import * as k8s from "@kubernetes/client-node";
 import type pg from "pg";
 import type { Logger } from "pino";
 import { OrderResource, type Order } from "../crds/generated/order.ts";
-import { appendAudit, jsonWithoutNul, withoutNul } from "./audit.ts";
+import { appendAudit, decisionRecorded, jsonWithoutNul, lockOrderDecisions, withoutNul } from "./audit.ts";
 import { withTransaction, type Db } from "./db.ts";
 import { historyRowsOf, mergeRows, phaseAction, type HistoryRows } from "./mirror-rows.ts";
 
@@ -245,6 +245,8 @@ async function writeOrder(
           jsonWithoutNul(o.status),
         ],
       );
+      // Before any audit append (the chain lock): the API takes the two in the same order.
+      if (rows.approvals.length > 0) await lockOrderDecisions(client, o.name);
       const target = `order:${o.name}`;
       for (const p of [...rows.phases].sort((a, b) => a.at.localeCompare(b.at))) {
         const r = await c.query(
@@ -270,9 +272,14 @@ async function writeOrder(
           [uid, a.approver, a.decision, a.at, a.comment],
         );
         if (r.rowCount === 0) continue;
+        // The API recorded the decision it made (under the decision lock taken above); a row
+        // from here only stands in for one the API could not write.
+        const action = a.decision === "Approved" ? "order_approved" : "order_declined";
+        if (await decisionRecorded(client, { order: o.name, action, approver: a.approver, at: a.at }))
+          continue;
         await appendAudit(client, {
           actor: `user:${a.approver}`,
-          action: a.decision === "Approved" ? "order_approved" : "order_declined",
+          action,
           target,
           order: o.name,
           source: "operator",

@@ -15,6 +15,9 @@ import {
   type Browser,
 } from "./support.ts";
 import { assetTypeSpec } from "./fixtures.ts";
+import { pino } from "pino";
+import { startHistoryMirror } from "../../record/mirror.ts";
+import { eventually } from "../support/kube.ts";
 
 before(async () => {
   await applyCrds();
@@ -244,4 +247,38 @@ test("approval links: GET only shows (prefetch-safe), POST acts once, reuse and 
     url: path2.replace(/.$/, (c) => (c === "A" ? "B" : "A")),
   });
   assert.equal(tampered.statusCode, 400);
+});
+
+test("one audit row per decision: the history mirror running beside the API writes none of its own", async (t) => {
+  const { api, root, bert } = await world(t);
+  const mirror = await startHistoryMirror({
+    kc: api.kc,
+    namespace: api.namespace,
+    db: api.db,
+    log: pino({ level: "silent" }),
+  });
+  t.after(() => mirror.stop());
+  const approved = await newOrder(api, root);
+  const declined = await newOrder(api, root);
+  assert.equal((await decide(api, bert, approved, "approve")).statusCode, 200);
+  assert.equal((await decide(api, bert, declined, "decline")).statusCode, 200);
+  await eventually("the mirror has both decisions", async () => {
+    await mirror.whenIdle();
+    const r = await api.db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM order_approvals a JOIN orders o ON o.uid = a.order_uid WHERE o.name = ANY($1)",
+      [[approved, declined]],
+    );
+    return r.rows[0]?.n === 2 ? true : undefined;
+  });
+  const rows = await api.db.query<{ order_name: string; action: string; actor: string; source: string }>(
+    `SELECT order_name, action, actor, source FROM audit_events
+      WHERE action IN ('order_approved', 'order_declined') ORDER BY id`,
+  );
+  assert.deepEqual(
+    rows.rows.map((r) => [r.order_name, r.action, r.actor, r.source]),
+    [
+      [approved, "order_approved", "admin:bert", "api"],
+      [declined, "order_declined", "admin:bert", "api"],
+    ],
+  );
 });

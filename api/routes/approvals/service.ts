@@ -5,8 +5,8 @@
 import type { FastifyRequest } from "fastify";
 import type { OrderSpec, OrderStatus } from "../../../crds/generated/order.ts";
 import type { AssetTypeSpec } from "../../../crds/generated/assettype.ts";
-import type { Queryable } from "../../../record/db.ts";
-import { appendAudit } from "../../../record/audit.ts";
+import { withTransaction, type Queryable } from "../../../record/db.ts";
+import { appendAudit, lockOrderDecisions } from "../../../record/audit.ts";
 import { ConflictError, ForbiddenError, NotFoundError } from "../../../record/errors.ts";
 import {
   checkApproval,
@@ -132,22 +132,35 @@ export async function decideOrder(req: FastifyRequest, i: DecideInput): Promise<
       ...(comment ? { comment } : {}),
     };
     try {
-      const after = await res.mergePatch<OrderSpec, OrderStatus>(
-        "Order",
-        o.metadata.name,
-        { spec: { approvals: [...(o.spec.approvals ?? []), entry] } },
-        o.metadata.resourceVersion,
-      );
-      await appendAudit(db, {
-        actor: i.approver.actor,
-        action: i.decision === "Approved" ? "order_approved" : "order_declined",
-        target: `order:${o.metadata.name}`,
-        order: o.metadata.name,
-        requestId: req.id,
-        source: i.source,
-        data: { approver: verdict.approverKey, viaDeputy: verdict.viaDeputy, ...(i.auditData ?? {}) },
+      // One audit row per decision, this one: the decision lock (record/audit.ts) is held from
+      // before the Order changes until the row commits, so the history mirror, which would write
+      // a row for a decision it finds unrecorded, sees this one. Postgres away = 503 before the
+      // Order changes: no decision without its row.
+      return await withTransaction(db, async (c) => {
+        await lockOrderDecisions(c, o.metadata.name);
+        const after = await res.mergePatch<OrderSpec, OrderStatus>(
+          "Order",
+          o.metadata.name,
+          { spec: { approvals: [...(o.spec.approvals ?? []), entry] } },
+          o.metadata.resourceVersion,
+        );
+        await appendAudit(c, {
+          actor: i.approver.actor,
+          action: i.decision === "Approved" ? "order_approved" : "order_declined",
+          target: `order:${o.metadata.name}`,
+          order: o.metadata.name,
+          requestId: req.id,
+          source: i.source,
+          data: {
+            approver: verdict.approverKey,
+            decision: i.decision,
+            at: entry.at,
+            viaDeputy: verdict.viaDeputy,
+            ...(i.auditData ?? {}),
+          },
+        });
+        return after;
       });
-      return after;
     } catch (err) {
       // resourceVersion moved (someone else decided, or the operator wrote): decide again.
       if (err instanceof ConflictError && attempt < 3) continue;
