@@ -6,6 +6,7 @@ import type * as k8s from "@kubernetes/client-node";
 import { createServer, type Server } from "node:http";
 import { hostname } from "node:os";
 import { fileURLToPath } from "node:url";
+import { Cron } from "croner";
 import { z } from "zod";
 import { loadConfig } from "../record/config.ts";
 import { createLogger, type Logger } from "../record/log.ts";
@@ -20,32 +21,83 @@ import type { AssetType, Order, Runbook } from "./order/model.ts";
 import { makeExpectations, type AssetObject, type Caches, type OrderDeps } from "./order/deps.ts";
 import { reconcileOrder } from "./order/reconcile.ts";
 import { reconcileRunbook, type RunbookDeps } from "./runbook/reconcile.ts";
+import { startRecord, type OperatorRecord } from "./record.ts";
 
 const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
 
-export const OperatorEnv = z.object({
-  IPSOLIS_NAMESPACE: z.string().min(1),
-  /** Path of a kubeconfig; in-cluster or $HOME/.kube/config when unset. */
-  KUBECONFIG: z.string().min(1).optional(),
-  IPSOLIS_OPERATOR_PORT: z.coerce.number().int().min(0).max(65535).default(8081),
-  IPSOLIS_OPERATOR_HOST: z.string().default("0.0.0.0"),
-  IPSOLIS_OPERATOR_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
-  IPSOLIS_OPERATOR_ID: z.string().min(1).optional(),
-  IPSOLIS_LEADER_ELECTION: bool.default(true),
-  IPSOLIS_LEADER_LEASE_SECONDS: z.coerce.number().int().min(2).max(300).default(15),
-  IPSOLIS_LEADER_RENEW_MS: z.coerce.number().int().min(100).max(60_000).default(2000),
-  /** Every Order and Runbook is reconciled again at this interval, whatever happened. */
-  IPSOLIS_RESYNC_SECONDS: z.coerce.number().int().min(10).max(86_400).default(600),
-  /** Base URL of the API's ingest endpoint as pods reach it, e.g. http://ipsolis-api:8080. */
-  IPSOLIS_INGEST_URL: z.url().optional(),
-  /** HMAC secret for per-Job ingest tokens: the same value and name as the API's. */
-  IPSOLIS_INGEST_SECRET: z
-    .string()
-    .min(32, "IPSOLIS_INGEST_SECRET must be at least 32 characters")
-    .optional(),
-  IPSOLIS_RUNNER_SERVICE_ACCOUNT: z.string().min(1).optional(),
-  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-});
+export const OperatorEnv = z
+  .object({
+    IPSOLIS_NAMESPACE: z.string().min(1),
+    /** Path of a kubeconfig; in-cluster or $HOME/.kube/config when unset. */
+    KUBECONFIG: z.string().min(1).optional(),
+    IPSOLIS_OPERATOR_PORT: z.coerce.number().int().min(0).max(65535).default(8081),
+    IPSOLIS_OPERATOR_HOST: z.string().default("0.0.0.0"),
+    IPSOLIS_OPERATOR_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
+    IPSOLIS_OPERATOR_ID: z.string().min(1).optional(),
+    IPSOLIS_LEADER_ELECTION: bool.default(true),
+    IPSOLIS_LEADER_LEASE_SECONDS: z.coerce.number().int().min(2).max(300).default(15),
+    IPSOLIS_LEADER_RENEW_MS: z.coerce.number().int().min(100).max(60_000).default(2000),
+    /** Every Order and Runbook is reconciled again at this interval, whatever happened. */
+    IPSOLIS_RESYNC_SECONDS: z.coerce.number().int().min(10).max(86_400).default(600),
+    /** Base URL of the API's ingest endpoint as pods reach it, e.g. http://ipsolis-api:8080. */
+    IPSOLIS_INGEST_URL: z.url().optional(),
+    /** HMAC secret for per-Job ingest tokens: the same value and name as the API's. */
+    IPSOLIS_INGEST_SECRET: z
+      .string()
+      .min(32, "IPSOLIS_INGEST_SECRET must be at least 32 characters")
+      .optional(),
+    IPSOLIS_RUNNER_SERVICE_ACCOUNT: z.string().min(1).optional(),
+    LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    /**
+     * The record (Postgres): with it the operator also runs the order history mirror, the daily
+     * cost-threshold check and the audit anchors (operator/record.ts). Without it, none of them.
+     */
+    IPSOLIS_DATABASE_URL: z.url().optional(),
+    /** When the cost-threshold check runs (cron, in IPSOLIS_COST_TIME_ZONE). */
+    IPSOLIS_COST_CHECK_CRON: z
+      .string()
+      .default("0 6 * * *")
+      .refine((v) => {
+        try {
+          new Cron(v, { paused: true }).stop();
+          return true;
+        } catch {
+          return false;
+        }
+      }, "a cron expression, e.g. 0 6 * * * (06:00 daily)"),
+    IPSOLIS_COST_TIME_ZONE: z
+      .string()
+      .default("Europe/Berlin")
+      .refine((tz) => {
+        try {
+          new Intl.DateTimeFormat("en", { timeZone: tz });
+          return true;
+        } catch {
+          return false;
+        }
+      }, "an IANA time zone, e.g. Europe/Berlin"),
+    /** Cost alerts also go to this HTTP webhook, signed with IPSOLIS_COST_WEBHOOK_SECRET (record/notify.ts). */
+    IPSOLIS_COST_WEBHOOK_URL: z.url().optional(),
+    IPSOLIS_COST_WEBHOOK_SECRET: z
+      .string()
+      .min(32, "IPSOLIS_COST_WEBHOOK_SECRET must be at least 32 characters")
+      .optional(),
+    /** How often the audit chain head is copied to the anchor ConfigMap (record/anchor.ts); 0 = never. */
+    IPSOLIS_AUDIT_ANCHOR_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
+  })
+  .superRefine((c, ctx) => {
+    if ((c.IPSOLIS_COST_WEBHOOK_URL === undefined) !== (c.IPSOLIS_COST_WEBHOOK_SECRET === undefined)) {
+      ctx.addIssue({
+        code: "custom",
+        path: [
+          c.IPSOLIS_COST_WEBHOOK_URL === undefined
+            ? "IPSOLIS_COST_WEBHOOK_URL"
+            : "IPSOLIS_COST_WEBHOOK_SECRET",
+        ],
+        message: "IPSOLIS_COST_WEBHOOK_URL and IPSOLIS_COST_WEBHOOK_SECRET go together",
+      });
+    }
+  });
 export type OperatorConfig = z.infer<typeof OperatorEnv>;
 
 export type OperatorDeps = {
@@ -59,6 +111,8 @@ export type Operator = {
   readonly port: number;
   readonly identity: string;
   isLeader(): boolean;
+  /** The record's parts (history mirror, cost check, anchors) when IPSOLIS_DATABASE_URL is set. */
+  readonly record: OperatorRecord | undefined;
   stop(): Promise<void>;
 };
 
@@ -252,6 +306,18 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps =
     lead();
   }
 
+  const record = config.IPSOLIS_DATABASE_URL
+    ? await startRecord({
+        config: { ...config, IPSOLIS_DATABASE_URL: config.IPSOLIS_DATABASE_URL },
+        kc,
+        namespace: ns,
+        log,
+        isLeader: () => leading,
+        now: clock,
+      })
+    : undefined;
+  if (!record) log.warn("no IPSOLIS_DATABASE_URL: order history, cost check and audit anchors are off");
+
   // A slow resync, as controller-runtime does: a permanent error (e.g. a missing RBAC verb, since
   // fixed) is not retried by the queue, so every Order is looked at again now and then.
   const resync = setInterval(() => {
@@ -264,10 +330,12 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps =
     port,
     identity,
     isLeader: () => leading,
+    record,
     async stop() {
       if (stopped) return;
       stopped = true;
       clearInterval(resync);
+      await record?.stop();
       await queue.pause();
       await election?.stop();
       await queue.stop();

@@ -10,7 +10,9 @@ import { parseAllDocuments } from "yaml";
 import { applyCrds } from "../support/crds.ts";
 import { eventually, newNamespace, testKubeConfig } from "../support/kube.ts";
 import { createLogger } from "../../record/log.ts";
-import { startOperator } from "../../operator/main.ts";
+import { OperatorEnv, startOperator } from "../../operator/main.ts";
+import { ANCHOR_CONFIGMAP } from "../../record/anchor.ts";
+import { newDatabase } from "../support/db.ts";
 import { bashStep, create, jobsOf, order, phaseIs, runbook, simpleCatalog, waitOrder } from "./support.ts";
 
 const dir = join(import.meta.dirname, "..", "..", "manifests", "operator");
@@ -59,7 +61,10 @@ test("the operator works with only the Role of manifests/operator/rbac.yaml", as
   });
   const op = await startOperator(
     {
-      IPSOLIS_NAMESPACE: ns,
+      ...OperatorEnv.parse({ IPSOLIS_NAMESPACE: ns }),
+      // The record's parts too (history mirror, cost check, audit anchors) under the same Role.
+      IPSOLIS_DATABASE_URL: await newDatabase(t),
+      IPSOLIS_AUDIT_ANCHOR_SECONDS: 3600,
       IPSOLIS_OPERATOR_PORT: 0,
       IPSOLIS_OPERATOR_HOST: "127.0.0.1",
       IPSOLIS_OPERATOR_CONCURRENCY: 4,
@@ -100,6 +105,28 @@ test("the operator works with only the Role of manifests/operator/rbac.yaml", as
     },
   });
   assert.equal(review.status?.allowed, false);
+  // The cost alert is a core v1 Event on the Namespace (record/cost-check.ts).
+  const events = await admin.makeApiClient(k8s.AuthorizationV1Api).createSubjectAccessReview({
+    body: {
+      spec: {
+        user: `system:serviceaccount:${ns}:ipsolis-operator`,
+        resourceAttributes: { namespace: ns, verb: "create", resource: "events", group: "" },
+      },
+    },
+  });
+  assert.equal(events.status?.allowed, true);
+
+  // The history mirror recorded the order; the audit anchor lands in its ConfigMap.
+  const record = op.record!;
+  await record.migrated;
+  await eventually("o1 mirrored", async () => {
+    const r = await record.db.query<{ phase: string }>("SELECT phase FROM orders WHERE name = 'o1'");
+    return r.rows[0]?.phase === "Processing" ? true : undefined;
+  });
+  const anchor = await record.anchors!.tick();
+  assert.ok(anchor, "an anchor was written");
+  const cm = await core.readNamespacedConfigMap({ namespace: ns, name: ANCHOR_CONFIGMAP });
+  assert.match(cm.data?.["anchors.jsonl"] ?? "", new RegExp(`"id":"${anchor.id}","hash":"${anchor.hash}"`));
 });
 
 test("the operator Deployment passes a server-side dry run", async (t) => {

@@ -3,7 +3,7 @@
 import * as k8s from "@kubernetes/client-node";
 import type { TestContext } from "node:test";
 import { createLogger } from "../../record/log.ts";
-import { startOperator, type Operator, type OperatorConfig } from "../../operator/main.ts";
+import { OperatorEnv, startOperator, type Operator, type OperatorConfig } from "../../operator/main.ts";
 import type { AssetType, Order, Runbook } from "../../crds/generated/index.ts";
 import { eventually, testKubeConfig } from "../support/kube.ts";
 
@@ -31,7 +31,7 @@ export async function runOperator(
   over: Partial<OperatorConfig> = {},
 ): Promise<Operator> {
   const config: OperatorConfig = {
-    IPSOLIS_NAMESPACE: namespace,
+    ...OperatorEnv.parse({ IPSOLIS_NAMESPACE: namespace }),
     IPSOLIS_OPERATOR_PORT: 0,
     IPSOLIS_OPERATOR_HOST: "127.0.0.1",
     IPSOLIS_OPERATOR_CONCURRENCY: 4,

@@ -17,8 +17,6 @@ import { startServer } from "../../api/server.ts";
 import { startOperator, OperatorEnv } from "../../operator/main.ts";
 import { createPool } from "../../record/db.ts";
 import { createLogger } from "../../record/log.ts";
-import { startHistoryMirror } from "../../record/mirror.ts";
-import { startCostScheduler } from "../../record/cost-check.ts";
 import { seedDemoIdentity } from "../../record/identity/demo.ts";
 import { createEmployee, findEmployee } from "../../record/employees/store.ts";
 
@@ -162,15 +160,13 @@ const operator = await startOperator(
     IPSOLIS_OPERATOR_HOST: "127.0.0.1",
     IPSOLIS_INGEST_URL: publicUrl,
     IPSOLIS_INGEST_SECRET: ingestSecret,
+    // The record's parts run in the operator, as deployed: history mirror, cost check, anchors.
+    IPSOLIS_DATABASE_URL: pgsrv.adminUrl,
     LOG_LEVEL: "warn",
   }),
   { kubeConfig: kc, log },
 );
 stops.unshift(() => operator.stop());
-const mirror = await startHistoryMirror({ kc, namespace: NAMESPACE, db, log });
-stops.unshift(() => mirror.stop());
-const cost = startCostScheduler({ db, kc, namespace: NAMESPACE, log, channels: [], now: () => new Date() });
-stops.unshift(async () => cost.stop());
 
 // Demo catalogue: the sample runbooks' bash twins run on this machine (no PowerShell here).
 const samples = (await readdir(join(root, "runbooks"))).filter((f) => f.endsWith("-bash.yaml")).sort();
