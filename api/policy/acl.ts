@@ -1,6 +1,10 @@
 // Per-asset-type ACL for the admin role. With at least one grant an admin is scoped: lists show
 // only granted types, and every other type answers exactly like a missing one (404). Zero
 // grants = all types. Every other role bypasses grants. Pure.
+//
+// Creating an asset type is a catalogue-wide action: only unscoped admins and superadmins do
+// it. A scoped admin's write to a name outside their grants answers the GET's 404 whether the
+// type exists or not, so no write route tells "exists, hidden" from "missing".
 import type { Role } from "./permissions.ts";
 
 export type AclScope = { all: true } | { all: false; types: ReadonlySet<string> };
@@ -14,7 +18,22 @@ export function isVisible(scope: AclScope, assetType: string): boolean {
   return scope.all || scope.types.has(assetType);
 }
 
-/** Creating a type auto-grants it to a scoped admin (an unscoped one already sees everything). */
-export function shouldAutoGrant(scope: AclScope): boolean {
-  return !scope.all;
+export type CreateCheck =
+  { ok: true } | { ok: false; reason: "NotFound" } | { ok: false; reason: "ScopedCreate"; message: string };
+
+/**
+ * Whether the caller may create a type of this name (PUT of a missing name, clone target).
+ * Outside a scoped admin's grants: `NotFound` (the caller answers with the GET's 404), decided before anyone looks
+ * whether the name exists. Inside their grants (a granted name that does not exist yet):
+ * `ScopedCreate`, refused plainly (they already know their own grants).
+ */
+export function checkCreate(scope: AclScope, assetType: string): CreateCheck {
+  if (scope.all) return { ok: true };
+  if (!scope.types.has(assetType)) return { ok: false, reason: "NotFound" };
+  return {
+    ok: false,
+    reason: "ScopedCreate",
+    message:
+      "creating asset types is for unscoped admins: an admin limited to some asset types cannot create one",
+  };
 }

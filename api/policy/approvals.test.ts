@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { checkApproval, isSamePerson, type ApprovalInput } from "./approvals.ts";
+import { checkApproval, checkLinkMint, isSamePerson, type ApprovalInput } from "./approvals.ts";
 
 const now = new Date("2026-11-25T10:00:00Z");
 const base = (over: Partial<ApprovalInput> = {}): ApprovalInput => ({
@@ -121,6 +121,127 @@ const cases: { name: string; given: ApprovalInput; want: string }[] = [
     }),
     want: "NotApprover",
   },
+  // ---- eligibility is exact (no e-mail local parts) ----
+  {
+    name: "a namesake at another domain is not the listed username → NotApprover",
+    given: base({ approver: { email: "carl@other.example" } }),
+    want: "NotApprover",
+  },
+  {
+    name: "a namesake at another domain is not the listed e-mail → NotApprover",
+    given: base({ approver: { username: "bert2", email: "bert@other.example" } }),
+    want: "NotApprover",
+  },
+  {
+    name: "the listed e-mail's local part as a username is not the listed e-mail → NotApprover",
+    given: base({ approver: { username: "bert" } }),
+    want: "NotApprover",
+  },
+  {
+    name: "the listed username, known to the directory under an e-mail (alias) → ok",
+    given: base({ approver: { email: "carl@corp.example", aliases: ["carl", "carl@corp.example"] } }),
+    want: "ok",
+  },
+  {
+    name: "manager policy: the manager's local part is not the manager → NotApprover",
+    given: base({ approver: { username: "mgr" }, policy: { kind: "Manager", approvers: [] } }),
+    want: "NotApprover",
+  },
+  {
+    name: "manager policy: a namesake at another domain → NotApprover",
+    given: base({ approver: { email: "mgr@other.example" }, policy: { kind: "Manager", approvers: [] } }),
+    want: "NotApprover",
+  },
+  {
+    name: "deputy of a namesake principal (local part only) → NotApprover",
+    given: base({
+      approver: { username: "zed" },
+      delegations: [
+        {
+          principal: "carl@other.example",
+          deputy: "zed",
+          startsAt: now,
+          endsAt: new Date(now.getTime() + 1),
+        },
+      ],
+    }),
+    want: "NotApprover",
+  },
+  {
+    name: "deputy of the principal's account (principal by e-mail, listed by username) → ok",
+    given: base({
+      approver: { username: "zed" },
+      delegations: [
+        {
+          principal: "carl@corp.example",
+          principalAliases: ["carl", "carl@corp.example"],
+          deputy: "zed",
+          startsAt: now,
+          endsAt: new Date(now.getTime() + 1),
+        },
+      ],
+    }),
+    want: "ok",
+  },
+  {
+    name: "a deputy named like the deputy's local part is not the deputy → NotApprover",
+    given: base({
+      approver: { email: "zed@other.example" },
+      delegations: [{ principal: "carl", deputy: "zed", startsAt: now, endsAt: new Date(now.getTime() + 1) }],
+    }),
+    want: "NotApprover",
+  },
+  {
+    name: "listed by username and by e-mail, decided under one → AlreadyDecided",
+    given: base({
+      policy: { kind: "Approvers", approvers: ["bert@corp.example", "bert"] },
+      approver: { username: "bert", email: "bert@corp.example" },
+      order: { ...base().order, approvals: [{ approver: "bert" }] },
+    }),
+    want: "AlreadyDecided",
+  },
+  // ---- separation of duties through API tokens ----
+  {
+    name: "changed through a token on the approver's behalf → SeparationOfDuties",
+    given: base({ assetTypeChanges: [{ ...row("token:ci"), onBehalfOf: "admin:bert" }] }),
+    want: "SeparationOfDuties",
+  },
+  {
+    name: "changed through someone else's token → ok",
+    given: base({ assetTypeChanges: [{ ...row("token:ci"), onBehalfOf: "admin:ada" }] }),
+    want: "ok",
+  },
+  {
+    name: "approving with a token whose creator changed the type → SeparationOfDuties",
+    given: base({
+      approver: { username: "bert@corp.example", onBehalfOf: { username: "ada", email: "ada@corp.example" } },
+      assetTypeChanges: [row("admin:ada")],
+    }),
+    want: "SeparationOfDuties",
+  },
+  {
+    name: "approving with a token whose creator changed the type through another token → SeparationOfDuties",
+    given: base({
+      approver: { username: "bert@corp.example", onBehalfOf: { username: "ada" } },
+      assetTypeChanges: [{ ...row("token:deploy"), onBehalfOf: "admin:ada" }],
+    }),
+    want: "SeparationOfDuties",
+  },
+  {
+    name: "approving with a token created by the requester → SelfApproval",
+    given: base({
+      approver: { username: "bert@corp.example", onBehalfOf: { email: "emp@corp.example" } },
+    }),
+    want: "SelfApproval",
+  },
+  {
+    name: "link issued through a token whose creator changed the type → SeparationOfDuties",
+    given: base({
+      issuer: { actor: "token:mailer", username: "mailer", onBehalfOf: { username: "ada" } },
+      assetTypeChanges: [row("admin:ada")],
+    }),
+    want: "SeparationOfDuties",
+  },
 ];
 for (const c of cases) {
   test(c.name, () => {
@@ -143,4 +264,33 @@ test("isSamePerson matches token, admin and user actors", () => {
   assert.ok(isSamePerson("token:bert", { username: "bert" }));
   assert.ok(isSamePerson("user:bert@x.example", { username: "bert" }));
   assert.ok(!isSamePerson("admin:bertram", { username: "bert" }));
+});
+
+test("the SoD refusal names the person behind a token row", () => {
+  const d = checkApproval(base({ assetTypeChanges: [{ ...row("token:ci"), onBehalfOf: "admin:bert" }] }));
+  assert.equal(d.ok, false);
+  assert.match(d.ok ? "" : d.message, /by token:ci on behalf of admin:bert/);
+});
+
+test("approval links: for yourself (exact), for another approver only as a superadmin; never as an employee", () => {
+  const mint = (
+    role: Parameters<typeof checkLinkMint>[0]["minter"]["role"],
+    names: string[],
+    approver: string,
+  ) => {
+    const d = checkLinkMint({ minter: { role, names }, approver });
+    return d.ok ? (d.forOther ? "forOther" : "own") : d.reason;
+  };
+  assert.equal(mint("admin", ["ada", "ada@x.example"], "ada"), "own");
+  assert.equal(mint("admin", ["ada", "ada@x.example"], "ADA@x.example"), "own");
+  assert.equal(mint("admin", ["ada", "ada@x.example"], "bert"), "NotOwnLink");
+  assert.equal(
+    mint("admin", ["ada", "ada@x.example"], "ada@other.example"),
+    "NotOwnLink",
+    "exact, no local parts",
+  );
+  assert.equal(mint("helpdesk", ["hal"], "bert"), "NotOwnLink");
+  assert.equal(mint("superadmin", ["root"], "bert"), "forOther");
+  assert.equal(mint("superadmin", ["root"], "root"), "own");
+  assert.equal(mint("employee", ["emp@x.example"], "emp@x.example"), "EmployeeLink");
 });

@@ -698,3 +698,27 @@ test("a Deprovision needs no approval even where granting does (revoke, leaver)"
     assert.equal(grant.status.phase, "PendingApproval");
   }
 });
+
+test("eligibility is exact: e-mail local parts neither count as a listed username nor the reverse", () => {
+  const phaseWith = (approvers: string[], approver: string) =>
+    decide({
+      ...base(undefined),
+      assetType: assetType({ approval: { policy: "Approvers", approvers, quorum: 1 } }),
+      order: withSpec(order(undefined), { approvals: [{ approver, decision: "Approved" }] }),
+    }).status.phase;
+  assert.equal(phaseWith(["bert"], "bert@other.example"), "PendingApproval");
+  assert.equal(phaseWith(["bert@example.com"], "bert"), "PendingApproval");
+  assert.equal(phaseWith(["bert@example.com"], "bert@other.example"), "PendingApproval");
+  assert.equal(phaseWith(["bert@example.com"], " Bert@Example.com "), "Scheduled");
+  assert.equal(phaseWith(["bert"], "BERT"), "Scheduled");
+  // The manager policy is exact too: the manager's e-mail, not its local part.
+  const byManager = (approver: string) =>
+    decide({
+      ...base(undefined),
+      assetType: assetType({ approval: { policy: "Manager" } }),
+      order: withSpec(order(undefined), { approvals: [{ approver, decision: "Approved" }] }),
+    }).status.phase;
+  assert.equal(byManager("bob"), "PendingApproval");
+  assert.equal(byManager("bob@other.example"), "PendingApproval");
+  assert.equal(byManager("bob@example.com"), "Scheduled");
+});

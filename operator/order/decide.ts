@@ -15,6 +15,7 @@ import type {
   StepStatus,
 } from "./model.ts";
 import type { EventReason, OrderConditionReasons, OrderConditionType } from "../../crds/reasons.ts";
+import { countsAsApproval } from "../../crds/approval-policy.ts";
 import { jobNameFor } from "./names.ts";
 
 /** The Job of the current attempt, as the reconciler sees it in its cache. */
@@ -112,10 +113,10 @@ type Check = { message: string; cond?: CondSpec; failed?: boolean };
 
 type ApprovalState = { state: "NotRequired" | "Approved" | "Pending" | "Declined"; message: string };
 
-const same = (a: string | undefined, b: string | undefined) =>
-  a !== undefined && b !== undefined && a.trim().toLowerCase() === b.trim().toLowerCase();
-
-/** Approvals by the requester themselves never count (separation of duties). */
+/**
+ * Which entries of `spec.approvals` count: exactly the listed approvers (or the manager), never
+ * the requester. The rule is `crds/approval-policy.ts`, the same one the API decides with.
+ */
 export function checkApproval(order: Order, assetType: AssetType): ApprovalState {
   const policy = assetType.spec.approval;
   if (policy.policy === "None") return { state: "NotRequired", message: "no approval is required" };
@@ -125,12 +126,7 @@ export function checkApproval(order: Order, assetType: AssetType): ApprovalState
     return { state: "NotRequired", message: "taking access back needs no approval" };
   }
   const req = order.spec.requester;
-  const isRequester = (who: string) => same(who, req.id) || same(who, req.email);
-  const eligible =
-    policy.policy === "Manager"
-      ? (who: string) => same(who, req.manager)
-      : (who: string) => (policy.approvers ?? []).some((a) => same(a, who));
-  const votes = (order.spec.approvals ?? []).filter((a) => eligible(a.approver) && !isRequester(a.approver));
+  const votes = (order.spec.approvals ?? []).filter((a) => countsAsApproval(a.approver, policy, req));
   const decline = votes.find((a) => a.decision === "Declined");
   if (decline) return { state: "Declined", message: `declined by ${decline.approver}` };
   const approvers = new Set(

@@ -121,3 +121,22 @@ export async function revokeApiToken(q: Queryable, id: string, now: Date): Promi
   );
   return r.rows[0] ? toToken(r.rows[0]) : undefined;
 }
+
+/**
+ * The person behind an audit actor: for `token:<name>`, the account that created the token
+ * (following tokens minted by tokens, a few hops at most); any other actor is itself. Token
+ * names are unique forever (`api_tokens.name` is UNIQUE and revocation keeps the row; nothing
+ * deletes tokens), so a name resolves to the same creator at any later time. Undefined for a
+ * token name that is not on record.
+ */
+export async function personBehindActor(q: Queryable, actor: string): Promise<string | undefined> {
+  let who = actor;
+  for (let hop = 0; hop < 5 && who.startsWith("token:"); hop++) {
+    const r = await q.query<{ created_by: string }>("SELECT created_by FROM api_tokens WHERE name = $1", [
+      who.slice("token:".length),
+    ]);
+    if (!r.rows[0]) return undefined;
+    who = r.rows[0].created_by;
+  }
+  return who.startsWith("token:") ? undefined : who;
+}

@@ -126,9 +126,32 @@ test("SoD through an approval link: the author's e-mail is matched to her admin 
 
 test("SoD through an approval link: the asset type's author cannot approve with a link she minted for someone else", async (t) => {
   const { api, root, anna, order } = await linkWorld(t);
-  const r = await useLink(api, anna, order, "bert");
+  // An admin cannot mint a link that decides as bert at all (test/api/security-gaps.test.ts) ...
+  const refused = await api.app.inject({
+    method: "POST",
+    url: `/orders/${order}/approval-links`,
+    headers: anna.headers,
+    payload: { approver: "bert" },
+  });
+  assert.equal(refused.statusCode, 403, refused.body);
+  // ... and a superadmin who changed the asset type gets a link that is refused when used.
+  await addAdmin(api, "sue", "superadmin", undefined, "sue@example.com");
+  const sue = await signInAs(api, "sue");
+  const upd = await api.app.inject({
+    method: "PUT",
+    url: "/assettypes/vpn",
+    headers: sue.headers,
+    payload: {
+      spec: assetTypeSpec({
+        approval: { policy: "Approvers", approvers: ["anna.smith@example.com", "bert"], quorum: 1 },
+      }),
+    },
+  });
+  assert.equal(upd.statusCode, 200, upd.body);
+  const r = await useLink(api, sue, order, "bert");
   assert.equal(r.statusCode, 409, r.body);
   assert.match(r.body, /separation of duties/);
+  assert.match(r.body, /issued by admin:sue/);
   assert.deepEqual(await approvalsOf(api, root, order), [], "the approval stays pending");
   // A link minted by someone else for bert still works.
   const ok = await useLink(api, root, order, "bert");

@@ -6,13 +6,14 @@ import { z } from "zod";
 import { appendAudit } from "../../../record/audit.ts";
 import { ConflictError, ForbiddenError, InputError, NotFoundError } from "../../../record/errors.ts";
 import { rankOf } from "../../policy/permissions.ts";
-import { checkApproval, isSameName } from "../../policy/approvals.ts";
+import { checkApproval, checkLinkMint, exactNamesOf, isSameName } from "../../policy/approvals.ts";
+import { entriesOf } from "../../../crds/approval-policy.ts";
 import type { AssetTypeSpec } from "../../../crds/generated/assettype.ts";
 import { resourcesOf } from "../../plugins/resources.ts";
 import { principalOf, type Principal } from "../../plugins/auth.ts";
 import { K8sName } from "../catalog/schemas.ts";
 import { listVisibleOrders, orderView, visibleOrder } from "../orders/index.ts";
-import { aliasesOf, assetTypeChanges, decideOrder, delegationsFor } from "./service.ts";
+import { aliasesOf, assetTypeChanges, decideOrder, delegationsFor, personBehind } from "./service.ts";
 import { mintApprovalLink } from "./links.ts";
 
 const Params = z.object({ name: K8sName });
@@ -90,9 +91,12 @@ export const approvalRoutes: FastifyPluginAsyncZod = async (app) => {
       const { db, now } = req.server.deps;
       const res = resourcesOf(req.server.deps);
       const base = { username: p.username ?? p.tokenName, email: p.email };
-      const approver = { ...base, aliases: await aliasesOf(db, base) };
-      const names = [base.username, base.email, base.email?.split("@")[0]].filter((x): x is string => !!x);
-      const delegations = await delegationsFor(db, names);
+      const approver = {
+        ...base,
+        aliases: await aliasesOf(db, base),
+        onBehalfOf: await personBehind(db, p.actor),
+      };
+      const delegations = await delegationsFor(db, exactNamesOf(approver));
       // Same visibility as the order list: ACL-scoped admins see only their asset types.
       const pending = await listVisibleOrders(req, { phase: "PendingApproval" });
       const types = new Map<string, AssetTypeSpec | undefined>();
@@ -187,9 +191,11 @@ export const approvalRoutes: FastifyPluginAsyncZod = async (app) => {
       const p = principalOf(req);
       const own = ownNameOf(p);
       const principal = req.body.principal ?? own;
-      const isOwn = [p.email, p.username, p.tokenName].some(
-        (n) => n !== undefined && isSameName(n, principal),
-      );
+      // Exact: a namesake at another domain (`bert@other.example`) is not `bert`.
+      const me = { username: p.username ?? p.tokenName, email: p.email };
+      const isOwn =
+        entriesOf([principal], exactNamesOf({ ...me, aliases: await aliasesOf(req.server.deps.db, me) }))
+          .length > 0;
       if (!isOwn && rankOf(p.role) < rankOf("admin")) {
         throw new ForbiddenError("you can set a delegation for your own approvals only", {
           reason: "NotOwn",
@@ -272,10 +278,21 @@ export const approvalRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (req, reply) => {
       const p = principalOf(req);
+      const { db } = req.server.deps;
       const order = await visibleOrder(req, req.params.name);
-      // A link is a capability to decide as its approver: employees never mint one, and nobody
-      // mints one for an order they requested (self-approval through a link for their manager).
-      if (p.role === "employee") throw new ForbiddenError("employees cannot mint approval links");
+      // A link is a capability to decide as its approver, and its URL comes back to the minter:
+      // a link for yourself, or for another approver only from a superadmin (audited
+      // `forOther`). Employees never mint one (api/policy/approvals.ts checkLinkMint). A token
+      // mints as the account that created it.
+      const self = { username: p.username, email: p.email };
+      const person = (await personBehind(db, p.actor)) ?? { ...self, aliases: await aliasesOf(db, self) };
+      const mint = checkLinkMint({
+        minter: { role: p.role, names: exactNamesOf(person) },
+        approver: req.body.approver,
+      });
+      if (!mint.ok && mint.reason === "EmployeeLink")
+        throw new ForbiddenError(mint.message, { reason: mint.reason });
+      // Nobody mints one for an order they requested (self-approval through a link for their manager).
       const r = order.spec.requester;
       if (
         [p.email, p.username, p.employeeId].some((x) => x && (isSameName(x, r.email) || isSameName(x, r.id)))
@@ -287,6 +304,7 @@ export const approvalRoutes: FastifyPluginAsyncZod = async (app) => {
           },
         );
       }
+      if (!mint.ok) throw new ForbiddenError(mint.message, { reason: mint.reason });
       const expiresAt = new Date(req.server.deps.now().getTime() + req.body.expiresInHours * 3600_000);
       const link = mintApprovalLink(req.server.security.linkSecret, {
         order: req.params.name,
@@ -294,14 +312,20 @@ export const approvalRoutes: FastifyPluginAsyncZod = async (app) => {
         expiresAt,
         issuer: p.actor,
       });
-      await appendAudit(req.server.deps.db, {
+      await appendAudit(db, {
         actor: p.actor,
         action: "approval_link_issued",
         target: `order:${req.params.name}`,
         order: req.params.name,
         requestId: req.id,
         source: "api",
-        data: { approver: req.body.approver, linkId: link.id, expiresAt: expiresAt.toISOString() },
+        data: {
+          approver: req.body.approver,
+          linkId: link.id,
+          expiresAt: expiresAt.toISOString(),
+          // A superadmin's link to decide as someone else: visible as such in the record.
+          ...(mint.forOther ? { forOther: true } : {}),
+        },
       });
       const url = new URL(`/approve/${link.token}`, req.server.security.publicUrl).toString();
       return reply.code(201).send({ url, expiresAt });

@@ -10,36 +10,76 @@ import { appendAudit, lockOrderDecisions } from "../../../record/audit.ts";
 import { ConflictError, ForbiddenError, NotFoundError } from "../../../record/errors.ts";
 import {
   checkApproval,
+  exactNamesOf,
   SOD_ACTIONS,
   type Approver,
   type AuditRowRef,
   type Decision,
   type Delegation,
 } from "../../policy/approvals.ts";
+import { personBehindActor } from "../../../record/identity/tokens.ts";
 import { resourcesOf, type Cr } from "../../plugins/resources.ts";
 
 type OrderCr = Cr<OrderSpec, OrderStatus>;
 
+/**
+ * Audit rows that created, updated or cloned the asset type, each with the person behind a
+ * token row: `data.onBehalfOf` as recorded at the time, else the token's creator (token names
+ * are unique forever, record/identity/tokens.ts).
+ */
 export async function assetTypeChanges(q: Queryable, assetType: string): Promise<AuditRowRef[]> {
-  const r = await q.query<{ id: string; action: string; actor: string; at: Date }>(
-    `SELECT id::text AS id, action, actor, at FROM audit_events
+  const r = await q.query<{
+    id: string;
+    action: string;
+    actor: string;
+    at: Date;
+    on_behalf_of: string | null;
+  }>(
+    `SELECT id::text AS id, action, actor, at, data->>'onBehalfOf' AS on_behalf_of FROM audit_events
       WHERE target = $1 AND action = ANY($2) ORDER BY id`,
     [`assettype:${assetType}`, SOD_ACTIONS],
   );
-  return r.rows;
+  const rows: AuditRowRef[] = [];
+  for (const { on_behalf_of, ...row } of r.rows) {
+    const behind =
+      on_behalf_of ?? (row.actor.startsWith("token:") ? await personBehindActor(q, row.actor) : undefined);
+    rows.push(behind !== undefined && behind !== row.actor ? { ...row, onBehalfOf: behind } : row);
+  }
+  return rows;
 }
 
+/** Delegations to a deputy known by these exact names, with each principal's account names. */
 export async function delegationsFor(q: Queryable, deputyNames: string[]): Promise<Delegation[]> {
   const r = await q.query<{ principal: string; deputy: string; starts_at: Date; ends_at: Date }>(
     "SELECT principal, deputy, starts_at, ends_at FROM delegations WHERE lower(deputy) = ANY($1)",
     [deputyNames.map((n) => n.toLowerCase())],
   );
-  return r.rows.map((d) => ({
-    principal: d.principal,
-    deputy: d.deputy,
-    startsAt: d.starts_at,
-    endsAt: d.ends_at,
-  }));
+  const out: Delegation[] = [];
+  for (const d of r.rows) {
+    out.push({
+      principal: d.principal,
+      deputy: d.deputy,
+      startsAt: d.starts_at,
+      endsAt: d.ends_at,
+      principalAliases: await aliasesOf(
+        q,
+        d.principal.includes("@") ? { email: d.principal } : { username: d.principal },
+      ),
+    });
+  }
+  return out;
+}
+
+/**
+ * The person behind an API token actor (`token:<name>` → the account that created it), as an
+ * Approver with their account names; undefined for any other actor.
+ */
+export async function personBehind(q: Queryable, actor: string): Promise<Approver | undefined> {
+  if (!actor.startsWith("token:")) return undefined;
+  const who = await personBehindActor(q, actor);
+  if (who === undefined) return undefined;
+  const p = approverOfActor(who);
+  return { username: p.username, email: p.email, aliases: await aliasesOf(q, p) };
 }
 
 /**
@@ -79,12 +119,18 @@ export type DecideInput = {
 export async function decideOrder(req: FastifyRequest, i: DecideInput): Promise<OrderCr> {
   const { db, now } = req.server.deps;
   const res = resourcesOf(req.server.deps);
-  const names = [i.approver.username, i.approver.email, i.approver.email?.split("@")[0]].filter(
-    (x): x is string => !!x,
-  );
-  const approver = { ...i.approver, aliases: await aliasesOf(db, i.approver) };
+  const approver = {
+    ...i.approver,
+    aliases: await aliasesOf(db, i.approver),
+    // Approving with an API token: its creator must pass separation of duties too.
+    onBehalfOf: await personBehind(db, i.approver.actor),
+  };
+  const names = exactNamesOf(approver);
   const issuer = i.issuer ? approverOfActor(i.issuer) : undefined;
-  if (issuer) issuer.aliases = await aliasesOf(db, issuer);
+  if (issuer) {
+    issuer.aliases = await aliasesOf(db, issuer);
+    issuer.onBehalfOf = await personBehind(db, issuer.actor);
+  }
   for (let attempt = 0; ; attempt++) {
     const o = await res.get<OrderSpec, OrderStatus>("Order", i.order);
     if (!o) throw new NotFoundError(`order "${i.order}" not found`);

@@ -1,14 +1,16 @@
 // Route area: AssetTypes and Runbooks as custom resources (issue #5). Every change is a
 // server-side apply by `ipsolis-api` and an audit row with before/after, secrets redacted.
 // Asset types obey the admin ACL: a scoped admin's out-of-scope types answer exactly like
-// missing ones, and a type they create is granted to them.
+// missing ones, on reads and writes alike; creating a type (PUT of a new name, clone) is for
+// unscoped admins and superadmins (api/policy/acl.ts). A change made with an API token records
+// the person behind the token (`data.onBehalfOf`) for separation of duties.
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import type { FastifyRequest } from "fastify";
 import { z } from "zod";
 import { appendAudit, auditDiff, secretKeysOfAssetType, secretKeysOfRunbook } from "../../../record/audit.ts";
-import { ConflictError } from "../../../record/errors.ts";
-import { addGrant } from "../../../record/identity/users.ts";
-import { isVisible, shouldAutoGrant, type AclScope } from "../../policy/acl.ts";
+import { ConflictError, ForbiddenError } from "../../../record/errors.ts";
+import { personBehindActor } from "../../../record/identity/tokens.ts";
+import { checkCreate, isVisible, type AclScope } from "../../policy/acl.ts";
 import type { Permission } from "../../policy/permissions.ts";
 import { aclScopeFor, notFound } from "../../plugins/acl.ts";
 import { principalOf } from "../../plugins/auth.ts";
@@ -61,19 +63,28 @@ function registerArea(app: Parameters<FastifyPluginAsyncZod>[0], a: Area): void 
     extra: Record<string, unknown> = {},
   ) => {
     const keys = [...a.secretKeys(before ?? {}), ...a.secretKeys(after ?? {})];
+    const actor = principalOf(req).actor;
+    // A token acts for the account that created it: recorded now, so separation of duties
+    // finds that person even if the token is long revoked.
+    const behind = actor.startsWith("token:")
+      ? await personBehindActor(req.server.deps.db, actor)
+      : undefined;
+    const onBehalfOf = behind !== undefined && behind !== actor ? { onBehalfOf: behind } : {};
     await appendAudit(req.server.deps.db, {
-      actor: principalOf(req).actor,
+      actor,
       action: `${a.action}_${what}`,
       target: `${a.noun}:${name}`,
       requestId: req.id,
       source: "api",
-      data: { ...auditDiff(before, after, keys), ...extra },
+      data: { ...auditDiff(before, after, keys), ...extra, ...onBehalfOf },
     });
   };
-  const grantIfScoped = async (req: FastifyRequest, scope: AclScope, name: string) => {
-    const p = principalOf(req);
-    if (a.acl && shouldAutoGrant(scope) && p.userId !== undefined)
-      await addGrant(req.server.deps.db, p.userId, name);
+  /** Throws unless the caller may create `name` (the GET's 404 outside a scoped admin's grants). */
+  const mayCreate = (scope: AclScope, name: string) => {
+    const c = checkCreate(scope, name);
+    if (c.ok) return;
+    if (c.reason === "NotFound") throw notFound(a.noun, name);
+    throw new ForbiddenError(c.message, { reason: c.reason });
   };
   const Params = z.object({ name: K8sName });
 
@@ -102,11 +113,12 @@ function registerArea(app: Parameters<FastifyPluginAsyncZod>[0], a: Area): void 
     async (req, reply) => {
       const name = req.params.name;
       const scope = await scopeOf(req);
+      // Out of scope: the GET's 404 before looking, so "exists, hidden" and "missing" are one answer.
+      if (!isVisible(scope, name)) throw notFound(a.noun, name);
       const before = await res.get<object>(a.kind, name);
-      if (before && !isVisible(scope, name)) throw notFound(a.noun, name);
+      if (!before) mayCreate(scope, name);
       const after = await res.apply<object>(a.kind, name, req.body.spec);
       await audit(req, before ? "updated" : "created", name, before?.spec, after.spec);
-      if (!before) await grantIfScoped(req, scope, name);
       return reply.code(before ? 200 : 201).send(view(after));
     },
   );
@@ -119,12 +131,14 @@ function registerArea(app: Parameters<FastifyPluginAsyncZod>[0], a: Area): void 
     },
     async (req, reply) => {
       const { o, scope } = await visible(req, req.params.name);
+      // The target is a new name: creating, so the same rule as a PUT of a missing name (and a
+      // hidden existing target answers 404, not 409).
+      mayCreate(scope, req.body.name);
       if (await res.get(a.kind, req.body.name)) {
         throw new ConflictError(`${a.noun} "${req.body.name}" already exists`, { reason: "Exists" });
       }
       const made = await res.create<object>(a.kind, req.body.name, o.spec);
       await audit(req, "cloned", req.body.name, undefined, made.spec, { from: req.params.name });
-      await grantIfScoped(req, scope, req.body.name);
       return reply.code(201).send(view(made));
     },
   );

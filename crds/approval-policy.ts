@@ -1,0 +1,58 @@
+// Who counts as an approver of an Order under its AssetType's `spec.approval`: the one source of
+// truth for the API (which decides who may append to `spec.approvals`, api/policy/approvals.ts)
+// and the operator (which decides the phase from those entries, operator/order/decide.ts). Pure
+// data rules about the two CRDs, like the phase machine in `reasons.ts`, so both processes and
+// their pure modules import it without crossing into each other.
+//
+// Matching is exact: a listed entry is a person when it equals (trimmed, case-insensitive) one
+// of the person's own names: their account's username or one of their e-mail addresses. No
+// e-mail local parts: `bert@other.example` is not the listed `bert`, and the listed
+// `bert@example.com` is not `bert@other.example`. (Separation of duties may match loosely,
+// because there a false match refuses; here a false match would grant.)
+
+export type ApprovalPolicy = {
+  policy: "None" | "Manager" | "Approvers";
+  approvers?: readonly string[] | undefined;
+  quorum?: number | undefined;
+};
+export type Requester = { id: string; email: string; manager?: string | undefined };
+
+export const normName = (s: string): string => s.trim().toLowerCase();
+
+/** Whether two names are the same name (exact, ignoring case and surrounding spaces). */
+export function isSameExactName(a: string | undefined, b: string | undefined): boolean {
+  return a !== undefined && b !== undefined && normName(a) === normName(b);
+}
+
+/** The listed names whose decisions count: the named approvers, or the requester's manager. */
+export function eligibleEntries(policy: ApprovalPolicy, requester: Requester): string[] {
+  if (policy.policy === "Approvers") return [...(policy.approvers ?? [])];
+  if (policy.policy === "Manager") return requester.manager ? [requester.manager] : [];
+  return [];
+}
+
+/**
+ * The listed entries a person known by `names` (their username and e-mail addresses) decides
+ * as, in list order; empty when they are not an approver of this policy.
+ */
+export function entriesOf(listed: readonly string[], names: readonly (string | undefined)[]): string[] {
+  const own = new Set(names.filter((n): n is string => !!n && n.trim() !== "").map(normName));
+  return listed.filter((l) => own.has(normName(l)));
+}
+
+/** Whether an approval entry names the requester (nobody approves their own order). */
+export function isRequesterName(approver: string, requester: Requester): boolean {
+  return isSameExactName(approver, requester.id) || isSameExactName(approver, requester.email);
+}
+
+/**
+ * Whether one entry of `Order.spec.approvals` counts under this policy: its approver is one of
+ * the eligible entries (exactly) and not the requester. The API writes the listed entry it
+ * matched (`entriesOf`), so what it accepts is exactly what the operator counts.
+ */
+export function countsAsApproval(approver: string, policy: ApprovalPolicy, requester: Requester): boolean {
+  return (
+    entriesOf(eligibleEntries(policy, requester), [approver]).length > 0 &&
+    !isRequesterName(approver, requester)
+  );
+}
