@@ -189,6 +189,7 @@ ${
 }Press Ctrl-C to stop everything.
 `);
 
+const STOP_STEP_MS = 3000;
 let stopping = false;
 for (const sig of ["SIGINT", "SIGTERM"] as const) {
   process.on(sig, () => {
@@ -196,7 +197,16 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
     stopping = true;
     say("stopping…");
     void (async () => {
-      for (const stop of stops) await stop().catch((err: unknown) => say(`stop failed: ${String(err)}`));
+      // Ctrl-C in a terminal reaches the whole process group: the control plane and Postgres
+      // may already be gone, so each part gets a few seconds to stop, not its network timeouts.
+      for (const stop of stops) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          stop().catch((err: unknown) => say(`stop failed: ${String(err)}`)),
+          new Promise<void>((r) => (timer = setTimeout(r, STOP_STEP_MS))),
+        ]);
+        clearTimeout(timer);
+      }
       process.exit(0);
     })();
   });
