@@ -113,11 +113,23 @@ test("lockout: same answer and same timing for unknown and known users; the lock
   assert.equal(lockedRight.r.body, lockedUnknown.r.body);
 
   // Timing: every path runs PBKDF2 once (600,000 iterations), so no path is much faster.
-  const timings = [known1, unknown1, known3, unknown3, lockedRight, lockedUnknown].map((x) => x.ms);
+  // Compared pair by pair (known vs unknown name in the same situation, measured back to back),
+  // so load on a shared machine moves both sides of a pair alike.
+  const pairs = [
+    [known1, unknown1],
+    [known3, unknown3],
+    [lockedRight, lockedUnknown],
+  ] as const;
+  const timings = pairs.flat().map((x) => x.ms);
   const min = Math.min(...timings);
-  const max = Math.max(...timings);
   assert.ok(min > 20, `every attempt runs the slow hash (fastest ${min.toFixed(1)} ms)`);
-  assert.ok(max / min < 3, `timings within a factor of 3: ${timings.map((x) => x.toFixed(0)).join(", ")} ms`);
+  for (const [a, b] of pairs) {
+    const ratio = Math.max(a.ms, b.ms) / Math.min(a.ms, b.ms);
+    assert.ok(
+      ratio < 3,
+      `known and unknown name within a factor of 3: ${timings.map((x) => x.toFixed(0)).join(", ")} ms`,
+    );
+  }
 
   const locks = await auditRows(api.db, "login_locked");
   assert.deepEqual(
