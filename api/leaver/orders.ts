@@ -1,53 +1,35 @@
 // The few Kubernetes reads and writes the leaver fan-out and the ServiceNow webhook need:
-// list Orders and AssetTypes of the namespace, create an Order (idempotent by name).
-import * as k8s from "@kubernetes/client-node";
-import { translateKubeError } from "../../operator/index.ts";
-import { AssetTypeResource, OrderResource, type AssetType, type Order } from "../../crds/generated/index.ts";
+// list Orders and AssetTypes of the namespace, create an Order (idempotent by name), request a
+// cancel. A thin layer over the API's one custom-resource client (api/plugins/resources.ts:
+// field manager `ipsolis-api`, paged lists, 429 back-off, typed errors).
+import type { KubeConfig } from "@kubernetes/client-node";
+import type { AssetType, Order } from "../../crds/generated/index.ts";
+import { ConflictError } from "../../record/errors.ts";
+import { makeResources, type Resources } from "../plugins/resources.ts";
 import type { OrderView } from "./decide.ts";
 
-const FIELD_MANAGER = "ipsolis-api";
+const clients = new WeakMap<KubeConfig, Map<string, Resources>>();
 
-const clients = new WeakMap<k8s.KubeConfig, k8s.CustomObjectsApi>();
-
-function api(kc: k8s.KubeConfig): k8s.CustomObjectsApi {
-  let c = clients.get(kc);
-  if (!c) {
-    c = kc.makeApiClient(k8s.CustomObjectsApi);
-    clients.set(kc, c);
+function resources(kc: KubeConfig, namespace: string): Resources {
+  let byNs = clients.get(kc);
+  if (!byNs) {
+    byNs = new Map();
+    clients.set(kc, byNs);
   }
-  return c;
+  let r = byNs.get(namespace);
+  if (!r) {
+    r = makeResources(kc, namespace);
+    byNs.set(namespace, r);
+  }
+  return r;
 }
 
-type List<T> = { items: T[]; metadata?: { continue?: string } };
-
-async function listAll<T>(kc: k8s.KubeConfig, namespace: string, plural: string, what: string): Promise<T[]> {
-  const out: T[] = [];
-  let cont: string | undefined;
-  do {
-    const page = (await api(kc)
-      .listNamespacedCustomObject({
-        group: OrderResource.group,
-        version: OrderResource.version,
-        namespace,
-        plural,
-        limit: 500,
-        ...(cont ? { _continue: cont } : {}),
-      })
-      .catch((err: unknown) => {
-        throw translateKubeError(err, what);
-      })) as List<T>;
-    out.push(...page.items);
-    cont = page.metadata?.continue || undefined;
-  } while (cont);
-  return out;
+export async function listOrders(kc: KubeConfig, namespace: string): Promise<Order[]> {
+  return (await resources(kc, namespace).list("Order")) as unknown as Order[];
 }
 
-export function listOrders(kc: k8s.KubeConfig, namespace: string): Promise<Order[]> {
-  return listAll<Order>(kc, namespace, OrderResource.plural, "listing Orders");
-}
-
-export function listAssetTypes(kc: k8s.KubeConfig, namespace: string): Promise<AssetType[]> {
-  return listAll<AssetType>(kc, namespace, AssetTypeResource.plural, "listing AssetTypes");
+export async function listAssetTypes(kc: KubeConfig, namespace: string): Promise<AssetType[]> {
+  return (await resources(kc, namespace).list("AssetType")) as unknown as AssetType[];
 }
 
 export function viewOf(o: Order): OrderView {
@@ -63,23 +45,8 @@ export function viewOf(o: Order): OrderView {
   };
 }
 
-export async function getOrder(
-  kc: k8s.KubeConfig,
-  namespace: string,
-  name: string,
-): Promise<Order | undefined> {
-  try {
-    return (await api(kc).getNamespacedCustomObject({
-      group: OrderResource.group,
-      version: OrderResource.version,
-      namespace,
-      plural: OrderResource.plural,
-      name,
-    })) as Order;
-  } catch (err) {
-    if (err instanceof k8s.ApiException && err.code === 404) return undefined;
-    throw translateKubeError(err, `reading Order ${name}`);
-  }
+export async function getOrder(kc: KubeConfig, namespace: string, name: string): Promise<Order | undefined> {
+  return (await resources(kc, namespace).get("Order", name)) as unknown as Order | undefined;
 }
 
 export type CreateResult = { created: true; order: Order } | { created: false; existing: Order };
@@ -90,47 +57,30 @@ export type CreateResult = { created: true; order: Order } | { created: false; e
  * translated (e.g. 422 with the API server's message).
  */
 export async function createOrder(
-  kc: k8s.KubeConfig,
+  kc: KubeConfig,
   namespace: string,
   order: Omit<Order, "apiVersion" | "kind" | "status">,
 ): Promise<CreateResult> {
-  const body = { apiVersion: OrderResource.apiVersion, kind: OrderResource.kind, ...order };
-  body.metadata = { ...order.metadata, namespace };
+  const name = order.metadata?.name ?? "";
   try {
-    const created = (await api(kc).createNamespacedCustomObject({
-      group: OrderResource.group,
-      version: OrderResource.version,
-      namespace,
-      plural: OrderResource.plural,
-      body,
-      fieldManager: FIELD_MANAGER,
-    })) as Order;
-    return { created: true, order: created };
+    const created = await resources(kc, namespace).create(
+      "Order",
+      name,
+      order.spec,
+      order.metadata?.labels,
+      order.metadata?.annotations,
+    );
+    return { created: true, order: created as unknown as Order };
   } catch (err) {
-    if (err instanceof k8s.ApiException && err.code === 409) {
-      const existing = await getOrder(kc, namespace, order.metadata?.name ?? "");
+    if (err instanceof ConflictError) {
+      const existing = await getOrder(kc, namespace, name);
       if (existing) return { created: false, existing };
     }
-    throw translateKubeError(err, `creating Order ${order.metadata?.name ?? ""}`);
+    throw err;
   }
 }
 
 /** Asks the operator to cancel an Order that has not started (spec.cancelRequested, merge patch). */
-export async function requestCancel(kc: k8s.KubeConfig, namespace: string, name: string): Promise<void> {
-  try {
-    await api(kc).patchNamespacedCustomObject(
-      {
-        group: OrderResource.group,
-        version: OrderResource.version,
-        namespace,
-        plural: OrderResource.plural,
-        name,
-        body: { spec: { cancelRequested: true } },
-        fieldManager: FIELD_MANAGER,
-      },
-      k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
-    );
-  } catch (err) {
-    throw translateKubeError(err, `cancelling Order ${name}`);
-  }
+export async function requestCancel(kc: KubeConfig, namespace: string, name: string): Promise<void> {
+  await resources(kc, namespace).mergePatch("Order", name, { spec: { cancelRequested: true } });
 }

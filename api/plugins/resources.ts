@@ -7,7 +7,14 @@ import { translateKubeError } from "../../operator/index.ts";
 import { NotFoundError } from "../../record/errors.ts";
 
 export const FIELD_MANAGER = "ipsolis-api";
-const API_VERSION = "ipsolis.io/v1alpha1";
+const GROUP = "ipsolis.io";
+const VERSION = "v1alpha1";
+const API_VERSION = `${GROUP}/${VERSION}`;
+const PLURALS: Readonly<Record<Kind, string>> = {
+  AssetType: "assettypes",
+  Runbook: "runbooks",
+  Order: "orders",
+};
 
 export type Kind = "AssetType" | "Runbook" | "Order";
 export type Cr<S, St = unknown> = {
@@ -34,6 +41,7 @@ export type Resources = {
     name: string,
     spec: S,
     labels?: Record<string, string>,
+    annotations?: Record<string, string>,
   ): Promise<Cr<S, St>>;
   /** JSON merge patch; with `resourceVersion` the API server refuses a stale write (409). */
   mergePatch<S, St = unknown>(
@@ -45,8 +53,15 @@ export type Resources = {
   remove(kind: Kind, name: string): Promise<void>;
 };
 
-export function makeResources(kc: KubeConfig, namespace: string): Resources {
+/** `pageSize`: objects per list request (tests make it small to walk the pages). */
+export function makeResources(
+  kc: KubeConfig,
+  namespace: string,
+  opts: { pageSize?: number } = {},
+): Resources {
+  const pageSize = opts.pageSize ?? 500;
   const client = k8s.KubernetesObjectApi.makeApiClient(kc);
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
   const head = (kind: Kind, name: string) => ({
     apiVersion: API_VERSION,
     kind,
@@ -80,20 +95,27 @@ export function makeResources(kc: KubeConfig, namespace: string): Resources {
         throw err;
       }
     },
-    list<S, St>(kind: Kind, labelSelector?: string) {
-      return wrap(`listing ${kind}s`, async () => {
-        const r = await client.list(
-          API_VERSION,
-          kind,
-          namespace,
-          undefined,
-          undefined,
-          undefined,
-          undefined,
-          labelSelector,
-        );
-        return r.items as unknown as Cr<S, St>[];
-      });
+    async list<S, St>(kind: Kind, labelSelector?: string) {
+      // In pages, so a large namespace is neither one huge response nor cut short. Through the
+      // CustomObjectsApi: its plain JSON keeps the list's `continue` token.
+      const out: Cr<S, St>[] = [];
+      let cont: string | undefined;
+      do {
+        const page = (await wrap(`listing ${kind}s`, () =>
+          custom.listNamespacedCustomObject({
+            group: GROUP,
+            version: VERSION,
+            namespace,
+            plural: PLURALS[kind],
+            limit: pageSize,
+            ...(labelSelector ? { labelSelector } : {}),
+            ...(cont ? { _continue: cont } : {}),
+          }),
+        )) as { items: Cr<S, St>[]; metadata?: { continue?: string } };
+        out.push(...page.items);
+        cont = page.metadata?.continue || undefined;
+      } while (cont);
+      return out;
     },
     apply<S, St>(kind: Kind, name: string, spec: S, labels?: Record<string, string>) {
       const body = { ...head(kind, name), spec } as k8s.KubernetesObject;
@@ -110,9 +132,16 @@ export function makeResources(kc: KubeConfig, namespace: string): Resources {
         return r as unknown as Cr<S, St>;
       });
     },
-    create<S, St>(kind: Kind, name: string, spec: S, labels?: Record<string, string>) {
+    create<S, St>(
+      kind: Kind,
+      name: string,
+      spec: S,
+      labels?: Record<string, string>,
+      annotations?: Record<string, string>,
+    ) {
       const body = { ...head(kind, name), spec } as k8s.KubernetesObject;
       if (labels) body.metadata = { ...body.metadata, labels };
+      if (annotations) body.metadata = { ...body.metadata, annotations };
       return wrap(`creating ${kind} ${name}`, async () => {
         const r = await client.create(body, undefined, undefined, FIELD_MANAGER);
         return r as unknown as Cr<S, St>;
