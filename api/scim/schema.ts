@@ -1,8 +1,9 @@
-// The SCIM User schema this server speaks (RFC 7643 §4.1 core User, §4.3 enterprise extension):
-// one table of attribute definitions drives the filter evaluator (caseExact, types), the PATCH
-// engine (paths, mutability), input normalisation and the /Schemas discovery documents. Pure.
+// The SCIM schemas this server speaks (RFC 7643 §4.1 core User, §4.3 enterprise extension,
+// §4.2 Group): tables of attribute definitions drive the filter evaluator (caseExact, types), the
+// PATCH engines (paths, mutability), input normalisation and the /Schemas discovery documents. Pure.
 
 export const CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User";
+export const CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group";
 export const ENTERPRISE_USER = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 export const LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 export const PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -108,10 +109,22 @@ export const CORE_ATTRIBUTES: readonly AttrDef[] = [
       attr("primary", "boolean", "Whether this is the primary address."),
     ],
   }),
-  {
-    ...multi("groups", "Groups the user belongs to (not supported: always empty)."),
+  attr("groups", "complex", "Groups the user belongs to; change them through the Group resource.", {
+    multiValued: true,
     mutability: "readOnly",
-  },
+    subAttributes: [
+      attr("value", "string", "The id of the Group.", { mutability: "readOnly" }),
+      attr("$ref", "reference", "The URI of the Group.", {
+        mutability: "readOnly",
+        referenceTypes: ["Group"],
+      }),
+      attr("display", "string", "The Group's displayName.", { mutability: "readOnly" }),
+      attr("type", "string", "How the user is a member: always 'direct' (no nested groups).", {
+        mutability: "readOnly",
+        canonicalValues: ["direct"],
+      }),
+    ],
+  }),
   multi("entitlements", "Entitlements of the user."),
   multi("roles", "Roles of the user."),
   multi("x509Certificates", "Certificates of the user."),
@@ -128,6 +141,32 @@ export const ENTERPRISE_ATTRIBUTES: readonly AttrDef[] = [
       attr("value", "string", "The id of the SCIM resource representing the user's manager."),
       attr("$ref", "reference", "The URI of the manager's SCIM resource.", { referenceTypes: ["User"] }),
       attr("displayName", "string", "The displayName of the user's manager.", { mutability: "readOnly" }),
+    ],
+  }),
+];
+
+/**
+ * The core Group (RFC 7643 §4.2). displayName is required and, here, unique (case-insensitive):
+ * AssetType entitlements name groups by it. Members are Users only (no nested groups).
+ */
+export const GROUP_ATTRIBUTES: readonly AttrDef[] = [
+  attr("displayName", "string", "A human-readable name for the Group; unique, case-insensitive.", {
+    required: true,
+    uniqueness: "server",
+  }),
+  attr("members", "complex", "The members of the Group (Users only).", {
+    multiValued: true,
+    subAttributes: [
+      attr("value", "string", "The id of the member's User resource.", { mutability: "immutable" }),
+      attr("$ref", "reference", "The URI of the member's User resource.", {
+        mutability: "immutable",
+        referenceTypes: ["User"],
+      }),
+      attr("display", "string", "The member's displayName (or userName).", { mutability: "readOnly" }),
+      attr("type", "string", "The member's resource type.", {
+        mutability: "immutable",
+        canonicalValues: ["User"],
+      }),
     ],
   }),
 ];
@@ -205,6 +244,16 @@ export function schemaDocument(id: string, baseUrl: string): Record<string, unkn
       meta: meta(CORE_USER),
     };
   }
+  if (id.toLowerCase() === CORE_GROUP.toLowerCase()) {
+    return {
+      schemas: [SCHEMA_SCHEMA],
+      id: CORE_GROUP,
+      name: "Group",
+      description: "Group (AssetType entitlements name groups; members are Users)",
+      attributes: GROUP_ATTRIBUTES.map(render),
+      meta: meta(CORE_GROUP),
+    };
+  }
   if (id.toLowerCase() === ENTERPRISE_USER.toLowerCase()) {
     return {
       schemas: [SCHEMA_SCHEMA],
@@ -218,7 +267,7 @@ export function schemaDocument(id: string, baseUrl: string): Record<string, unkn
   return undefined;
 }
 
-export const SCHEMA_IDS = [CORE_USER, ENTERPRISE_USER] as const;
+export const SCHEMA_IDS = [CORE_USER, ENTERPRISE_USER, CORE_GROUP] as const;
 
 export function serviceProviderConfig(baseUrl: string, maxResults: number): Record<string, unknown> {
   return {
@@ -243,7 +292,7 @@ export function serviceProviderConfig(baseUrl: string, maxResults: number): Reco
   };
 }
 
-/** Only Users are supported; Groups are not (ordering is per person, entitlements come from AssetTypes). */
+/** Users are employees; Groups are what AssetType entitlements name (`spec.entitlement.groups`). */
 export function userResourceType(baseUrl: string): Record<string, unknown> {
   return {
     schemas: [RESOURCE_TYPE_SCHEMA],
@@ -254,5 +303,17 @@ export function userResourceType(baseUrl: string): Record<string, unknown> {
     schema: CORE_USER,
     schemaExtensions: [{ schema: ENTERPRISE_USER, required: false }],
     meta: { resourceType: "ResourceType", location: `${baseUrl}/ResourceTypes/User` },
+  };
+}
+
+export function groupResourceType(baseUrl: string): Record<string, unknown> {
+  return {
+    schemas: [RESOURCE_TYPE_SCHEMA],
+    id: "Group",
+    name: "Group",
+    endpoint: "/Groups",
+    description: "Group",
+    schema: CORE_GROUP,
+    meta: { resourceType: "ResourceType", location: `${baseUrl}/ResourceTypes/Group` },
   };
 }

@@ -190,15 +190,22 @@ export function etagOf(version: number): string {
   return `W/"${version}"`;
 }
 
-/** The full resource as served: schemas, id, the stored attributes, meta. */
-export function renderUser(user: ScimUser, m: StoredMeta): Record<string, unknown> {
+/** A User's `groups` value (RFC 7643 §4.1.2): read-only, derived from the Group resources. */
+export type UserGroupValue = { value: string; $ref: string; display: string; type: "direct" };
+
+/** The full resource as served: schemas, id, the stored attributes, its groups, meta. */
+export function renderUser(
+  user: ScimUser,
+  m: StoredMeta,
+  groups: UserGroupValue[] = [],
+): Record<string, unknown> {
   const schemas = [CORE_USER];
   if (user[ENTERPRISE_USER] !== undefined) schemas.push(ENTERPRISE_USER);
   return {
     schemas,
     id: m.id,
     ...user,
-    groups: [],
+    groups,
     meta: {
       resourceType: "User",
       created: m.created.toISOString(),

@@ -21,21 +21,35 @@ test("SCIM: discovery endpoints", async (t) => {
   const rt = await api.scim("GET", "/ResourceTypes");
   assert.deepEqual(
     rt.json<{ Resources: { id: string }[] }>().Resources.map((r) => r.id),
-    ["User"],
-    "Groups are not offered",
+    ["User", "Group"],
   );
   assert.equal((await api.scim("GET", "/ResourceTypes/User")).statusCode, 200);
-  assert.equal((await api.scim("GET", "/ResourceTypes/Group")).statusCode, 404);
+  const groupType = await api.scim("GET", "/ResourceTypes/Group");
+  assert.equal(groupType.statusCode, 200);
+  assert.equal(groupType.json<{ endpoint: string }>().endpoint, "/Groups");
+  assert.equal((await api.scim("GET", "/ResourceTypes/Nope")).statusCode, 404);
   const schemas = await api.scim("GET", "/Schemas");
-  assert.equal(schemas.json<{ totalResults: number }>().totalResults, 2);
+  assert.deepEqual(
+    schemas.json<{ Resources: { id: string }[] }>().Resources.map((r) => r.id),
+    ["urn:ietf:params:scim:schemas:core:2.0:User", ENT, "urn:ietf:params:scim:schemas:core:2.0:Group"],
+  );
   const core = await api.scim("GET", "/Schemas/urn:ietf:params:scim:schemas:core:2.0:User");
   assert.equal(core.statusCode, 200);
   const attrs = core.json<{ attributes: { name: string; caseExact: boolean }[] }>().attributes;
   assert.equal(attrs.find((a) => a.name === "userName")?.caseExact, false);
   assert.equal((await api.scim("GET", `/Schemas/${ENT}`)).statusCode, 200);
+  const group = await api.scim("GET", "/Schemas/urn:ietf:params:scim:schemas:core:2.0:Group");
+  assert.equal(group.statusCode, 200);
+  assert.deepEqual(
+    group.json<{ attributes: { name: string }[] }>().attributes.map((a) => a.name),
+    ["displayName", "members"],
+  );
   const groups = await api.scim("GET", "/Groups");
-  assert.equal(groups.statusCode, 404, "Groups are not supported");
-  assert.deepEqual(groups.json<{ schemas: string[] }>().schemas, [ERROR]);
+  assert.equal(groups.statusCode, 200, "Groups are served");
+  assert.deepEqual(groups.json<{ schemas: string[] }>().schemas, [LIST]);
+  const other = await api.scim("GET", "/Nope");
+  assert.equal(other.statusCode, 404);
+  assert.deepEqual(other.json<{ schemas: string[] }>().schemas, [ERROR]);
   const missing = await api.scim("GET", "/Schemas/urn:nope");
   assert.equal(missing.statusCode, 404);
   assert.deepEqual(missing.json<{ schemas: string[] }>().schemas, [ERROR]);

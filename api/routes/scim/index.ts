@@ -1,11 +1,10 @@
-// Route area: SCIM 2.0 at /scim/v2 (RFC 7643/7644; issue #6). Users only (Groups are not
-// supported, as ServiceProviderConfig and ResourceTypes say). Auth: a bearer token with the
-// `scim` scope. A User going inactive (PATCH/PUT active=false, or DELETE) is a leaver: the
+// Route area: SCIM 2.0 at /scim/v2 (RFC 7643/7644; issue #6): Users (employees) here, Groups
+// (what AssetType entitlements name) in groups.ts. Auth: a bearer token with the `scim` scope. A User going inactive (PATCH/PUT active=false, or DELETE) is a leaver: the
 // event is recorded in the same transaction and its fan-out starts after the answer.
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
-import { z } from "zod";
+import type { z } from "zod";
 import { AppError } from "../../../record/errors.ts";
 import { withTransaction, type Queryable } from "../../../record/db.ts";
 import { appendAudit } from "../../../record/audit.ts";
@@ -26,105 +25,58 @@ import {
   LIST_RESPONSE,
   SCHEMA_IDS,
   schemaDocument,
+  groupResourceType,
   serviceProviderConfig,
   userResourceType,
 } from "../../scim/schema.ts";
+import { scimGroupRoutes } from "./groups.ts";
 import {
-  columnsOf,
-  etagOf,
-  normaliseUser,
-  projectUser,
-  renderUser,
-  type ScimProblem,
-  type ScimUser,
-} from "../../scim/user.ts";
+  groupsByEmployee,
+  lockGroupsOfEmployee,
+  removeFromAllGroups,
+  type GroupRef,
+} from "../../../record/employees/groups.ts";
+import { columnsOf, etagOf, normaliseUser, projectUser, renderUser, type ScimUser } from "../../scim/user.ts";
+import {
+  BASE,
+  IdParams,
+  MAX_RESULTS,
+  Projection,
+  Query,
+  ScimError,
+  attribution as scimAttribution,
+  baseUrl,
+  ifMatchVersions,
+  isNoneMatched,
+  scim,
+  scimTypeFor,
+  send,
+} from "./common.ts";
 import { subjectOfEmployee } from "../../leaver/decide.ts";
 import { reactivate, recordLeaver, type Attribution, type LeaverDeps } from "../../leaver/fanout.ts";
 import { drainFanouts, startFanout } from "../../leaver/background.ts";
 
-const BASE = "/scim/v2";
-const SCIM_TYPE = "application/scim+json; charset=utf-8";
-/** Most resources one page returns (ServiceProviderConfig filter.maxResults). */
-const MAX_RESULTS = 200;
-
-/** A SCIM error (RFC 7644 §3.12) the handler answers in the SCIM error schema. */
-class ScimError extends AppError {
-  override readonly status: number;
-  readonly scimType: string | undefined;
-  constructor(p: ScimProblem) {
-    super(p.detail, p.scimType ? { reason: p.scimType } : {});
-    this.status = p.status;
-    this.scimType = p.scimType;
-  }
-}
-
-function scimTypeFor(status: number, err: FastifyError | AppError): string | undefined {
-  if (err instanceof ScimError) return err.scimType;
-  if (status === 409) return "uniqueness";
-  if (status === 412) return "invalidVers";
-  if (status === 400) return err instanceof AppError ? (err.reason ?? "invalidValue") : "invalidSyntax";
-  return undefined;
-}
-
-const scim = { permission: "scim" as const };
-
-const Query = z.object({
-  filter: z.string().max(4096).optional(),
-  startIndex: z.coerce.number().int().optional(),
-  count: z.coerce.number().int().optional(),
-  attributes: z.string().max(2048).optional(),
-  excludedAttributes: z.string().max(2048).optional(),
-});
-const Projection = z.object({
-  attributes: z.string().max(2048).optional(),
-  excludedAttributes: z.string().max(2048).optional(),
-});
-const IdParams = z.object({ id: z.string().min(1).max(200) });
-
-function baseUrl(req: FastifyRequest): string {
-  return `${req.protocol}://${req.host}${BASE}`;
-}
-
-function send(reply: FastifyReply, code: number, body: unknown) {
-  return reply.code(code).type(SCIM_TYPE).send(body);
-}
-
-function full(req: FastifyRequest, e: Employee): Record<string, unknown> {
-  return renderUser(e.resource as ScimUser, {
-    id: e.id,
-    created: e.createdAt,
-    lastModified: e.updatedAt,
-    version: e.version,
-    location: `${baseUrl(req)}/Users/${e.id}`,
-  });
-}
-
-/**
- * `If-Match` (RFC 7232 §3.1, a comma-separated list; SCIM uses weak tags, RFC 7644 §3.14):
- * `W/"3", W/"4"` → [3, 4]; `*` or absent → undefined; a tag that is no version of ours never
- * matches (so `nonsense` → []).
- */
-function ifMatchVersions(req: FastifyRequest): number[] | undefined {
-  const h = req.headers["if-match"];
-  if (h === undefined || h.trim() === "*") return undefined;
-  return h.split(",").flatMap((tag) => {
-    const m = /^\s*(?:W\/)?"(\d{1,9})"\s*$/.exec(tag);
-    return m ? [Number(m[1])] : [];
-  });
-}
-
-/**
- * `If-None-Match` on a GET (RFC 7232 §3.2, weak comparison): `*` or any listed tag equal to the
- * current version means the client's copy is current.
- */
-function isNoneMatched(h: string | undefined, version: number): boolean {
-  if (h === undefined) return false;
-  if (h.trim() === "*") return true;
-  return h.split(",").some((tag) => tag.trim().replace(/^W\//, "") === `"${version}"`);
+function full(req: FastifyRequest, e: Employee, groups: GroupRef[] = []): Record<string, unknown> {
+  return renderUser(
+    e.resource as ScimUser,
+    {
+      id: e.id,
+      created: e.createdAt,
+      lastModified: e.updatedAt,
+      version: e.version,
+      location: `${baseUrl(req)}/Users/${e.id}`,
+    },
+    groups.map((g) => ({
+      value: g.id,
+      $ref: `${baseUrl(req)}/Groups/${g.id}`,
+      display: g.displayName,
+      type: "direct" as const,
+    })),
+  );
 }
 
 function attribution(req: FastifyRequest): Attribution {
-  return { actor: req.principal?.actor ?? "token:unknown", source: "scim", requestId: req.id };
+  return scimAttribution(req);
 }
 
 function leaverDeps(req: FastifyRequest): LeaverDeps {
@@ -212,7 +164,9 @@ export const scimRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.addHook("onClose", async () => drainFanouts(app.deps));
 
-  // Anything else under /scim/v2 (e.g. /Groups, which we do not offer) answers a SCIM 404.
+  await app.register(scimGroupRoutes);
+
+  // Anything else under /scim/v2 answers a SCIM 404.
   await app.register(
     async (scoped) => {
       scoped.setNotFoundHandler((req, reply) =>
@@ -247,17 +201,17 @@ export const scimRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(`${BASE}/ResourceTypes`, { config: scim }, async (req, reply) =>
     send(reply, 200, {
       schemas: [LIST_RESPONSE],
-      totalResults: 1,
+      totalResults: 2,
       startIndex: 1,
-      itemsPerPage: 1,
-      Resources: [userResourceType(baseUrl(req))],
+      itemsPerPage: 2,
+      Resources: [userResourceType(baseUrl(req)), groupResourceType(baseUrl(req))],
     }),
   );
 
   app.get(`${BASE}/ResourceTypes/:id`, { config: scim, schema: { params: IdParams } }, async (req, reply) => {
-    if (req.params.id !== "User")
-      throw new ScimError({ status: 404, detail: `no resource type ${req.params.id}` });
-    return send(reply, 200, userResourceType(baseUrl(req)));
+    if (req.params.id === "User") return send(reply, 200, userResourceType(baseUrl(req)));
+    if (req.params.id === "Group") return send(reply, 200, groupResourceType(baseUrl(req)));
+    throw new ScimError({ status: 404, detail: `no resource type ${req.params.id}` });
   });
 
   app.get(`${BASE}/Schemas`, { config: scim }, async (req, reply) => {
@@ -303,9 +257,13 @@ export const scimRoutes: FastifyPluginAsyncZod = async (app) => {
       }
     }
     const candidates = await listEmployees(req.server.deps.db, sel);
+    const groups = await groupsByEmployee(
+      req.server.deps.db,
+      candidates.map((e) => e.id),
+    );
     const hits: Record<string, unknown>[] = [];
     for (const e of candidates) {
-      const doc = full(req, e);
+      const doc = full(req, e, groups.get(e.id));
       if (parsed?.ok) {
         const m = matches(doc, parsed.value);
         if (typeof m !== "boolean")
@@ -333,7 +291,12 @@ export const scimRoutes: FastifyPluginAsyncZod = async (app) => {
       const etag = etagOf(e.version);
       reply.header("etag", etag);
       if (isNoneMatched(req.headers["if-none-match"], e.version)) return reply.code(304).send();
-      return send(reply, 200, projectUser(full(req, e), req.query.attributes, req.query.excludedAttributes));
+      const groups = (await groupsByEmployee(req.server.deps.db, [e.id])).get(e.id);
+      return send(
+        reply,
+        200,
+        projectUser(full(req, e, groups), req.query.attributes, req.query.excludedAttributes),
+      );
     },
   );
 
@@ -386,7 +349,7 @@ export const scimRoutes: FastifyPluginAsyncZod = async (app) => {
     if (leaverEvent) startFanout(leaverDeps(req), leaverEvent);
     reply.header("etag", etagOf(employee.version));
     // RFC 7644 §3.9: attributes/excludedAttributes apply to any answer that returns the resource.
-    const doc = full(req, employee);
+    const doc = full(req, employee, (await groupsByEmployee(deps.db, [employee.id])).get(employee.id));
     return send(reply, 200, projectUser(doc, req.query.attributes, req.query.excludedAttributes));
   }
 
@@ -420,6 +383,9 @@ export const scimRoutes: FastifyPluginAsyncZod = async (app) => {
     const deps = req.server.deps;
     const ifVersions = ifMatchVersions(req);
     const leaverEvent = await withTransaction(deps.db, async (c) => {
+      // The groups first, then the employee: the lock order of a group write (group, then its
+      // members), so a DELETE and a group PATCH never deadlock.
+      await lockGroupsOfEmployee(c, req.params.id);
       const before = await getEmployee(c, req.params.id, true);
       if (!before) throw new ScimError({ status: 404, detail: `User ${req.params.id} not found` });
       if (ifVersions !== undefined && !ifVersions.includes(before.version)) {
@@ -431,7 +397,30 @@ export const scimRoutes: FastifyPluginAsyncZod = async (app) => {
       }
       const gone = await deleteEmployee(c, before.id, deps.now());
       if (!gone) throw new ScimError({ status: 404, detail: `User ${req.params.id} not found` });
-      await audit(req, c, "employee_deleted", gone);
+      // A deleted User's memberships disappear (a deactivated one stays a member, entitled to
+      // nothing): each group it left gets its own audit row, so `target=group:<id>` tells all.
+      const left = await removeFromAllGroups(c, gone.id, deps.now());
+      await audit(
+        req,
+        c,
+        "employee_deleted",
+        gone,
+        left.length > 0 ? { groupsLeft: left.map((g) => g.id) } : {},
+      );
+      for (const g of left) {
+        await appendAudit(c, {
+          ...attribution(req),
+          action: "group_updated",
+          target: `group:${g.id}`,
+          data: {
+            displayName: g.displayName,
+            changed: ["members"],
+            membersRemoved: [gone.id],
+            membersRemovedCount: 1,
+            reason: "UserDeleted",
+          },
+        });
+      }
       // A deleted user has left: the same leaver path as active=false (once per person).
       return leaverTransition(req, c, before, gone, true);
     });
