@@ -1,9 +1,10 @@
 // Portal pages (server-rendered HTML): sign-in (offering the first-run setup while no admin
-// exists), password change, the order list, and the one-click approval link's confirmation
+// exists), password change, the catalogue with its order forms (only the asset types the
+// employee is entitled to), the order list, and the one-click approval link's confirmation
 // page, whose POST alone acts. Rules live in api/ (auth service, approvals service); these
 // routes only translate forms to calls and results to pages.
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
-import type { FastifyReply } from "fastify";
+import type { FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { withTransaction } from "../record/db.ts";
 import { appendAudit } from "../record/audit.ts";
@@ -18,12 +19,24 @@ import {
   signOut,
 } from "../api/routes/auth/service.ts";
 import { principalOf } from "../api/plugins/auth.ts";
-import { listVisibleOrders } from "../api/routes/orders/index.ts";
+import { createProvisionOrder, listVisibleOrders, ordererOf } from "../api/routes/orders/index.ts";
+import type { AssetTypeSpec } from "../crds/generated/assettype.ts";
+import { decideEntitlement } from "../api/policy/entitlement.ts";
+import { isVisible } from "../api/policy/acl.ts";
+import { aclScopeFor } from "../api/plugins/acl.ts";
 import { decideOrder } from "../api/routes/approvals/service.ts";
 import { verifyApprovalLink } from "../api/routes/approvals/links.ts";
 import { resourcesOf } from "../api/plugins/resources.ts";
 import { toHtml, type SafeHtml } from "./html.ts";
-import { approvalLinkPage, loginPage, ordersPage, passwordPage, STYLE_CSS } from "./templates.ts";
+import {
+  approvalLinkPage,
+  cataloguePage,
+  loginPage,
+  ordersPage,
+  passwordPage,
+  STYLE_CSS,
+  type CatalogueItem,
+} from "./templates.ts";
 
 const send = (reply: FastifyReply, body: SafeHtml, status = 200) =>
   reply.code(status).type("text/html; charset=utf-8").send(toHtml(body));
@@ -180,6 +193,104 @@ export const portalRoutes: FastifyPluginAsyncZod = async (app) => {
         createdAt: o.metadata.creationTimestamp ? new Date(o.metadata.creationTimestamp).toISOString() : "",
       }));
       return send(reply, ordersPage({ who: p.actor, csrf: reply.generateCsrf(), orders }));
+    },
+  );
+
+  /**
+   * The catalogue as the caller may see it: for an employee only the types they are entitled
+   * to (api/policy/entitlement.ts), for staff the types in their ACL scope.
+   */
+  async function catalogueFor(req: FastifyRequest): Promise<CatalogueItem[]> {
+    const p = principalOf(req);
+    const all = await resourcesOf(req.server.deps).list<AssetTypeSpec>("AssetType");
+    const who =
+      p.role === "employee"
+        ? await ordererOf(req.server.deps.db, { id: p.employeeId, email: p.email! })
+        : undefined;
+    const scope = p.role === "employee" ? undefined : await aclScopeFor(req);
+    const shown = all.filter((at) =>
+      scope === undefined
+        ? decideEntitlement(at.spec.entitlement, who).ok
+        : isVisible(scope, at.metadata.name),
+    );
+    return shown
+      .map((at) => ({
+        name: at.metadata.name,
+        displayName: at.spec.displayName,
+        description: at.spec.description,
+        category: at.spec.category,
+        attributes: (at.spec.attributes ?? []).map((a) => ({
+          name: a.name,
+          type: a.type,
+          enum: a.enum,
+          required: a.required,
+          secret: a.secret,
+          description: a.description,
+        })),
+      }))
+      .sort((a, b) => a.category.localeCompare(b.category) || a.displayName.localeCompare(b.displayName));
+  }
+
+  app.get(
+    "/portal/catalogue",
+    { config: { permission: "orders:write" }, schema: { hide: true } },
+    async (req, reply) => {
+      const p = principalOf(req);
+      return send(
+        reply,
+        cataloguePage({
+          who: p.actor,
+          csrf: reply.generateCsrf(),
+          items: await catalogueFor(req),
+          canOrder: p.role === "employee",
+        }),
+      );
+    },
+  );
+
+  app.post(
+    "/portal/orders",
+    {
+      config: { permission: "orders:write" },
+      schema: {
+        hide: true,
+        // Attribute fields arrive as attr_<name> (the AssetType's attribute names).
+        body: Form({ assetType: z.string().max(253), reason: z.string().max(2000).optional() }).catchall(
+          z.string().max(2000),
+        ),
+      },
+    },
+    async (req, reply) => {
+      const p = principalOf(req);
+      const body = req.body as Record<string, string | undefined>;
+      const attributes: Record<string, string> = {};
+      for (const [k, v] of Object.entries(body)) {
+        if (k.startsWith("attr_") && v !== undefined && v !== "") attributes[k.slice(5)] = v;
+      }
+      try {
+        // The same rule as POST /orders: a type the employee is not entitled to answers the
+        // missing type's 404.
+        await createProvisionOrder(req, {
+          assetType: body.assetType ?? "",
+          ...(Object.keys(attributes).length > 0 ? { attributes } : {}),
+          ...(body.reason ? { reason: body.reason } : {}),
+        });
+        return reply.redirect("/portal/orders", 303);
+      } catch (err) {
+        const msg = messageOf(err);
+        if (!msg) throw err;
+        return send(
+          reply,
+          cataloguePage({
+            who: p.actor,
+            csrf: reply.generateCsrf(),
+            items: await catalogueFor(req),
+            canOrder: p.role === "employee",
+            error: msg,
+          }),
+          statusOf(err),
+        );
+      }
     },
   );
 

@@ -19,7 +19,8 @@ export function page(
         <header>
           <strong>ipsolis</strong>${
             opts.signedInAs
-              ? html` · signed in as ${opts.signedInAs} · <a href="/portal/orders">Orders</a> ·
+              ? html` · signed in as ${opts.signedInAs} · <a href="/portal/catalogue">Catalogue</a> ·
+                  <a href="/portal/orders">Orders</a> ·
                   <a href="/portal/password">Password</a>
                   <form method="post" action="/portal/logout" class="inline">
                     <input type="hidden" name="_csrf" value="${opts.csrf ?? ""}" /><button>Sign out</button>
@@ -133,6 +134,81 @@ export function ordersPage(p: { who: string; csrf: string; orders: OrderRow[] })
             )}
           </tbody>
         </table>`,
+    { signedInAs: p.who, csrf: p.csrf },
+  );
+}
+
+export type CatalogueAttribute = {
+  name: string;
+  type: string;
+  enum?: string[] | undefined;
+  required?: boolean | undefined;
+  secret?: boolean | undefined;
+  description?: string | undefined;
+};
+
+export type CatalogueItem = {
+  name: string;
+  displayName: string;
+  description?: string | undefined;
+  category: string;
+  attributes: CatalogueAttribute[];
+};
+
+function attributeField(a: CatalogueAttribute): SafeHtml {
+  const field = `attr_${a.name}`;
+  const input =
+    a.type === "enum" && a.enum
+      ? html`<select name="${field}" ${a.required ? html`required` : ""}>
+          ${a.required ? "" : html`<option value=""></option>`}
+          ${a.enum.map((v) => html`<option>${v}</option>`)}
+        </select>`
+      : html`<input
+          name="${field}"
+          type="${a.secret ? "password" : "text"}"
+          maxlength="2000"
+          ${a.required ? html`required` : ""}
+        />`;
+  return html`<label>${a.name}${a.description ? html` (${a.description})` : ""} ${input}</label>`;
+}
+
+/**
+ * The asset types the signed-in person may order (the route filters by entitlement), each with
+ * its order form. `canOrder` false (staff): the list only; they order on behalf through the API.
+ */
+export function cataloguePage(p: {
+  who: string;
+  csrf: string;
+  items: CatalogueItem[];
+  canOrder: boolean;
+  error?: string | undefined;
+}): SafeHtml {
+  return page(
+    "Catalogue",
+    html`${errorBox(p.error)}
+    ${p.canOrder ? "" : html`<p>Staff order on behalf of an employee through the API (POST /orders).</p>`}
+    ${
+      p.items.length === 0
+        ? html`<p>Nothing you may order.</p>`
+        : p.items.map(
+            (i) =>
+              html`<section class="asset" data-asset-type="${i.name}">
+                <h2>${i.displayName}</h2>
+                <p>${i.category}${i.description ? html` · ${i.description}` : ""}</p>
+                ${
+                  p.canOrder
+                    ? html`<form method="post" action="/portal/orders">
+                        <input type="hidden" name="_csrf" value="${p.csrf}" />
+                        <input type="hidden" name="assetType" value="${i.name}" />
+                        ${i.attributes.map(attributeField)}
+                        <label>Reason <input name="reason" maxlength="2000" /></label>
+                        <button>Order</button>
+                      </form>`
+                    : ""
+                }
+              </section>`,
+          )
+    }`,
     { signedInAs: p.who, csrf: p.csrf },
   );
 }

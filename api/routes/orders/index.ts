@@ -2,6 +2,11 @@
 // list/filter, detail with per-step status, cancel (before Processing), revoke (creates the
 // Deprovision Order `<target>-deprovision`, idempotent). Orders are custom resources written by
 // `ipsolis-api`; the operator runs them.
+//
+// Entitlement (api/policy/entitlement.ts): an employee orders only asset types they are entitled
+// to; any other type answers exactly like a missing one (404, same body). Staff ordering on
+// behalf may order beyond the entitlement (their exception): the `order_created` row records
+// `data.entitled`. A revoke (Deprovision) is never gated by entitlement.
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import type { FastifyRequest } from "fastify";
 import { randomBytes } from "node:crypto";
@@ -11,6 +16,9 @@ import type { AssetTypeSpec } from "../../../crds/generated/assettype.ts";
 import { appendAudit } from "../../../record/audit.ts";
 import { ConflictError, ForbiddenError, InputError } from "../../../record/errors.ts";
 import { findEmployee, isOrderingBlocked } from "../../../record/employees/store.ts";
+import { groupsOfEmployee } from "../../../record/employees/groups.ts";
+import type { Queryable } from "../../../record/db.ts";
+import { decideEntitlement, type EntitlementDecision, type Orderer } from "../../policy/entitlement.ts";
 import { isVisible } from "../../policy/acl.ts";
 import { aclScopeFor, notFound } from "../../plugins/acl.ts";
 import { principalOf, type Principal } from "../../plugins/auth.ts";
@@ -124,6 +132,111 @@ export async function listVisibleOrders(
     );
 }
 
+/** What a Provision order asks for (the POST /orders body; the portal's order form). */
+export type NewOrder = {
+  assetType: string;
+  attributes?: Record<string, string> | undefined;
+  reason?: string | undefined;
+  requester?: OrderSpec["requester"] | undefined;
+};
+
+/** The record's view of a person for entitlement; undefined when SCIM never provisioned them. */
+export async function ordererOf(
+  q: Queryable,
+  who: { id?: string; email: string },
+): Promise<Orderer | undefined> {
+  const emp = (await findEmployee(q, who.email)) ?? (who.id ? await findEmployee(q, who.id) : undefined);
+  if (!emp) return undefined;
+  return { active: emp.active, department: emp.department, groups: await groupsOfEmployee(q, emp.id) };
+}
+
+/** Whether this person may order this asset type (api/policy/entitlement.ts). */
+export async function entitlementOf(
+  q: Queryable,
+  at: Cr<AssetTypeSpec>,
+  who: { id?: string; email: string },
+): Promise<EntitlementDecision> {
+  return decideEntitlement(at.spec.entitlement, await ordererOf(q, who));
+}
+
+/**
+ * Creates a Provision Order: for the signed-in employee (who must be entitled to the type, or
+ * gets the missing type's 404), or on behalf of an employee by staff (entitled or not; the
+ * audit row says which).
+ */
+export async function createProvisionOrder(req: FastifyRequest, input: NewOrder): Promise<OrderCr> {
+  const p = principalOf(req);
+  const { db, now } = req.server.deps;
+  const res = resourcesOf(req.server.deps);
+  let requester: OrderSpec["requester"];
+  if (p.role === "employee") {
+    if (input.requester && input.requester.email.toLowerCase() !== p.email?.toLowerCase()) {
+      throw new ForbiddenError("employees order for themselves only", { reason: "NotOwn" });
+    }
+    const emp = await findEmployee(db, p.email!);
+    let manager = emp?.manager ?? undefined;
+    if (manager && !manager.includes("@"))
+      manager = (await findEmployee(db, manager))?.emails[0] ?? undefined;
+    requester = {
+      id: p.employeeId ?? emp?.userName ?? p.email!,
+      email: p.email!,
+      ...(p.displayName ? { displayName: p.displayName } : {}),
+      ...(manager ? { manager } : {}),
+    };
+  } else {
+    if (!input.requester) {
+      throw new InputError("requester is required when ordering on behalf of an employee", {
+        details: { fields: [{ path: "body.requester", message: "required" }] },
+      });
+    }
+    requester = input.requester;
+  }
+  if (!isVisible(await aclScopeFor(req), input.assetType)) throw notFound("assettype", input.assetType);
+  const at = await res.get<AssetTypeSpec>("AssetType", input.assetType);
+  if (!at) throw notFound("assettype", input.assetType);
+  const entitled = await entitlementOf(db, at, requester);
+  // Not entitled looks exactly like missing to an employee: the catalogue is not probed this
+  // way. A deactivated employee instead gets the leaver answer below (409), as before.
+  const isEmployee = p.role === "employee";
+  if (isEmployee && !entitled.ok && entitled.reason !== "Inactive")
+    throw notFound("assettype", input.assetType);
+  if (await isOrderingBlocked(db, { id: requester.id, email: requester.email }, now())) {
+    throw new ConflictError(`${requester.email} is leaving or deactivated: new orders are blocked`, {
+      reason: "OrderingBlocked",
+    });
+  }
+  if (isEmployee && !entitled.ok) throw notFound("assettype", input.assetType);
+  const name = newOrderName(input.assetType, requester.id);
+  const spec: OrderSpec = {
+    assetType: input.assetType,
+    action: "Provision",
+    requester,
+    ...(input.attributes ? { attributes: input.attributes } : {}),
+    ...(input.reason ? { reason: input.reason } : {}),
+  };
+  const made = await res.create<OrderSpec, OrderStatus>("Order", name, spec, {
+    "ipsolis.io/asset-type": labelValue(input.assetType),
+    "ipsolis.io/requester": labelValue(requester.id),
+  });
+  await appendAudit(db, {
+    actor: p.actor,
+    action: "order_created",
+    target: `order:${name}`,
+    order: name,
+    requestId: req.id,
+    source: p.role === "employee" ? "portal" : "api",
+    data: {
+      assetType: spec.assetType,
+      requester: requester.email,
+      onBehalf: !isEmployee,
+      // Staff may order beyond the requester's entitlement; the record says when they did.
+      entitled: entitled.ok,
+      ...(entitled.ok ? { entitledVia: entitled.via } : { notEntitledReason: entitled.reason }),
+    },
+  });
+  return made;
+}
+
 const Params = z.object({ name: K8sName });
 
 export const orderRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -151,64 +264,7 @@ export const orderRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 201: OrderView },
       },
     },
-    async (req, reply) => {
-      const p = principalOf(req);
-      const { db, now } = req.server.deps;
-      let requester: OrderSpec["requester"];
-      if (p.role === "employee") {
-        if (req.body.requester && req.body.requester.email.toLowerCase() !== p.email?.toLowerCase()) {
-          throw new ForbiddenError("employees order for themselves only", { reason: "NotOwn" });
-        }
-        const emp = await findEmployee(db, p.email!);
-        let manager = emp?.manager ?? undefined;
-        if (manager && !manager.includes("@"))
-          manager = (await findEmployee(db, manager))?.emails[0] ?? undefined;
-        requester = {
-          id: p.employeeId ?? emp?.userName ?? p.email!,
-          email: p.email!,
-          ...(p.displayName ? { displayName: p.displayName } : {}),
-          ...(manager ? { manager } : {}),
-        };
-      } else {
-        if (!req.body.requester) {
-          throw new InputError("requester is required when ordering on behalf of an employee", {
-            details: { fields: [{ path: "body.requester", message: "required" }] },
-          });
-        }
-        requester = req.body.requester;
-      }
-      if (!isVisible(await aclScopeFor(req), req.body.assetType))
-        throw notFound("assettype", req.body.assetType);
-      const at = await res.get<AssetTypeSpec>("AssetType", req.body.assetType);
-      if (!at) throw notFound("assettype", req.body.assetType);
-      if (await isOrderingBlocked(db, { id: requester.id, email: requester.email }, now())) {
-        throw new ConflictError(`${requester.email} is leaving or deactivated: new orders are blocked`, {
-          reason: "OrderingBlocked",
-        });
-      }
-      const name = newOrderName(req.body.assetType, requester.id);
-      const spec: OrderSpec = {
-        assetType: req.body.assetType,
-        action: "Provision",
-        requester,
-        ...(req.body.attributes ? { attributes: req.body.attributes } : {}),
-        ...(req.body.reason ? { reason: req.body.reason } : {}),
-      };
-      const made = await res.create<OrderSpec, OrderStatus>("Order", name, spec, {
-        "ipsolis.io/asset-type": labelValue(req.body.assetType),
-        "ipsolis.io/requester": labelValue(requester.id),
-      });
-      await appendAudit(db, {
-        actor: p.actor,
-        action: "order_created",
-        target: `order:${name}`,
-        order: name,
-        requestId: req.id,
-        source: p.role === "employee" ? "portal" : "api",
-        data: { assetType: spec.assetType, requester: requester.email, onBehalf: p.role !== "employee" },
-      });
-      return reply.code(201).send(orderView(made));
-    },
+    async (req, reply) => reply.code(201).send(orderView(await createProvisionOrder(req, req.body))),
   );
 
   app.get(
