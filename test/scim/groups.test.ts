@@ -564,3 +564,30 @@ test("SCIM Groups: a deleted User leaves its groups (audited); a deactivated one
   assert.equal((await api.scim("DELETE", `/Groups/${g.id}`)).statusCode, 204);
   assert.equal((await api.scim("GET", `/Users/${bob}`)).json<{ groups: unknown[] }>().groups.length, 0);
 });
+
+test("SCIM Groups: concurrent member PATCHes all land; a User DELETE racing them leaves no member behind", async (t) => {
+  const api = await newScimApi(t, { crds: false });
+  const users: string[] = [];
+  for (let i = 0; i < 8; i++) users.push(await newUser(api, `u${i}@example.com`));
+  const g = (await api.scim("POST", "/Groups", { displayName: "Busy" })).json<GroupOut>();
+  // Entra sends one PATCH per member change, several at once; and a User is deleted meanwhile.
+  const results = await Promise.all([
+    ...users.map((u) =>
+      api.scim("PATCH", `/Groups/${g.id}`, patch({ op: "Add", path: "members", value: [{ value: u }] })),
+    ),
+    api.scim("DELETE", `/Users/${users[0]}`),
+  ]);
+  const deleted = results.at(-1)!;
+  assert.equal(deleted.statusCode, 204, deleted.body);
+  // The add of the deleted User either went first (and the DELETE removed it) or came after
+  // (and was refused: no such User); every other add succeeded.
+  for (const r of results.slice(1, -1)) assert.equal(r.statusCode, 200, r.body);
+  assert.ok([200, 400].includes(results[0].statusCode), results[0].body);
+  const now = await api.scim("GET", `/Groups/${g.id}`);
+  assert.deepEqual(new Set(now.json<GroupOut>().members!.map((m) => m.value)), new Set(users.slice(1)));
+  const rows = await api.db.query(
+    "SELECT count(*)::int AS n FROM employee_group_members WHERE employee_id = $1",
+    [users[0]],
+  );
+  assert.equal((rows.rows[0] as { n: number }).n, 0);
+});
