@@ -13,6 +13,7 @@ import {
   signInAsEmployee,
   type Browser,
 } from "../api/support.ts";
+import { drainFanouts } from "../../api/leaver/background.ts";
 import { auditRows, createAssetType, newScimApi, userBody, type ScimApi } from "../scim/support.ts";
 
 const PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -175,6 +176,8 @@ test("end to end: a SCIM group grants its members the entitlement; removing the 
     Operations: [{ op: "replace", path: "active", value: false }],
   });
   assert.equal(off.statusCode, 200, off.body);
+  // The leaver fan-out runs in the background: let it finish before the database goes.
+  await drainFanouts(api.app.deps);
   const members = await api.scim("GET", `/Groups/${gid}`);
   assert.deepEqual(
     members.json<{ members: { value: string }[] }>().members.map((m) => m.value),

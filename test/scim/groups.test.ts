@@ -8,6 +8,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { LightMyRequestResponse } from "fastify";
+import { drainFanouts } from "../../api/leaver/background.ts";
 import { auditRows, newScimApi, userBody, type ScimApi } from "./support.ts";
 
 const GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group";
@@ -537,6 +538,8 @@ test("SCIM Groups: a deleted User leaves its groups (audited); a deactivated one
   );
 
   assert.equal((await api.scim("DELETE", `/Users/${ann}`)).statusCode, 204);
+  // Deactivation and delete start leaver fan-outs in the background: let them finish.
+  await drainFanouts(api.app.deps);
   const after = await api.scim("GET", `/Groups/${g.id}`);
   assert.deepEqual(
     after.json<GroupOut>().members!.map((m) => m.value),
@@ -579,6 +582,7 @@ test("SCIM Groups: concurrent member PATCHes all land; a User DELETE racing them
   ]);
   const deleted = results.at(-1)!;
   assert.equal(deleted.statusCode, 204, deleted.body);
+  await drainFanouts(api.app.deps);
   // The add of the deleted User either went first (and the DELETE removed it) or came after
   // (and was refused: no such User); every other add succeeded.
   for (const r of results.slice(1, -1)) assert.equal(r.statusCode, 200, r.body);
