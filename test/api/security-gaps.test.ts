@@ -208,8 +208,8 @@ test("gap 2: approving with a token whose creator configured the asset type is r
   await addAdmin(api, "sue", "superadmin", undefined, "sue@example.com");
   const root = await signInAs(api, "root");
   const sue = await signInAs(api, "sue");
-  // sue configures the type; it lists two approval tokens (tokens decide under their name).
-  assert.equal((await putType(api, sue.headers, "vpn", ["ci-sue", "ci-root"])).statusCode, 201);
+  // sue configures the type; root and sue are its approvers (a token decides as its creator).
+  assert.equal((await putType(api, sue.headers, "vpn", ["sue", "root"])).statusCode, 201);
   const bySue = await mintToken(api, sue, "ci-sue", "approver", ["orders:approve", "orders:read"]);
   const byRoot = await mintToken(api, root, "ci-root", "approver", ["orders:approve", "orders:read"]);
   const order = await newOrder(api, root.headers, "vpn");
@@ -221,8 +221,35 @@ test("gap 2: approving with a token whose creator configured the asset type is r
   assert.equal(ok.statusCode, 200, ok.body);
   assert.deepEqual(
     ok.json<OrderOut>().approvals.map((a) => [a.approver, a.decision]),
-    [["ci-root", "Approved"]],
+    [["root", "Approved"]],
   );
+  const audit = await api.db.query<{ actor: string }>(
+    "SELECT actor FROM audit_events WHERE action = 'order_approved' AND order_name = $1",
+    [order],
+  );
+  assert.deepEqual(
+    audit.rows.map((r) => r.actor),
+    ["token:ci-root"],
+    "audited as the token",
+  );
+});
+
+test("a token's name is not a person: a token named like a listed approver does not decide as them", async (t) => {
+  const api = await newApi(t);
+  await addAdmin(api, "root", "superadmin");
+  await addAdmin(api, "bert", "approver", undefined, "bert@example.com");
+  const root = await signInAs(api, "root");
+  assert.equal((await putType(api, root.headers, "vpn", ["bert"])).statusCode, 201);
+  // root (not an approver of vpn) mints a token called "bert".
+  const fake = await mintToken(api, root, "bert", "approver", ["orders:approve", "orders:read"]);
+  const order = await newOrder(api, root.headers, "vpn");
+  const r = await decide(api, fake.headers, order);
+  assert.equal(r.statusCode, 403, r.body);
+  assert.equal(reasonOf(r), "NotApprover");
+  // Nor does it see bert's queue or set delegations as bert.
+  const queue = await api.app.inject({ method: "GET", url: "/approvals/pending", headers: fake.headers });
+  assert.equal(queue.statusCode, 200, queue.body);
+  assert.deepEqual(queue.json<{ items: unknown[] }>().items, []);
 });
 
 // ---- 3. exact approver eligibility ----

@@ -10,19 +10,22 @@ import { checkApproval, checkLinkMint, exactNamesOf, isSameName } from "../../po
 import { entriesOf } from "../../../crds/approval-policy.ts";
 import type { AssetTypeSpec } from "../../../crds/generated/assettype.ts";
 import { resourcesOf } from "../../plugins/resources.ts";
-import { principalOf, type Principal } from "../../plugins/auth.ts";
+import { principalOf } from "../../plugins/auth.ts";
 import { K8sName } from "../catalog/schemas.ts";
 import { listVisibleOrders, orderView, visibleOrder } from "../orders/index.ts";
-import { aliasesOf, assetTypeChanges, decideOrder, delegationsFor, personBehind } from "./service.ts";
+import {
+  aliasesOf,
+  assetTypeChanges,
+  deciderOf,
+  decideOrder,
+  delegationsFor,
+  ownNameOf,
+  personBehind,
+} from "./service.ts";
 import { mintApprovalLink } from "./links.ts";
 
 const Params = z.object({ name: K8sName });
 const OrderOut = z.record(z.string(), z.unknown());
-
-/** The name a principal decides and delegates under: e-mail, else username, else token name. */
-export function ownNameOf(p: Principal): string {
-  return p.email ?? p.username ?? p.tokenName ?? p.actor;
-}
 
 const DelegationView = z.object({
   id: z.string(),
@@ -53,7 +56,7 @@ export const approvalRoutes: FastifyPluginAsyncZod = async (app) => {
         await visibleOrder(req, req.params.name);
         const after = await decideOrder(req, {
           order: req.params.name,
-          approver: { actor: p.actor, username: p.username ?? p.tokenName, email: p.email },
+          approver: await deciderOf(req.server.deps.db, p),
           decision,
           comment: req.body?.comment,
           source: "api",
@@ -90,7 +93,8 @@ export const approvalRoutes: FastifyPluginAsyncZod = async (app) => {
       const p = principalOf(req);
       const { db, now } = req.server.deps;
       const res = resourcesOf(req.server.deps);
-      const base = { username: p.username ?? p.tokenName, email: p.email };
+      const d = await deciderOf(db, p);
+      const base = { username: d.username, email: d.email };
       const approver = {
         ...base,
         aliases: await aliasesOf(db, base),
@@ -157,7 +161,7 @@ export const approvalRoutes: FastifyPluginAsyncZod = async (app) => {
       }>(
         `SELECT id::text AS id, principal, deputy, starts_at, ends_at, created_by FROM delegations
           WHERE $1 OR lower(principal) = lower($2) OR lower(deputy) = lower($2) ORDER BY starts_at`,
-        [all, ownNameOf(p)],
+        [all, ownNameOf(await deciderOf(req.server.deps.db, p))],
       );
       return {
         items: r.rows.map((d) => ({
@@ -189,10 +193,11 @@ export const approvalRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (req, reply) => {
       const p = principalOf(req);
-      const own = ownNameOf(p);
+      const d = await deciderOf(req.server.deps.db, p);
+      const own = ownNameOf(d);
       const principal = req.body.principal ?? own;
       // Exact: a namesake at another domain (`bert@other.example`) is not `bert`.
-      const me = { username: p.username ?? p.tokenName, email: p.email };
+      const me = { username: d.username, email: d.email };
       const isOwn =
         entriesOf([principal], exactNamesOf({ ...me, aliases: await aliasesOf(req.server.deps.db, me) }))
           .length > 0;
@@ -243,7 +248,7 @@ export const approvalRoutes: FastifyPluginAsyncZod = async (app) => {
       const all = rankOf(p.role) >= rankOf("admin");
       const r = await req.server.deps.db.query(
         "DELETE FROM delegations WHERE id = $1 AND ($2 OR lower(principal) = lower($3)) RETURNING id",
-        [req.params.id, all, ownNameOf(p)],
+        [req.params.id, all, ownNameOf(await deciderOf(req.server.deps.db, p))],
       );
       if (!r.rowCount) throw new NotFoundError(`delegation ${req.params.id} not found`);
       await appendAudit(req.server.deps.db, {

@@ -83,6 +83,25 @@ export async function personBehind(q: Queryable, actor: string): Promise<Approve
 }
 
 /**
+ * Whom a principal decides, delegates and queues approvals as: itself, or for an API token the
+ * account that created it. A token's name is not a person: a token named `bert` must not count
+ * as the listed approver `bert` (it decides as its creator, and is audited as `token:<name>`).
+ */
+export async function deciderOf(
+  q: Queryable,
+  p: { actor: string; kind: string; username?: string | undefined; email?: string | undefined },
+): Promise<Approver & { actor: string }> {
+  if (p.kind !== "token") return { actor: p.actor, username: p.username, email: p.email };
+  const person = await personBehind(q, p.actor);
+  return { actor: p.actor, username: person?.username, email: person?.email };
+}
+
+/** The name a decider goes by in delegations: e-mail, else username, else the actor itself. */
+export function ownNameOf(d: Approver & { actor: string }): string {
+  return d.email ?? d.username ?? d.actor;
+}
+
+/**
  * The other names (username, e-mail) of the admin accounts a person goes by, matched exactly
  * by username or e-mail: separation of duties then matches an e-mail to its account's
  * username's audit rows and vice versa.
