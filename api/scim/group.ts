@@ -9,8 +9,9 @@
 //   carries `id` and `displayName`; `remove` with path `members[value eq "<id>"]`.
 // - op names in any case, a bare string where a member object is expected.
 import { getCI, matchesElement, parseFilter, parsePatchPath, type Filter } from "./filter.ts";
-import { CORE_GROUP, GROUP_ATTRIBUTES, PATCH_OP, resolveAttr, resolveSub, type AttrDef } from "./schema.ts";
+import { CORE_GROUP, GROUP_ATTRIBUTES, resolveAttr, resolveSub, type AttrDef } from "./schema.ts";
 import { etagOf, type ScimProblem, type StoredMeta } from "./user.ts";
+import { patchOperations } from "./patch.ts";
 
 /** A member as the client named it: the User's id (lower-cased), and what we show beside it. */
 export type MemberRef = { value: string; display?: string };
@@ -23,7 +24,6 @@ export type GroupResult = { ok: true; group: GroupDoc } | { ok: false; problem: 
 const MAX_STRING = 2048;
 /** Most member values one request may carry (a PUT of a large group sends them all). */
 export const MAX_MEMBERS_PER_REQUEST = 10_000;
-const MAX_OPERATIONS = 1000;
 
 const MEMBERS_DEF = GROUP_ATTRIBUTES.find((a) => a.name === "members")!;
 
@@ -435,32 +435,10 @@ function pathlessPairs(value: unknown): { path: string; value: unknown }[] | Sci
  * caller checks that members added exist.
  */
 export function applyGroupPatch(current: GroupDoc, body: unknown): GroupResult {
-  if (!isObject(body)) return bad("invalidSyntax", "the PATCH body must be a JSON object");
-  const schemas = body.schemas;
-  if (
-    schemas !== undefined &&
-    !(
-      Array.isArray(schemas) &&
-      schemas.some((s) => typeof s === "string" && s.toLowerCase() === PATCH_OP.toLowerCase())
-    )
-  ) {
-    return bad("invalidSyntax", `schemas must contain ${PATCH_OP}`);
-  }
-  const ops = getCI(body, "Operations");
-  if (!Array.isArray(ops) || ops.length === 0)
-    return bad("invalidSyntax", "Operations must be a non-empty array");
-  if (ops.length > MAX_OPERATIONS) return bad("tooMany", `at most ${MAX_OPERATIONS} operations per request`);
+  const parsed = patchOperations(body);
+  if (!parsed.ok) return parsed;
   const doc: GroupDoc = structuredClone(current);
-  for (const [i, raw] of ops.entries()) {
-    if (!isObject(raw)) return bad("invalidSyntax", `Operations[${i}] must be an object`);
-    const opRaw = getCI(raw, "op");
-    const op = typeof opRaw === "string" ? opRaw.toLowerCase() : undefined;
-    if (op !== "add" && op !== "replace" && op !== "remove")
-      return bad("invalidSyntax", `Operations[${i}].op must be add, replace or remove`);
-    const path = getCI(raw, "path");
-    const value = getCI(raw, "value");
-    if (path !== undefined && (typeof path !== "string" || path.trim() === ""))
-      return bad("invalidPath", `Operations[${i}].path must be a non-empty string`);
+  for (const [i, { op, path, value }] of parsed.ops.entries()) {
     const pairs =
       typeof path === "string"
         ? [{ path, value }]

@@ -5,7 +5,7 @@
 // without `path` whose value keys are attribute paths ("name.givenName", or a full
 // "urn:…:enterprise:2.0:User:manager"); `emails[type eq "work"].value` on a user with no work
 // e-mail (creates it, as Entra expects); values as strings ("False") or wrapped ([{value}]).
-import { parsePatchPath, matchesElement, type PatchPath } from "./filter.ts";
+import { getCI, parsePatchPath, matchesElement, type PatchPath } from "./filter.ts";
 import { ENTERPRISE_USER, PATCH_OP, resolveAttr, resolveSub, type AttrDef } from "./schema.ts";
 import { normaliseUser, type ScimProblem, type ScimUser } from "./user.ts";
 
@@ -244,12 +244,17 @@ function pathlessPairs(value: unknown): { path: string; value: unknown }[] | Sci
   return pairs;
 }
 
+export type PatchOperation = { op: Op; path: string | undefined; value: unknown };
+
 /**
- * Applies a PatchOp request body to `current`. Every operation applies, or none does (RFC 7644
- * §3.5.2: the whole request fails on the first error). The result is re-normalised, so
- * `"active": "False"` ends as `false` and a bare `manager` string as `{ value }`.
+ * The operations of a PatchOp body, with the checks Users and Groups share (RFC 7644 §3.5.2):
+ * the PatchOp schema when `schemas` is given, a non-empty `Operations` array (names case
+ * insensitive; some clients send "operations", Entra capitalises "Replace"), each op add,
+ * replace or remove, a path a non-empty string when present.
  */
-export function applyPatch(current: ScimUser, body: unknown): PatchResult {
+export function patchOperations(
+  body: unknown,
+): { ok: true; ops: PatchOperation[] } | { ok: false; problem: ScimProblem } {
   if (!isObject(body)) return bad("invalidSyntax", "the PATCH body must be a JSON object");
   const schemas = body.schemas;
   if (
@@ -261,26 +266,37 @@ export function applyPatch(current: ScimUser, body: unknown): PatchResult {
   ) {
     return bad("invalidSyntax", `schemas must contain ${PATCH_OP}`);
   }
-  // Attribute names are case insensitive; some clients send "operations".
-  const opsKey = Object.keys(body).find((k) => k.toLowerCase() === "operations");
-  const ops = opsKey ? body[opsKey] : undefined;
+  const ops = getCI(body, "Operations");
   if (!Array.isArray(ops) || ops.length === 0)
     return bad("invalidSyntax", "Operations must be a non-empty array");
   if (ops.length > MAX_OPERATIONS) return bad("tooMany", `at most ${MAX_OPERATIONS} operations per request`);
-  const doc = structuredClone(current) as Record<string, unknown>;
+  const out: PatchOperation[] = [];
   for (const [i, raw] of ops.entries()) {
     if (!isObject(raw)) return bad("invalidSyntax", `Operations[${i}] must be an object`);
-    const get = (name: string) => raw[Object.keys(raw).find((k) => k.toLowerCase() === name) ?? name];
-    const opRaw = get("op");
+    const opRaw = getCI(raw, "op");
     const op = typeof opRaw === "string" ? opRaw.toLowerCase() : undefined;
     if (op !== "add" && op !== "replace" && op !== "remove") {
       return bad("invalidSyntax", `Operations[${i}].op must be add, replace or remove`);
     }
-    const path = get("path");
-    const value = get("value");
+    const path = getCI(raw, "path");
     if (path !== undefined && (typeof path !== "string" || path.trim() === "")) {
       return bad("invalidPath", `Operations[${i}].path must be a non-empty string`);
     }
+    out.push({ op, path, value: getCI(raw, "value") });
+  }
+  return { ok: true, ops: out };
+}
+
+/**
+ * Applies a PatchOp request body to `current`. Every operation applies, or none does (RFC 7644
+ * §3.5.2: the whole request fails on the first error). The result is re-normalised, so
+ * `"active": "False"` ends as `false` and a bare `manager` string as `{ value }`.
+ */
+export function applyPatch(current: ScimUser, body: unknown): PatchResult {
+  const parsed = patchOperations(body);
+  if (!parsed.ok) return parsed;
+  const doc = structuredClone(current) as Record<string, unknown>;
+  for (const [i, { op, path, value }] of parsed.ops.entries()) {
     const pairs: { path: string; value: unknown }[] | ScimProblem =
       typeof path === "string"
         ? [{ path, value }]
