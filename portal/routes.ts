@@ -6,7 +6,6 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
-import { withTransaction } from "../record/db.ts";
 import { appendAudit } from "../record/audit.ts";
 import { AppError, NotFoundError } from "../record/errors.ts";
 import type { OrderSpec, OrderStatus } from "../crds/generated/order.ts";
@@ -371,23 +370,27 @@ export const portalRoutes: FastifyPluginAsyncZod = async (app) => {
       const c = check.claims;
       const approver = c.approver.includes("@") ? { email: c.approver } : { username: c.approver };
       try {
-        await withTransaction(db, async (tx) => {
-          // Single use: the link id is claimed in the same transaction; a refused decision
-          // (e.g. separation of duties) rolls the claim back.
-          const claimed = await tx.query(
-            "INSERT INTO used_links (link_id) VALUES ($1) ON CONFLICT DO NOTHING",
-            [c.id],
-          );
-          if (!claimed.rowCount) throw new LinkReused();
-          await decideOrder(req, {
-            order: c.order,
-            issuer: c.issuer,
-            approver: { actor: actorOf(c.approver), ...approver },
-            decision: body.decision,
-            comment: body.comment || undefined,
-            source: "portal",
-            auditData: { linkId: c.id },
-          });
+        // A used link says so (and is audited as reused) before the order is looked at; the
+        // claim inside the decision's transaction settles races.
+        const used = await db.query("SELECT 1 FROM used_links WHERE link_id = $1", [c.id]);
+        if (used.rowCount) throw new LinkReused();
+        await decideOrder(req, {
+          order: c.order,
+          issuer: c.issuer,
+          approver: { actor: actorOf(c.approver), ...approver },
+          decision: body.decision,
+          comment: body.comment || undefined,
+          source: "portal",
+          auditData: { linkId: c.id },
+          // Single use: the link id is claimed in the decision's own transaction; a refused
+          // or failed decision (e.g. separation of duties) leaves the link unused.
+          within: async (tx) => {
+            const claimed = await tx.query(
+              "INSERT INTO used_links (link_id) VALUES ($1) ON CONFLICT DO NOTHING",
+              [c.id],
+            );
+            if (!claimed.rowCount) throw new LinkReused();
+          },
         });
       } catch (err) {
         if (err instanceof LinkReused) {

@@ -235,6 +235,18 @@ const cases: { name: string; given: ApprovalInput; want: string }[] = [
     want: "SelfApproval",
   },
   {
+    name: "link issued by the requester for someone else → SelfApproval",
+    given: base({ issuer: { actor: "admin:emp", email: "emp@corp.example" } }),
+    want: "SelfApproval",
+  },
+  {
+    name: "link issued through a token of the requester → SelfApproval",
+    given: base({
+      issuer: { actor: "token:bot", username: "bot", onBehalfOf: { email: "emp@corp.example" } },
+    }),
+    want: "SelfApproval",
+  },
+  {
     name: "link issued through a token whose creator changed the type → SeparationOfDuties",
     given: base({
       issuer: { actor: "token:mailer", username: "mailer", onBehalfOf: { username: "ada" } },

@@ -171,6 +171,14 @@ export function checkApproval(i: ApprovalInput): ApprovalDecision {
   if (personsOf(i.approver).some((p) => namesOf(p).has(norm(i.order.requesterEmail)))) {
     return { ok: false, reason: "SelfApproval", message: "nobody approves their own order" };
   }
+  // Nor through a link they (or a token of theirs) issued for someone else.
+  if (i.issuer && personsOf(i.issuer).some((p) => namesOf(p).has(norm(i.order.requesterEmail)))) {
+    return {
+      ok: false,
+      reason: "SelfApproval",
+      message: `this approval link was issued by ${i.issuer.actor}, who requested this order: nobody approves their own order`,
+    };
+  }
   const row = i.assetTypeChanges.find((r) => changedBy(r, i.approver));
   if (row) {
     return {

@@ -372,3 +372,35 @@ test("gap 4: an admin cannot mint a link that decides as another approver; a sup
     [["bert", "Approved"]],
   );
 });
+
+test("a token of the requester cannot mint an approval link for the requester's own order", async (t) => {
+  const api = await newApi(t);
+  await addAdmin(api, "root", "superadmin", undefined, "root@example.com");
+  await addAdmin(api, "bert", "approver", undefined, "bert@example.com");
+  const root = await signInAs(api, "root");
+  assert.equal((await putType(api, root.headers, "vpn", ["bert"])).statusCode, 201);
+  const r = await api.app.inject({
+    method: "POST",
+    url: "/orders",
+    headers: root.headers,
+    payload: { assetType: "vpn", requester: { id: "root", email: "root@example.com" } },
+  });
+  assert.equal(r.statusCode, 201, r.body);
+  const order = r.json<{ name: string }>().name;
+  await setOrderPhase(api, order, "PendingApproval");
+  const mint = (headers: Record<string, string>) =>
+    api.app.inject({
+      method: "POST",
+      url: `/orders/${order}/approval-links`,
+      headers,
+      payload: { approver: "bert" },
+    });
+  const direct = await mint(root.headers);
+  assert.equal(direct.statusCode, 409, direct.body);
+  assert.equal(reasonOf(direct), "SelfApproval");
+  // The same person through an API token (superadmin role, so forOther would pass).
+  const bot = await mintToken(api, root, "roots-bot", "superadmin", ["orders:write", "orders:read"]);
+  const viaToken = await mint(bot.headers);
+  assert.equal(viaToken.statusCode, 409, viaToken.body);
+  assert.equal(reasonOf(viaToken), "SelfApproval");
+});

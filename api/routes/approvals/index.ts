@@ -297,10 +297,13 @@ export const approvalRoutes: FastifyPluginAsyncZod = async (app) => {
       });
       if (!mint.ok && mint.reason === "EmployeeLink")
         throw new ForbiddenError(mint.message, { reason: mint.reason });
-      // Nobody mints one for an order they requested (self-approval through a link for their manager).
+      // Nobody mints one for an order they requested (self-approval through a link for their
+      // manager), also not through a token of theirs: the person behind the caller counts.
       const r = order.spec.requester;
       if (
-        [p.email, p.username, p.employeeId].some((x) => x && (isSameName(x, r.email) || isSameName(x, r.id)))
+        [...exactNamesOf(person), p.email, p.username, p.employeeId].some(
+          (x) => x && (isSameName(x, r.email) || isSameName(x, r.id)),
+        )
       ) {
         throw new ConflictError(
           "you requested this order: an approval link for it must come from someone else",

@@ -132,6 +132,11 @@ export type DecideInput = {
   source: "api" | "portal";
   /** Extra audit data (e.g. the approval link's id). */
   auditData?: Record<string, unknown>;
+  /**
+   * Runs first inside the decision's transaction (e.g. claiming a single-use link): it commits
+   * with the decision and its audit row, or rolls back with them. One pooled connection.
+   */
+  within?: (c: Queryable) => Promise<void>;
 };
 
 /** Applies one approver's decision, or throws the refusal (404/403/409). */
@@ -202,6 +207,7 @@ export async function decideOrder(req: FastifyRequest, i: DecideInput): Promise<
       // a row for a decision it finds unrecorded, sees this one. Postgres away = 503 before the
       // Order changes: no decision without its row.
       return await withTransaction(db, async (c) => {
+        await i.within?.(c);
         await lockOrderDecisions(c, o.metadata.name);
         const after = await res.mergePatch<OrderSpec, OrderStatus>(
           "Order",
