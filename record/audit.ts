@@ -322,7 +322,11 @@ export async function lockOrderDecisions(q: Queryable, order: string): Promise<v
     });
 }
 
-/** Whether a decision (approver + time, as on the Order) already has its audit row from the API. */
+/**
+ * Whether a decision (approver + time, as on the Order) already has its audit row from the API.
+ * Rows the API wrote before it recorded `at` match by approver alone (an approver decides once
+ * per order), so the first start of a mirror over older decisions writes no second row.
+ */
 export async function decisionRecorded(
   q: Queryable,
   d: { order: string; action: "order_approved" | "order_declined"; approver: string; at: string },
@@ -330,7 +334,7 @@ export async function decisionRecorded(
   const r = await q.query(
     `SELECT 1 FROM audit_events
       WHERE order_name = $1 AND action = $2 AND source <> 'operator'
-        AND data->>'approver' = $3 AND data->>'at' = $4
+        AND data->>'approver' = $3 AND (data->>'at' = $4 OR NOT data ? 'at')
       LIMIT 1`,
     [withoutNul(d.order), d.action, withoutNul(d.approver), d.at],
   );

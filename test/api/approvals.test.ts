@@ -17,6 +17,10 @@ import {
 import { assetTypeSpec } from "./fixtures.ts";
 import { pino } from "pino";
 import { startHistoryMirror } from "../../record/mirror.ts";
+import { appendAudit, lockOrderDecisions } from "../../record/audit.ts";
+import { withTransaction } from "../../record/db.ts";
+import { resourcesOf } from "../../api/plugins/resources.ts";
+import type { OrderSpec, OrderStatus } from "../../crds/generated/order.ts";
 import { eventually } from "../support/kube.ts";
 
 before(async () => {
@@ -281,4 +285,86 @@ test("one audit row per decision: the history mirror running beside the API writ
       [declined, "order_declined", "admin:bert", "api"],
     ],
   );
+});
+
+/** An Order pending bert's approval, and a mirror running beside the API. */
+async function mirrored(t: Parameters<typeof newApi>[0]) {
+  const { api, root } = await world(t);
+  const mirror = await startHistoryMirror({
+    kc: api.kc,
+    namespace: api.namespace,
+    db: api.db,
+    log: pino({ level: "silent" }),
+  });
+  t.after(() => mirror.stop());
+  const name = await newOrder(api, root);
+  /** Appends bert's approval to the Order as the API does; returns its `at`. */
+  const approve = async () => {
+    const at = new Date().toISOString();
+    const o = await resourcesOf(api.app.deps).get<OrderSpec, OrderStatus>("Order", name);
+    await resourcesOf(api.app.deps).mergePatch<OrderSpec, OrderStatus>(
+      "Order",
+      name,
+      { spec: { approvals: [{ approver: "bert", decision: "Approved", at }] } },
+      o!.metadata.resourceVersion,
+    );
+    return at;
+  };
+  const rows = async () =>
+    (
+      await api.db.query<{ actor: string; source: string }>(
+        "SELECT actor, source FROM audit_events WHERE action = 'order_approved' AND order_name = $1 ORDER BY id",
+        [name],
+      )
+    ).rows.map((r) => `${r.actor} ${r.source}`);
+  const settled = () =>
+    eventually("the mirror has the decision", async () => {
+      await mirror.whenIdle();
+      const q = await api.db.query(
+        "SELECT 1 FROM order_approvals a JOIN orders o ON o.uid = a.order_uid WHERE o.name = $1",
+        [name],
+      );
+      return q.rowCount ? true : undefined;
+    });
+  return { api, name, approve, rows, settled };
+}
+
+test("the decision lock: while the API holds it across a slow patch-then-audit, the mirror waits and writes no row", async (t) => {
+  const { api, name, approve, rows, settled } = await mirrored(t);
+  await withTransaction(api.db, async (c) => {
+    await lockOrderDecisions(c, name);
+    const at = await approve();
+    // The mirror sees the decision now; the API's row is not committed yet. Without the lock it
+    // would write its stand-in meanwhile.
+    await new Promise((r) => setTimeout(r, 700));
+    await appendAudit(c, {
+      actor: "admin:bert",
+      action: "order_approved",
+      target: `order:${name}`,
+      order: name,
+      source: "api",
+      data: { approver: "bert", decision: "Approved", at },
+    });
+  });
+  await settled();
+  assert.deepEqual(await rows(), ["admin:bert api"]);
+});
+
+test("a decision recorded before rows carried `at` gets no second row when the mirror first starts", async (t) => {
+  const { api, name, approve, rows, settled } = await mirrored(t);
+  // What the API wrote before this version: no `at` in the row.
+  await withTransaction(api.db, async (c) => {
+    await lockOrderDecisions(c, name);
+    await approve();
+    await appendAudit(c, {
+      actor: "admin:bert",
+      action: "order_approved",
+      target: `order:${name}`,
+      order: name,
+      source: "api",
+      data: { approver: "bert", viaDeputy: false },
+    });
+  });
+  await settled();
+  assert.deepEqual(await rows(), ["admin:bert api"]);
 });
