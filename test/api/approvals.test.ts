@@ -155,6 +155,30 @@ test("only listed approvers decide; a deputy decides within the delegation windo
     },
   });
   assert.equal(d.statusCode, 201, d.body);
+  // bert sees and may withdraw it though it names him by username and he has an e-mail.
+  const mine = await api.app.inject({ method: "GET", url: "/delegations", headers: bert.headers });
+  assert.deepEqual(
+    mine.json<{ items: { id: string; principal: string }[] }>().items.map((x) => x.principal),
+    ["bert"],
+  );
+  const spare = await api.app.inject({
+    method: "POST",
+    url: "/delegations",
+    headers: bert.headers,
+    payload: {
+      principal: "bert",
+      deputy: "zed@example.com",
+      startsAt: new Date(api.clock.now.getTime() + 5 * 3600_000).toISOString(),
+      endsAt: new Date(api.clock.now.getTime() + 6 * 3600_000).toISOString(),
+    },
+  });
+  assert.equal(spare.statusCode, 201, spare.body);
+  const withdrawn = await api.app.inject({
+    method: "DELETE",
+    url: `/delegations/${spare.json<{ id: string }>().id}`,
+    headers: bert.headers,
+  });
+  assert.equal(withdrawn.statusCode, 204, withdrawn.body);
   // Not yet in the window.
   assert.equal((await decide(api, zed, name, "approve")).statusCode, 403);
   api.clock.now = new Date(api.clock.now.getTime() + 3600_000 + 1000);

@@ -11,6 +11,7 @@ import { entriesOf } from "../../../crds/approval-policy.ts";
 import type { AssetTypeSpec } from "../../../crds/generated/assettype.ts";
 import { resourcesOf } from "../../plugins/resources.ts";
 import { principalOf } from "../../plugins/auth.ts";
+import type { Queryable } from "../../../record/db.ts";
 import { K8sName } from "../catalog/schemas.ts";
 import { listVisibleOrders, orderView, visibleOrder } from "../orders/index.ts";
 import {
@@ -35,6 +36,17 @@ const DelegationView = z.object({
   endsAt: z.date(),
   createdBy: z.string(),
 });
+
+/**
+ * Every exact name the caller goes by (username, e-mail, its account's other names; a token:
+ * its creator's), lower case: a delegation set under any of them is the caller's.
+ */
+async function allNamesOf(db: Queryable, p: Parameters<typeof deciderOf>[1]): Promise<string[]> {
+  const d = await deciderOf(db, p);
+  const me = { username: d.username, email: d.email };
+  const names = exactNamesOf({ ...me, aliases: await aliasesOf(db, me) });
+  return [...new Set([...names, ownNameOf(d)].map((n) => n.toLowerCase()))];
+}
 
 export const approvalRoutes: FastifyPluginAsyncZod = async (app) => {
   for (const [verb, decision] of [
@@ -160,8 +172,8 @@ export const approvalRoutes: FastifyPluginAsyncZod = async (app) => {
         created_by: string;
       }>(
         `SELECT id::text AS id, principal, deputy, starts_at, ends_at, created_by FROM delegations
-          WHERE $1 OR lower(principal) = lower($2) OR lower(deputy) = lower($2) ORDER BY starts_at`,
-        [all, ownNameOf(await deciderOf(req.server.deps.db, p))],
+          WHERE $1 OR lower(principal) = ANY($2) OR lower(deputy) = ANY($2) ORDER BY starts_at`,
+        [all, await allNamesOf(req.server.deps.db, p)],
       );
       return {
         items: r.rows.map((d) => ({
@@ -247,8 +259,8 @@ export const approvalRoutes: FastifyPluginAsyncZod = async (app) => {
       const p = principalOf(req);
       const all = rankOf(p.role) >= rankOf("admin");
       const r = await req.server.deps.db.query(
-        "DELETE FROM delegations WHERE id = $1 AND ($2 OR lower(principal) = lower($3)) RETURNING id",
-        [req.params.id, all, ownNameOf(await deciderOf(req.server.deps.db, p))],
+        "DELETE FROM delegations WHERE id = $1 AND ($2 OR lower(principal) = ANY($3)) RETURNING id",
+        [req.params.id, all, await allNamesOf(req.server.deps.db, p)],
       );
       if (!r.rowCount) throw new NotFoundError(`delegation ${req.params.id} not found`);
       await appendAudit(req.server.deps.db, {
