@@ -102,6 +102,12 @@ test("ServiceNow: a signed request item becomes one Order, idempotent on the RIT
     rows.map((x) => [x.actor, x.action, x.order]),
     [["integration:servicenow", "order_created", "snow-ritm0010001"]],
   );
+  // Ordered on the employee's behalf (ServiceNow's catalogue decided); the row says whether
+  // ipsolis' own entitlement agreed.
+  assert.equal(rows[0]?.data.onBehalf, true);
+  // This asset type names nobody in its entitlement: created all the same, and said so.
+  assert.equal(rows[0]?.data.entitled, false, JSON.stringify(rows[0]?.data));
+  assert.equal(rows[0]?.data.notEntitledReason, "NoEntitlement");
   // By bare names and a token with the servicenow scope; by employee number too.
   const token = await addToken(api, "admin", ["servicenow"], "snow-flow");
   const byToken = await api.app.inject({

@@ -153,7 +153,7 @@ export async function ordererOf(
 /** Whether this person may order this asset type (api/policy/entitlement.ts). */
 export async function entitlementOf(
   q: Queryable,
-  at: Cr<AssetTypeSpec>,
+  at: { spec: Pick<AssetTypeSpec, "entitlement"> },
   who: { id?: string; email: string },
 ): Promise<EntitlementDecision> {
   return decideEntitlement(at.spec.entitlement, await ordererOf(q, who));

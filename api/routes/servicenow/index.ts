@@ -15,6 +15,7 @@ import {
 } from "../../../record/employees/store.ts";
 import type { AssetType } from "../../../crds/generated/index.ts";
 import { createOrder, listAssetTypes } from "../../leaver/orders.ts";
+import { entitlementOf } from "../orders/index.ts";
 import { authenticateWebhook, keepRawJsonBody, parseBody } from "../../leaver/webhook.ts";
 
 export const CATALOG_ITEM_ANNOTATION = "ipsolis.io/servicenow-catalog-item";
@@ -193,6 +194,10 @@ export const servicenowRoutes: FastifyPluginAsyncZod = async (app) => {
           .code(200)
           .send({ order: orderName, created: false, phase: r.existing.status?.phase ?? null });
       }
+      // ServiceNow's catalogue (its user criteria and approvals) decided who may request the
+      // item, so the RITM is ordered on the employee's behalf like staff do; the audit row says
+      // whether ipsolis' own entitlement would have allowed it.
+      const entitled = await entitlementOf(deps.db, assetType, { id: employee.userName, email });
       await appendAudit(deps.db, {
         actor: caller.actor,
         action: "order_created",
@@ -205,6 +210,9 @@ export const servicenowRoutes: FastifyPluginAsyncZod = async (app) => {
           assetType: assetType.metadata.name,
           requester: employee.userName,
           attributes: Object.keys(attributes),
+          onBehalf: true,
+          entitled: entitled.ok,
+          ...(entitled.ok ? { entitledVia: entitled.via } : { notEntitledReason: entitled.reason }),
         },
       });
       return reply.code(201).send({ order: orderName, created: true, phase: null });
