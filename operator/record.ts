@@ -108,7 +108,9 @@ export async function startRecord(d: {
       anchors?.stop();
       cost.stop();
       await mirror.stop();
-      await migrated;
+      // A migration loop waiting out a Postgres outage is not waited for (its backoff may be
+      // 30 s; the pod's grace period is too): it stops at its next turn.
+      await Promise.race([migrated, new Promise((r) => setTimeout(r, 1000).unref())]);
       await db.end();
     },
   };
