@@ -57,13 +57,35 @@ export function send(reply: FastifyReply, code: number, body: unknown) {
  * `W/"3", W/"4"` → [3, 4]; `*` or absent → undefined; a tag that is no version of ours never
  * matches (so `nonsense` → []).
  */
-export function ifMatchVersions(req: FastifyRequest): number[] | undefined {
+function ifMatchVersions(req: FastifyRequest): number[] | undefined {
   const h = req.headers["if-match"];
   if (h === undefined || h.trim() === "*") return undefined;
   return h.split(",").flatMap((tag) => {
     const m = /^\s*(?:W\/)?"(\d{1,9})"\s*$/.exec(tag);
     return m ? [Number(m[1])] : [];
   });
+}
+
+/**
+ * The current resource, read under its row lock, for a write: 404 when it is missing, 412
+ * `invalidVers` when `If-Match` names other versions (RFC 7644 §3.14).
+ */
+export async function lockedForWrite<T extends { version: number }>(
+  req: FastifyRequest<{ Params: { id: string } }>,
+  kind: "User" | "Group",
+  load: (id: string) => Promise<T | undefined>,
+): Promise<T> {
+  const ifVersions = ifMatchVersions(req);
+  const current = await load(req.params.id);
+  if (!current) throw new ScimError({ status: 404, detail: `${kind} ${req.params.id} not found` });
+  if (ifVersions !== undefined && !ifVersions.includes(current.version)) {
+    throw new ScimError({
+      status: 412,
+      scimType: "invalidVers",
+      detail: "the resource changed since the given ETag",
+    });
+  }
+  return current;
 }
 
 /**

@@ -46,7 +46,7 @@ import {
   ScimError,
   attribution,
   baseUrl,
-  ifMatchVersions,
+  lockedForWrite,
   isNoneMatched,
   scim,
   send,
@@ -196,17 +196,8 @@ export const scimGroupRoutes: FastifyPluginAsyncZod = async (app) => {
     next: (current: GroupDoc) => GroupDoc,
   ) {
     const { db, now } = req.server.deps;
-    const ifVersions = ifMatchVersions(req);
     const { group, members } = await withTransaction(db, async (c) => {
-      const before = await getGroup(c, req.params.id, true);
-      if (!before) throw new ScimError({ status: 404, detail: `Group ${req.params.id} not found` });
-      if (ifVersions !== undefined && !ifVersions.includes(before.version)) {
-        throw new ScimError({
-          status: 412,
-          scimType: "invalidVers",
-          detail: "the resource changed since the given ETag",
-        });
-      }
+      const before = await lockedForWrite(req, "Group", (id) => getGroup(c, id, true));
       const current = (await membersOf(c, [before.id])).get(before.id) ?? [];
       const doc: GroupDoc = {
         displayName: before.displayName,
@@ -274,17 +265,8 @@ export const scimGroupRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.delete(`${BASE}/Groups/:id`, { config: scim, schema: { params: IdParams } }, async (req, reply) => {
     const db = req.server.deps.db;
-    const ifVersions = ifMatchVersions(req);
     await withTransaction(db, async (c) => {
-      const before = await getGroup(c, req.params.id, true);
-      if (!before) throw new ScimError({ status: 404, detail: `Group ${req.params.id} not found` });
-      if (ifVersions !== undefined && !ifVersions.includes(before.version)) {
-        throw new ScimError({
-          status: 412,
-          scimType: "invalidVers",
-          detail: "the resource changed since the given ETag",
-        });
-      }
+      const before = await lockedForWrite(req, "Group", (id) => getGroup(c, id, true));
       const members = ((await membersOf(c, [before.id])).get(before.id) ?? []).map((m) => m.id);
       await deleteGroup(c, before.id);
       await appendAudit(c, {

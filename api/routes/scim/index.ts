@@ -46,7 +46,7 @@ import {
   ScimError,
   attribution as scimAttribution,
   baseUrl,
-  ifMatchVersions,
+  lockedForWrite,
   isNoneMatched,
   scim,
   scimTypeFor,
@@ -323,17 +323,8 @@ export const scimRoutes: FastifyPluginAsyncZod = async (app) => {
     next: (current: ScimUser) => { user: ScimUser; explicitActive: boolean },
   ) {
     const deps = req.server.deps;
-    const ifVersions = ifMatchVersions(req);
     const { employee, leaverEvent } = await withTransaction(deps.db, async (c) => {
-      const before = await getEmployee(c, req.params.id, true);
-      if (!before) throw new ScimError({ status: 404, detail: `User ${req.params.id} not found` });
-      if (ifVersions !== undefined && !ifVersions.includes(before.version)) {
-        throw new ScimError({
-          status: 412,
-          scimType: "invalidVers",
-          detail: "the resource changed since the given ETag",
-        });
-      }
+      const before = await lockedForWrite(req, "User", (id) => getEmployee(c, id, true));
       const { user, explicitActive } = next(before.resource as ScimUser);
       const employee = await replaceEmployee(c, before.id, columnsOf(user), user, deps.now());
       if (!employee) throw new ScimError({ status: 404, detail: `User ${req.params.id} not found` });
@@ -381,20 +372,11 @@ export const scimRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.delete(`${BASE}/Users/:id`, { config: scim, schema: { params: IdParams } }, async (req, reply) => {
     const deps = req.server.deps;
-    const ifVersions = ifMatchVersions(req);
     const leaverEvent = await withTransaction(deps.db, async (c) => {
       // The groups first, then the employee: the lock order of a group write (group, then its
       // members), so a DELETE and a group PATCH never deadlock.
       await lockGroupsOfEmployee(c, req.params.id);
-      const before = await getEmployee(c, req.params.id, true);
-      if (!before) throw new ScimError({ status: 404, detail: `User ${req.params.id} not found` });
-      if (ifVersions !== undefined && !ifVersions.includes(before.version)) {
-        throw new ScimError({
-          status: 412,
-          scimType: "invalidVers",
-          detail: "the resource changed since the given ETag",
-        });
-      }
+      const before = await lockedForWrite(req, "User", (id) => getEmployee(c, id, true));
       const gone = await deleteEmployee(c, before.id, deps.now());
       if (!gone) throw new ScimError({ status: 404, detail: `User ${req.params.id} not found` });
       // A deleted User's memberships disappear (a deactivated one stays a member, entitled to
