@@ -14,15 +14,7 @@ import { principalOf } from "../../plugins/auth.ts";
 import type { Queryable } from "../../../record/db.ts";
 import { K8sName } from "../catalog/schemas.ts";
 import { listVisibleOrders, orderView, visibleOrder } from "../orders/index.ts";
-import {
-  aliasesOf,
-  assetTypeChanges,
-  deciderOf,
-  decideOrder,
-  delegationsFor,
-  ownNameOf,
-  personBehind,
-} from "./service.ts";
+import { aliasesOf, assetTypeChanges, deciderOf, decideOrder, delegationsFor, ownNameOf } from "./service.ts";
 import { mintApprovalLink } from "./links.ts";
 
 const Params = z.object({ name: K8sName });
@@ -107,11 +99,7 @@ export const approvalRoutes: FastifyPluginAsyncZod = async (app) => {
       const res = resourcesOf(req.server.deps);
       const d = await deciderOf(db, p);
       const base = { username: d.username, email: d.email };
-      const approver = {
-        ...base,
-        aliases: await aliasesOf(db, base),
-        onBehalfOf: await personBehind(db, p.actor),
-      };
+      const approver = { ...base, aliases: await aliasesOf(db, base) };
       const delegations = await delegationsFor(db, exactNamesOf(approver));
       // Same visibility as the order list: ACL-scoped admins see only their asset types.
       const pending = await listVisibleOrders(req, { phase: "PendingApproval" });
@@ -301,8 +289,8 @@ export const approvalRoutes: FastifyPluginAsyncZod = async (app) => {
       // a link for yourself, or for another approver only from a superadmin (audited
       // `forOther`). Employees never mint one (api/policy/approvals.ts checkLinkMint). A token
       // mints as the account that created it.
-      const self = { username: p.username, email: p.email };
-      const person = (await personBehind(db, p.actor)) ?? { ...self, aliases: await aliasesOf(db, self) };
+      const d = await deciderOf(db, p);
+      const person = { username: d.username, email: d.email, aliases: await aliasesOf(db, d) };
       const mint = checkLinkMint({
         minter: { role: p.role, names: exactNamesOf(person) },
         approver: req.body.approver,
