@@ -1,5 +1,6 @@
 // The caller's asset-type ACL scope (api/policy/acl.ts), read from their grants. Only admin
-// accounts hold grants; tokens and other roles see every type.
+// accounts hold grants; a token carries the grants of the account that created it. Other roles
+// see every type.
 import type { FastifyRequest } from "fastify";
 import { aclScopeOf, type AclScope } from "../policy/acl.ts";
 import { listGrants } from "../../record/identity/users.ts";
@@ -9,7 +10,7 @@ import { principalOf } from "./auth.ts";
 export async function aclScopeFor(req: FastifyRequest): Promise<AclScope> {
   const p = principalOf(req);
   const grants =
-    p.userId !== undefined && p.role === "admin" ? await listGrants(req.server.deps.db, p.userId) : [];
+    p.accountId !== undefined && p.role === "admin" ? await listGrants(req.server.deps.db, p.accountId) : [];
   return aclScopeOf(p.role, grants);
 }
 

@@ -11,7 +11,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import fp from "fastify-plugin";
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { isAllowed, type Permission, type Role } from "../policy/permissions.ts";
+import { chainExpiry, isAllowed, tokenRights, type Permission, type Role } from "../policy/permissions.ts";
 import { authenticateToken } from "../../record/identity/tokens.ts";
 import { readSession } from "../../record/identity/sessions.ts";
 import { ForbiddenError, UnauthenticatedError } from "../../record/errors.ts";
@@ -28,6 +28,13 @@ export type Principal = {
   tokenName?: string;
   /** Admin account id (sessions of admin accounts only). */
   userId?: string;
+  /**
+   * The admin account that acts: the session's account, or the account at the top of a token's
+   * chain of creators (its ACL grants and its "self" apply to the token).
+   */
+  accountId?: string;
+  /** Tokens: the earliest expiry along the token's chain (what a token it mints may not outlive). */
+  expiresAt?: Date;
   /** Employee id (SCIM userName) of a portal session. */
   employeeId?: string;
   displayName?: string;
@@ -70,13 +77,30 @@ async function resolvePrincipal(req: FastifyRequest, opts: AuthOptions): Promise
     if (!found.ok)
       return { error: new UnauthenticatedError(found.message, { reason: `Token${found.reason}` }) };
     const t = found.token;
+    const c = found.creator;
+    // The legacy key is a creator like an account: without it configured, its tokens are dead.
+    if (c.kind === "legacy" && opts.adminKey === undefined) {
+      return {
+        error: new UnauthenticatedError(
+          `API token "${t.name}" is no longer valid: it was created with the legacy admin key, which is switched off`,
+          { reason: "TokenCreatorGone" },
+        ),
+      };
+    }
+    const rights = tokenRights(
+      found.chain,
+      c.kind === "account" ? c.role : c.kind === "legacy" ? "superadmin" : undefined,
+    );
+    const expiresAt = chainExpiry(found.chain);
     return {
       principal: {
         actor: `token:${t.name}`,
         kind: "token",
-        role: t.role,
-        scopes: t.scopes,
+        role: rights.role,
+        scopes: rights.scopes,
         tokenName: t.name,
+        ...(c.kind === "account" ? { accountId: c.id } : {}),
+        ...(expiresAt ? { expiresAt } : {}),
       },
     };
   }
@@ -108,6 +132,7 @@ async function resolvePrincipal(req: FastifyRequest, opts: AuthOptions): Promise
           scopes: null,
           username: s.username,
           userId: s.userId,
+          accountId: s.userId,
           ...(s.email ? { email: s.email } : {}),
         },
       };

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { checkNewPassword, checkSuperadminGuard } from "./accounts.ts";
+import { checkNewPassword, checkSelfChange, checkSuperadminGuard, type AccountChange } from "./accounts.ts";
 
 test("new passwords: minimum length and different from the current one", () => {
   assert.equal(checkNewPassword({ next: "short", minLength: 12 }).ok, false);
@@ -41,3 +41,18 @@ for (const c of cases) {
     assert.equal(checkSuperadminGuard(c.target, c.change, c.n).ok, c.ok);
   });
 }
+
+test("nobody changes their own role or state; no-ops and other accounts pass", () => {
+  const me = { id: "1", role: "superadmin" as const, disabled: false };
+  const cases: { change: AccountChange; actor: string | undefined; ok: boolean }[] = [
+    { change: { kind: "delete" }, actor: "1", ok: false },
+    { change: { kind: "update", role: "admin" }, actor: "1", ok: false },
+    { change: { kind: "update", disabled: true }, actor: "1", ok: false },
+    { change: { kind: "update", role: "superadmin" }, actor: "1", ok: true },
+    { change: { kind: "update", disabled: false }, actor: "1", ok: true },
+    { change: { kind: "update" }, actor: "1", ok: true },
+    { change: { kind: "delete" }, actor: "2", ok: true },
+    { change: { kind: "delete" }, actor: undefined, ok: true },
+  ];
+  for (const c of cases) assert.equal(checkSelfChange(c.actor, me, c.change).ok, c.ok, JSON.stringify(c));
+});

@@ -43,3 +43,33 @@ export function checkSuperadminGuard(
       }
     : { ok: true };
 }
+
+/**
+ * Nobody changes their own role or state (demote, disable, delete themselves), also not through
+ * a token they minted: a slip would lock the session's own owner out. Another superadmin does it.
+ * A no-op (the same role, `disabled: false` on an enabled account) is no change.
+ */
+export function checkSelfChange(
+  actorAccountId: string | undefined,
+  target: { id: string; role: AdminRole; disabled: boolean },
+  change: AccountChange,
+): { ok: true } | { ok: false; reason: "OwnAccount"; message: string } {
+  if (actorAccountId === undefined || actorAccountId !== target.id) return { ok: true };
+  const what =
+    change.kind === "delete"
+      ? "delete"
+      : change.role !== undefined && change.role !== target.role
+        ? "change the role of"
+        : change.disabled !== undefined && change.disabled !== target.disabled
+          ? change.disabled
+            ? "disable"
+            : "enable"
+          : undefined;
+  return what === undefined
+    ? { ok: true }
+    : {
+        ok: false,
+        reason: "OwnAccount",
+        message: `you cannot ${what} your own account: ask another superadmin`,
+      };
+}

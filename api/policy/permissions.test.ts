@@ -1,7 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
+  chainExpiry,
   checkMint,
+  tokenRights,
   isAllowed,
   isScope,
   roleAllows,
@@ -68,4 +70,34 @@ test("scope strings", () => {
     assert.ok(isScope(s), s);
   for (const s of ["public", "ingest", "nope", "nope:*", ""]) assert.ok(!isScope(s), s);
   assert.ok(rankOf("superadmin") > rankOf("admin") && rankOf("auditor") > rankOf("helpdesk"));
+});
+
+test("token rights: the lowest role along the chain and the creator, scopes intersected", () => {
+  const r = tokenRights(
+    [
+      { role: "superadmin", scopes: ["admin:*"] },
+      { role: "superadmin", scopes: ["audit:read", "orders:*"] },
+    ],
+    "admin",
+  );
+  assert.equal(r.role, "admin");
+  assert.deepEqual(r.scopes.sort(), ["audit:read", "orders:approve", "orders:read", "orders:write", "self"]);
+  assert.equal(isAllowed(r, "users:admin"), false);
+  assert.equal(isAllowed(r, "orders:write"), true);
+  // A creator demoted to auditor: only the auditor's share of the token's scopes.
+  const a = tokenRights([{ role: "superadmin", scopes: ["admin:*"] }], "auditor");
+  assert.equal(a.role, "auditor");
+  assert.equal(isAllowed(a, "orders:write"), false);
+  assert.equal(isAllowed(a, "audit:read"), true);
+  // A product-issued token (no creator account): its own role.
+  assert.equal(tokenRights([{ role: "helpdesk", scopes: ["orders:read"] }], undefined).role, "helpdesk");
+});
+
+test("chain expiry: the earliest along the chain", () => {
+  const d = (s: string) => new Date(s);
+  assert.equal(chainExpiry([{ expiresAt: null }, { expiresAt: null }]), null);
+  assert.deepEqual(
+    chainExpiry([{ expiresAt: d("2030-01-02T00:00:00Z") }, { expiresAt: d("2030-01-01T00:00:00Z") }]),
+    d("2030-01-01T00:00:00Z"),
+  );
 });

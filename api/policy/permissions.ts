@@ -156,3 +156,31 @@ export function checkMint(
   }
   return { ok: true };
 }
+
+/**
+ * What a token may do right now: at most its creator's current role, and never more than any
+ * token above it in the chain (tokens minted by tokens). `chain` is the token first, then the
+ * token that minted it, and so on; `creatorRole` is the current role of the account at the top
+ * (undefined for tokens the product issued itself, bound to their own role alone). The result
+ * has explicit permission names as scopes, so `isAllowed` and the mint guard apply unchanged.
+ */
+export function tokenRights(
+  chain: readonly { role: AdminRole; scopes: readonly string[] }[],
+  creatorRole: AdminRole | undefined,
+): { role: AdminRole; scopes: string[] } {
+  const roles = [...chain.map((t) => t.role), ...(creatorRole ? [creatorRole] : [])];
+  const role = roles.reduce((a, b) => (rankOf(b) < rankOf(a) ? b : a));
+  let rights = new Set(permissionsOf({ role, scopes: chain[0]?.scopes ?? [] }));
+  for (const t of chain.slice(1)) {
+    const theirs = new Set(permissionsOf({ role, scopes: t.scopes }));
+    rights = new Set([...rights].filter((p) => theirs.has(p)));
+  }
+  return { role, scopes: [...rights] };
+}
+
+/** The earliest expiry along a token chain (a token minted by a token cannot outlive it). */
+export function chainExpiry(chain: readonly { expiresAt: Date | null }[]): Date | null {
+  let at: Date | null = null;
+  for (const t of chain) if (t.expiresAt && (at === null || t.expiresAt < at)) at = t.expiresAt;
+  return at;
+}

@@ -22,7 +22,7 @@ export async function seedDemoIdentity(
     name: "demo",
     role: "superadmin",
     scopes: ["admin:*"],
-    createdBy: "system:api",
+    createdBy: `admin:${username}`,
   });
   return { username, password, token };
 }

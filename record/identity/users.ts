@@ -64,11 +64,23 @@ export async function createUser(
     );
     return publicUser(toUser(r.rows[0]!));
   } catch (err) {
-    if ((err as { code?: string }).code === "23505") {
-      throw new ConflictError(`user "${u.username}" already exists`, { cause: err, reason: "Exists" });
-    }
-    throw err;
+    throw (
+      emailTaken(err, u.email) ??
+      ((err as { code?: string }).code === "23505"
+        ? new ConflictError(`user "${u.username}" already exists`, { cause: err, reason: "Exists" })
+        : err)
+    );
   }
+}
+
+/** The 409 of a second account with an e-mail already taken (any letter case; migration 0120). */
+function emailTaken(err: unknown, email: string | null | undefined): ConflictError | undefined {
+  const e = err as { code?: string; constraint?: string };
+  if (e.code !== "23505" || e.constraint !== "users_email_lower_key") return undefined;
+  return new ConflictError(`another admin account already has the e-mail address ${email ?? ""}`, {
+    cause: err,
+    reason: "EmailTaken",
+  });
 }
 
 export async function getUserByUsername(q: Queryable, username: string): Promise<UserWithHash | undefined> {
@@ -121,10 +133,11 @@ export async function updateUser(
   if (patch.disabled !== undefined) add("disabled", patch.disabled);
   if (patch.passwordHash !== undefined) add("password_hash", patch.passwordHash);
   sets.push("updated_at = now()");
-  const r = await q.query<Row>(
-    `UPDATE users SET ${sets.join(", ")} WHERE id = $1 RETURNING ${COLUMNS}`,
-    vals,
-  );
+  const r = await q
+    .query<Row>(`UPDATE users SET ${sets.join(", ")} WHERE id = $1 RETURNING ${COLUMNS}`, vals)
+    .catch((err: unknown) => {
+      throw emailTaken(err, patch.email) ?? err;
+    });
   return publicUser(toUser(r.rows[0]!));
 }
 

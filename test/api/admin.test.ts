@@ -4,22 +4,28 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { addAdmin, addToken, bearer, newApi, signInAs } from "./support.ts";
 
-test("the last active superadmin cannot be demoted, disabled or deleted", async (t) => {
+test("the last active superadmin cannot be demoted, disabled or deleted; nobody changes their own role or state", async (t) => {
   const api = await newApi(t);
   const root = await addAdmin(api, "root", "superadmin");
   const s = await signInAs(api, "root");
-  const patch = (id: string, payload: object) =>
-    api.app.inject({ method: "PATCH", url: `/admin/users/${id}`, headers: s.headers, payload });
+  const patch = (id: string, payload: object, h = s.headers) =>
+    api.app.inject({ method: "PATCH", url: `/admin/users/${id}`, headers: h, payload });
 
+  // The last superadmin, reached by a legacy-key caller (no account of its own).
+  const legacy = await newApi(t, { config: { IPSOLIS_ADMIN_KEY: "k".repeat(32) } });
+  const lroot = await addAdmin(legacy, "root", "superadmin");
   for (const payload of [{ role: "admin" }, { disabled: true }]) {
-    const r = await patch(root.id, payload);
+    const r = await legacy.app.inject({
+      method: "PATCH",
+      url: `/admin/users/${lroot.id}`,
+      headers: { "x-admin-key": "k".repeat(32) },
+      payload,
+    });
     assert.equal(r.statusCode, 409, JSON.stringify(payload));
     assert.equal(r.json<{ reason: string }>().reason, "LastSuperadmin");
   }
-  const del = await api.app.inject({ method: "DELETE", url: `/admin/users/${root.id}`, headers: s.headers });
-  assert.equal(del.statusCode, 409);
 
-  // With a second active superadmin, the first may step down; then the second is the last.
+  // One's own role and state: refused with 409, also with a second superadmin around.
   const made = await api.app.inject({
     method: "POST",
     url: "/admin/users",
@@ -28,19 +34,72 @@ test("the last active superadmin cannot be demoted, disabled or deleted", async 
   });
   assert.equal(made.statusCode, 201, made.body);
   const second = made.json<{ user: { id: string } }>().user;
-  assert.equal((await patch(root.id, { role: "admin" })).statusCode, 200);
+  for (const payload of [{ role: "admin" }, { disabled: true }]) {
+    const r = await patch(root.id, payload);
+    assert.equal(r.statusCode, 409, JSON.stringify(payload));
+    assert.equal(r.json<{ reason: string }>().reason, "OwnAccount");
+  }
+  const own = await api.app.inject({ method: "DELETE", url: `/admin/users/${root.id}`, headers: s.headers });
+  assert.equal(own.statusCode, 409);
+  assert.equal(own.json<{ reason: string }>().reason, "OwnAccount");
+  // Not a change: the same role, and one's own e-mail.
+  assert.equal((await patch(root.id, { role: "superadmin" })).statusCode, 200);
+  assert.equal((await patch(root.id, { email: "root2@example.com" })).statusCode, 200);
+  // Through a token one minted: the same refusal.
+  const tok = await api.app.inject({
+    method: "POST",
+    url: "/admin/tokens",
+    headers: s.headers,
+    payload: { name: "root-all", role: "superadmin", scopes: ["admin:*"] },
+  });
+  const th = bearer(tok.json<{ token: string }>().token);
+  const viaToken = await patch(root.id, { role: "admin" }, th);
+  assert.equal(viaToken.statusCode, 409, viaToken.body);
+  assert.equal(viaToken.json<{ reason: string }>().reason, "OwnAccount");
+
+  // The second superadmin demotes root; then the second is the last.
   const s2 = await signInAs(api, "second");
+  assert.equal((await patch(root.id, { role: "admin" }, s2.headers)).statusCode, 200);
   const last = await api.app.inject({
     method: "DELETE",
     url: `/admin/users/${second.id}`,
-    headers: s2.headers,
+    headers: (await signInAs(api, "second")).headers,
   });
   assert.equal(last.statusCode, 409);
   // The demoted root's session ended with the role change.
   const me = await api.app.inject({ method: "GET", url: "/auth/me", headers: { cookie: s.cookie } });
   assert.equal(me.statusCode, 401);
   const audit = await api.db.query("SELECT 1 FROM audit_events WHERE action = 'admin_user_updated'");
-  assert.equal(audit.rowCount, 1);
+  assert.equal(audit.rowCount, 3);
+});
+
+test("two admin accounts may not share an e-mail address, in any letter case", async (t) => {
+  const api = await newApi(t);
+  await addAdmin(api, "root", "superadmin");
+  const s = await signInAs(api, "root");
+  const create = (username: string, email: string) =>
+    api.app.inject({
+      method: "POST",
+      url: "/admin/users",
+      headers: s.headers,
+      payload: { username, email, role: "approver", password: "a long enough password" },
+    });
+  assert.equal((await create("ann", "ann@example.com")).statusCode, 201);
+  const dup = await create("ann2", "ANN@Example.com");
+  assert.equal(dup.statusCode, 409, dup.body);
+  assert.equal(dup.json<{ reason: string }>().reason, "EmailTaken");
+  const bert = await create("bert", "bert@example.com");
+  const id = bert.json<{ user: { id: string } }>().user.id;
+  const upd = await api.app.inject({
+    method: "PATCH",
+    url: `/admin/users/${id}`,
+    headers: s.headers,
+    payload: { email: "Ann@example.com" },
+  });
+  assert.equal(upd.statusCode, 409, upd.body);
+  assert.equal(upd.json<{ reason: string }>().reason, "EmailTaken");
+  const users = await api.db.query("SELECT 1 FROM users WHERE lower(email) = 'ann@example.com'");
+  assert.equal(users.rowCount, 1);
 });
 
 test("tokens: shown once, stored hashed, effective rights = role ∩ scope, mint guard, revocation", async (t) => {

@@ -241,7 +241,7 @@ test("tokens: expired and revoked tokens get 401 saying so; use is recorded", as
     role: "auditor",
     scopes: ["audit:read"],
     expiresAt: new Date(api.clock.now.getTime() + 60_000),
-    createdBy: "admin:test",
+    createdBy: "system:test",
   });
   assert.equal(
     (await api.app.inject({ method: "GET", url: "/auth/me", headers: bearer(soon.token) })).statusCode,
@@ -256,7 +256,7 @@ test("tokens: expired and revoked tokens get 401 saying so; use is recorded", as
     name: "gone",
     role: "auditor",
     scopes: ["audit:read"],
-    createdBy: "admin:test",
+    createdBy: "system:test",
   });
   await revokeApiToken(api.db, gone.id, api.clock.now);
   const revoked = await api.app.inject({ method: "GET", url: "/auth/me", headers: bearer(gone.token) });

@@ -85,9 +85,12 @@ test("gap 1: a scoped admin's writes outside the grants answer the GET's 404 whe
     method: "PUT",
     url: `/admin/users/${sam.id}/grants`,
     headers: root.headers,
-    payload: { assetTypes: ["granted", "reserved"] },
+    payload: { assetTypes: ["granted"] },
   });
   assert.equal(g.statusCode, 200, g.body);
+  // A grant for a type that does not exist (any more): the API refuses to create one, but one
+  // kept from a type deleted since still must not let a scoped admin create it.
+  await api.db.query("INSERT INTO asset_type_grants (user_id, asset_type) VALUES ($1, 'reserved')", [sam.id]);
   const s = await signInAs(api, "sam");
   const get = (name: string) =>
     api.app.inject({ method: "GET", url: `/assettypes/${name}`, headers: s.headers });

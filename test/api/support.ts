@@ -66,7 +66,7 @@ export async function addToken(
   scopes: string[],
   name = `t-${role}-${scopes.join("-")}`,
 ) {
-  return (await createApiToken(api.db, { name, role, scopes, createdBy: "admin:test" })).token;
+  return (await createApiToken(api.db, { name, role, scopes, createdBy: "system:test" })).token;
 }
 
 /** A signed-in browser: cookie header plus the CSRF token that writes need. */

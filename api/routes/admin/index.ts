@@ -5,7 +5,13 @@ import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { withTransaction } from "../../../record/db.ts";
 import { appendAudit } from "../../../record/audit.ts";
-import { ConflictError, ForbiddenError, InputError, NotFoundError } from "../../../record/errors.ts";
+import {
+  ConflictError,
+  ForbiddenError,
+  InputError,
+  NotFoundError,
+  UnprocessableError,
+} from "../../../record/errors.ts";
 import { hashPassword } from "../../../record/identity/passwords.ts";
 import {
   countActiveSuperadmins,
@@ -22,6 +28,7 @@ import {
   createApiToken,
   listApiTokens,
   revokeApiToken,
+  revokeTokensOf,
   type ApiToken,
 } from "../../../record/identity/tokens.ts";
 import {
@@ -29,7 +36,8 @@ import {
   putSecuritySettings,
   SecuritySettings,
 } from "../../../record/identity/settings.ts";
-import { checkNewPassword, checkSuperadminGuard } from "../../policy/accounts.ts";
+import { checkNewPassword, checkSelfChange, checkSuperadminGuard } from "../../policy/accounts.ts";
+import { resourcesOf } from "../../plugins/resources.ts";
 import { checkMint, isScope, ROLES } from "../../policy/permissions.ts";
 import { principalOf } from "../../plugins/auth.ts";
 import { UserView } from "../auth/index.ts";
@@ -121,19 +129,31 @@ export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
         const active = await countActiveSuperadmins(c);
         const before = await getUser(c, req.params.id, { forUpdate: true });
         if (!before) throw new NotFoundError(`user ${req.params.id} not found`);
+        const own = checkSelfChange(p.accountId, before, { kind: "update", ...req.body });
+        if (!own.ok) throw new ConflictError(own.message, { reason: own.reason });
         const guard = checkSuperadminGuard(before, { kind: "update", ...req.body }, active);
         if (!guard.ok) throw new ConflictError(guard.message, { reason: guard.reason });
         const after = await updateUser(c, before.id, req.body);
         if (req.body.disabled === true || (req.body.role && req.body.role !== before.role)) {
           await deleteUserSessions(c, before.id);
         }
+        // A disabled account's tokens die (re-enabling does not revive them); a demoted one's
+        // act with the new role from their next use on (api/plugins/auth.ts).
+        const revoked =
+          req.body.disabled === true && !before.disabled
+            ? await revokeTokensOf(c, `admin:${before.username}`, req.server.deps.now())
+            : [];
         await appendAudit(c, {
           actor: p.actor,
           action: "admin_user_updated",
           target: `user:${before.username}`,
           requestId: req.id,
           source: "api",
-          data: { before: publicUser(before), after },
+          data: {
+            before: publicUser(before),
+            after,
+            ...(revoked.length > 0 ? { tokensRevoked: revoked } : {}),
+          },
         });
         return after;
       });
@@ -150,16 +170,19 @@ export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
         const active = await countActiveSuperadmins(c);
         const before = await getUser(c, req.params.id, { forUpdate: true });
         if (!before) throw new NotFoundError(`user ${req.params.id} not found`);
+        const own = checkSelfChange(p.accountId, before, { kind: "delete" });
+        if (!own.ok) throw new ConflictError(own.message, { reason: own.reason });
         const guard = checkSuperadminGuard(before, { kind: "delete" }, active);
         if (!guard.ok) throw new ConflictError(guard.message, { reason: guard.reason });
         await deleteUser(c, before.id);
+        const revoked = await revokeTokensOf(c, `admin:${before.username}`, req.server.deps.now());
         await appendAudit(c, {
           actor: p.actor,
           action: "admin_user_deleted",
           target: `user:${before.username}`,
           requestId: req.id,
           source: "api",
-          data: { before: publicUser(before) },
+          data: { before: publicUser(before), ...(revoked.length > 0 ? { tokensRevoked: revoked } : {}) },
         });
       });
       return reply.code(204).send(null);
@@ -196,8 +219,23 @@ export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
         const u = await getUser(c, req.params.id, { forUpdate: true });
         if (!u) throw new NotFoundError(`user ${req.params.id} not found`);
         const before = await listGrants(c, u.id);
-        await c.query("DELETE FROM asset_type_grants WHERE user_id = $1", [u.id]);
         const wanted = [...new Set(req.body.assetTypes)].sort();
+        // A grant names an existing asset type (a typo would silently scope the admin to
+        // nothing useful); one kept from before may name a type deleted since.
+        const added = wanted.filter((t) => !before.includes(t));
+        if (added.length > 0) {
+          const known = new Set(
+            (await resourcesOf(req.server.deps).list("AssetType")).map((o) => o.metadata.name),
+          );
+          const unknown = added.filter((t) => !known.has(t));
+          if (unknown.length > 0) {
+            throw new UnprocessableError(
+              `no such asset type: ${unknown.join(", ")} (a grant names an existing asset type)`,
+              { reason: "UnknownAssetType", details: { unknown } },
+            );
+          }
+        }
+        await c.query("DELETE FROM asset_type_grants WHERE user_id = $1", [u.id]);
         for (const t of wanted) {
           await c.query("INSERT INTO asset_type_grants (user_id, asset_type) VALUES ($1, $2)", [u.id, t]);
         }
@@ -243,7 +281,14 @@ export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
             .min(1),
           expiresAt: z.coerce.date().optional(),
         }),
-        response: { 201: z.object({ id: z.string(), token: z.string(), name: z.string() }) },
+        response: {
+          201: z.object({
+            id: z.string(),
+            token: z.string(),
+            name: z.string(),
+            expiresAt: z.string().nullable(),
+          }),
+        },
       },
     },
     async (req, reply) => {
@@ -253,8 +298,17 @@ export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
       if (req.body.expiresAt && req.body.expiresAt.getTime() <= req.server.deps.now().getTime()) {
         throw new InputError("expiresAt must be in the future", { reason: "Expired" });
       }
+      // A token minted by a token cannot outlive it: no expiry given inherits the minting
+      // token's; a later one is refused.
+      if (p.expiresAt && req.body.expiresAt && req.body.expiresAt > p.expiresAt) {
+        throw new InputError(
+          `expiresAt must not be after the expiry of the token you mint with (${p.expiresAt.toISOString()})`,
+          { reason: "OutlivesParent" },
+        );
+      }
+      const expiresAt = req.body.expiresAt ?? p.expiresAt ?? null;
       const made = await withTransaction(req.server.deps.db, async (c) => {
-        const t = await createApiToken(c, { ...req.body, createdBy: p.actor });
+        const t = await createApiToken(c, { ...req.body, expiresAt, createdBy: p.actor });
         await appendAudit(c, {
           actor: p.actor,
           action: "api_token_created",
@@ -264,13 +318,18 @@ export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
           data: {
             role: req.body.role,
             scopes: req.body.scopes,
-            expiresAt: req.body.expiresAt?.toISOString() ?? null,
+            expiresAt: expiresAt?.toISOString() ?? null,
           },
         });
         return t;
       });
       // The plaintext leaves the server once, here.
-      return reply.code(201).send({ id: made.id, token: made.token, name: req.body.name });
+      return reply.code(201).send({
+        id: made.id,
+        token: made.token,
+        name: req.body.name,
+        expiresAt: expiresAt?.toISOString() ?? null,
+      });
     },
   );
 
@@ -278,7 +337,10 @@ export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
     "/admin/tokens/:id",
     {
       config: { permission: "tokens:write" },
-      schema: { params: IdParams, response: { 200: z.object({ token: TokenView }) } },
+      schema: {
+        params: IdParams,
+        response: { 200: z.object({ token: TokenView, cascaded: z.array(z.string()) }) },
+      },
     },
     async (req) => {
       const p = principalOf(req);
@@ -291,8 +353,11 @@ export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
           target: `token:${t.name}`,
           requestId: req.id,
           source: "api",
+          // Tokens minted from this one die with it.
+          ...(t.cascaded.length > 0 ? { data: { cascaded: t.cascaded } } : {}),
         });
-        return { token: tokenView(t) };
+        const { cascaded, ...token } = t;
+        return { token: tokenView(token), cascaded };
       });
     },
   );
