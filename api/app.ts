@@ -25,7 +25,7 @@ import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Db } from "../record/db.ts";
-import { AppError } from "../record/errors.ts";
+import { AppError, InputError } from "../record/errors.ts";
 import type { ApiConfig } from "./config.ts";
 import { authPlugin } from "./plugins/auth.ts";
 import { healthRoutes } from "./routes/health/index.ts";
@@ -94,6 +94,21 @@ export function trustProxyOf(v: string | undefined): FastifyServerOptions["trust
   return v === undefined ? false : v.split(",");
 }
 
+function nulError(where: string): InputError {
+  return new InputError(`${where} contains a NUL byte (U+0000), which is never valid here`, {
+    reason: "NulByte",
+  });
+}
+
+/** Whether a parsed body holds U+0000 in any string or key (a raw Buffer body is checked as text). */
+function hasNul(v: unknown, depth = 0): boolean {
+  if (typeof v === "string") return v.includes("\0");
+  if (Buffer.isBuffer(v)) return v.includes(0);
+  if (v === null || typeof v !== "object" || depth > 64) return false;
+  if (Array.isArray(v)) return v.some((x) => hasNul(x, depth + 1));
+  return Object.entries(v).some(([k, x]) => k.includes("\0") || hasNul(x, depth + 1));
+}
+
 export type App = FastifyInstance<
   RawServerDefault,
   IncomingMessage,
@@ -106,8 +121,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const logger: FastifyBaseLogger = deps.log;
   const app = Fastify({
     loggerInstance: logger,
+    // Always our own id: a client's X-Request-Id is not trusted as the audit's request id (it
+    // could collide or impersonate another request); it is logged as `clientRequestId`.
     genReqId: () => crypto.randomUUID(),
-    requestIdHeader: "x-request-id",
+    requestIdHeader: false,
     trustProxy: trustProxyOf(deps.config?.IPSOLIS_TRUST_PROXY),
     bodyLimit: 1 << 20,
     // One-click approval links carry their signed claims in the path (~200 characters).
@@ -144,12 +161,33 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     }
     const status = err instanceof AppError ? err.status : (err.statusCode ?? 500);
     if (status >= 500) req.log.error({ err }, "request failed");
+    // RFC 9110 §11.6.1: a 401 names the scheme to use (SCIM has its own in its answers).
+    if (status === 401 && !reply.hasHeader("www-authenticate"))
+      void reply.header("www-authenticate", 'Bearer realm="ipsolis"');
     const body: Record<string, unknown> = { error: status >= 500 ? "internal error" : err.message };
     if (err instanceof AppError && status < 500) {
       if (err.reason) body.reason = err.reason;
       if (err.details) Object.assign(body, err.details);
     }
     return reply.code(status).send(body);
+  });
+
+  // The edge: our request id on every answer, the client's kept apart; a NUL byte anywhere in
+  // the URL, a header or the body is a 400 here, before any route (Postgres text refuses U+0000,
+  // so it used to surface as a 500 on a dozen routes, sign-in included).
+  app.addHook("onRequest", async (req, reply) => {
+    void reply.header("x-request-id", req.id);
+    const client = req.headers["x-request-id"];
+    if (client !== undefined) {
+      req.log = req.log.child({ clientRequestId: String(client).slice(0, 200) });
+    }
+    if (/%00/.test(req.url) || req.url.includes("\0")) throw nulError("the URL");
+    for (const [k, v] of Object.entries(req.headers)) {
+      if ([v ?? ""].flat().some((x) => x.includes("\0"))) throw nulError(`header ${k}`);
+    }
+  });
+  app.addHook("preValidation", async (req) => {
+    if (hasNul(req.body)) throw nulError("the body");
   });
 
   await app.register(swagger, {

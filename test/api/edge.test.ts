@@ -1,0 +1,60 @@
+// The edge of every route (issue #15 items 11, 15 and the 401 contract): a NUL byte is a 400
+// before any route, our own request id goes into the audit (the client's is kept apart), and
+// every 401 names the scheme in WWW-Authenticate.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { addAdmin, newApi, signInAs } from "./support.ts";
+
+test("a NUL byte in the URL, the query or the body is a 400 at the edge, sign-in included", async (t) => {
+  const api = await newApi(t);
+  await addAdmin(api, "root", "superadmin");
+  const cases = [
+    { method: "POST" as const, url: "/auth/login", payload: { username: "ro\u0000ot", password: "x" } },
+    { method: "POST" as const, url: "/auth/login", payload: { username: "root", password: "a\u0000" } },
+    { method: "GET" as const, url: "/audit?actor=a%00b" },
+    { method: "GET" as const, url: "/assettypes/a%00b" },
+    { method: "GET" as const, url: "/nowhere%00" },
+  ];
+  for (const c of cases) {
+    const r = await api.app.inject(c);
+    assert.equal(r.statusCode, 400, `${c.method} ${c.url}: ${r.body}`);
+    assert.equal(r.json<{ reason: string }>().reason, "NulByte");
+  }
+  const s = await signInAs(api, "root");
+  const r = await api.app.inject({
+    method: "POST",
+    url: "/admin/users",
+    headers: s.headers,
+    payload: { username: "ann", role: "auditor", password: "a long enough\u0000 password" },
+  });
+  assert.equal(r.statusCode, 400, r.body);
+});
+
+test("a client's X-Request-Id is not our request id: ours is generated and answered", async (t) => {
+  const api = await newApi(t);
+  await addAdmin(api, "root", "superadmin");
+  const r = await api.app.inject({
+    method: "POST",
+    url: "/auth/login",
+    headers: { "x-request-id": "forged-id" },
+    payload: { username: "root", password: "a long enough password" },
+  });
+  assert.equal(r.statusCode, 200, r.body);
+  const ours = r.headers["x-request-id"];
+  assert.match(String(ours), /^[0-9a-f-]{36}$/);
+  const rows = await api.db.query<{ request_id: string | null }>(
+    "SELECT request_id FROM audit_events WHERE action = 'login_succeeded'",
+  );
+  assert.equal(rows.rows[0]?.request_id, ours);
+  const forged = await api.db.query("SELECT 1 FROM audit_events WHERE request_id = 'forged-id'");
+  assert.equal(forged.rowCount, 0);
+});
+
+test("every 401 outside SCIM carries WWW-Authenticate", async (t) => {
+  const api = await newApi(t);
+  for (const headers of [{}, { authorization: "Bearer ips_nope" }, { authorization: "Basic x" }]) {
+    const r = await api.app.inject({ method: "GET", url: "/audit", headers });
+    assert.equal(r.statusCode, 401, r.body);
+    assert.match(String(r.headers["www-authenticate"]), /^Bearer realm="ipsolis"/);
+  }
+});
