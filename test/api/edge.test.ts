@@ -58,3 +58,17 @@ test("every 401 outside SCIM carries WWW-Authenticate", async (t) => {
     assert.match(String(r.headers["www-authenticate"]), /^Bearer realm="ipsolis"/);
   }
 });
+
+test("the order log routes take Kubernetes names only: anything else is a 400 naming the field", async (t) => {
+  const api = await newApi(t);
+  await addAdmin(api, "root", "superadmin");
+  const s = await signInAs(api, "root");
+  for (const base of ["/orders", "/audit/orders"]) {
+    for (const name of ["x%3FlabelSelector%3Da", "..%2Fsecrets", "UPPER", "a_b", "-x"]) {
+      const r = await api.app.inject({ method: "GET", url: `${base}/${name}/log`, headers: s.headers });
+      assert.equal(r.statusCode, 400, `${base}/${name}: ${r.body}`);
+      assert.match(r.json<{ error: string }>().error, /params\.name/);
+      assert.doesNotMatch(r.body, /kubernetes|apiserver|serviceaccount/i);
+    }
+  }
+});

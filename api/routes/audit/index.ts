@@ -10,6 +10,7 @@ import { createLogListener } from "../../../record/log-listener.ts";
 import { visibleOrder } from "../orders/index.ts";
 import { aclScopeFor } from "../../plugins/acl.ts";
 import { NotFoundError } from "../../../record/errors.ts";
+import { K8sName } from "../catalog/schemas.ts";
 
 const CSV_PAGE = 1000;
 /** Upper bound of one CSV export; narrow the time range for more. */
@@ -136,7 +137,8 @@ export const auditRoutes: FastifyPluginAsyncZod = async (app) => {
       {
         config: { permission },
         schema: {
-          params: z.object({ name: z.string().min(1).max(253) }),
+          // A Kubernetes name or a 400: the name reaches the API server's path and query.
+          params: z.object({ name: K8sName }),
           querystring: z.object({ follow: z.enum(["true", "false"]).default("false") }),
           response: { 200: z.unknown().describe("{ lines: LogLine[] } or text/event-stream") },
         },
