@@ -3,7 +3,7 @@
 // every 401 names the scheme in WWW-Authenticate.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { addAdmin, newApi, signInAs } from "./support.ts";
+import { addAdmin, addToken, bearer, newApi, signInAs } from "./support.ts";
 
 test("a NUL byte in the URL, the query or the body is a 400 at the edge, sign-in included", async (t) => {
   const api = await newApi(t);
@@ -71,4 +71,29 @@ test("the order log routes take Kubernetes names only: anything else is a 400 na
       assert.doesNotMatch(r.body, /kubernetes|apiserver|serviceaccount/i);
     }
   }
+});
+
+test("SCIM: discovery needs no credentials; location and $ref come from the public URL, not Host", async (t) => {
+  const api = await newApi(t, { config: { IPSOLIS_PUBLIC_URL: "https://ipsolis.example.org" } });
+  for (const url of ["/scim/v2/ServiceProviderConfig", "/scim/v2/ResourceTypes", "/scim/v2/Schemas"]) {
+    const r = await api.app.inject({ method: "GET", url });
+    assert.equal(r.statusCode, 200, `${url}: ${r.body}`);
+    assert.doesNotMatch(r.body, /evil/);
+  }
+  const token = await addToken(api, "admin", ["scim"], "scim");
+  const r = await api.app.inject({
+    method: "POST",
+    url: "/scim/v2/Users",
+    headers: { ...bearer(token), host: "evil.example", "content-type": "application/scim+json" },
+    payload: { schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"], userName: "ann@example.com" },
+  });
+  assert.equal(r.statusCode, 201, r.body);
+  assert.match(String(r.headers.location), /^https:\/\/ipsolis\.example\.org\/scim\/v2\/Users\//);
+  assert.match(r.json<{ meta: { location: string } }>().meta.location, /^https:\/\/ipsolis\.example\.org\//);
+  const spc = await api.app.inject({
+    method: "GET",
+    url: "/scim/v2/ResourceTypes",
+    headers: { host: "evil.example" },
+  });
+  assert.doesNotMatch(spc.body, /evil\.example/);
 });

@@ -30,6 +30,11 @@ export function scimTypeFor(status: number, err: FastifyError | AppError): strin
 }
 
 export const scim = { permission: "scim" as const };
+/**
+ * Discovery (ServiceProviderConfig, ResourceTypes, Schemas) is readable without credentials
+ * (RFC 7644 §4: "SHALL NOT require authentication"), so clients learn how to authenticate.
+ */
+export const scimDiscovery = { permission: "public" as const };
 
 export const Query = z.object({
   filter: z.string().max(4096).optional(),
@@ -45,7 +50,9 @@ export const Projection = z.object({
 export const IdParams = z.object({ id: z.string().min(1).max(200) });
 
 export function baseUrl(req: FastifyRequest): string {
-  return `${req.protocol}://${req.host}${BASE}`;
+  // The configured public URL (IPSOLIS_PUBLIC_URL), never the request's Host header: a client
+  // choosing the Host would otherwise choose the `location` and `$ref` other clients follow.
+  return `${req.server.security.publicUrl.replace(/\/+$/, "")}${BASE}`;
 }
 
 export function send(reply: FastifyReply, code: number, body: unknown) {

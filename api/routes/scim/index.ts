@@ -46,6 +46,7 @@ import {
   ScimError,
   attribution as scimAttribution,
   baseUrl,
+  scimDiscovery,
   lockedForWrite,
   isNoneMatched,
   scim,
@@ -190,7 +191,7 @@ export const scimRoutes: FastifyPluginAsyncZod = async (app) => {
     });
   }
 
-  app.get(`${BASE}/ServiceProviderConfig`, { config: scim }, async (req, reply) => {
+  app.get(`${BASE}/ServiceProviderConfig`, { config: scimDiscovery }, async (req, reply) => {
     // RFC 7644 §4: a filter here SHOULD be refused with 403, so no client takes it as applied.
     if ((req.query as Record<string, unknown> | undefined)?.filter !== undefined) {
       throw new ScimError({ status: 403, detail: "ServiceProviderConfig does not take a filter" });
@@ -198,7 +199,7 @@ export const scimRoutes: FastifyPluginAsyncZod = async (app) => {
     return send(reply, 200, serviceProviderConfig(baseUrl(req), MAX_RESULTS));
   });
 
-  app.get(`${BASE}/ResourceTypes`, { config: scim }, async (req, reply) =>
+  app.get(`${BASE}/ResourceTypes`, { config: scimDiscovery }, async (req, reply) =>
     send(reply, 200, {
       schemas: [LIST_RESPONSE],
       totalResults: 2,
@@ -208,13 +209,17 @@ export const scimRoutes: FastifyPluginAsyncZod = async (app) => {
     }),
   );
 
-  app.get(`${BASE}/ResourceTypes/:id`, { config: scim, schema: { params: IdParams } }, async (req, reply) => {
-    if (req.params.id === "User") return send(reply, 200, userResourceType(baseUrl(req)));
-    if (req.params.id === "Group") return send(reply, 200, groupResourceType(baseUrl(req)));
-    throw new ScimError({ status: 404, detail: `no resource type ${req.params.id}` });
-  });
+  app.get(
+    `${BASE}/ResourceTypes/:id`,
+    { config: scimDiscovery, schema: { params: IdParams } },
+    async (req, reply) => {
+      if (req.params.id === "User") return send(reply, 200, userResourceType(baseUrl(req)));
+      if (req.params.id === "Group") return send(reply, 200, groupResourceType(baseUrl(req)));
+      throw new ScimError({ status: 404, detail: `no resource type ${req.params.id}` });
+    },
+  );
 
-  app.get(`${BASE}/Schemas`, { config: scim }, async (req, reply) => {
+  app.get(`${BASE}/Schemas`, { config: scimDiscovery }, async (req, reply) => {
     const docs = SCHEMA_IDS.map((id) => schemaDocument(id, baseUrl(req)));
     return send(reply, 200, {
       schemas: [LIST_RESPONSE],
@@ -225,11 +230,15 @@ export const scimRoutes: FastifyPluginAsyncZod = async (app) => {
     });
   });
 
-  app.get(`${BASE}/Schemas/:id`, { config: scim, schema: { params: IdParams } }, async (req, reply) => {
-    const doc = schemaDocument(req.params.id, baseUrl(req));
-    if (!doc) throw new ScimError({ status: 404, detail: `no schema ${req.params.id}` });
-    return send(reply, 200, doc);
-  });
+  app.get(
+    `${BASE}/Schemas/:id`,
+    { config: scimDiscovery, schema: { params: IdParams } },
+    async (req, reply) => {
+      const doc = schemaDocument(req.params.id, baseUrl(req));
+      if (!doc) throw new ScimError({ status: 404, detail: `no schema ${req.params.id}` });
+      return send(reply, 200, doc);
+    },
+  );
 
   app.get(`${BASE}/Users`, { config: scim, schema: { querystring: Query } }, async (req, reply) => {
     const { filter, attributes, excludedAttributes } = req.query;
