@@ -119,10 +119,11 @@ function applyOne(
       return undefined;
     }
     if (hits.length === 0) {
-      // Entra adds/replaces `emails[type eq "work"].value` on users that have no work e-mail
-      // yet: create the element the filter describes (type from the equality), as it expects.
+      // Entra adds `emails[type eq "work"].value` on users that have no work e-mail yet: create
+      // the element the filter describes (type from the equality), as it expects.
+      // A replace whose filter matches nothing has no target (RFC 7644 §3.5.2.3).
       const eq = simpleEquality(pp);
-      if (!eq || !subDef) {
+      if (!eq || !subDef || op === "replace") {
         return op === "replace"
           ? { status: 400, scimType: "noTarget", detail: `no value of ${key} matches the filter` }
           : {

@@ -131,6 +131,22 @@ function coerceAttr(
 }
 
 /**
+ * A client's User document (POST, PUT) must declare the User schema (RFC 7643 §3, RFC 7644 §3.3):
+ * `schemas` missing, not a list, or without the User schema is `invalidValue` (a required value
+ * missing or wrong, RFC 7644 §3.12).
+ */
+export function checkUserSchemas(input: unknown): ScimProblem | undefined {
+  const schemas = isObject(input)
+    ? Object.entries(input).find(([k]) => k.toLowerCase() === "schemas")?.[1]
+    : undefined;
+  if (!Array.isArray(schemas) || !schemas.every((x) => typeof x === "string"))
+    return { status: 400, scimType: "invalidValue", detail: "schemas is required: a list of schema URIs" };
+  if (!schemas.some((x: string) => x.toLowerCase() === CORE_USER.toLowerCase()))
+    return { status: 400, scimType: "invalidValue", detail: `schemas must include ${CORE_USER}` };
+  return undefined;
+}
+
+/**
  * Turns a client's User document into the stored canonical shape (no id, no meta). Read-only
  * and unknown attributes are ignored (RFC 7644 §3.3: the server SHALL ignore read-only values).
  */

@@ -97,3 +97,39 @@ test("SCIM: discovery needs no credentials; location and $ref come from the publ
   });
   assert.doesNotMatch(spc.body, /evil\.example/);
 });
+
+test("SCIM contracts: POST /Users needs the User schema; replace through a filter matching nothing is noTarget", async (t) => {
+  const api = await newApi(t);
+  const h = {
+    ...bearer(await addToken(api, "admin", ["scim"], "scim")),
+    "content-type": "application/scim+json",
+  };
+  const post = (payload: object) =>
+    api.app.inject({ method: "POST", url: "/scim/v2/Users", headers: h, payload });
+  for (const [payload, scimType] of [
+    [{ userName: "a@example.com" }, "invalidValue"],
+    [{ schemas: ["urn:ietf:params:scim:schemas:core:2.0:Group"], userName: "a@example.com" }, "invalidValue"],
+  ] as const) {
+    const r = await post(payload);
+    assert.equal(r.statusCode, 400, r.body);
+    assert.equal(r.json<{ scimType: string }>().scimType, scimType);
+  }
+  const made = await post({
+    schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"],
+    userName: "b@example.com",
+    emails: [{ type: "work", value: "b@example.com", primary: true }],
+  });
+  assert.equal(made.statusCode, 201, made.body);
+  const id = made.json<{ id: string }>().id;
+  const patch = await api.app.inject({
+    method: "PATCH",
+    url: `/scim/v2/Users/${id}`,
+    headers: h,
+    payload: {
+      schemas: ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+      Operations: [{ op: "replace", path: 'emails[type eq "home"].value', value: "x@example.com" }],
+    },
+  });
+  assert.equal(patch.statusCode, 400, patch.body);
+  assert.equal(patch.json<{ scimType: string }>().scimType, "noTarget");
+});

@@ -36,7 +36,15 @@ import {
   removeFromAllGroups,
   type GroupRef,
 } from "../../../record/employees/groups.ts";
-import { columnsOf, etagOf, normaliseUser, projectUser, renderUser, type ScimUser } from "../../scim/user.ts";
+import {
+  checkUserSchemas,
+  columnsOf,
+  etagOf,
+  normaliseUser,
+  projectUser,
+  renderUser,
+  type ScimUser,
+} from "../../scim/user.ts";
 import {
   BASE,
   IdParams,
@@ -310,6 +318,8 @@ export const scimRoutes: FastifyPluginAsyncZod = async (app) => {
   );
 
   app.post(`${BASE}/Users`, { config: scim, schema: { querystring: Projection } }, async (req, reply) => {
+    const wrongSchema = checkUserSchemas(req.body);
+    if (wrongSchema) throw new ScimError(wrongSchema);
     const n = normaliseUser(req.body);
     if (!n.ok) throw new ScimError(n.problem);
     const deps = req.server.deps;
