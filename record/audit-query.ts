@@ -12,6 +12,11 @@ export type AuditFilter = {
   from?: Date | undefined;
   /** Exclusive. */
   to?: Date | undefined;
+  /**
+   * A scoped admin's view: only rows about these asset types (their `assettype:` rows, the rows
+   * of their runbooks, and the rows of orders for them). Undefined: every row.
+   */
+  scope?: { assetTypes: readonly string[]; runbooks: readonly string[] } | undefined;
 };
 
 export type AuditRow = {
@@ -85,6 +90,13 @@ export async function queryAudit(
           AND ($5::timestamptz IS NULL OR at >= $5)
           AND ($6::timestamptz IS NULL OR at < $6)
           AND ($7::timestamptz IS NULL OR (at, audit_events.id) < ($7, $8::bigint))
+          AND ($10::text[] IS NULL OR target = ANY($11::text[])
+               OR (order_name IS NOT NULL AND (
+                    EXISTS (SELECT 1 FROM audit_events c
+                             WHERE c.order_name = audit_events.order_name AND c.action = 'order_created'
+                               AND c.data->>'assetType' = ANY($10::text[]))
+                    OR EXISTS (SELECT 1 FROM orders o
+                                WHERE o.name = audit_events.order_name AND o.asset_type = ANY($10::text[])))))
         ORDER BY at DESC, audit_events.id DESC
         LIMIT $9`,
       [
@@ -97,6 +109,13 @@ export async function queryAudit(
         c?.at ?? null,
         c?.id ?? null,
         page.limit + 1,
+        f.scope ? [...f.scope.assetTypes] : null,
+        f.scope
+          ? [
+              ...f.scope.assetTypes.map((t) => `assettype:${t}`),
+              ...f.scope.runbooks.map((r) => `runbook:${r}`),
+            ]
+          : null,
       ],
     )
     .catch((err: unknown) => {

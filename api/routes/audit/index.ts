@@ -8,7 +8,7 @@ import { auditCsvStream, decodeCursor, queryAudit, type AuditFilter } from "../.
 import { readOrderLog, type StoredLine } from "../../../record/step-output.ts";
 import { createLogListener } from "../../../record/log-listener.ts";
 import { visibleOrder } from "../orders/index.ts";
-import { aclScopeFor } from "../../plugins/acl.ts";
+import { aclReachFor, aclScopeFor } from "../../plugins/acl.ts";
 import { NotFoundError } from "../../../record/errors.ts";
 import { K8sName } from "../catalog/schemas.ts";
 
@@ -106,7 +106,8 @@ export const auditRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (req, reply) => {
       const q = req.query;
-      const filter = filterOf(q);
+      // A scoped admin reads the record of their asset types only (issue #15).
+      const filter = { ...filterOf(q), scope: await aclReachFor(req) };
       if (q.format === "json") return queryAudit(app.deps.db, filter, { limit: q.limit, cursor: q.cursor });
       // A bad cursor is a 400 before the first byte, not a stream broken after the header.
       if (q.cursor) decodeCursor(q.cursor);

@@ -19,6 +19,8 @@ import {
 } from "../../../record/cost-check.ts";
 import { csvLine } from "../../../record/audit-query.ts";
 import { InputError } from "../../../record/errors.ts";
+import { aclScopeFor } from "../../plugins/acl.ts";
+import { isVisible } from "../../policy/acl.ts";
 import { translateKubeError } from "../../../operator/index.ts";
 
 const MonthOrInstant = z.union([
@@ -89,7 +91,12 @@ export const costRoutes: FastifyPluginAsyncZod = async (app) => {
       const costs = await loadAssetTypeCosts(app.deps.kc, app.deps.namespace).catch((err: unknown) => {
         throw translateKubeError(err, "listing AssetTypes for the cost report");
       });
-      const orders = await loadHeldOrders(app.deps.db, app.deps.namespace, from, to);
+      // A scoped admin's report covers their asset types only, in every grouping (a cost
+      // centre's total would otherwise reveal other teams' types).
+      const scope = await aclScopeFor(req);
+      const orders = (await loadHeldOrders(app.deps.db, app.deps.namespace, from, to)).filter((o) =>
+        isVisible(scope, o.assetType),
+      );
       const { lines, unpriced } = costLines(orders, costs, { from, to }, now, tz);
       const rows = groupCost(lines, q.groupBy);
       if (q.format === "json") {
