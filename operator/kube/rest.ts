@@ -12,6 +12,8 @@ export type RestRequest = {
   body?: unknown;
   /** Defaults to application/json; server-side apply uses application/apply-patch+yaml. */
   contentType?: string;
+  /** Defaults to application/json (e.g. PartialObjectMetadata to read only an object's metadata). */
+  accept?: string;
 };
 
 export type Rest = {
@@ -57,7 +59,7 @@ export async function makeRest(kc: k8s.KubeConfig, userAgent: string): Promise<R
             headers: {
               ...headers,
               "user-agent": userAgent,
-              accept: "application/json",
+              accept: r.accept ?? "application/json",
               ...(payload
                 ? { "content-type": r.contentType ?? "application/json", "content-length": payload.length }
                 : {}),

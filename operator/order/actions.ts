@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import { ConflictError } from "../../record/errors.ts";
 import { mintIngestToken } from "../../record/ingest-token.ts";
 import { statusCodeOf } from "../kube/rest.ts";
+import { assertRunbookSecretsAllowed } from "../runbook/secret-refs.ts";
 import type { Action } from "./decide.ts";
 import { activeDeadlineFor, buildIngestSecret, buildJob, MANAGED_BY } from "./job.ts";
 import type { Order, Runbook } from "./model.ts";
@@ -179,6 +180,8 @@ async function createJob(ctx: ActionContext, attempt: number, jobName: string): 
   const { deps, order, runbook } = ctx;
   if (!runbook) throw new Error("CreateJob without a runbook");
   const ns = deps.namespace;
+  // Before anything is made: a runbook may only read Secrets labelled for runbook use.
+  if (!deps.caches.jobs.get(jobName)) await assertRunbookSecretsAllowed(deps.rest, ns, runbook);
   // The token's Secret comes first: a pod must never start before its token exists (the local
   // node fails such a pod at once, a kubelet would hold it in CreateContainerConfigError). So
   // it is owned by the Order (the Job's uid does not exist yet) and expires with the Job.

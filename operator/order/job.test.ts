@@ -2,7 +2,13 @@
 // no secret value anywhere in the spec.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { activeDeadlineFor, buildJob, DEADLINE_SLACK_SECONDS } from "./job.ts";
+import {
+  activeDeadlineFor,
+  buildJob,
+  DEADLINE_SLACK_SECONDS,
+  refusedSecretRefs,
+  secretRefsOf,
+} from "./job.ts";
 import type { Order, Runbook } from "./model.ts";
 import { assetLeaseName, childName, jobNameFor } from "./names.ts";
 
@@ -63,4 +69,42 @@ test("the Job spec carries secret parameters only as secretKeyRefs", () => {
   assert.ok(mount?.readOnly, `script ${file} is on a read-only mount`);
   // No ingest without a URL.
   assert.ok(!c?.env?.some((e) => e.name === "IPSOLIS_INGEST_TOKEN"));
+});
+
+test("a runbook may reference only Secrets labelled ipsolis.io/runbook-secret=true", () => {
+  assert.deepEqual(secretRefsOf(rb), ["kt", "s"]);
+  const ok = { "ipsolis.io/runbook-secret": "true" };
+  const cases: {
+    name: string;
+    labels: Record<string, Record<string, string> | null>;
+    want: RegExp | undefined;
+  }[] = [
+    { name: "both labelled", labels: { kt: ok, s: ok }, want: undefined },
+    {
+      name: "keytab unlabelled",
+      labels: { kt: {}, s: ok },
+      want: /Secret kt that is missing or not labelled/,
+    },
+    {
+      name: "label false",
+      labels: { kt: ok, s: { "ipsolis.io/runbook-secret": "false" } },
+      want: /Secret s that/,
+    },
+    { name: "one missing", labels: { kt: ok, s: null }, want: /Secret s that is missing/ },
+    { name: "both refused", labels: { kt: {}, s: null }, want: /Secrets kt, s that are/ },
+  ];
+  for (const c of cases) {
+    const got = refusedSecretRefs(rb, (n) => c.labels[n]);
+    if (c.want) assert.match(got ?? "", c.want, c.name);
+    else assert.equal(got, undefined, c.name);
+  }
+});
+
+test("the pod has a private memory directory for the runner's credentials", () => {
+  const job = buildJob({ order, runbook: rb, attempt: 1, jobName: "o1-1", config: { namespace: "ns" } });
+  const spec = job.spec?.template.spec;
+  assert.deepEqual(spec?.volumes?.find((v) => v.name === "runner")?.emptyDir?.medium, "Memory");
+  const c = spec?.containers[0];
+  const dir = c?.volumeMounts?.find((m) => m.name === "runner")?.mountPath;
+  assert.equal(c?.env?.find((e) => e.name === "IPSOLIS_RUNNER_DIR")?.value, dir);
 });

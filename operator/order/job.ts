@@ -10,10 +10,40 @@ export const LABEL_ATTEMPT = "ipsolis.io/attempt";
 export const LABEL_RUNNER = "ipsolis.io/runner";
 export const LABEL_RUNBOOK = "ipsolis.io/runbook";
 export const MANAGED_BY = { "app.kubernetes.io/managed-by": "ipsolis-operator" } as const;
+/**
+ * Only Secrets carrying this label (value "true") may be referenced by a runbook (parameters'
+ * secretKeyRef, the Kerberos keytab): a runbook must not reach another Job's ingest token or
+ * another team's keytab (issue #15 item 9).
+ */
+export const LABEL_RUNBOOK_SECRET = "ipsolis.io/runbook-secret";
+
+/** Every Secret a runbook's pod would read, sorted and unique. */
+export function secretRefsOf(rb: Runbook): string[] {
+  const names = new Set<string>();
+  if (rb.spec.kerberos) names.add(rb.spec.kerberos.secretName);
+  for (const s of rb.spec.steps)
+    for (const p of s.parameters ?? []) if (p.valueFrom) names.add(p.valueFrom.secretKeyRef.name);
+  return [...names].sort();
+}
+
+/**
+ * Pure: the runbook's Secret references that are not allowed (missing, or without the runbook
+ * label), as one sentence for a condition and a Warning event; undefined when all are allowed.
+ */
+export function refusedSecretRefs(
+  rb: Runbook,
+  labelsOf: (name: string) => Record<string, string> | undefined | null,
+): string | undefined {
+  const bad = secretRefsOf(rb).filter((n) => labelsOf(n)?.[LABEL_RUNBOOK_SECRET] !== "true");
+  if (bad.length === 0) return undefined;
+  return `runbook ${rb.metadata.name} references Secret${bad.length > 1 ? "s" : ""} ${bad.join(", ")} that ${bad.length > 1 ? "are" : "is"} missing or not labelled ${LABEL_RUNBOOK_SECRET}="true"; no Job is started`;
+}
 
 /** Where the Kerberos Secret is mounted (read-only) and where the runner keeps its ticket cache. */
 export const KERBEROS_DIR = "/var/run/ipsolis/kerberos";
 export const CCACHE_DIR = "/var/run/ipsolis/ccache";
+/** The runner's private scratch (memory): it moves its credentials here at start (runner/scrub.ts). */
+export const RUNNER_DIR = "/var/run/ipsolis/runner";
 /** Finished Jobs stay a week, so a restarted operator still sees how the last attempts ended. */
 export const JOB_TTL_SECONDS = 7 * 24 * 3600;
 /** Slack on top of the step budget: image pull, kinit, the runner's own start and summary. */
@@ -73,6 +103,7 @@ export function runnerEnv(input: {
   const env: k8s.V1EnvVar[] = [
     { name: ENV.plan, value: JSON.stringify(plan) },
     { name: ENV.terminationLog, value: "/dev/termination-log" },
+    { name: ENV.runnerDir, value: RUNNER_DIR },
   ];
   if (order) {
     env.push(
@@ -129,8 +160,14 @@ export function podTemplateFor(input: {
   serviceAccountName?: string;
 }): k8s.V1PodTemplateSpec {
   const { runbook } = input;
-  const volumes: k8s.V1Volume[] = [{ name: "ccache", emptyDir: { medium: "Memory" } }];
-  const mounts: k8s.V1VolumeMount[] = [{ name: "ccache", mountPath: CCACHE_DIR }];
+  const volumes: k8s.V1Volume[] = [
+    { name: "ccache", emptyDir: { medium: "Memory" } },
+    { name: "runner", emptyDir: { medium: "Memory", sizeLimit: "1Mi" } },
+  ];
+  const mounts: k8s.V1VolumeMount[] = [
+    { name: "ccache", mountPath: CCACHE_DIR },
+    { name: "runner", mountPath: RUNNER_DIR },
+  ];
   if (runbook.spec.kerberos) {
     volumes.push({
       name: "kerberos",

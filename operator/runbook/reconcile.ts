@@ -10,6 +10,7 @@ import { emitEvent } from "../order/actions.ts";
 import type { OrderDeps } from "../order/deps.ts";
 import type { Runbook } from "../order/model.ts";
 import { cronJobNameFor, decideRunbook, decideRunbookError } from "./decide.ts";
+import { assertRunbookSecretsAllowed } from "./secret-refs.ts";
 
 export type RunbookDeps = {
   namespace: string;
@@ -71,6 +72,8 @@ export async function reconcileRunbook(name: string, deps: RunbookDeps): Promise
   try {
     for (const a of actions) {
       if (a.kind === "ApplyCronJob") {
+        // A scheduled run may read only Secrets labelled for runbook use, as an Order's Job.
+        await assertRunbookSecretsAllowed(deps.rest, ns, rb);
         await deps.rest.call({
           method: "PATCH",
           path: `${cronPath}/${a.cronJob.metadata!.name!}`,

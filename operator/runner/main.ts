@@ -23,6 +23,7 @@ import { createIngest, type Ingest } from "./ingest.ts";
 import { createMasker } from "./mask.ts";
 import { RunnerConfig, isRunnerOnlyEnv, resolveParameters, type ResolvedParameter } from "./plan.ts";
 import { runAttempt, type Running } from "./process.ts";
+import { scrubRunnerEnv } from "./scrub.ts";
 
 // Diagnostics go to stderr: stdout carries only the event stream.
 const log = pino(
@@ -30,9 +31,11 @@ const log = pino(
   pino.destination(2),
 );
 
-const defaultTerminationLog = process.env.IPSOLIS_TERMINATION_LOG ?? "/dev/termination-log";
+// First of all: the credentials leave the process environment (re-exec), see scrub.ts.
+const runnerEnv = scrubRunnerEnv();
+const defaultTerminationLog = runnerEnv.IPSOLIS_TERMINATION_LOG ?? "/dev/termination-log";
 
-const parsed = RunnerConfig.safeParse(process.env);
+const parsed = RunnerConfig.safeParse(runnerEnv);
 let terminationPath = defaultTerminationLog;
 let mask: (t: string) => string = (t) => t;
 let ingest: Ingest | undefined;
@@ -84,7 +87,7 @@ const plan = cfg.IPSOLIS_PLAN;
 terminationPath = cfg.IPSOLIS_TERMINATION_LOG;
 flushMs = cfg.IPSOLIS_INGEST_FLUSH_SECONDS * 1000;
 
-const resolved = resolveParameters(plan, process.env);
+const resolved = resolveParameters(plan, runnerEnv);
 const params: ResolvedParameter[][] = resolved.ok ? resolved.steps : plan.steps.map(() => []);
 mask = createMasker([
   ...params

@@ -13,6 +13,8 @@ export const ENV = {
   requesterEmail: "IPSOLIS_REQUESTER_EMAIL",
   attributes: "IPSOLIS_ATTRIBUTES",
   terminationLog: "IPSOLIS_TERMINATION_LOG",
+  /** A private writable directory (memory emptyDir) where the runner moves its credentials. */
+  runnerDir: "IPSOLIS_RUNNER_DIR",
   ingestUrl: "IPSOLIS_INGEST_URL",
   ingestToken: "IPSOLIS_INGEST_TOKEN",
   krb5Principal: "IPSOLIS_KRB5_PRINCIPAL",
@@ -137,6 +139,14 @@ export function resolveParameters(
   if (missing.length > 0)
     return { ok: false, message: `secret parameter values missing: ${missing.join(", ")}` };
   return { ok: true, steps };
+}
+
+/**
+ * Variables holding the runner's credentials: moved out of the process environment at start
+ * (scrub.ts), so a step cannot read them back through /proc/$PPID/environ.
+ */
+export function isRunnerSecretEnv(key: string): boolean {
+  return key === ENV.ingestToken || key.startsWith(SECRET_ENV_PREFIX);
 }
 
 /** Variables the runner keeps to itself: never passed to a step. */

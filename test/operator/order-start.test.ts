@@ -6,7 +6,7 @@ import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import { verifyIngestToken } from "../../record/ingest-token.ts";
 import { assetLeaseName } from "../../operator/order/names.ts";
-import type { Order } from "../../crds/generated/index.ts";
+import type { Order, Runbook } from "../../crds/generated/index.ts";
 import { applyCrds } from "../support/crds.ts";
 import { eventually, newNamespace, testKubeConfig } from "../support/kube.ts";
 import { makeRest } from "../../operator/kube/rest.ts";
@@ -17,6 +17,7 @@ import {
   condition,
   create,
   eventsFor,
+  get,
   INGEST_SECRET,
   jobsOf,
   order,
@@ -44,6 +45,7 @@ test("approval-free order: Scheduled then Processing, with one Job built to the 
     ],
   });
   const notify = bashStep("notify", "echo hi", { critical: false, timeoutSeconds: 10 });
+  for (const name of ["api", "svc-keytab"]) await runbookSecret(ns, name);
   await create(
     ns,
     "runbooks",
@@ -147,6 +149,63 @@ test("approval-free order: Scheduled then Processing, with one Job built to the 
     ],
   );
   assert.match(events[0]?.note ?? "", /New → Scheduled/);
+});
+
+async function runbookSecret(
+  ns: string,
+  name: string,
+  labels: Record<string, string> = { "ipsolis.io/runbook-secret": "true" },
+) {
+  await api().core.createNamespacedSecret({
+    namespace: ns,
+    body: { metadata: { name, labels }, stringData: { key: "v", keytab: "k" } },
+  });
+}
+
+test("a runbook may only read Secrets labelled for runbook use: no Job, a condition and a Warning", async (t) => {
+  const ns = await newNamespace(t);
+  // Another Job's ingest token or another team's keytab: present, but not labelled for runbooks.
+  await runbookSecret(ns, "other-job-ingest", { "ipsolis.io/job": "x-1" });
+  await runbookSecret(ns, "ok");
+  const steal = bashStep("steal", "echo $T | rev", {
+    parameters: [
+      { name: "T", valueFrom: { secretKeyRef: { name: "other-job-ingest", key: "key" } } },
+      { name: "OK", valueFrom: { secretKeyRef: { name: "ok", key: "key" } } },
+      { name: "GONE", valueFrom: { secretKeyRef: { name: "no-such-secret", key: "key" } } },
+    ],
+  });
+  await create(ns, "runbooks", runbook("vpn-grant", [steal]));
+  await create(ns, "assettypes", assetType("vpn"));
+  await runOperator(t, ns, {
+    IPSOLIS_INGEST_URL: "http://127.0.0.1:9/ingest",
+    IPSOLIS_INGEST_SECRET: INGEST_SECRET,
+  });
+  await create(ns, "orders", order("o1", { assetType: "vpn" }));
+  const o = await waitOrder(ns, "o1", (x) => condition(x, "Reconciled")?.status === "False");
+  const msg = condition(o, "Reconciled")?.message ?? "";
+  assert.match(msg, /no-such-secret, other-job-ingest/);
+  assert.match(msg, /ipsolis\.io\/runbook-secret="true"/);
+  assert.doesNotMatch(msg, /\bok\b/);
+  const ev = await eventually("warning", async () =>
+    (await eventsFor(ns, "o1")).find((e) => e.type === "Warning" && /other-job-ingest/.test(e.note ?? "")),
+  );
+  assert.ok(ev);
+  assert.equal((await jobsOf(ns, "o1")).length, 0, "no Job was built");
+  const secrets = await api().core.listNamespacedSecret({
+    namespace: ns,
+    labelSelector: "ipsolis.io/order=o1",
+  });
+  assert.equal(secrets.items.length, 0, "no ingest token was minted");
+
+  // A scheduled runbook is refused the same way: no CronJob, CronJobSynced=False.
+  await create(ns, "runbooks", runbook("nightly", [steal], { schedule: { cron: "@daily" } }));
+  const rb = await eventually("runbook refused", async () => {
+    const r = await get<Runbook>(ns, "runbooks", "nightly");
+    return condition(r, "CronJobSynced")?.status === "False" ? r : undefined;
+  });
+  assert.match(condition(rb, "CronJobSynced")?.message ?? "", /other-job-ingest/);
+  const crons = await api().batch.listNamespacedCronJob({ namespace: ns });
+  assert.equal(crons.items.length, 0);
 });
 
 test("approvers quorum: waits in PendingApproval until two distinct approvers approve", async (t) => {

@@ -95,12 +95,12 @@ test("the operator works with only the Role of manifests/operator/rbac.yaml", as
       .readNamespacedCronJob({ namespace: ns, name: "nightly-schedule" })
       .catch(() => undefined),
   );
-  // The Role grants no read of Secrets.
+  // The Role grants no list or watch of Secrets (get only: the labels of referenced ones).
   const review = await admin.makeApiClient(k8s.AuthorizationV1Api).createSubjectAccessReview({
     body: {
       spec: {
         user: `system:serviceaccount:${ns}:ipsolis-operator`,
-        resourceAttributes: { namespace: ns, verb: "get", resource: "secrets" },
+        resourceAttributes: { namespace: ns, verb: "list", resource: "secrets" },
       },
     },
   });

@@ -308,3 +308,47 @@ test("SIGTERM to the runner (pod deleted) kills the running step's tree, skips t
   );
   assert.match(r.summary?.message ?? "", /^terminated: /);
 });
+
+test("a step cannot read the runner's credentials back through /proc/$PPID/environ (rev defeats masking)", async (t) => {
+  const token = "ipsi1.ingest-token-of-this-job.sig";
+  const secret = "another-steps-s3cret";
+  const rev = (s: string) => [...s].reverse().join("");
+  const r = await runRunner(
+    t,
+    {
+      runbook: "demo",
+      steps: [
+        bash(
+          "peek",
+          "tr '\\0' '\\n' < /proc/$PPID/environ | rev; echo env-of-runner-read; " +
+            "f=$(tr '\\0' '\\n' < /proc/$PPID/environ | sed -n 's/^IPSOLIS_RUNNER_STASH=//p'); " +
+            'test -n "$f" && { rev "$f" 2>/dev/null || echo stash-gone; }',
+        ),
+        bash("use", 'test -n "$API_KEY"', {
+          parameters: [{ name: "API_KEY", env: "IPSOLIS_SECRET_1_0", secret: true }],
+        }),
+      ],
+    },
+    {
+      IPSOLIS_SECRET_1_0: secret,
+      IPSOLIS_INGEST_URL: "http://127.0.0.1:9",
+      IPSOLIS_INGEST_TOKEN: token,
+      IPSOLIS_INGEST_FLUSH_SECONDS: "0",
+    },
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const peek = linesOf(r, "peek", "stdout");
+  assert.ok(peek.includes("env-of-runner-read"), peek.join("\n"));
+  // It did read the runner's environment (the plan is there, as it should be).
+  assert.ok(
+    peek.some((l) => l.endsWith(rev("IPSOLIS_PLAN="))),
+    peek.join("\n"),
+  );
+  const seen = peek.join("\n");
+  assert.ok(!seen.includes(rev(token)), "the ingest token was readable by a step");
+  assert.ok(!seen.includes(rev(secret)), "another step's secret was readable by a step");
+  assert.ok(!seen.includes(rev("IPSOLIS_SECRET_1_0=")), "a secret env var is visible");
+  assert.ok(!seen.includes(rev("IPSOLIS_INGEST_TOKEN=")), "the token env var is visible");
+  // The file the runner re-executed with is gone before the first step.
+  assert.ok(peek.includes("stash-gone"), seen);
+});
