@@ -182,3 +182,65 @@ export function rewritePaths(
     Object.entries(env).map(([k, v]) => [k, v.replace(re, (p: string) => to.get(p) ?? p)]),
   );
 }
+
+/** A Service of the pod's namespace as the local node maps it: every port to 127.0.0.1. */
+export type LocalService = { name: string; namespace: string; ports: { port: number; target?: number }[] };
+
+/**
+ * Cluster DNS for local processes: rewrites `scheme://<service>[.<ns>[.svc[.cluster.local]]]:<port>`
+ * in env values to `scheme://127.0.0.1:<port>` (the numeric targetPort when the Service names
+ * one: every pod of the local node listens on the loopback at its containerPort).
+ */
+export function rewriteServiceUrls(
+  env: Record<string, string>,
+  services: LocalService[],
+): Record<string, string> {
+  if (services.length === 0) return env;
+  const byHost = new Map<string, LocalService>();
+  for (const s of services) {
+    for (const h of [s.name, `${s.name}.${s.namespace}`, `${s.name}.${s.namespace}.svc`]) byHost.set(h, s);
+    byHost.set(`${s.name}.${s.namespace}.svc.cluster.local`, s);
+  }
+  const re = /\b([a-z][a-z0-9+.-]*:\/\/)([a-z0-9.-]+):(\d+)/g;
+  return Object.fromEntries(
+    Object.entries(env).map(([k, v]) => [
+      k,
+      v.replace(re, (m, scheme: string, host: string, port: string) => {
+        const s = byHost.get(host);
+        if (!s) return m;
+        const p = s.ports.find((x) => x.port === Number(port));
+        return `${scheme}127.0.0.1:${p?.target ?? port}`;
+      }),
+    ]),
+  );
+}
+
+/**
+ * The local process for a workload container (the chart's API, operator, migration Job): the
+ * container's command and args, `node` being this Node binary, run in `root` (the repository,
+ * which is what the image holds under its workingDir).
+ */
+export function workloadCommand(
+  c: k8s.V1Container,
+  nodeBin: string,
+): { ok: true; cmd: string[] } | { ok: false; message: string } {
+  const argv = [...(c.command ?? []), ...(c.args ?? [])];
+  if (argv.length === 0)
+    return {
+      ok: false,
+      message: `container ${c.name}: no command (the image's entry point is unknown here)`,
+    };
+  if (argv[0] !== "node")
+    return {
+      ok: false,
+      message: `container ${c.name}: only node programs run on the local node (${argv[0] ?? ""})`,
+    };
+  return { ok: true, cmd: [nodeBin, ...argv.slice(1)] };
+}
+
+/** The port a probe's httpGet names: a number, or a container port's name. */
+export function probePort(c: k8s.V1Container, port: number | string): number | undefined {
+  if (typeof port === "number") return port;
+  if (/^\d+$/.test(port)) return Number(port);
+  return c.ports?.find((p) => p.name === port)?.containerPort;
+}
