@@ -7,6 +7,7 @@
 // (e.g. the Job's activeDeadlineSeconds) has its process tree killed.
 import * as k8s from "@kubernetes/client-node";
 import { spawn, type ChildProcess } from "node:child_process";
+import { randomInt } from "node:crypto";
 import { createWriteStream, readdirSync, readFileSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -17,6 +18,7 @@ import {
   referencedSources,
   resolveEnv,
   rewritePaths,
+  rewriteAnyAddress,
   rewriteServiceUrls,
   volumeFiles,
   workloadCommand,
@@ -203,7 +205,12 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
   }
 
   type Container = { ready: boolean; restartCount: number; last?: k8s.V1ContainerStateTerminated };
-  const runningStatus = (p: k8s.V1Pod, started: Date, c0: Container = { ready: true, restartCount: 0 }) => {
+  const runningStatus = (
+    p: k8s.V1Pod,
+    started: Date,
+    c0: Container = { ready: true, restartCount: 0 },
+    podIP = "127.0.0.1",
+  ) => {
     const c = p.spec?.containers[0];
     const now = new Date();
     const prev = new Map((p.status?.conditions ?? []).map((x) => [x.type, x]));
@@ -216,8 +223,8 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
       ...p.status,
       phase: "Running",
       hostIP: "127.0.0.1",
-      podIP: "127.0.0.1",
-      podIPs: [{ ip: "127.0.0.1" }],
+      podIP,
+      podIPs: [{ ip: podIP }],
       startTime: p.status?.startTime ?? started,
       conditions: [
         cond("PodScheduled", true),
@@ -307,7 +314,12 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
     const started = new Date();
     if (!c) return;
     const src = await fetchSources(ns, pod, c);
-    const envResult = resolveEnv(pod, c, src);
+    // Each workload pod gets its own loopback address (127.0.0.0/8 is all loopback on Linux),
+    // as each pod has its own IP in a cluster; runner pods keep 127.0.0.1.
+    const podIP = isWorkload(pod)
+      ? `127.${1 + randomInt(254)}.${randomInt(256)}.${1 + randomInt(254)}`
+      : "127.0.0.1";
+    const envResult = resolveEnv({ ...pod, status: { ...pod.status, podIP } }, c, src);
     const mounts: { from: string; to: string }[] = [];
     let setupError = envResult.ok ? undefined : envResult.message;
     for (const v of pod.spec?.volumes ?? []) {
@@ -380,7 +392,12 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
       HOME: run.dir,
       TMPDIR: join(run.dir, "tmp"),
       HOSTNAME: name,
-      ...rewriteServiceUrls(rewritePaths(envResult.env, mounts), services),
+      ...rewriteServiceUrls(
+        workload
+          ? rewriteAnyAddress(rewritePaths(envResult.env, mounts), podIP)
+          : rewritePaths(envResult.env, mounts),
+        services,
+      ),
       IPSOLIS_TERMINATION_LOG: terminationLog,
       ...extraEnv,
     };
@@ -389,7 +406,7 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
     const restartAlways = workload && (pod.spec?.restartPolicy ?? "Always") === "Always";
     const state: Container = { ready: !probe, restartCount: 0 };
     for (;;) {
-      await writeStatus(ns, name, (p) => runningStatus(p, started, state));
+      await writeStatus(ns, name, (p) => runningStatus(p, started, state, podIP));
       if (run.killed) return;
       const out = createWriteStream(join(run.dir, "container.log"), { flags: "a" });
       const child = spawn(cmd[0] ?? process.execPath, cmd.slice(1), {
@@ -415,7 +432,7 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
         if (!probe) return;
         const port = probePort(c, probe.port);
         const every = (c.readinessProbe?.periodSeconds ?? 10) * 1000;
-        const url = `http://127.0.0.1:${port ?? 0}${probe.path ?? "/"}`;
+        const url = `http://${podIP}:${port ?? 0}${probe.path ?? "/"}`;
         while (probing && !run.killed) {
           const ok = await fetch(url, { signal: AbortSignal.timeout(2000) }).then(
             (r) => r.status >= 200 && r.status < 400,
@@ -424,8 +441,8 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
           if (ok !== state.ready && probing) {
             state.ready = ok;
             log(`pod ${ns}/${name} ${ok ? "ready" : "not ready"}`);
-            await writeStatus(ns, name, (p) => runningStatus(p, started, state)).catch((err: unknown) =>
-              log(`pod ${ns}/${name} status: ${errText(err)}`),
+            await writeStatus(ns, name, (p) => runningStatus(p, started, state, podIP)).catch(
+              (err: unknown) => log(`pod ${ns}/${name} status: ${errText(err)}`),
             );
           }
           await new Promise<void>((r) => {
@@ -473,14 +490,26 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
 
   async function listServices(ns: string): Promise<LocalService[]> {
     const list = await core.listNamespacedService({ namespace: ns }).catch(() => ({ items: [] }));
-    return list.items.map((sv) => ({
-      name: sv.metadata?.name ?? "",
-      namespace: ns,
-      ports: (sv.spec?.ports ?? []).map((p) => ({
-        port: p.port,
-        ...(typeof p.targetPort === "number" ? { target: p.targetPort } : {}),
-      })),
-    }));
+    const pods = (await core.listNamespacedPod({ namespace: ns }).catch(() => ({ items: [] }))).items;
+    const isReady = (p: k8s.V1Pod) =>
+      !p.metadata?.deletionTimestamp &&
+      p.status?.conditions?.some((x) => x.type === "Ready" && x.status === "True");
+    return list.items.map((sv) => {
+      const sel = Object.entries(sv.spec?.selector ?? {});
+      const behind = sel.length
+        ? pods.filter((p) => isReady(p) && sel.every(([k, v]) => p.metadata?.labels?.[k] === v))
+        : [];
+      const ip = behind[0]?.status?.podIP;
+      return {
+        name: sv.metadata?.name ?? "",
+        namespace: ns,
+        ...(ip ? { ip } : {}),
+        ports: (sv.spec?.ports ?? []).map((p) => ({
+          port: p.port,
+          ...(typeof p.targetPort === "number" ? { target: p.targetPort } : {}),
+        })),
+      };
+    });
   }
 
   /** Files of a projected volume, as the kubelet assembles them (a real token by TokenRequest). */

@@ -38,7 +38,7 @@ function fieldValue(pod: k8s.V1Pod, path: string): string | undefined {
     "metadata.uid": pod.metadata?.uid,
     "spec.nodeName": pod.spec?.nodeName,
     "spec.serviceAccountName": pod.spec?.serviceAccountName,
-    "status.podIP": "127.0.0.1",
+    "status.podIP": pod.status?.podIP ?? "127.0.0.1",
     "status.hostIP": "127.0.0.1",
   };
   return known[path];
@@ -183,13 +183,20 @@ export function rewritePaths(
   );
 }
 
-/** A Service of the pod's namespace as the local node maps it: every port to 127.0.0.1. */
-export type LocalService = { name: string; namespace: string; ports: { port: number; target?: number }[] };
+/** A Service of the pod's namespace as the local node maps it: its ports and an endpoint's IP. */
+export type LocalService = {
+  name: string;
+  namespace: string;
+  /** A Ready pod behind it (each workload pod has its own loopback address), if any. */
+  ip?: string;
+  ports: { port: number; target?: number }[];
+};
 
 /**
- * Cluster DNS for local processes: rewrites `scheme://<service>[.<ns>[.svc[.cluster.local]]]:<port>`
- * in env values to `scheme://127.0.0.1:<port>` (the numeric targetPort when the Service names
- * one: every pod of the local node listens on the loopback at its containerPort).
+ * Cluster DNS and kube-proxy for local processes: rewrites
+ * `scheme://<service>[.<ns>[.svc[.cluster.local]]]:<port>` in env values to the loopback address
+ * of a Ready pod behind the Service (127.0.0.1 when none is known) and the numeric targetPort
+ * (the port itself when the Service names its target: each pod listens at its containerPort).
  */
 export function rewriteServiceUrls(
   env: Record<string, string>,
@@ -209,10 +216,19 @@ export function rewriteServiceUrls(
         const s = byHost.get(host);
         if (!s) return m;
         const p = s.ports.find((x) => x.port === Number(port));
-        return `${scheme}127.0.0.1:${p?.target ?? port}`;
+        return `${scheme}${s.ip ?? "127.0.0.1"}:${p?.target ?? port}`;
       }),
     ]),
   );
+}
+
+/**
+ * A pod's own network: a listen address of 0.0.0.0 means the pod's interfaces only, so on the
+ * local node, where each workload pod has its own loopback address, it becomes that address
+ * (two pods of a rolling update can then listen on the same port).
+ */
+export function rewriteAnyAddress(env: Record<string, string>, podIP: string): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v === "0.0.0.0" ? podIP : v]));
 }
 
 /**

@@ -6,10 +6,13 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
 {{- end -}}
 
-{{/* Selector labels of one component: ipsolis.selector (dict "root" . "component" "api") */}}
+{{/*
+Selector labels of one component: ipsolis.selector (dict "root" . "component" "api"). A
+Deployment's selector is immutable: these stay what chart 0.1.0 used, so upgrades from it work
+(test/install/helm.test.ts). One release per namespace (the operator owns its namespace).
+*/}}
 {{- define "ipsolis.selector" -}}
 app.kubernetes.io/name: ipsolis-{{ .component }}
-app.kubernetes.io/instance: {{ .root.Release.Name }}
 {{- end -}}
 
 {{- define "ipsolis.image" -}}
