@@ -58,7 +58,9 @@ let helmHome: string | undefined;
 export async function helm(args: string[]): Promise<Run> {
   const bin = await helmBinary();
   helmHome ??= await mkdtemp(join(tmpdir(), "ipsolis-helm-"));
-  return run(bin, [...args, "--kubeconfig", testEnv().kubeconfig], {
+  // `helm template` and `lint` need no cluster: the kubeconfig only when test/run.ts gave one.
+  const kube = process.env.IPSOLIS_TEST_KUBECONFIG ? ["--kubeconfig", testEnv().kubeconfig] : [];
+  return run(bin, [...args, ...kube], {
     env: {
       PATH: process.env.PATH ?? "/usr/bin:/bin",
       HOME: helmHome,
