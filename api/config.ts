@@ -9,6 +9,15 @@ const secret = (what: string) =>
 export const ApiEnv = z
   .object({
     IPSOLIS_DATABASE_URL: z.url(),
+    /** The schema owner's URL: when set (and IPSOLIS_MIGRATIONS=apply), migrations run with it. */
+    IPSOLIS_MIGRATE_DATABASE_URL: z.url().optional(),
+    /** `apply`: migrate at start; `check`: refuse to start while the schema is behind (record/migrate.ts). */
+    IPSOLIS_MIGRATIONS: z.enum(["apply", "check"]).default("apply"),
+    /**
+     * Prefix of the in-cluster ServiceAccount files (/var/run/secrets/kubernetes.io/serviceaccount):
+     * unset in a pod; the local node (tests, demo) points it at its copy of the projected volume.
+     */
+    IPSOLIS_IN_CLUSTER_ROOT: z.string().min(1).optional(),
     IPSOLIS_NAMESPACE: z.string().min(1),
     /** Path of a kubeconfig; in-cluster or $KUBECONFIG defaults when unset. */
     IPSOLIS_KUBECONFIG: z.string().min(1).optional(),

@@ -2,7 +2,8 @@
 // build the app (api/app.ts) and listen. `node api/server.ts` (or `npm run api`).
 import { pathToFileURL } from "node:url";
 import { loadConfig } from "../record/config.ts";
-import { createPool, migrate } from "../record/db.ts";
+import { createPool } from "../record/db.ts";
+import { prepareSchema } from "../record/migrate.ts";
 import { createLogger } from "../record/log.ts";
 import { loadKubeConfig } from "../operator/index.ts";
 import { readFile } from "node:fs/promises";
@@ -15,10 +16,14 @@ export async function startServer(
 ): Promise<{ app: App; url: string; config: Readonly<ApiConfig>; stop: () => Promise<void> }> {
   const config = loadConfig(ApiEnv, env);
   const log = createLogger({ level: config.IPSOLIS_LOG_LEVEL, name: "ipsolis-api" });
-  const migrated = await migrate(config.IPSOLIS_DATABASE_URL);
-  log.info({ applied: migrated.applied, alreadyApplied: migrated.alreadyApplied }, "database migrated");
+  const schema = await prepareSchema({
+    mode: config.IPSOLIS_MIGRATIONS,
+    url: config.IPSOLIS_DATABASE_URL,
+    migrateUrl: config.IPSOLIS_MIGRATE_DATABASE_URL,
+  });
+  log.info({ mode: config.IPSOLIS_MIGRATIONS, ...schema }, "database schema current");
   const db = createPool(config.IPSOLIS_DATABASE_URL, { applicationName: "ipsolis-api" });
-  const kc = loadKubeConfig(config.IPSOLIS_KUBECONFIG);
+  const kc = loadKubeConfig(config.IPSOLIS_KUBECONFIG, config.IPSOLIS_IN_CLUSTER_ROOT);
   const oidc =
     config.IPSOLIS_OIDC_AUTHORITY && config.IPSOLIS_OIDC_CLIENT_ID && config.IPSOLIS_OIDC_CLIENT_SECRET
       ? createOidcClient({

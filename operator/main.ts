@@ -22,6 +22,7 @@ import { makeExpectations, type AssetObject, type Caches, type OrderDeps } from 
 import { reconcileOrder } from "./order/reconcile.ts";
 import { reconcileRunbook, type RunbookDeps } from "./runbook/reconcile.ts";
 import { startRecord, type OperatorRecord } from "./record.ts";
+import { requireCurrentSchema, SchemaBehindError } from "../record/migrate.ts";
 
 const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
 
@@ -53,6 +54,12 @@ export const OperatorEnv = z
      * cost-threshold check and the audit anchors (operator/record.ts). Without it, none of them.
      */
     IPSOLIS_DATABASE_URL: z.url().optional(),
+    /** The schema owner's URL: when set (and IPSOLIS_MIGRATIONS=apply), migrations run with it. */
+    IPSOLIS_MIGRATE_DATABASE_URL: z.url().optional(),
+    /** `apply`: migrate at start; `check`: refuse to start while the schema is behind (record/migrate.ts). */
+    IPSOLIS_MIGRATIONS: z.enum(["apply", "check"]).default("apply"),
+    /** Prefix of the in-cluster ServiceAccount files; set only by the local node (tests, demo). */
+    IPSOLIS_IN_CLUSTER_ROOT: z.string().min(1).optional(),
     /** When the cost-threshold check runs (cron, in IPSOLIS_COST_TIME_ZONE). */
     IPSOLIS_COST_CHECK_CRON: z
       .string()
@@ -126,7 +133,15 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps =
   const log = (deps.log ?? createLogger({ level: config.LOG_LEVEL, name: "operator" })).child({
     operator: identity,
   });
-  const kc = deps.kubeConfig ?? loadKubeConfig(config.KUBECONFIG);
+  if (config.IPSOLIS_DATABASE_URL && config.IPSOLIS_MIGRATIONS === "check") {
+    // Refuse to start on a schema that is behind (the pod restarts until the migration Job ran);
+    // an unreachable Postgres does not stop the operator (the record's loop checks again).
+    await requireCurrentSchema(config.IPSOLIS_DATABASE_URL).catch((err: unknown) => {
+      if (err instanceof SchemaBehindError) throw err;
+      log.warn({ err }, "cannot check the database schema yet (is Postgres up?); the record waits");
+    });
+  }
+  const kc = deps.kubeConfig ?? loadKubeConfig(config.KUBECONFIG, config.IPSOLIS_IN_CLUSTER_ROOT);
   const clock = deps.clock ?? (() => new Date());
   const rest = await makeRest(kc, "ipsolis-operator");
 
@@ -352,7 +367,12 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps =
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const config = loadConfig(OperatorEnv, process.env);
   const log = createLogger({ level: config.LOG_LEVEL, name: "operator" });
-  const op = await startOperator(config, { log });
+  const op = await startOperator(config, { log }).catch((err: unknown) => {
+    process.stderr.write(
+      `ipsolis operator failed to start: ${err instanceof Error ? err.message : String(err)}\n`,
+    );
+    process.exit(1);
+  });
   for (const sig of ["SIGTERM", "SIGINT"] as const) {
     process.once(sig, () => {
       log.info({ sig }, "shutting down");

@@ -4,7 +4,8 @@
 // tolerates Postgres going away; none of them blocks reconciling Orders.
 import type * as k8s from "@kubernetes/client-node";
 import type { Logger } from "../record/log.ts";
-import { createPool, migrate, type Db } from "../record/db.ts";
+import { createPool, type Db } from "../record/db.ts";
+import { prepareSchema, SchemaBehindError, type MigrationMode } from "../record/migrate.ts";
 import { startHistoryMirror, type HistoryMirror } from "../record/mirror.ts";
 import { startCostScheduler, type CostScheduler } from "../record/cost-check.ts";
 import { webhookChannel } from "../record/notify.ts";
@@ -17,6 +18,8 @@ export type RecordConfig = {
   IPSOLIS_COST_WEBHOOK_URL?: string | undefined;
   IPSOLIS_COST_WEBHOOK_SECRET?: string | undefined;
   IPSOLIS_AUDIT_ANCHOR_SECONDS: number;
+  IPSOLIS_MIGRATE_DATABASE_URL?: string | undefined;
+  IPSOLIS_MIGRATIONS?: MigrationMode | undefined;
 };
 
 export type OperatorRecord = {
@@ -40,15 +43,23 @@ export async function startRecord(d: {
   const c = d.config;
   const db = createPool(c.IPSOLIS_DATABASE_URL, { max: 5, applicationName: "ipsolis-operator" });
   let stopped = false;
+  const schema = {
+    mode: c.IPSOLIS_MIGRATIONS ?? "apply",
+    url: c.IPSOLIS_DATABASE_URL,
+    migrateUrl: c.IPSOLIS_MIGRATE_DATABASE_URL,
+  } as const;
+  // In `check` mode startOperator has already refused a schema that is behind; an unreachable
+  // Postgres is checked again here, with the same backoff as migrating.
   const migrated = (async () => {
     for (let n = 0; !stopped; n++) {
       try {
-        const r = await migrate(c.IPSOLIS_DATABASE_URL);
+        const r = await prepareSchema(schema);
         if (r.applied.length > 0) log.info({ applied: r.applied }, "migrations applied");
         return;
       } catch (err) {
         const delay = Math.min(30_000, 500 * 2 ** Math.min(n, 6));
-        log.warn({ err, retryInMs: delay }, "migrations not applied (is Postgres up?); retrying");
+        if (err instanceof SchemaBehindError) log.error({ err, retryInMs: delay }, err.message);
+        else log.warn({ err, retryInMs: delay }, "migrations not applied (is Postgres up?); retrying");
         await new Promise((r) => setTimeout(r, delay).unref());
       }
     }

@@ -108,6 +108,15 @@ export async function migrate(url: string, opts: { dir?: string } = {}): Promise
       }
       applied.push(f);
     }
+    // The least-privileged role reads which migrations ran (record/migrate.ts schemaStatus), so
+    // the API and the operator can refuse to start on a schema that is behind.
+    await client.query(
+      `DO $$ BEGIN
+         IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'ipsolis_app') THEN
+           GRANT SELECT ON schema_migrations TO ipsolis_app;
+         END IF;
+       END $$`,
+    );
     return { applied, alreadyApplied: done.size };
   } finally {
     await client.query("SELECT pg_advisory_unlock_all()").catch(() => undefined);

@@ -9,10 +9,16 @@ import {
   UnprocessableError,
 } from "../../record/errors.ts";
 
-/** Loads a kubeconfig file, or in-cluster / $KUBECONFIG defaults when no path is given. */
-export function loadKubeConfig(path?: string): k8s.KubeConfig {
+/**
+ * Loads a kubeconfig file, or in-cluster / $KUBECONFIG defaults when no path is given.
+ * `inClusterRoot` prefixes the in-cluster ServiceAccount files (token, ca.crt, namespace under
+ * /var/run/secrets/kubernetes.io/serviceaccount): the local node, which runs the chart's pods
+ * as local processes, writes the pod's projected volume there.
+ */
+export function loadKubeConfig(path?: string, inClusterRoot?: string): k8s.KubeConfig {
   const kc = new k8s.KubeConfig();
   if (path) kc.loadFromFile(path);
+  else if (inClusterRoot) kc.loadFromCluster(inClusterRoot);
   else kc.loadFromDefault();
   return kc;
 }

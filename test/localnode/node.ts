@@ -7,16 +7,32 @@
 // (e.g. the Job's activeDeadlineSeconds) has its process tree killed.
 import * as k8s from "@kubernetes/client-node";
 import { spawn, type ChildProcess } from "node:child_process";
+import { randomInt } from "node:crypto";
 import { createWriteStream, readdirSync, readFileSync } from "node:fs";
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { referencedSources, resolveEnv, rewritePaths, volumeFiles, type Sources } from "./pod-env.ts";
+import {
+  probePort,
+  referencedSources,
+  resolveEnv,
+  rewritePaths,
+  rewriteAnyAddress,
+  rewriteServiceUrls,
+  volumeFiles,
+  workloadCommand,
+  type LocalService,
+  type Sources,
+} from "./pod-env.ts";
 
 export const RUNNER_LABEL = "ipsolis.io/runner";
 export const DEFAULT_NODE_NAME = "ipsolis-local-node";
-const runnerMain = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "operator", "runner", "main.ts");
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const runnerMain = join(repoRoot, "operator", "runner", "main.ts");
+/** Where in-cluster clients look for the ServiceAccount token, CA and namespace. */
+export const SERVICEACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+export const WORKLOAD_SELECTOR = "app.kubernetes.io/part-of=ipsolis,ipsolis.io/runner!=true";
 const HEARTBEAT_MS = 10_000;
 
 export type LocalNodeOptions = {
@@ -25,13 +41,25 @@ export type LocalNodeOptions = {
   namespace?: string;
   nodeName?: string;
   log: (line: string) => void;
-  /** The program run for every pod (default: the runner). */
+  /** The program run for every runner pod (default: the runner). */
   command?: string[];
+  /**
+   * Also run the product's own pods (labelled app.kubernetes.io/part-of=ipsolis, not runners:
+   * the chart's API, operator and migration Job) as local processes: the container's command and
+   * env in the repository (the image's workingDir), the ServiceAccount's projected token and CA
+   * where in-cluster configuration reads them (IPSOLIS_IN_CLUSTER_ROOT), KUBERNETES_SERVICE_HOST
+   * and _PORT pointing at the API server, readiness probes, restarts for restartPolicy Always.
+   */
+  workloads?: boolean;
 };
 
 export type LocalNode = { readonly nodeName: string; stop(): Promise<void> };
 
-type Run = { child?: ChildProcess; dir: string; killed: boolean; done: Promise<void> };
+type Run = { child?: ChildProcess; dir: string; killed: boolean; done: Promise<void>; wake?: () => void };
+
+const isWorkload = (p: k8s.V1Pod) =>
+  p.metadata?.labels?.["app.kubernetes.io/part-of"] === "ipsolis" &&
+  p.metadata.labels[RUNNER_LABEL] !== "true";
 
 /** Every live descendant of `root` (from /proc), children before grandchildren. */
 export function descendantsOf(root: number): number[] {
@@ -176,28 +204,44 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
     }
   }
 
-  const runningStatus = (p: k8s.V1Pod, started: Date) => {
+  type Container = { ready: boolean; restartCount: number; last?: k8s.V1ContainerStateTerminated };
+  const runningStatus = (
+    p: k8s.V1Pod,
+    started: Date,
+    c0: Container = { ready: true, restartCount: 0 },
+    podIP = "127.0.0.1",
+  ) => {
     const c = p.spec?.containers[0];
+    const now = new Date();
+    const prev = new Map((p.status?.conditions ?? []).map((x) => [x.type, x]));
+    const cond = (type: string, ok: boolean): k8s.V1PodCondition => {
+      const was = prev.get(type);
+      const status = ok ? "True" : "False";
+      return { type, status, lastTransitionTime: was?.status === status ? was.lastTransitionTime : now };
+    };
     p.status = {
       ...p.status,
       phase: "Running",
       hostIP: "127.0.0.1",
-      podIP: "127.0.0.1",
+      podIP,
+      podIPs: [{ ip: podIP }],
       startTime: p.status?.startTime ?? started,
-      conditions: ["PodScheduled", "Initialized", "ContainersReady", "Ready"].map((type) => ({
-        type,
-        status: "True",
-        lastTransitionTime: started,
-      })),
+      conditions: [
+        cond("PodScheduled", true),
+        cond("Initialized", true),
+        cond("ContainersReady", c0.ready),
+        cond("Ready", c0.ready),
+      ],
       containerStatuses: [
         {
           name: c?.name ?? "runner",
           image: c?.image ?? "",
           imageID: "",
-          ready: true,
+          ready: c0.ready,
           started: true,
-          restartCount: 0,
+          restartCount: c0.restartCount,
           state: { running: { startedAt: started } },
+          ...(c0.last ? { lastState: { terminated: c0.last } } : {}),
         },
       ],
     };
@@ -270,12 +314,20 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
     const started = new Date();
     if (!c) return;
     const src = await fetchSources(ns, pod, c);
-    const envResult = resolveEnv(pod, c, src);
+    // Each workload pod gets its own loopback address (127.0.0.0/8 is all loopback on Linux),
+    // as each pod has its own IP in a cluster; runner pods keep 127.0.0.1.
+    const podIP = isWorkload(pod)
+      ? `127.${1 + randomInt(254)}.${randomInt(256)}.${1 + randomInt(254)}`
+      : "127.0.0.1";
+    const envResult = resolveEnv({ ...pod, status: { ...pod.status, podIP } }, c, src);
     const mounts: { from: string; to: string }[] = [];
     let setupError = envResult.ok ? undefined : envResult.message;
     for (const v of pod.spec?.volumes ?? []) {
       if (setupError) break;
-      const r = volumeFiles(v, src);
+      const r =
+        v.projected && isWorkload(pod)
+          ? ({ ok: true, volume: { kind: "files", files: await projectedFiles(pod, v, src) } } as const)
+          : volumeFiles(v, src);
       if (!r.ok) {
         setupError = r.message;
         break;
@@ -303,49 +355,230 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
       );
       return;
     }
+    const workload = isWorkload(pod);
+    const extraEnv: Record<string, string> = {};
+    let cmd = opts.command ?? [process.execPath, runnerMain];
+    let cwd = run.dir;
+    if (workload) {
+      const w = workloadCommand(c, process.execPath);
+      if (!w.ok) {
+        log(`pod ${ns}/${name} cannot start: ${w.message}`);
+        await writeStatus(ns, name, (p) =>
+          terminatedStatus(p, 128, w.message, started, "CreateContainerConfigError"),
+        );
+        return;
+      }
+      cmd = w.cmd;
+      cwd = repoRoot;
+      // In-cluster configuration: the projected token volume's copy, seen through a prefix.
+      const sa = mounts.find((m) => m.from.replace(/\/+$/, "") === SERVICEACCOUNT_DIR);
+      if (sa) {
+        const prefix = join(run.dir, "root");
+        await mkdir(join(prefix, dirname(SERVICEACCOUNT_DIR)), { recursive: true, mode: 0o700 });
+        await symlink(sa.to, join(prefix, SERVICEACCOUNT_DIR));
+        const server = new URL(kc.getCurrentCluster()?.server ?? "https://127.0.0.1:443");
+        Object.assign(extraEnv, {
+          IPSOLIS_IN_CLUSTER_ROOT: prefix,
+          KUBERNETES_SERVICE_HOST: server.hostname,
+          KUBERNETES_SERVICE_PORT: server.port || "443",
+        });
+      }
+    }
     const terminationLog = join(run.dir, "termination-log");
     await writeFile(terminationLog, "");
+    const services = await listServices(ns);
     const env = {
       PATH: process.env.PATH ?? "/usr/bin:/bin",
       HOME: run.dir,
       TMPDIR: join(run.dir, "tmp"),
       HOSTNAME: name,
-      ...rewritePaths(envResult.env, mounts),
+      ...rewriteServiceUrls(
+        workload
+          ? rewriteAnyAddress(rewritePaths(envResult.env, mounts), podIP)
+          : rewritePaths(envResult.env, mounts),
+        services,
+      ),
       IPSOLIS_TERMINATION_LOG: terminationLog,
+      ...extraEnv,
     };
     await mkdir(env.TMPDIR, { recursive: true, mode: 0o700 });
-    await writeStatus(ns, name, (p) => runningStatus(p, started));
-    if (run.killed) return;
-    const cmd = opts.command ?? [process.execPath, runnerMain];
-    const out = createWriteStream(join(run.dir, "container.log"));
-    const child = spawn(cmd[0] ?? process.execPath, cmd.slice(1), {
-      cwd: run.dir,
-      env,
-      detached: true,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    run.child = child;
-    child.stdout.pipe(out, { end: false });
-    child.stderr.pipe(out, { end: false });
-    log(`pod ${ns}/${name} running (pid ${child.pid ?? "?"})`);
-    const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
-      (resolve) => {
+    const probe = c.readinessProbe?.httpGet;
+    const restartAlways = workload && (pod.spec?.restartPolicy ?? "Always") === "Always";
+    const state: Container = { ready: !probe, restartCount: 0 };
+    for (;;) {
+      await writeStatus(ns, name, (p) => runningStatus(p, started, state, podIP));
+      if (run.killed) return;
+      const out = createWriteStream(join(run.dir, "container.log"), { flags: "a" });
+      const child = spawn(cmd[0] ?? process.execPath, cmd.slice(1), {
+        cwd,
+        env,
+        detached: true,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      run.child = child;
+      child.stdout.pipe(out, { end: false });
+      child.stderr.pipe(out, { end: false });
+      log(`pod ${ns}/${name} running (pid ${child.pid ?? "?"})`);
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
         child.on("error", (err) => {
           log(`pod ${ns}/${name}: ${err.message}`);
           resolve({ code: 127, signal: null });
         });
-        child.on("close", (c2, s) => resolve({ code: c2, signal: s }));
-      },
-    );
-    out.end();
-    const exitCode = code ?? (signal === "SIGKILL" ? 137 : 143);
-    const message = (await readFile(terminationLog, "utf8")).slice(0, 4096);
-    log(`pod ${ns}/${name} exited ${exitCode}${run.killed ? " (killed)" : ""}`);
-    await writeStatus(ns, name, (p) => terminatedStatus(p, exitCode, message, started));
+        child.on("close", (c2, sig) => resolve({ code: c2, signal: sig }));
+      });
+      // Readiness: the probe's httpGet on the loopback, every periodSeconds; Ready follows it.
+      let probing = true;
+      const prober = (async () => {
+        if (!probe) return;
+        const port = probePort(c, probe.port);
+        const every = (c.readinessProbe?.periodSeconds ?? 10) * 1000;
+        const url = `http://${podIP}:${port ?? 0}${probe.path ?? "/"}`;
+        while (probing && !run.killed) {
+          const ok = await fetch(url, { signal: AbortSignal.timeout(2000) }).then(
+            (r) => r.status >= 200 && r.status < 400,
+            () => false,
+          );
+          if (ok !== state.ready && probing) {
+            state.ready = ok;
+            log(`pod ${ns}/${name} ${ok ? "ready" : "not ready"}`);
+            await writeStatus(ns, name, (p) => runningStatus(p, started, state, podIP)).catch(
+              (err: unknown) => log(`pod ${ns}/${name} status: ${errText(err)}`),
+            );
+          }
+          await new Promise<void>((r) => {
+            const t = setTimeout(r, Math.min(every, ok ? every : 500));
+            run.wake = () => {
+              clearTimeout(t);
+              r();
+            };
+          });
+        }
+      })();
+      const { code, signal } = await exited;
+      probing = false;
+      run.wake?.();
+      await prober;
+      out.end();
+      const exitCode = code ?? (signal === "SIGKILL" ? 137 : 143);
+      const message = (await readFile(terminationLog, "utf8")).slice(0, 4096);
+      log(`pod ${ns}/${name} exited ${exitCode}${run.killed ? " (killed)" : ""}`);
+      if (!restartAlways || run.killed) {
+        await writeStatus(ns, name, (p) => terminatedStatus(p, exitCode, message, started));
+        return;
+      }
+      // restartPolicy Always: as the kubelet, restart with a growing back-off (CrashLoopBackOff).
+      const now = new Date();
+      state.last = {
+        exitCode,
+        reason: exitCode === 0 ? "Completed" : "Error",
+        startedAt: started,
+        finishedAt: now,
+        ...(message ? { message } : {}),
+      };
+      state.ready = !probe;
+      const backoff = Math.min(10_000, 500 * 2 ** state.restartCount);
+      state.restartCount++;
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, backoff);
+        run.wake = () => {
+          clearTimeout(t);
+          r();
+        };
+      });
+    }
+  }
+
+  async function listServices(ns: string): Promise<LocalService[]> {
+    const list = await core.listNamespacedService({ namespace: ns }).catch(() => ({ items: [] }));
+    const pods = (await core.listNamespacedPod({ namespace: ns }).catch(() => ({ items: [] }))).items;
+    const isReady = (p: k8s.V1Pod) =>
+      !p.metadata?.deletionTimestamp &&
+      p.status?.conditions?.some((x) => x.type === "Ready" && x.status === "True");
+    return list.items.map((sv) => {
+      const sel = Object.entries(sv.spec?.selector ?? {});
+      const behind = sel.length
+        ? pods.filter((p) => isReady(p) && sel.every(([k, v]) => p.metadata?.labels?.[k] === v))
+        : [];
+      const ip = behind[0]?.status?.podIP;
+      return {
+        name: sv.metadata?.name ?? "",
+        namespace: ns,
+        ...(ip ? { ip } : {}),
+        ports: (sv.spec?.ports ?? []).map((p) => ({
+          port: p.port,
+          ...(typeof p.targetPort === "number" ? { target: p.targetPort } : {}),
+        })),
+      };
+    });
+  }
+
+  /** Files of a projected volume, as the kubelet assembles them (a real token by TokenRequest). */
+  async function projectedFiles(pod: k8s.V1Pod, v: k8s.V1Volume, src: Sources) {
+    const files: { path: string; content: Buffer; mode: number }[] = [];
+    const ns = pod.metadata?.namespace ?? "";
+    const mode = v.projected?.defaultMode ?? 0o644;
+    for (const s of v.projected?.sources ?? []) {
+      if (s.serviceAccountToken) {
+        const tr = await core.createNamespacedServiceAccountToken({
+          name: pod.spec?.serviceAccountName ?? "default",
+          namespace: ns,
+          body: {
+            spec: {
+              audiences: s.serviceAccountToken.audience ? [s.serviceAccountToken.audience] : [],
+              expirationSeconds: s.serviceAccountToken.expirationSeconds ?? 3600,
+              boundObjectRef: {
+                apiVersion: "v1",
+                kind: "Pod",
+                name: pod.metadata?.name ?? "",
+                uid: pod.metadata?.uid ?? "",
+              },
+            },
+          },
+        });
+        files.push({
+          path: s.serviceAccountToken.path,
+          content: Buffer.from(tr.status?.token ?? ""),
+          mode: 0o400,
+        });
+      } else if (s.configMap) {
+        const cm = await core.readNamespacedConfigMap({ name: s.configMap.name ?? "", namespace: ns });
+        const items: k8s.V1KeyToPath[] =
+          s.configMap.items ?? Object.keys(cm.data ?? {}).map((key) => ({ key, path: key }));
+        for (const it of items)
+          files.push({ path: it.path, content: Buffer.from(cm.data?.[it.key] ?? ""), mode: it.mode ?? mode });
+      } else if (s.secret) {
+        const sec =
+          src.secrets.get(s.secret.name ?? "") ??
+          (await core.readNamespacedSecret({ name: s.secret.name ?? "", namespace: ns }));
+        for (const it of s.secret.items ?? Object.keys(sec.data ?? {}).map((key) => ({ key, path: key })))
+          files.push({
+            path: it.path,
+            content: Buffer.from(sec.data?.[it.key] ?? "", "base64"),
+            mode: 0o400,
+          });
+      } else if (s.downwardAPI) {
+        const env = resolveEnv(
+          pod,
+          {
+            name: "downward",
+            env: (s.downwardAPI.items ?? []).map((it) => ({
+              name: it.path,
+              valueFrom: it.fieldRef ? { fieldRef: it.fieldRef } : {},
+            })),
+          },
+          src,
+        );
+        if (!env.ok) throw new Error(env.message);
+        for (const [path, value] of Object.entries(env.env))
+          files.push({ path, content: Buffer.from(value), mode });
+      }
+    }
+    return files;
   }
 
   function killTree(run: Run, graceSeconds: number) {
     run.killed = true;
+    run.wake?.();
     const pid = run.child?.pid;
     if (pid === undefined || run.child?.exitCode !== null) return;
     const kill = (target: number, sig: NodeJS.Signals) => {
@@ -374,7 +607,7 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
     const uid = pod.metadata?.uid ?? "";
     const ns = pod.metadata?.namespace ?? "";
     const name = pod.metadata?.name ?? "";
-    if (pod.metadata?.labels?.[RUNNER_LABEL] !== "true") return;
+    if (pod.metadata?.labels?.[RUNNER_LABEL] !== "true" && !(opts.workloads && isWorkload(pod))) return;
     if (pod.metadata?.deletionTimestamp) {
       if (pod.spec?.nodeName !== nodeName) return;
       if (handled.has(`deleting:${uid}`)) return;
@@ -414,33 +647,38 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
       });
   }
 
-  // --- watching pods (list + watch, restarted on error) ---
+  // --- watching pods (list + watch, restarted on error): runners, and with `workloads` ours ---
   const path = opts.namespace ? `/api/v1/namespaces/${opts.namespace}/pods` : "/api/v1/pods";
-  const list = () =>
-    opts.namespace
-      ? core.listNamespacedPod({ namespace: opts.namespace, labelSelector: `${RUNNER_LABEL}=true` })
-      : core.listPodForAllNamespaces({ labelSelector: `${RUNNER_LABEL}=true` });
-  const informer = k8s.makeInformer<k8s.V1Pod>(kc, path, list, `${RUNNER_LABEL}=true`);
   const handle = (p: k8s.V1Pod) => {
     onPod(p).catch((err: unknown) =>
       log(`pod ${p.metadata?.namespace ?? ""}/${p.metadata?.name ?? ""}: ${errText(err)}`),
     );
   };
-  informer.on("add", handle);
-  informer.on("update", handle);
-  informer.on("delete", (p) => {
-    // Deleted without a grace period (or missed the update): kill what still runs.
-    const run = runs.get(p.metadata?.uid ?? "");
-    if (run) killTree(run, 0);
-  });
-  informer.on("error", (err: unknown) => {
-    if (stopped) return;
-    log(`pod watch failed, restarting: ${String(err)}`);
-    setTimeout(() => {
-      if (!stopped) informer.start().catch((e: unknown) => log(`pod watch restart failed: ${String(e)}`));
-    }, 1000);
-  });
-  await informer.start();
+  const watchPods = async (labelSelector: string) => {
+    const list = () =>
+      opts.namespace
+        ? core.listNamespacedPod({ namespace: opts.namespace, labelSelector })
+        : core.listPodForAllNamespaces({ labelSelector });
+    const informer = k8s.makeInformer<k8s.V1Pod>(kc, path, list, labelSelector);
+    informer.on("add", handle);
+    informer.on("update", handle);
+    informer.on("delete", (p) => {
+      // Deleted without a grace period (or missed the update): kill what still runs.
+      const run = runs.get(p.metadata?.uid ?? "");
+      if (run) killTree(run, 0);
+    });
+    informer.on("error", (err: unknown) => {
+      if (stopped) return;
+      log(`pod watch failed, restarting: ${String(err)}`);
+      setTimeout(() => {
+        if (!stopped) informer.start().catch((e: unknown) => log(`pod watch restart failed: ${String(e)}`));
+      }, 1000);
+    });
+    await informer.start();
+    return informer;
+  };
+  const informers = [await watchPods(`${RUNNER_LABEL}=true`)];
+  if (opts.workloads) informers.push(await watchPods(WORKLOAD_SELECTOR));
   log(`node ${nodeName} ready${opts.namespace ? ` (namespace ${opts.namespace})` : ""}`);
 
   return {
@@ -448,7 +686,7 @@ export async function startLocalNode(opts: LocalNodeOptions): Promise<LocalNode>
     async stop() {
       stopped = true;
       clearInterval(heartbeatTimer);
-      await informer.stop();
+      await Promise.all(informers.map((i) => i.stop()));
       for (const run of runs.values()) killTree(run, 0);
       await Promise.all([...runs.values()].map((r) => r.done));
     },

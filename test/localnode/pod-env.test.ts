@@ -85,3 +85,45 @@ test("rewritePaths: mount paths at path boundaries, longest first, inside JSON t
     EXACT: "/tmp/k",
   });
 });
+
+test("Service URLs in env go to a Ready pod behind the Service; 0.0.0.0 becomes the pod's address", async () => {
+  const { rewriteServiceUrls, rewriteAnyAddress, probePort, workloadCommand } = await import("./pod-env.ts");
+  const svc = [
+    {
+      name: "ipsolis-api",
+      namespace: "ns1",
+      ip: "127.9.8.7",
+      ports: [{ port: 80, target: 8080 }, { port: 9000 }],
+    },
+  ];
+  assert.deepEqual(
+    rewriteServiceUrls(
+      {
+        A: "http://ipsolis-api.ns1.svc:80/ingest",
+        B: "http://ipsolis-api:9000",
+        C: "http://ipsolis-api.ns1.svc.cluster.local:80",
+        D: "http://other:80",
+      },
+      svc,
+    ),
+    {
+      A: "http://127.9.8.7:8080/ingest",
+      B: "http://127.9.8.7:9000",
+      C: "http://127.9.8.7:8080",
+      D: "http://other:80",
+    },
+  );
+  assert.deepEqual(rewriteAnyAddress({ H: "0.0.0.0", X: "0.0.0.0:1" }, "127.1.2.3"), {
+    H: "127.1.2.3",
+    X: "0.0.0.0:1",
+  });
+  const c = {
+    name: "api",
+    command: ["node", "api/server.ts"],
+    ports: [{ name: "http", containerPort: 8080 }],
+  };
+  assert.equal(probePort(c, "http"), 8080);
+  assert.equal(probePort(c, 81), 81);
+  assert.deepEqual(workloadCommand(c, "/bin/node"), { ok: true, cmd: ["/bin/node", "api/server.ts"] });
+  assert.equal(workloadCommand({ name: "x", command: ["pwsh"] }, "/bin/node").ok, false);
+});

@@ -38,7 +38,7 @@ function fieldValue(pod: k8s.V1Pod, path: string): string | undefined {
     "metadata.uid": pod.metadata?.uid,
     "spec.nodeName": pod.spec?.nodeName,
     "spec.serviceAccountName": pod.spec?.serviceAccountName,
-    "status.podIP": "127.0.0.1",
+    "status.podIP": pod.status?.podIP ?? "127.0.0.1",
     "status.hostIP": "127.0.0.1",
   };
   return known[path];
@@ -181,4 +181,82 @@ export function rewritePaths(
   return Object.fromEntries(
     Object.entries(env).map(([k, v]) => [k, v.replace(re, (p: string) => to.get(p) ?? p)]),
   );
+}
+
+/** A Service of the pod's namespace as the local node maps it: its ports and an endpoint's IP. */
+export type LocalService = {
+  name: string;
+  namespace: string;
+  /** A Ready pod behind it (each workload pod has its own loopback address), if any. */
+  ip?: string;
+  ports: { port: number; target?: number }[];
+};
+
+/**
+ * Cluster DNS and kube-proxy for local processes: rewrites
+ * `scheme://<service>[.<ns>[.svc[.cluster.local]]]:<port>` in env values to the loopback address
+ * of a Ready pod behind the Service (127.0.0.1 when none is known) and the numeric targetPort
+ * (the port itself when the Service names its target: each pod listens at its containerPort).
+ */
+export function rewriteServiceUrls(
+  env: Record<string, string>,
+  services: LocalService[],
+): Record<string, string> {
+  if (services.length === 0) return env;
+  const byHost = new Map<string, LocalService>();
+  for (const s of services) {
+    for (const h of [s.name, `${s.name}.${s.namespace}`, `${s.name}.${s.namespace}.svc`]) byHost.set(h, s);
+    byHost.set(`${s.name}.${s.namespace}.svc.cluster.local`, s);
+  }
+  const re = /\b([a-z][a-z0-9+.-]*:\/\/)([a-z0-9.-]+):(\d+)/g;
+  return Object.fromEntries(
+    Object.entries(env).map(([k, v]) => [
+      k,
+      v.replace(re, (m, scheme: string, host: string, port: string) => {
+        const s = byHost.get(host);
+        if (!s) return m;
+        const p = s.ports.find((x) => x.port === Number(port));
+        return `${scheme}${s.ip ?? "127.0.0.1"}:${p?.target ?? port}`;
+      }),
+    ]),
+  );
+}
+
+/**
+ * A pod's own network: a listen address of 0.0.0.0 means the pod's interfaces only, so on the
+ * local node, where each workload pod has its own loopback address, it becomes that address
+ * (two pods of a rolling update can then listen on the same port).
+ */
+export function rewriteAnyAddress(env: Record<string, string>, podIP: string): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v === "0.0.0.0" ? podIP : v]));
+}
+
+/**
+ * The local process for a workload container (the chart's API, operator, migration Job): the
+ * container's command and args, `node` being this Node binary, run in `root` (the repository,
+ * which is what the image holds under its workingDir).
+ */
+export function workloadCommand(
+  c: k8s.V1Container,
+  nodeBin: string,
+): { ok: true; cmd: string[] } | { ok: false; message: string } {
+  const argv = [...(c.command ?? []), ...(c.args ?? [])];
+  if (argv.length === 0)
+    return {
+      ok: false,
+      message: `container ${c.name}: no command (the image's entry point is unknown here)`,
+    };
+  if (argv[0] !== "node")
+    return {
+      ok: false,
+      message: `container ${c.name}: only node programs run on the local node (${argv[0] ?? ""})`,
+    };
+  return { ok: true, cmd: [nodeBin, ...argv.slice(1)] };
+}
+
+/** The port a probe's httpGet names: a number, or a container port's name. */
+export function probePort(c: k8s.V1Container, port: number | string): number | undefined {
+  if (typeof port === "number") return port;
+  if (/^\d+$/.test(port)) return Number(port);
+  return c.ports?.find((p) => p.name === port)?.containerPort;
 }
