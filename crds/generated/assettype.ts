@@ -75,8 +75,8 @@ export type AssetTypeSpecRunbooks = {
   deprovision?: string;
 };
 
-/** Value type; enum values must be one of the listed enum. */
-export type AssetTypeSpecAttributeType = "string" | "number" | "boolean" | "enum";
+/** Value type, checked on every order path (API, portal, ServiceNow, Modify): string, number (decimal), integer (whole number), boolean (true or false), or enum (one of the listed values). */
+export type AssetTypeSpecAttributeType = "string" | "number" | "integer" | "boolean" | "enum";
 
 export type AssetTypeSpecAttribute = {
   /**
@@ -84,7 +84,7 @@ export type AssetTypeSpecAttribute = {
    * Pattern: `^[A-Za-z][A-Za-z0-9_]*$`.
    */
   name: string;
-  /** Value type; enum values must be one of the listed enum. */
+  /** Value type, checked on every order path (API, portal, ServiceNow, Modify): string, number (decimal), integer (whole number), boolean (true or false), or enum (one of the listed values). */
   type: AssetTypeSpecAttributeType;
   /** Whether the requester must supply the attribute. */
   required?: boolean;

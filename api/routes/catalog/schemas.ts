@@ -35,7 +35,7 @@ export const AssetTypeSpecSchema = z.object({
     .array(
       z.object({
         name: z.string().min(1),
-        type: z.enum(["string", "number", "boolean", "enum"]),
+        type: z.enum(["string", "number", "integer", "boolean", "enum"]),
         required: z.boolean().optional(),
         enum: z.array(z.string()).optional(),
         description: z.string().optional(),
