@@ -68,7 +68,12 @@ export type AssetType = {
       capacity?: number;
       maxPerUser?: number;
     };
-    approval: { policy: "None" | "Manager" | "Approvers"; approvers?: string[]; quorum?: number };
+    approval: {
+      policy: "None" | "Manager" | "Approvers";
+      approvers?: string[];
+      quorum?: number;
+      onModify?: { policy: "Same" | "None" | "Manager" | "Approvers"; approvers?: string[]; quorum?: number };
+    };
     runbooks: { provision: string; modify?: string; deprovision?: string };
   };
 };
