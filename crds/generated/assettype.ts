@@ -27,6 +27,25 @@ export type AssetTypeSpecAssignment = {
 /** None: no approval, Orders go straight to Scheduled. Manager: the requester's manager approves. Approvers: quorum of the named approvers approve. */
 export type AssetTypeSpecApprovalPolicy = "None" | "Manager" | "Approvers";
 
+/**
+ * Same, None, Manager or Approvers.
+ * @default "Same"
+ */
+export type AssetTypeSpecApprovalOnModifyPolicy = "Same" | "None" | "Manager" | "Approvers";
+
+/** Who must approve a Modify Order (a change to a delivered asset). Same (the default): the provisioning policy above. None: changes need no approval. Manager or Approvers: this policy, with its own approvers and quorum. */
+export type AssetTypeSpecApprovalOnModify = {
+  /**
+   * Same, None, Manager or Approvers.
+   * @default "Same"
+   */
+  policy: AssetTypeSpecApprovalOnModifyPolicy;
+  /** Usernames or e-mail addresses who may approve changes (policy Approvers only). */
+  approvers?: string[];
+  /** How many of the approvers must approve a change (N of M). */
+  quorum?: number;
+};
+
 /** Who must approve an Order before it is provisioned. */
 export type AssetTypeSpecApproval = {
   /** None: no approval, Orders go straight to Scheduled. Manager: the requester's manager approves. Approvers: quorum of the named approvers approve. */
@@ -38,6 +57,8 @@ export type AssetTypeSpecApproval = {
    * @default 1
    */
   quorum?: number;
+  /** Who must approve a Modify Order (a change to a delivered asset). Same (the default): the provisioning policy above. None: changes need no approval. Manager or Approvers: this policy, with its own approvers and quorum. */
+  onModify?: AssetTypeSpecApprovalOnModify;
 };
 
 /** What one active instance costs, for cost reports and charge-back. */
