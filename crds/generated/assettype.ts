@@ -90,7 +90,7 @@ export type AssetTypeSpecRunbooks = {
    */
   modify?: string;
   /**
-   * Runbook run by Deprovision Orders (revoke, leaver, lease expiry); without it a revoke only marks the asset as returned.
+   * Runbook run by Deprovision Orders (revoke, leaver, lease expiry). Without it nothing can take the asset back: the API refuses a revoke with 409, and a Deprovision Order created otherwise ends Failed saying the type has none.
    * Pattern: `^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`.
    */
   deprovision?: string;

@@ -3,6 +3,7 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { OrderSpec, OrderStatus } from "../../../crds/generated/order.ts";
+import type { AssetTypeSpec } from "../../../crds/generated/assettype.ts";
 import { appendAudit } from "../../../record/audit.ts";
 import { ConflictError } from "../../../record/errors.ts";
 import { principalOf } from "../../plugins/auth.ts";
@@ -119,6 +120,23 @@ export const orderRoutes: FastifyPluginAsyncZod = async (app) => {
           {
             reason: "NotProvisioned",
           },
+        );
+      }
+      // Without a deprovision runbook nothing could take the asset back: say so now instead of
+      // creating a Deprovision Order that fails (crds/assettypes.yaml runbooks.deprovision).
+      const at = await res.get<AssetTypeSpec>("AssetType", o.spec.assetType);
+      if (!at) {
+        throw new ConflictError(
+          `asset type ${o.spec.assetType} no longer exists: nothing can revoke the asset`,
+          {
+            reason: "AssetTypeNotFound",
+          },
+        );
+      }
+      if (!at.spec.runbooks.deprovision) {
+        throw new ConflictError(
+          `asset type ${o.spec.assetType} has no deprovision runbook: nothing can take the asset back`,
+          { reason: "NoDeprovisionRunbook" },
         );
       }
       const spec: OrderSpec = {
