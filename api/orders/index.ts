@@ -15,6 +15,7 @@ import { z } from "zod";
 import type { OrderSpec, OrderStatus } from "../../crds/generated/order.ts";
 import type { AssetTypeSpec } from "../../crds/generated/assettype.ts";
 import { appendAudit } from "../../record/audit.ts";
+import { needsCleanup } from "../../crds/order-cleanup.ts";
 import { ConflictError, ForbiddenError, InputError } from "../../record/errors.ts";
 import { findEmployee, isOrderingBlocked } from "../../record/employees/store.ts";
 import { groupsOfEmployee } from "../../record/employees/groups.ts";
@@ -48,6 +49,11 @@ export const OrderView = z.object({
   phase: z.string().optional(),
   message: z.string().optional(),
   steps: z.array(z.record(z.string(), z.unknown())),
+  /**
+   * Failed provisions only: whether a step ran, so something may have been granted and a revoke
+   * (cleanup) is needed, or nothing ran and no cleanup is needed (#19).
+   */
+  cleanup: z.enum(["needed", "notNeeded"]).optional(),
   createdAt: z.string().optional(),
 });
 export type OrderView = z.infer<typeof OrderView>;
@@ -66,6 +72,9 @@ export function orderView(o: OrderCr): OrderView {
     ...(o.status?.phase ? { phase: o.status.phase } : {}),
     ...(o.status?.message ? { message: o.status.message } : {}),
     steps: o.status?.steps ?? [],
+    ...((o.spec.action ?? "Provision") === "Provision" && o.status?.phase === "Failed"
+      ? { cleanup: needsCleanup(o) ? ("needed" as const) : ("notNeeded" as const) }
+      : {}),
     ...(o.metadata.creationTimestamp
       ? { createdAt: new Date(o.metadata.creationTimestamp).toISOString() }
       : {}),

@@ -291,13 +291,14 @@ const EXPECTED: Record<string, Phase[]> = {
     "Cancelled",
     "Revoked",
   ],
+  // A Failed (partial) provision cleaned up by its Deprovision Order ends Revoked (#19).
   "revoked by a deprovision order": [
     "Scheduled",
     "Scheduled",
     P,
     P,
     "Revoked",
-    "Failed",
+    "Revoked",
     "Cancelled",
     "Revoked",
   ],
@@ -788,4 +789,19 @@ test("eligibility is exact: e-mail local parts neither count as a listed usernam
   assert.equal(byManager("bob"), "PendingApproval");
   assert.equal(byManager("bob@other.example"), "PendingApproval");
   assert.equal(byManager("bob@example.com"), "Scheduled");
+});
+
+test("cleanup of a partial provision: a Deprovision runs against a Failed target only when a step ran", () => {
+  const dep = (needsCleanup: boolean) =>
+    decide({
+      ...base("Scheduled"),
+      order: withSpec(order("Scheduled"), { action: "Deprovision", target: "o0" }),
+      target: { found: true, phase: "Failed", needsCleanup },
+    });
+  const run = dep(true);
+  assert.equal(run.status.phase, "Processing");
+  assert.ok(run.actions.some((a) => a.kind === "CreateJob"));
+  const none = dep(false);
+  assert.equal(none.status.phase, "Failed");
+  assert.match(none.status.message ?? "", /is Failed, so there is nothing to deprovision/);
 });

@@ -37,7 +37,7 @@ export type LockSeen = { state: "Free" } | { state: "HeldBySelf" } | { state: "H
 export type PoolSeen = { held?: string; free?: string; heldByRequester: number };
 
 /** The target Provision Order of a Modify or Deprovision Order. */
-export type TargetSeen = { found: false } | { found: true; phase?: Phase };
+export type TargetSeen = { found: false } | { found: true; phase?: Phase; needsCleanup?: boolean };
 
 export type Observed = {
   order: Order;
@@ -198,6 +198,8 @@ function checkTarget(o: Observed): Check | undefined {
   }
   const phase = o.target.phase;
   if (phase === "Provisioned") return undefined;
+  // A Failed Provision whose steps ran may have granted something: a Deprovision cleans it up.
+  if (phase === "Failed" && action === "Deprovision" && o.target.needsCleanup) return undefined;
   if (phase === "Failed" || phase === "Cancelled" || phase === "Revoked") {
     const message = `the target order ${name} is ${phase}, so there is nothing to ${action.toLowerCase()}`;
     return {
@@ -545,6 +547,18 @@ function finished(o: Observed, phase: "Failed" | "Cancelled" | "Revoked"): Outco
   const actions: Action[] = [];
   if (o.lock.state === "HeldBySelf") actions.push({ kind: "ReleaseLock" });
   if (o.pool?.held) actions.push({ kind: "ReleaseSlot", slot: o.pool.held });
+  // A partial provision cleaned up by its Deprovision Order (#19): nothing is left granted.
+  if (phase === "Failed" && o.deprovision?.phase === "Revoked") {
+    const message = `the partial provision was cleaned up by order ${o.deprovision.order}`;
+    return {
+      phase: "Revoked",
+      reason: "Revoked",
+      message,
+      actions,
+      patch: { revokedAt: o.deprovision.revokedAt ?? o.now.toISOString() },
+      conds: [{ type: "Deprovisioning", status: "True", reason: "DeprovisionSucceeded", message }],
+    };
+  }
   const kept = prev?.reason === "Declined" || prev?.reason === "NotApproved" ? prev.reason : undefined;
   const reason = (kept ?? phase) satisfies R["Ready"];
   return {

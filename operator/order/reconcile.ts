@@ -18,6 +18,7 @@ import {
 import type { AssetObject, OrderDeps } from "./deps.ts";
 import type { Order, OrderStatus, Phase, StepStatus } from "./model.ts";
 import { assetKeyOf, assetLeaseName, childName } from "./names.ts";
+import { needsCleanup } from "../../crds/order-cleanup.ts";
 
 /** A finished Job whose pod summary the cache has not shown yet is waited for this long. */
 const SUMMARY_GRACE_MS = 5000;
@@ -156,9 +157,15 @@ export function observe(
     lock: lockSeen(o, assetKey, deps),
     ...(pooled ? { pool: poolSeen(o, deps, assetType.spec.assignment.capacity ?? 0) } : {}),
     ...(o.spec.target
-      ? { target: target ? { found: true, phase: target.status?.phase } : { found: false } }
+      ? {
+          target: target
+            ? { found: true, phase: target.status?.phase, needsCleanup: needsCleanup(target) }
+            : { found: false },
+        }
       : {}),
-    ...(o.status?.phase === "Provisioned" ? { deprovision: deprovisionSeen(o, deps) } : {}),
+    ...(o.status?.phase === "Provisioned" || o.status?.phase === "Failed"
+      ? { deprovision: deprovisionSeen(o, deps) }
+      : {}),
     now,
   };
   return { seen, assetKey, ...(retryInMs ? { retryInMs } : {}) };

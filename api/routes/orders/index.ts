@@ -11,6 +11,7 @@ import { resourcesOf } from "../../plugins/resources.ts";
 import { K8sName } from "../catalog/schemas.ts";
 import { orderPhases } from "../../../crds/reasons.ts";
 import { deprovisionOrderName } from "../../leaver/decide.ts";
+import { needsCleanup } from "../../../crds/order-cleanup.ts";
 import {
   cancelOrder,
   createProvisionOrder,
@@ -114,7 +115,16 @@ export const orderRoutes: FastifyPluginAsyncZod = async (app) => {
       const name = deprovisionOrderName(o.metadata.name);
       const existing = await res.get<OrderSpec, OrderStatus>("Order", name);
       if (existing) return reply.code(200).send(orderView(existing));
-      if (o.status?.phase !== "Provisioned") {
+      if (o.status?.phase === "Failed" && !needsCleanup(o)) {
+        throw new ConflictError(
+          "the order failed before any step ran: nothing was granted, no cleanup is needed",
+          {
+            reason: "NoCleanupNeeded",
+          },
+        );
+      }
+      // Provisioned, or a Failed provision whose steps may have granted something (#19).
+      if (o.status?.phase !== "Provisioned" && !needsCleanup(o)) {
         throw new ConflictError(
           `the order is ${o.status?.phase ?? "not yet processed"}: only a Provisioned order can be revoked`,
           {
