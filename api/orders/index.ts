@@ -16,6 +16,7 @@ import type { OrderSpec, OrderStatus } from "../../crds/generated/order.ts";
 import type { AssetTypeSpec } from "../../crds/generated/assettype.ts";
 import { appendAudit } from "../../record/audit.ts";
 import { needsCleanup } from "../../crds/order-cleanup.ts";
+import { decideRetry } from "../policy/orders.ts";
 import { ConflictError, ForbiddenError, InputError } from "../../record/errors.ts";
 import { findEmployee, isOrderingBlocked } from "../../record/employees/store.ts";
 import { groupsOfEmployee } from "../../record/employees/groups.ts";
@@ -49,6 +50,11 @@ export const OrderView = z.object({
   phase: z.string().optional(),
   message: z.string().optional(),
   steps: z.array(z.record(z.string(), z.unknown())),
+  attempt: z.number().optional(),
+  /** Earlier attempts of a retried order, oldest first. */
+  previousAttempts: z.array(
+    z.object({ attempt: z.number(), jobName: z.string(), message: z.string().optional() }),
+  ),
   /**
    * Failed provisions only: whether a step ran, so something may have been granted and a revoke
    * (cleanup) is needed, or nothing ran and no cleanup is needed (#19).
@@ -72,6 +78,8 @@ export function orderView(o: OrderCr): OrderView {
     ...(o.status?.phase ? { phase: o.status.phase } : {}),
     ...(o.status?.message ? { message: o.status.message } : {}),
     steps: o.status?.steps ?? [],
+    ...(o.status?.attempt !== undefined ? { attempt: o.status.attempt } : {}),
+    previousAttempts: o.status?.previousAttempts ?? [],
     ...((o.spec.action ?? "Provision") === "Provision" && o.status?.phase === "Failed"
       ? { cleanup: needsCleanup(o) ? ("needed" as const) : ("notNeeded" as const) }
       : {}),
@@ -286,6 +294,55 @@ export async function cancelOrder(req: FastifyRequest, name: string): Promise<Or
     order: o.metadata.name,
     requestId: req.id,
     source: "api",
+  });
+  return after;
+}
+
+/**
+ * Asks for one new attempt of a Failed order whose run failed (#19): admins for any visible
+ * order, employees for their own (visibleOrder). 409 while an attempt runs, for a decline or a
+ * policy refusal, and when the asset type or its runbook no longer exists. Audited.
+ */
+export async function retryOrder(req: FastifyRequest, name: string): Promise<OrderCr> {
+  const p = principalOf(req);
+  const res = resourcesOf(req.server.deps);
+  const o = await visibleOrder(req, name);
+  const d = decideRetry(o);
+  if (!d.ok) throw new ConflictError(d.message, { reason: d.reason });
+  const at = await res.get<AssetTypeSpec>("AssetType", o.spec.assetType);
+  if (!at) {
+    throw new ConflictError(`asset type ${o.spec.assetType} no longer exists: the order cannot run again`, {
+      reason: "AssetTypeNotFound",
+    });
+  }
+  const action = o.spec.action ?? "Provision";
+  const rb =
+    action === "Provision"
+      ? at.spec.runbooks.provision
+      : action === "Modify"
+        ? at.spec.runbooks.modify
+        : at.spec.runbooks.deprovision;
+  if (!rb || !(await res.get("Runbook", rb))) {
+    throw new ConflictError(
+      `runbook ${rb ?? `(${action.toLowerCase()})`} of asset type ${o.spec.assetType} no longer exists: the order cannot run again`,
+      { reason: "RunbookNotFound" },
+    );
+  }
+  const retry = (o.spec.retry ?? 0) + 1;
+  const after = await res.mergePatch<OrderSpec, OrderStatus>(
+    "Order",
+    o.metadata.name,
+    { spec: { retry } },
+    o.metadata.resourceVersion,
+  );
+  await appendAudit(req.server.deps.db, {
+    actor: p.actor,
+    action: "order_retry_requested",
+    target: `order:${o.metadata.name}`,
+    order: o.metadata.name,
+    requestId: req.id,
+    source: "api",
+    data: { retry, failedAttempt: o.status?.attempt ?? 1, failedJob: o.status?.jobName },
   });
   return after;
 }

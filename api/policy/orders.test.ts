@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { countOrdersInUse, decideAssetTypeDelete } from "./orders.ts";
+import { countOrdersInUse, decideAssetTypeDelete, decideRetry } from "./orders.ts";
 
 const o = (assetType: string, phase?: string) => ({ spec: { assetType }, status: phase ? { phase } : {} });
 
@@ -31,5 +31,30 @@ for (const [name, inUse, force, isSuperadmin, ok] of cases) {
     const d = decideAssetTypeDelete("vpn", inUse, { force, isSuperadmin });
     assert.equal(d.ok, ok);
     if (!d.ok) assert.match(d.message, new RegExp(`${inUse} open or provisioned orders`));
+  });
+}
+
+const st = (phase: string, ready: string, job?: string, retry = 0) => ({
+  spec: { retry },
+  status: {
+    phase,
+    conditions: [{ type: "Ready", reason: ready }, ...(job ? [{ type: "JobReady", reason: job }] : [])],
+  },
+});
+const retryCases: [string, ReturnType<typeof st>, string | true][] = [
+  ["failed run", st("Failed", "Failed", "JobFailed"), true],
+  ["deadline", st("Failed", "Failed", "JobDeadlineExceeded"), true],
+  ["declined", st("Failed", "Declined"), "Declined"],
+  ["never approved", st("Failed", "NotApproved"), "NotApproved"],
+  ["policy refusal (max per user)", st("Failed", "Failed"), "NotRetryable"],
+  ["still running", st("Processing", "Processing", "JobCreated"), "AttemptRunning"],
+  ["provisioned", st("Provisioned", "Provisioned", "JobSucceeded"), "NotFailed"],
+  ["retry already requested", st("Failed", "Failed", "JobFailed", 1), "RetryPending"],
+];
+for (const [name, o, want] of retryCases) {
+  test(`retry: ${name}`, () => {
+    const d = decideRetry(o);
+    if (want === true) assert.equal(d.ok, true);
+    else assert.equal(d.ok ? "ok" : d.reason, want);
   });
 }

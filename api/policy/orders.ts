@@ -39,3 +39,55 @@ export function decideAssetTypeDelete(
     }`,
   };
 }
+
+export type RetryOrder = {
+  spec: { retry?: number | undefined };
+  status?:
+    | {
+        phase?: string | undefined;
+        retry?: number | undefined;
+        conditions?: readonly { type: string; reason: string }[] | undefined;
+      }
+    | undefined;
+};
+
+/** Whether a retry may be requested now (the operator applies the same rule, decide.ts isRetryable). */
+export function decideRetry(o: RetryOrder): { ok: true } | { ok: false; reason: string; message: string } {
+  const phase = o.status?.phase;
+  if ((o.spec.retry ?? 0) > (o.status?.retry ?? 0)) {
+    return {
+      ok: false,
+      reason: "RetryPending",
+      message: "a retry was already requested: its attempt is on the way",
+    };
+  }
+  if (phase !== "Failed") {
+    const running = phase === "Processing" || phase === "Scheduled";
+    return {
+      ok: false,
+      reason: running ? "AttemptRunning" : "NotFailed",
+      message: running
+        ? `the order is ${phase}: an attempt still runs`
+        : `the order is ${phase ?? "new"}: only a Failed order can be retried`,
+    };
+  }
+  const ready = o.status?.conditions?.find((c) => c.type === "Ready")?.reason;
+  const job = o.status?.conditions?.find((c) => c.type === "JobReady")?.reason;
+  if (ready === "Declined")
+    return { ok: false, reason: "Declined", message: "the order was declined: it cannot be retried" };
+  if (ready === "NotApproved") {
+    return {
+      ok: false,
+      reason: "NotApproved",
+      message: "the order was never approved: it cannot be retried",
+    };
+  }
+  if (job !== "JobFailed" && job !== "JobDeadlineExceeded") {
+    return {
+      ok: false,
+      reason: "NotRetryable",
+      message: "the order was refused by policy, not by a failed run: retrying would fail the same way",
+    };
+  }
+  return { ok: true };
+}

@@ -805,3 +805,49 @@ test("cleanup of a partial provision: a Deprovision runs against a Failed target
   assert.equal(none.status.phase, "Failed");
   assert.match(none.status.message ?? "", /is Failed, so there is nothing to deprovision/);
 });
+
+test("retry: a failed run gets a new attempt with its own Job; earlier attempts kept; a decline is refused", () => {
+  const failedRun = decide({
+    ...base("Processing"),
+    job: { state: "Failed", steps: [{ name: "add-group", state: "Failed", exitCode: 1 }] },
+  }).status;
+  const retried = decide({
+    ...base("Failed"),
+    order: { ...order("Failed", { retry: 1 }), status: failedRun },
+  });
+  assert.equal(retried.status.phase, "Scheduled");
+  assert.equal(retried.status.retry, 1);
+  assert.deepEqual(
+    retried.status.previousAttempts?.map((a) => [a.attempt, a.jobName]),
+    [[1, "o1-1"]],
+  );
+  const next = decide({
+    ...base("Scheduled"),
+    order: { ...order("Scheduled", { retry: 1 }), status: retried.status },
+  });
+  assert.equal(next.status.phase, "Processing");
+  assert.equal(next.status.attempt, 2);
+  assert.ok(next.actions.some((a) => a.kind === "CreateJob" && a.jobName === "o1-2" && a.attempt === 2));
+  // Already answered: nothing more.
+  assert.equal(
+    decide({
+      ...base("Failed"),
+      order: { ...order("Failed", { retry: 1 }), status: { ...failedRun, retry: 1 } },
+    }).status.phase,
+    "Failed",
+  );
+  // A declined order: refused, stays Failed/Declined.
+  const declined = decide({
+    ...base(undefined),
+    assetType: assetType({ approval: { policy: "Approvers", approvers: ["carol"], quorum: 1 } }),
+    order: withSpec(order(undefined), { approvals: [{ approver: "carol", decision: "Declined" }] }),
+  }).status;
+  const refused = decide({
+    ...base("Failed"),
+    order: { ...order("Failed", { retry: 1 }), status: declined },
+  });
+  assert.equal(refused.status.phase, "Failed");
+  assert.equal(refused.status.retry, 1);
+  assert.equal(refused.status.conditions?.find((c) => c.type === "Ready")?.reason, "Declined");
+  assert.match(refused.status.message ?? "", /retry refused/);
+});

@@ -542,11 +542,48 @@ function provisioned(o: Observed): Outcome {
   };
 }
 
+/**
+ * Whether a Failed Order may run again: its run failed (a step, the deadline). A decline, a
+ * missing approval or a policy refusal (max per user, a bad spec) is not retried (#19).
+ */
+export function isRetryable(st: OrderStatus): boolean {
+  const ready = st.conditions?.find((c) => c.type === "Ready");
+  const job = st.conditions?.find((c) => c.type === "JobReady");
+  return ready?.reason === "Failed" && (job?.reason === "JobFailed" || job?.reason === "JobDeadlineExceeded");
+}
+
 function finished(o: Observed, phase: "Failed" | "Cancelled" | "Revoked"): Outcome {
   const prev = o.order.status?.conditions?.find((c) => c.type === "Ready");
+  const kept = prev?.reason === "Declined" || prev?.reason === "NotApproved" ? prev.reason : undefined;
   const actions: Action[] = [];
   if (o.lock.state === "HeldBySelf") actions.push({ kind: "ReleaseLock" });
   if (o.pool?.held) actions.push({ kind: "ReleaseSlot", slot: o.pool.held });
+  // A retry request (#19): one new attempt for a run that failed; earlier ones are kept.
+  const wanted = o.order.spec.retry ?? 0;
+  const answered = o.order.status?.retry ?? 0;
+  if (phase === "Failed" && wanted > answered && o.deprovision === undefined) {
+    const st = o.order.status ?? {};
+    if (isRetryable(st)) {
+      const previous = [
+        ...(st.previousAttempts ?? []),
+        ...(st.jobName ? [{ attempt: st.attempt ?? 1, jobName: st.jobName, message: st.message ?? "" }] : []),
+      ];
+      return {
+        phase: "Scheduled",
+        reason: "Pending",
+        message: `retry requested after attempt ${st.attempt ?? 1}; waiting to run`,
+        actions,
+        patch: { retry: wanted, previousAttempts: previous },
+      };
+    }
+    return {
+      phase: "Failed",
+      reason: kept ?? "Failed",
+      message: `${prev?.message ?? "the order failed"} (retry refused: only a failed run can be retried)`,
+      actions,
+      patch: { retry: wanted },
+    };
+  }
   // A partial provision cleaned up by its Deprovision Order (#19): nothing is left granted.
   if (phase === "Failed" && o.deprovision?.phase === "Revoked") {
     const message = `the partial provision was cleaned up by order ${o.deprovision.order}`;
@@ -559,7 +596,6 @@ function finished(o: Observed, phase: "Failed" | "Cancelled" | "Revoked"): Outco
       conds: [{ type: "Deprovisioning", status: "True", reason: "DeprovisionSucceeded", message }],
     };
   }
-  const kept = prev?.reason === "Declined" || prev?.reason === "NotApproved" ? prev.reason : undefined;
   const reason = (kept ?? phase) satisfies R["Ready"];
   return {
     phase,

@@ -34,6 +34,8 @@ export type OrderStatus = {
   observedGeneration?: number;
   attempt?: number;
   jobName?: string;
+  retry?: number;
+  previousAttempts?: { attempt: number; jobName: string; message?: string }[];
   steps?: StepStatus[];
   asset?: { id: string };
   provisionedAt?: string;
@@ -55,6 +57,7 @@ export type Order = {
     attributes?: Record<string, string>;
     reason?: string;
     cancelRequested?: boolean;
+    retry?: number;
     approvals?: Approval[];
   };
   status?: OrderStatus;

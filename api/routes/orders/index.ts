@@ -15,6 +15,7 @@ import { needsCleanup } from "../../../crds/order-cleanup.ts";
 import {
   cancelOrder,
   createProvisionOrder,
+  retryOrder,
   labelValue,
   listVisibleOrders,
   OrderView,
@@ -88,6 +89,12 @@ export const orderRoutes: FastifyPluginAsyncZod = async (app) => {
     "/orders/:name",
     { config: { permission: "orders:read" }, schema: { params: Params, response: { 200: OrderView } } },
     async (req) => orderView(await visibleOrder(req, req.params.name)),
+  );
+
+  app.post(
+    "/orders/:name/retry",
+    { config: { permission: "orders:write" }, schema: { params: Params, response: { 200: OrderView } } },
+    async (req) => orderView(await retryOrder(req, req.params.name)),
   );
 
   app.post(
