@@ -56,3 +56,29 @@ export function countsAsApproval(approver: string, policy: ApprovalPolicy, reque
     !isRequesterName(approver, requester)
   );
 }
+
+/** `AssetType.spec.approval.onModify` (crds/assettypes.yaml): which policy a Modify Order needs. */
+export type ModifyApprovalPolicy = {
+  policy: "Same" | "None" | "Manager" | "Approvers";
+  approvers?: readonly string[] | undefined;
+  quorum?: number | undefined;
+};
+export type ApprovalSpec = ApprovalPolicy & { onModify?: ModifyApprovalPolicy | undefined };
+
+/**
+ * The policy an Order of this action must satisfy: Provision the type's own; Modify its
+ * `onModify` (`Same`, the default, is the provisioning policy); Deprovision none (taking access
+ * back, on revoke or for a leaver, never waits for an approver: the gate is for granting).
+ */
+export function policyForAction(
+  approval: ApprovalSpec,
+  action: "Provision" | "Modify" | "Deprovision" | undefined,
+): ApprovalPolicy {
+  if (action === "Deprovision") return { policy: "None" };
+  const m = action === "Modify" ? approval.onModify : undefined;
+  const own = m?.policy;
+  if (own === "None") return { policy: "None" };
+  if (own === "Manager" || own === "Approvers")
+    return { policy: own, approvers: m?.approvers, quorum: m?.quorum };
+  return { policy: approval.policy, approvers: approval.approvers, quorum: approval.quorum };
+}

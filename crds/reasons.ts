@@ -16,6 +16,7 @@ export const orderConditionReasons = {
     "Declined",
     "Cancelled",
     "Revoked",
+    "NotApproved",
   ],
   /** How the controller is doing: the last reconcile succeeded or why not (never leaves a stale Ready). */
   Reconciled: [
@@ -124,9 +125,11 @@ export const orderPhases = [
  */
 export const orderPhaseTransitions: Record<OrderStatusPhase, readonly OrderStatusPhase[]> = {
   PendingApproval: ["Scheduled", "Cancelled", "Failed"],
-  Scheduled: ["Processing", "Cancelled", "Failed"],
+  /** Back to PendingApproval when the approvals no longer satisfy the policy (re-checked). */
+  Scheduled: ["Processing", "Cancelled", "Failed", "PendingApproval"],
   Processing: ["Provisioned", "Failed", "Revoked"],
   Provisioned: ["Revoked"],
+  /** Scheduled: a retry (spec.retry); Revoked: a partial provision was cleaned up. */
   Failed: ["Scheduled", "Revoked"],
   Cancelled: [],
   Revoked: [],

@@ -57,7 +57,12 @@ const held: { name: string; o: OrderView; want: boolean }[] = [
   },
   { name: "still pending approval", o: order("a", { phase: "PendingApproval" }), want: false },
   { name: "already revoked", o: order("a", { phase: "Revoked" }), want: false },
-  { name: "failed provision", o: order("a", { phase: "Failed" }), want: false },
+  { name: "failed provision where no step ran", o: order("a", { phase: "Failed" }), want: false },
+  {
+    name: "failed provision where a step ran (partial grant to clean up)",
+    o: order("a", { phase: "Failed", needsCleanup: true }),
+    want: true,
+  },
   { name: "a Modify order is not an asset", o: order("a", { action: "Modify", target: "b" }), want: false },
   {
     name: "a Deprovision order is not an asset",

@@ -59,10 +59,17 @@ export type OrderView = {
   phase?: string;
   message?: string;
   cancelRequested?: boolean;
+  /** A Failed Provision whose steps ran (crds/order-cleanup.ts): it may have granted something. */
+  needsCleanup?: boolean;
 };
 
+/**
+ * What the leaver holds: Provisioned assets, and Failed provisions that may have granted
+ * something (a step ran, #19), so nobody keeps half-granted access.
+ */
 export function isHeldBy(o: OrderView, s: Subject): boolean {
-  if (o.action !== "Provision" || o.phase !== "Provisioned") return false;
+  if (o.action !== "Provision") return false;
+  if (o.phase !== "Provisioned" && !(o.phase === "Failed" && o.needsCleanup === true)) return false;
   return s.ids.includes(o.requester.id.toLowerCase()) || s.emails.includes(o.requester.email.toLowerCase());
 }
 

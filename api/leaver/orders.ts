@@ -5,6 +5,7 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { AssetType, Order } from "../../crds/generated/index.ts";
 import { ConflictError } from "../../record/errors.ts";
+import { needsCleanup } from "../../crds/order-cleanup.ts";
 import { makeResources, type Resources } from "../plugins/resources.ts";
 import type { OrderView } from "./decide.ts";
 
@@ -42,6 +43,7 @@ export function viewOf(o: Order): OrderView {
     ...(o.status?.phase !== undefined ? { phase: o.status.phase } : {}),
     ...(o.status?.message !== undefined ? { message: o.status.message } : {}),
     ...(o.spec.cancelRequested ? { cancelRequested: true } : {}),
+    ...(needsCleanup(o) ? { needsCleanup: true } : {}),
   };
 }
 

@@ -27,6 +27,25 @@ export type AssetTypeSpecAssignment = {
 /** None: no approval, Orders go straight to Scheduled. Manager: the requester's manager approves. Approvers: quorum of the named approvers approve. */
 export type AssetTypeSpecApprovalPolicy = "None" | "Manager" | "Approvers";
 
+/**
+ * Same, None, Manager or Approvers.
+ * @default "Same"
+ */
+export type AssetTypeSpecApprovalOnModifyPolicy = "Same" | "None" | "Manager" | "Approvers";
+
+/** Who must approve a Modify Order (a change to a delivered asset). Same (the default): the provisioning policy above. None: changes need no approval. Manager or Approvers: this policy, with its own approvers and quorum. */
+export type AssetTypeSpecApprovalOnModify = {
+  /**
+   * Same, None, Manager or Approvers.
+   * @default "Same"
+   */
+  policy: AssetTypeSpecApprovalOnModifyPolicy;
+  /** Usernames or e-mail addresses who may approve changes (policy Approvers only). */
+  approvers?: string[];
+  /** How many of the approvers must approve a change (N of M). */
+  quorum?: number;
+};
+
 /** Who must approve an Order before it is provisioned. */
 export type AssetTypeSpecApproval = {
   /** None: no approval, Orders go straight to Scheduled. Manager: the requester's manager approves. Approvers: quorum of the named approvers approve. */
@@ -38,6 +57,8 @@ export type AssetTypeSpecApproval = {
    * @default 1
    */
   quorum?: number;
+  /** Who must approve a Modify Order (a change to a delivered asset). Same (the default): the provisioning policy above. None: changes need no approval. Manager or Approvers: this policy, with its own approvers and quorum. */
+  onModify?: AssetTypeSpecApprovalOnModify;
 };
 
 /** What one active instance costs, for cost reports and charge-back. */
@@ -69,14 +90,14 @@ export type AssetTypeSpecRunbooks = {
    */
   modify?: string;
   /**
-   * Runbook run by Deprovision Orders (revoke, leaver, lease expiry); without it a revoke only marks the asset as returned.
+   * Runbook run by Deprovision Orders (revoke, leaver, lease expiry). Without it nothing can take the asset back: the API refuses a revoke with 409, and a Deprovision Order created otherwise ends Failed saying the type has none.
    * Pattern: `^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`.
    */
   deprovision?: string;
 };
 
-/** Value type; enum values must be one of the listed enum. */
-export type AssetTypeSpecAttributeType = "string" | "number" | "boolean" | "enum";
+/** Value type, checked on every order path (API, portal, ServiceNow, Modify): string, number (decimal), integer (whole number), boolean (true or false), or enum (one of the listed values). */
+export type AssetTypeSpecAttributeType = "string" | "number" | "integer" | "boolean" | "enum";
 
 export type AssetTypeSpecAttribute = {
   /**
@@ -84,7 +105,7 @@ export type AssetTypeSpecAttribute = {
    * Pattern: `^[A-Za-z][A-Za-z0-9_]*$`.
    */
   name: string;
-  /** Value type; enum values must be one of the listed enum. */
+  /** Value type, checked on every order path (API, portal, ServiceNow, Modify): string, number (decimal), integer (whole number), boolean (true or false), or enum (one of the listed values). */
   type: AssetTypeSpecAttributeType;
   /** Whether the requester must supply the attribute. */
   required?: boolean;

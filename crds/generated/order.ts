@@ -78,6 +78,8 @@ export type OrderSpec = {
   reason?: string;
   /** Set to true to cancel the Order; allowed only before Processing and cannot be withdrawn. */
   cancelRequested?: boolean;
+  /** Retry requests for a Failed Order (POST /orders/{name}/retry): each increase by one asks the operator for one new attempt (its own Job and ingest credential; earlier attempts stay in status.previousAttempts). Only increases. */
+  retry?: number;
   /** Approval decisions, appended by the API on behalf of each approver (one per approver); entries can never be edited or removed. */
   approvals?: OrderSpecApproval[];
 };
@@ -85,6 +87,16 @@ export type OrderSpec = {
 /** State-machine value: PendingApproval, Scheduled (approved, waiting to run), Processing (a Job runs the runbook), Provisioned, Failed, Cancelled or Revoked. */
 export type OrderStatusPhase =
   "PendingApproval" | "Scheduled" | "Processing" | "Provisioned" | "Failed" | "Cancelled" | "Revoked";
+
+/** One earlier attempt and how it ended. */
+export type OrderStatusPreviousAttempt = {
+  /** The attempt number. */
+  attempt: number;
+  /** Its Job. */
+  jobName: string;
+  /** How it ended (no secrets). */
+  message?: string;
+};
 
 /** Pending, Running, Succeeded, Failed or Skipped. */
 export type OrderStatusStepState = "Pending" | "Running" | "Succeeded" | "Failed" | "Skipped";
@@ -163,6 +175,10 @@ export type OrderStatus = {
   attempt?: number;
   /** The Job of the current (or last) attempt. */
   jobName?: string;
+  /** The spec.retry value the operator last answered (a new attempt or a refusal). */
+  retry?: number;
+  /** Earlier attempts of a retried Order, oldest first. */
+  previousAttempts?: OrderStatusPreviousAttempt[];
   /** Per-step result of the current (or last) attempt, in runbook order. */
   steps?: OrderStatusStep[];
   /** The asset this Order holds (or, for Modify/Deprovision, acts on). */

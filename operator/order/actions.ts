@@ -20,6 +20,23 @@ export type ActionContext = {
   log: OrderDeps["log"];
 };
 
+/**
+ * The Order owns what it holds: deleting it lets the garbage collector return its pool slot
+ * (Asset) and its asset lock (Lease), so a deleted Order never shrinks the pool or keeps the
+ * next order for the asset waiting (#15). A taken-over lock changes owner with its holder.
+ */
+function ownedBy(order: Order) {
+  return [
+    {
+      apiVersion: "ipsolis.io/v1alpha1",
+      kind: "Order",
+      name: order.metadata.name,
+      uid: order.metadata.uid ?? "",
+      controller: true,
+    },
+  ];
+}
+
 const micro = (d: Date) => d.toISOString().replace(/Z$/, "000Z");
 const is = (err: unknown, ...codes: number[]) => codes.includes(statusCodeOf(err) ?? 0);
 
@@ -68,6 +85,7 @@ async function acquireLock(ctx: ActionContext): Promise<void> {
             namespace: deps.namespace,
             labels: { "ipsolis.io/lock": "asset", ...MANAGED_BY },
             annotations: { "ipsolis.io/asset": ctx.assetKey },
+            ownerReferences: ownedBy(order),
           },
           spec,
         },
@@ -79,7 +97,13 @@ async function acquireLock(ctx: ActionContext): Promise<void> {
         method: "PUT",
         path: leasePath(deps.namespace, name),
         // Objects from a LIST carry no apiVersion/kind: set them.
-        body: { ...lease, apiVersion: "coordination.k8s.io/v1", kind: "Lease", spec },
+        body: {
+          ...lease,
+          apiVersion: "coordination.k8s.io/v1",
+          kind: "Lease",
+          metadata: { ...lease.metadata, ownerReferences: ownedBy(order) },
+          spec,
+        },
       });
     }
     deps.expect.lock(name, me);
@@ -146,6 +170,7 @@ async function allocateSlot(ctx: ActionContext, slot: string): Promise<void> {
           name: slot,
           namespace: deps.namespace,
           labels: { "ipsolis.io/asset-type": order.spec.assetType, ...MANAGED_BY },
+          ownerReferences: ownedBy(order),
         },
         spec: {
           assetType: order.spec.assetType,

@@ -208,11 +208,13 @@ const EXPECTED: Record<string, Phase[]> = {
     "Cancelled",
     "Revoked",
   ],
+  // Approvals are re-checked at Scheduled, and in Processing before a Job exists (#15): a phase
+  // written by someone else never starts a run.
   "approval pending (1 of 2)": [
     "PendingApproval",
     "PendingApproval",
-    P,
-    P,
+    "PendingApproval",
+    "Failed",
     "Provisioned",
     "Failed",
     "Cancelled",
@@ -228,7 +230,16 @@ const EXPECTED: Record<string, Phase[]> = {
     "Cancelled",
     "Revoked",
   ],
-  "declined by an approver": ["Failed", "Failed", P, P, "Provisioned", "Failed", "Cancelled", "Revoked"],
+  "declined by an approver": [
+    "Failed",
+    "Failed",
+    "Failed",
+    "Failed",
+    "Provisioned",
+    "Failed",
+    "Cancelled",
+    "Revoked",
+  ],
   "lock held by another order": [
     "Scheduled",
     "Scheduled",
@@ -280,13 +291,14 @@ const EXPECTED: Record<string, Phase[]> = {
     "Cancelled",
     "Revoked",
   ],
+  // A Failed (partial) provision cleaned up by its Deprovision Order ends Revoked (#19).
   "revoked by a deprovision order": [
     "Scheduled",
     "Scheduled",
     P,
     P,
     "Revoked",
-    "Failed",
+    "Revoked",
     "Cancelled",
     "Revoked",
   ],
@@ -378,12 +390,68 @@ test("every transition decide may make is one the CRD's CEL rule accepts", () =>
   }
 });
 
-test("the transition table is closed: terminal phases go nowhere, nothing goes back", () => {
-  for (const p of ["Failed", "Cancelled", "Revoked"] as const) assert.deepEqual(TRANSITIONS[p], []);
+test("the transition table: Cancelled and Revoked are final, Failed only retries or is cleaned up", () => {
+  for (const p of ["Cancelled", "Revoked"] as const) assert.deepEqual(TRANSITIONS[p], []);
+  assert.deepEqual([...TRANSITIONS.Failed].sort(), ["Revoked", "Scheduled"]);
   assert.ok(!isAllowedTransition("Processing", "Cancelled"), "cancel only before Processing");
   assert.ok(!isAllowedTransition("Provisioned", "Processing"));
-  assert.ok(!isAllowedTransition("Scheduled", "PendingApproval"));
+  assert.ok(isAllowedTransition("Scheduled", "PendingApproval"), "approvals re-checked at Scheduled");
   assert.ok(!isAllowedTransition("Scheduled", "Provisioned"), "no delivery without a run");
+  assert.ok(!isAllowedTransition("Failed", "Provisioned"), "a retry runs again first");
+  assert.ok(
+    !isAllowedTransition("Processing", "Revoked", "Provision"),
+    "only a Deprovision ends Revoked from a run",
+  );
+  assert.ok(isAllowedTransition("Processing", "Revoked", "Deprovision"));
+});
+
+test("approvals are re-checked before any run: a Scheduled or Processing order without them never starts", () => {
+  const policy = assetType({ approval: { policy: "Approvers", approvers: ["carol"], quorum: 1 } });
+  // Somebody wrote Scheduled through the status subresource: back to PendingApproval, no Job.
+  const s = decide({ ...base("Scheduled"), assetType: policy });
+  assert.equal(s.status.phase, "PendingApproval");
+  assert.ok(!s.actions.some((a) => a.kind === "CreateJob" || a.kind === "AcquireLock"));
+  // …or Processing: Failed without a run, saying why.
+  const p = decide({ ...base("Processing"), assetType: policy });
+  assert.equal(p.status.phase, "Failed");
+  assert.match(p.status.message ?? "", /not started: the order was not approved/);
+  assert.equal(p.status.conditions?.find((c) => c.type === "Ready")?.reason, "NotApproved");
+  assert.ok(!p.actions.some((a) => a.kind === "CreateJob"));
+  assert.ok(
+    p.actions.some((a) => a.kind === "ReleaseLock"),
+    "the lock it was handed is released",
+  );
+  // A declined order moved to Scheduled ends Failed/Declined again.
+  const declined = withSpec(order("Scheduled"), { approvals: [{ approver: "carol", decision: "Declined" }] });
+  const d = decide({ ...base("Scheduled"), order: declined, assetType: policy });
+  assert.equal(d.status.phase, "Failed");
+  assert.equal(d.status.conditions?.find((c) => c.type === "Ready")?.reason, "Declined");
+  // A run that already started is left to finish (its Job exists: approvals were checked then).
+  const running = decide({ ...base("Processing"), assetType: policy, job: { state: "Running" } });
+  assert.equal(running.status.phase, "Processing");
+});
+
+test("Modify orders use approval.onModify: Same, None, or their own policy", () => {
+  const modify = (approvals: Order["spec"]["approvals"] = []) =>
+    withSpec(order(undefined), { action: "Modify", target: "o0", approvals });
+  const at = (onModify?: AssetType["spec"]["approval"]["onModify"]) =>
+    assetType({
+      approval: { policy: "Approvers", approvers: ["carol"], quorum: 1, ...(onModify ? { onModify } : {}) },
+    });
+  const phaseOf = (o: Order, t: AssetType) =>
+    decide({ ...base(undefined), order: o, assetType: t, target: { found: true, phase: "Provisioned" } })
+      .status.phase;
+  assert.equal(phaseOf(modify(), at()), "PendingApproval", "unset is Same");
+  assert.equal(phaseOf(modify(), at({ policy: "Same" })), "PendingApproval");
+  assert.equal(phaseOf(modify(), at({ policy: "None" })), "Scheduled");
+  const own = at({ policy: "Approvers", approvers: ["dave"], quorum: 1 });
+  assert.equal(phaseOf(modify([{ approver: "carol", decision: "Approved" }]), own), "PendingApproval");
+  assert.equal(phaseOf(modify([{ approver: "dave", decision: "Approved" }]), own), "Scheduled");
+  assert.equal(phaseOf(modify(), at({ policy: "Manager" })), "PendingApproval");
+  assert.equal(
+    phaseOf(modify([{ approver: "bob@example.com", decision: "Approved" }]), at({ policy: "Manager" })),
+    "Scheduled",
+  );
 });
 
 test("approval-free order: New → Scheduled (the CRD's first phase), then Processing with lock and Job", () => {
@@ -721,4 +789,65 @@ test("eligibility is exact: e-mail local parts neither count as a listed usernam
   assert.equal(byManager("bob"), "PendingApproval");
   assert.equal(byManager("bob@other.example"), "PendingApproval");
   assert.equal(byManager("bob@example.com"), "Scheduled");
+});
+
+test("cleanup of a partial provision: a Deprovision runs against a Failed target only when a step ran", () => {
+  const dep = (needsCleanup: boolean) =>
+    decide({
+      ...base("Scheduled"),
+      order: withSpec(order("Scheduled"), { action: "Deprovision", target: "o0" }),
+      target: { found: true, phase: "Failed", needsCleanup },
+    });
+  const run = dep(true);
+  assert.equal(run.status.phase, "Processing");
+  assert.ok(run.actions.some((a) => a.kind === "CreateJob"));
+  const none = dep(false);
+  assert.equal(none.status.phase, "Failed");
+  assert.match(none.status.message ?? "", /is Failed, so there is nothing to deprovision/);
+});
+
+test("retry: a failed run gets a new attempt with its own Job; earlier attempts kept; a decline is refused", () => {
+  const failedRun = decide({
+    ...base("Processing"),
+    job: { state: "Failed", steps: [{ name: "add-group", state: "Failed", exitCode: 1 }] },
+  }).status;
+  const retried = decide({
+    ...base("Failed"),
+    order: { ...order("Failed", { retry: 1 }), status: failedRun },
+  });
+  assert.equal(retried.status.phase, "Scheduled");
+  assert.equal(retried.status.retry, 1);
+  assert.deepEqual(
+    retried.status.previousAttempts?.map((a) => [a.attempt, a.jobName]),
+    [[1, "o1-1"]],
+  );
+  const next = decide({
+    ...base("Scheduled"),
+    order: { ...order("Scheduled", { retry: 1 }), status: retried.status },
+  });
+  assert.equal(next.status.phase, "Processing");
+  assert.equal(next.status.attempt, 2);
+  assert.ok(next.actions.some((a) => a.kind === "CreateJob" && a.jobName === "o1-2" && a.attempt === 2));
+  // Already answered: nothing more.
+  assert.equal(
+    decide({
+      ...base("Failed"),
+      order: { ...order("Failed", { retry: 1 }), status: { ...failedRun, retry: 1 } },
+    }).status.phase,
+    "Failed",
+  );
+  // A declined order: refused, stays Failed/Declined.
+  const declined = decide({
+    ...base(undefined),
+    assetType: assetType({ approval: { policy: "Approvers", approvers: ["carol"], quorum: 1 } }),
+    order: withSpec(order(undefined), { approvals: [{ approver: "carol", decision: "Declined" }] }),
+  }).status;
+  const refused = decide({
+    ...base("Failed"),
+    order: { ...order("Failed", { retry: 1 }), status: declined },
+  });
+  assert.equal(refused.status.phase, "Failed");
+  assert.equal(refused.status.retry, 1);
+  assert.equal(refused.status.conditions?.find((c) => c.type === "Ready")?.reason, "Declined");
+  assert.match(refused.status.message ?? "", /retry refused/);
 });

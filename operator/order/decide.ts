@@ -1,6 +1,7 @@
 // The Order state machine: a pure function from what the reconciler observed to the next status
 // and the actions that get there. No I/O; the time comes in as `now`. This function is the only
-// author of `status.phase`, and it refuses (throws, as a bug) any transition not in TRANSITIONS.
+// author of `status.phase`, and it refuses (throws, as a bug) any transition the CRD's table
+// (crds/reasons.ts) does not allow.
 //
 // Each rule is a small check returning a reason and a message (cert-manager style); the phase
 // handlers chain them in order.
@@ -15,7 +16,8 @@ import type {
   StepStatus,
 } from "./model.ts";
 import type { EventReason, OrderConditionReasons, OrderConditionType } from "../../crds/reasons.ts";
-import { countsAsApproval } from "../../crds/approval-policy.ts";
+import { countsAsApproval, policyForAction } from "../../crds/approval-policy.ts";
+import { isAllowedPhaseChange, orderInitialPhases, orderPhaseTransitions } from "../../crds/reasons.ts";
 import { jobNameFor } from "./names.ts";
 
 /** The Job of the current attempt, as the reconciler sees it in its cache. */
@@ -35,7 +37,7 @@ export type LockSeen = { state: "Free" } | { state: "HeldBySelf" } | { state: "H
 export type PoolSeen = { held?: string; free?: string; heldByRequester: number };
 
 /** The target Provision Order of a Modify or Deprovision Order. */
-export type TargetSeen = { found: false } | { found: true; phase?: Phase };
+export type TargetSeen = { found: false } | { found: true; phase?: Phase; needsCleanup?: boolean };
 
 export type Observed = {
   order: Order;
@@ -64,23 +66,22 @@ export type Action =
 export type Decision = { status: OrderStatus; actions: Action[] };
 
 /**
- * Every allowed phase change; "New" is an Order without a phase yet. The CRD enforces the same
- * table with CEL (crds/reasons.ts `orderPhaseTransitions`); this one is stricter (no retry from
- * Failed yet), and a test checks it is a subset.
+ * Every allowed phase change; "New" is an Order without a phase yet. This is the CRD's own table
+ * (crds/reasons.ts `orderPhaseTransitions`, which the CEL rule on status.phase in
+ * crds/orders.yaml spells out and crds/transitions.test.ts compares): one table, so the
+ * operator can never want a move the API server refuses, nor the reverse.
  */
 export const TRANSITIONS: Record<Phase | "New", readonly Phase[]> = {
-  New: ["PendingApproval", "Scheduled", "Failed", "Cancelled"],
-  PendingApproval: ["Scheduled", "Failed", "Cancelled"],
-  Scheduled: ["Processing", "Failed", "Cancelled"],
-  Processing: ["Provisioned", "Failed", "Revoked"],
-  Provisioned: ["Revoked"],
-  Failed: [],
-  Cancelled: [],
-  Revoked: [],
+  New: orderInitialPhases,
+  ...orderPhaseTransitions,
 };
 
-export function isAllowedTransition(from: Phase | undefined, to: Phase): boolean {
-  return from === to || TRANSITIONS[from ?? "New"].includes(to);
+export function isAllowedTransition(
+  from: Phase | undefined,
+  to: Phase,
+  action: Order["spec"]["action"] = "Provision",
+): boolean {
+  return isAllowedPhaseChange(from, to, action);
 }
 
 type R = OrderConditionReasons;
@@ -118,12 +119,17 @@ type ApprovalState = { state: "NotRequired" | "Approved" | "Pending" | "Declined
  * the requester. The rule is `crds/approval-policy.ts`, the same one the API decides with.
  */
 export function checkApproval(order: Order, assetType: AssetType): ApprovalState {
-  const policy = assetType.spec.approval;
-  if (policy.policy === "None") return { state: "NotRequired", message: "no approval is required" };
-  // Taking access back (revoke, leaver) never waits for an approver: the approval gate is for
-  // granting. A Deprovision that sat in PendingApproval would leave a leaver's access in place.
-  if ((order.spec.action ?? "Provision") === "Deprovision") {
-    return { state: "NotRequired", message: "taking access back needs no approval" };
+  const action = order.spec.action ?? "Provision";
+  const policy = policyForAction(assetType.spec.approval, action);
+  if (policy.policy === "None") {
+    // Taking access back (revoke, leaver) never waits for an approver: the approval gate is for
+    // granting. A Deprovision that sat in PendingApproval would leave a leaver's access in place.
+    if (action === "Deprovision")
+      return { state: "NotRequired", message: "taking access back needs no approval" };
+    return {
+      state: "NotRequired",
+      message: action === "Modify" ? "no approval is required for a change" : "no approval is required",
+    };
   }
   const req = order.spec.requester;
   const votes = (order.spec.approvals ?? []).filter((a) => countsAsApproval(a.approver, policy, req));
@@ -192,6 +198,8 @@ function checkTarget(o: Observed): Check | undefined {
   }
   const phase = o.target.phase;
   if (phase === "Provisioned") return undefined;
+  // A Failed Provision whose steps ran may have granted something: a Deprovision cleans it up.
+  if (phase === "Failed" && action === "Deprovision" && o.target.needsCleanup) return undefined;
   if (phase === "Failed" || phase === "Cancelled" || phase === "Revoked") {
     const message = `the target order ${name} is ${phase}, so there is nothing to ${action.toLowerCase()}`;
     return {
@@ -286,6 +294,26 @@ function cancel(): Outcome {
   };
 }
 
+function declined(approval: ApprovalState): Outcome {
+  return {
+    phase: "Failed",
+    reason: "Declined",
+    message: `the order was ${approval.message}`,
+    actions: [],
+    conds: [approvedCondition(approval)],
+  };
+}
+
+function awaitingApproval(approval: ApprovalState): Outcome {
+  return {
+    phase: "PendingApproval",
+    reason: "AwaitingApproval",
+    message: approval.message,
+    actions: [],
+    conds: [approvedCondition(approval)],
+  };
+}
+
 /** New and PendingApproval: wait for the AssetType and the approvals; then Scheduled. */
 function beforeApproval(o: Observed): Outcome {
   if (o.order.spec.cancelRequested) return cancel();
@@ -301,24 +329,8 @@ function beforeApproval(o: Observed): Outcome {
   }
   const approval = checkApproval(o.order, o.assetType);
   const approved = approvedCondition(approval);
-  if (approval.state === "Declined") {
-    return {
-      phase: "Failed",
-      reason: "Declined",
-      message: `the order was ${approval.message}`,
-      actions: [],
-      conds: [approved],
-    };
-  }
-  if (approval.state === "Pending") {
-    return {
-      phase: "PendingApproval",
-      reason: "AwaitingApproval",
-      message: approval.message,
-      actions: [],
-      conds: [approved],
-    };
-  }
+  if (approval.state === "Declined") return declined(approval);
+  if (approval.state === "Pending") return awaitingApproval(approval);
   // The CRD wants Scheduled before Processing: the next reconcile (our own write's event) runs it.
   return {
     phase: "Scheduled",
@@ -343,6 +355,12 @@ function scheduled(o: Observed): Outcome {
       conds: [{ type: "Reconciled", status: "False", reason: "AssetTypeNotFound", message }],
     };
   }
+  // Approvals are checked again here, not only on the way in: Scheduled may have been written
+  // by someone else (the status subresource), and an attempt must never start on approvals
+  // that do not satisfy the policy (#15). A decline ends the Order; missing ones send it back.
+  const approval = checkApproval(o.order, at);
+  if (approval.state === "Declined") return declined(approval);
+  if (approval.state === "Pending") return awaitingApproval(approval);
   for (const check of [checkRunbook(o, at), checkTarget(o), checkPool(o, at), checkLock(o)]) {
     if (!check) continue;
     return {
@@ -401,6 +419,23 @@ function processing(o: Observed): Outcome {
       const actions: Action[] = [];
       if (o.lock.state === "Free") actions.push({ kind: "AcquireLock" });
       if (o.job.state === "Absent") {
+        // No Job yet for this attempt: Processing may have been written by someone else
+        // (straight from PendingApproval through Scheduled), so the approvals are checked
+        // before anything runs. Nothing has run, so the Order ends Failed without a run.
+        const approval = o.assetType ? checkApproval(o.order, o.assetType) : undefined;
+        if (approval && approval.state !== "Approved" && approval.state !== "NotRequired") {
+          const slot = isPooledProvision(o, o.assetType) ? o.pool?.held : undefined;
+          return {
+            phase: "Failed",
+            reason: approval.state === "Declined" ? "Declined" : "NotApproved",
+            message: `the run was not started: the order was ${approval.state === "Declined" ? approval.message : `not approved (${approval.message})`}`,
+            actions: [
+              ...(o.lock.state === "HeldBySelf" ? [{ kind: "ReleaseLock" } as const] : []),
+              ...(slot ? [{ kind: "ReleaseSlot", slot } as const] : []),
+            ],
+            conds: [approvedCondition(approval)],
+          };
+        }
         if (!o.runbook) {
           const message = `job ${jobName} is missing and its runbook does not exist`;
           return {
@@ -507,12 +542,61 @@ function provisioned(o: Observed): Outcome {
   };
 }
 
+/**
+ * Whether a Failed Order may run again: its run failed (a step, the deadline). A decline, a
+ * missing approval or a policy refusal (max per user, a bad spec) is not retried (#19).
+ */
+export function isRetryable(st: OrderStatus): boolean {
+  const ready = st.conditions?.find((c) => c.type === "Ready");
+  const job = st.conditions?.find((c) => c.type === "JobReady");
+  return ready?.reason === "Failed" && (job?.reason === "JobFailed" || job?.reason === "JobDeadlineExceeded");
+}
+
 function finished(o: Observed, phase: "Failed" | "Cancelled" | "Revoked"): Outcome {
   const prev = o.order.status?.conditions?.find((c) => c.type === "Ready");
+  const kept = prev?.reason === "Declined" || prev?.reason === "NotApproved" ? prev.reason : undefined;
   const actions: Action[] = [];
   if (o.lock.state === "HeldBySelf") actions.push({ kind: "ReleaseLock" });
   if (o.pool?.held) actions.push({ kind: "ReleaseSlot", slot: o.pool.held });
-  const reason = (prev?.reason === "Declined" ? "Declined" : phase) satisfies R["Ready"];
+  // A retry request (#19): one new attempt for a run that failed; earlier ones are kept.
+  const wanted = o.order.spec.retry ?? 0;
+  const answered = o.order.status?.retry ?? 0;
+  if (phase === "Failed" && wanted > answered && o.deprovision === undefined) {
+    const st = o.order.status ?? {};
+    if (isRetryable(st)) {
+      const previous = [
+        ...(st.previousAttempts ?? []),
+        ...(st.jobName ? [{ attempt: st.attempt ?? 1, jobName: st.jobName, message: st.message ?? "" }] : []),
+      ];
+      return {
+        phase: "Scheduled",
+        reason: "Pending",
+        message: `retry requested after attempt ${st.attempt ?? 1}; waiting to run`,
+        actions,
+        patch: { retry: wanted, previousAttempts: previous },
+      };
+    }
+    return {
+      phase: "Failed",
+      reason: kept ?? "Failed",
+      message: `${prev?.message ?? "the order failed"} (retry refused: only a failed run can be retried)`,
+      actions,
+      patch: { retry: wanted },
+    };
+  }
+  // A partial provision cleaned up by its Deprovision Order (#19): nothing is left granted.
+  if (phase === "Failed" && o.deprovision?.phase === "Revoked") {
+    const message = `the partial provision was cleaned up by order ${o.deprovision.order}`;
+    return {
+      phase: "Revoked",
+      reason: "Revoked",
+      message,
+      actions,
+      patch: { revokedAt: o.deprovision.revokedAt ?? o.now.toISOString() },
+      conds: [{ type: "Deprovisioning", status: "True", reason: "DeprovisionSucceeded", message }],
+    };
+  }
+  const reason = (kept ?? phase) satisfies R["Ready"];
   return {
     phase,
     reason,
@@ -559,7 +643,7 @@ const CANCEL_REFUSED = "cancellation refused";
 export function decide(o: Observed): Decision {
   const from = o.order.status?.phase;
   const out = next(o);
-  if (!isAllowedTransition(from, out.phase)) {
+  if (!isAllowedTransition(from, out.phase, o.order.spec.action ?? "Provision")) {
     // A bug in the handlers above, never an outcome: refuse to write it.
     throw new Error(`illegal order transition ${from ?? "New"} → ${out.phase}`);
   }

@@ -34,6 +34,8 @@ export type OrderStatus = {
   observedGeneration?: number;
   attempt?: number;
   jobName?: string;
+  retry?: number;
+  previousAttempts?: { attempt: number; jobName: string; message?: string }[];
   steps?: StepStatus[];
   asset?: { id: string };
   provisionedAt?: string;
@@ -55,6 +57,7 @@ export type Order = {
     attributes?: Record<string, string>;
     reason?: string;
     cancelRequested?: boolean;
+    retry?: number;
     approvals?: Approval[];
   };
   status?: OrderStatus;
@@ -68,7 +71,12 @@ export type AssetType = {
       capacity?: number;
       maxPerUser?: number;
     };
-    approval: { policy: "None" | "Manager" | "Approvers"; approvers?: string[]; quorum?: number };
+    approval: {
+      policy: "None" | "Manager" | "Approvers";
+      approvers?: string[];
+      quorum?: number;
+      onModify?: { policy: "Same" | "None" | "Manager" | "Approvers"; approvers?: string[]; quorum?: number };
+    };
     runbooks: { provision: string; modify?: string; deprovision?: string };
   };
 };

@@ -18,6 +18,7 @@ import {
 import type { AssetObject, OrderDeps } from "./deps.ts";
 import type { Order, OrderStatus, Phase, StepStatus } from "./model.ts";
 import { assetKeyOf, assetLeaseName, childName } from "./names.ts";
+import { needsCleanup } from "../../crds/order-cleanup.ts";
 
 /** A finished Job whose pod summary the cache has not shown yet is waited for this long. */
 const SUMMARY_GRACE_MS = 5000;
@@ -156,9 +157,15 @@ export function observe(
     lock: lockSeen(o, assetKey, deps),
     ...(pooled ? { pool: poolSeen(o, deps, assetType.spec.assignment.capacity ?? 0) } : {}),
     ...(o.spec.target
-      ? { target: target ? { found: true, phase: target.status?.phase } : { found: false } }
+      ? {
+          target: target
+            ? { found: true, phase: target.status?.phase, needsCleanup: needsCleanup(target) }
+            : { found: false },
+        }
       : {}),
-    ...(o.status?.phase === "Provisioned" ? { deprovision: deprovisionSeen(o, deps) } : {}),
+    ...(o.status?.phase === "Provisioned" || o.status?.phase === "Failed"
+      ? { deprovision: deprovisionSeen(o, deps) }
+      : {}),
     now,
   };
   return { seen, assetKey, ...(retryInMs ? { retryInMs } : {}) };
@@ -201,10 +208,43 @@ function recordOutcome(o: Order, status: OrderStatus, runbook: string | undefine
   }
 }
 
+async function releaseHeldBy(name: string, deps: OrderDeps): Promise<void> {
+  const ns = deps.namespace;
+  const gone = (err: unknown) => {
+    // Already gone, or changed hands since we looked: either way not ours to delete.
+    if (!(err instanceof AppError) || (err.status !== 404 && err.status !== 409)) throw err;
+  };
+  const del = (path: string, preconditions: Record<string, string | undefined>) =>
+    deps.rest
+      .call({ method: "DELETE", path, body: { preconditions } })
+      .catch((raw: unknown) => gone(translateKubeError(raw, `releasing ${path}`)));
+  for (const a of deps.caches.assets.list()) {
+    if (a.spec.order !== name || !a.metadata?.name) continue;
+    await del(`/apis/ipsolis.io/v1alpha1/namespaces/${ns}/assets/${a.metadata.name}`, {
+      uid: a.metadata.uid,
+    });
+  }
+  for (const l of deps.caches.leases.list()) {
+    if (
+      l.spec?.holderIdentity !== name ||
+      l.metadata?.labels?.["ipsolis.io/lock"] !== "asset" ||
+      !l.metadata.name
+    )
+      continue;
+    await del(`/apis/coordination.k8s.io/v1/namespaces/${ns}/leases/${l.metadata.name}`, {
+      uid: l.metadata.uid,
+      resourceVersion: l.metadata.resourceVersion,
+    });
+    deps.expect.lock(l.metadata.name, undefined);
+  }
+}
+
 export async function reconcileOrder(name: string, deps: OrderDeps): Promise<void> {
   const o = deps.caches.orders.get(name);
-  // Gone: its Job and Secret go with it (owner references); nothing to do.
-  if (!o) return;
+  // Gone: its Job and Secret go with it (owner references). Its pool slot and asset lock are
+  // owned too, but are returned here at once (#15): the garbage collector may take its time,
+  // and meanwhile the pool would be short and the next order for the asset would wait.
+  if (!o) return releaseHeldBy(name, deps);
   // Our own last status write has not reached the cache yet: its watch event requeues us.
   if (deps.expect.isStale(name, (o.metadata as k8s.V1ObjectMeta).resourceVersion)) return;
   const t0 = performance.now();

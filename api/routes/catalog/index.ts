@@ -11,6 +11,7 @@ import { appendAudit, auditDiff, secretKeysOfAssetType, secretKeysOfRunbook } fr
 import { ConflictError, ForbiddenError } from "../../../record/errors.ts";
 import { personBehindActor } from "../../../record/identity/tokens.ts";
 import { checkCreate, isVisible, type AclScope } from "../../policy/acl.ts";
+import { countOrdersInUse, decideAssetTypeDelete } from "../../policy/orders.ts";
 import type { Permission } from "../../policy/permissions.ts";
 import { aclScopeFor, notFound } from "../../plugins/acl.ts";
 import { principalOf } from "../../plugins/auth.ts";
@@ -145,11 +146,31 @@ function registerArea(app: Parameters<FastifyPluginAsyncZod>[0], a: Area): void 
 
   app.delete(
     `/${a.path}/:name`,
-    { config: { permission: a.write }, schema: { params: Params, response: { 204: z.null() } } },
+    {
+      config: { permission: a.write },
+      schema: {
+        params: Params,
+        querystring: z.object({ force: z.enum(["true", "false"]).optional() }),
+        response: { 204: z.null() },
+      },
+    },
     async (req, reply) => {
       const { o } = await visible(req, req.params.name);
+      let extra: Record<string, unknown> = {};
+      if (a.kind === "AssetType") {
+        // Orders still using the type would stall their deprovisions (#19): refused unless a
+        // superadmin forces it, and then the record says so.
+        const orders = await res.list<{ assetType: string }, { phase?: string }>("Order");
+        const inUse = countOrdersInUse(orders, req.params.name);
+        const d = decideAssetTypeDelete(req.params.name, inUse, {
+          force: req.query.force === "true",
+          isSuperadmin: principalOf(req).role === "superadmin",
+        });
+        if (!d.ok) throw new ConflictError(d.message, { reason: d.reason, details: { inUse } });
+        if (d.forced) extra = { forced: true, ordersInUse: inUse };
+      }
       await res.remove(a.kind, req.params.name);
-      await audit(req, "deleted", req.params.name, o.spec, undefined);
+      await audit(req, "deleted", req.params.name, o.spec, undefined, extra);
       return reply.code(204).send(null);
     },
   );

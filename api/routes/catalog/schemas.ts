@@ -24,6 +24,13 @@ export const AssetTypeSpecSchema = z.object({
     policy: z.enum(["None", "Manager", "Approvers"]),
     approvers: z.array(z.string().min(1)).optional(),
     quorum: z.number().int().min(1).optional(),
+    onModify: z
+      .object({
+        policy: z.enum(["Same", "None", "Manager", "Approvers"]),
+        approvers: z.array(z.string().min(1)).optional(),
+        quorum: z.number().int().min(1).optional(),
+      })
+      .optional(),
   }),
   cost: z.object({
     amountPerMonth: z.string().regex(/^\d+(\.\d{1,4})?$/, 'a decimal amount such as "12.50"'),
@@ -35,7 +42,7 @@ export const AssetTypeSpecSchema = z.object({
     .array(
       z.object({
         name: z.string().min(1),
-        type: z.enum(["string", "number", "boolean", "enum"]),
+        type: z.enum(["string", "number", "integer", "boolean", "enum"]),
         required: z.boolean().optional(),
         enum: z.array(z.string()).optional(),
         description: z.string().optional(),

@@ -1,241 +1,43 @@
-// Route area: orders (issue #5): create (for oneself as an employee, or on behalf as admin),
-// list/filter, detail with per-step status, cancel (before Processing), revoke (creates the
-// Deprovision Order `<target>-deprovision`, idempotent). Orders are custom resources written by
-// `ipsolis-api`; the operator runs them.
-//
-// Entitlement (api/policy/entitlement.ts): an employee orders only asset types they are entitled
-// to; any other type answers exactly like a missing one (404, same body). Staff ordering on
-// behalf may order beyond the entitlement (their exception): the `order_created` row records
-// `data.entitled`. A revoke (Deprovision) is never gated by entitlement.
+// Route area: orders (issues #5, #19): thin declarations over the orders service (api/orders):
+// create, list, detail, cancel, revoke, modify, retry. The portal calls the same functions.
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
-import type { FastifyRequest } from "fastify";
-import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import type { OrderSpec, OrderStatus } from "../../../crds/generated/order.ts";
 import type { AssetTypeSpec } from "../../../crds/generated/assettype.ts";
 import { appendAudit } from "../../../record/audit.ts";
-import { ConflictError, ForbiddenError, InputError } from "../../../record/errors.ts";
-import { findEmployee, isOrderingBlocked } from "../../../record/employees/store.ts";
-import { groupsOfEmployee } from "../../../record/employees/groups.ts";
-import type { Queryable } from "../../../record/db.ts";
-import { decideEntitlement, type EntitlementDecision, type Orderer } from "../../policy/entitlement.ts";
-import { isVisible } from "../../policy/acl.ts";
-import { aclScopeFor, notFound } from "../../plugins/acl.ts";
-import { principalOf, type Principal } from "../../plugins/auth.ts";
-import { resourcesOf, type Cr } from "../../plugins/resources.ts";
+import { ConflictError } from "../../../record/errors.ts";
+import { principalOf } from "../../plugins/auth.ts";
+import { resourcesOf } from "../../plugins/resources.ts";
 import { K8sName } from "../catalog/schemas.ts";
 import { orderPhases } from "../../../crds/reasons.ts";
 import { deprovisionOrderName } from "../../leaver/decide.ts";
+import { needsCleanup } from "../../../crds/order-cleanup.ts";
+import {
+  cancelOrder,
+  createProvisionOrder,
+  retryOrder,
+  labelValue,
+  listVisibleOrders,
+  OrderView,
+  orderView,
+  visibleOrder,
+  type OrderCr,
+} from "../../orders/index.ts";
 
-export type OrderCr = Cr<OrderSpec, OrderStatus>;
+export {
+  createProvisionOrder,
+  entitlementOf,
+  listVisibleOrders,
+  ordererOf,
+  orderView,
+  visibleOrder,
+  type NewOrder,
+  type OrderCr,
+  type OrderView,
+} from "../../orders/index.ts";
 
-const OrderView = z.object({
-  name: z.string(),
-  assetType: z.string(),
-  action: z.string(),
-  target: z.string().optional(),
-  requester: z.object({
-    id: z.string(),
-    email: z.string(),
-    displayName: z.string().optional(),
-    manager: z.string().optional(),
-  }),
-  attributes: z.record(z.string(), z.string()).optional(),
-  reason: z.string().optional(),
-  cancelRequested: z.boolean(),
-  approvals: z.array(
-    z.object({ approver: z.string(), decision: z.string(), at: z.string(), comment: z.string().optional() }),
-  ),
-  phase: z.string().optional(),
-  message: z.string().optional(),
-  steps: z.array(z.record(z.string(), z.unknown())),
-  createdAt: z.string().optional(),
-});
-export type OrderView = z.infer<typeof OrderView>;
-
-export function orderView(o: OrderCr): OrderView {
-  return {
-    name: o.metadata.name,
-    assetType: o.spec.assetType,
-    action: o.spec.action ?? "Provision",
-    ...(o.spec.target ? { target: o.spec.target } : {}),
-    requester: o.spec.requester,
-    ...(o.spec.attributes ? { attributes: o.spec.attributes } : {}),
-    ...(o.spec.reason ? { reason: o.spec.reason } : {}),
-    cancelRequested: o.spec.cancelRequested ?? false,
-    approvals: o.spec.approvals ?? [],
-    ...(o.status?.phase ? { phase: o.status.phase } : {}),
-    ...(o.status?.message ? { message: o.status.message } : {}),
-    steps: o.status?.steps ?? [],
-    ...(o.metadata.creationTimestamp
-      ? { createdAt: new Date(o.metadata.creationTimestamp).toISOString() }
-      : {}),
-  };
-}
-
-/** Labels that make list filters cheap (label values: ≤63 chars of [a-z0-9._-]). */
-function labelValue(s: string): string {
-  return (
-    s
-      .toLowerCase()
-      .replace(/[^a-z0-9._-]+/g, "-")
-      .replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, "")
-      .slice(0, 63)
-      .replace(/[^a-z0-9]+$/, "") || "x"
-  );
-}
-
-function newOrderName(assetType: string, requesterId: string): string {
-  const who = labelValue(requesterId).replace(/[._]/g, "-");
-  return `${assetType.slice(0, 24).replace(/[.-]+$/, "")}-${who.slice(0, 16).replace(/-+$/, "")}-${randomBytes(3).toString("hex")}`;
-}
-
-const isOwn = (p: Principal, o: OrderCr) =>
-  p.email !== undefined && o.spec.requester.email.toLowerCase() === p.email.toLowerCase();
-
-/**
- * The Order, or the same 404 whether it is missing, an employee's view of someone else's, or
- * of an asset type outside a scoped admin's ACL.
- */
-export async function visibleOrder(req: FastifyRequest, name: string): Promise<OrderCr> {
-  const p = principalOf(req);
-  const o = await resourcesOf(req.server.deps).get<OrderSpec, OrderStatus>("Order", name);
-  if (!o) throw notFound("order", name);
-  if (p.role === "employee" && !isOwn(p, o)) throw notFound("order", name);
-  if (!isVisible(await aclScopeFor(req), o.spec.assetType)) throw notFound("order", name);
-  return o;
-}
-
-/** Orders the caller may see (own for employees, ACL for scoped admins), filtered, newest first. */
-export async function listVisibleOrders(
-  req: FastifyRequest,
-  q: { phase?: string | undefined; assetType?: string | undefined; requester?: string | undefined },
-): Promise<OrderCr[]> {
-  const p = principalOf(req);
-  const scope = await aclScopeFor(req);
-  const all = await resourcesOf(req.server.deps).list<OrderSpec, OrderStatus>("Order");
-  return all
-    .filter((o) => (p.role === "employee" ? isOwn(p, o) : true))
-    .filter((o) => isVisible(scope, o.spec.assetType))
-    .filter((o) => !q.phase || o.status?.phase === q.phase)
-    .filter((o) => !q.assetType || o.spec.assetType === q.assetType)
-    .filter(
-      (o) =>
-        !q.requester ||
-        o.spec.requester.id === q.requester ||
-        o.spec.requester.email.toLowerCase() === q.requester.toLowerCase(),
-    )
-    .sort(
-      (a, b) =>
-        new Date(b.metadata.creationTimestamp ?? 0).getTime() -
-        new Date(a.metadata.creationTimestamp ?? 0).getTime(),
-    );
-}
-
-/** What a Provision order asks for (the POST /orders body; the portal's order form). */
-export type NewOrder = {
-  assetType: string;
-  attributes?: Record<string, string> | undefined;
-  reason?: string | undefined;
-  requester?: OrderSpec["requester"] | undefined;
-};
-
-/** The record's view of a person for entitlement; undefined when SCIM never provisioned them. */
-export async function ordererOf(
-  q: Queryable,
-  who: { id?: string; email: string },
-): Promise<Orderer | undefined> {
-  const emp = (await findEmployee(q, who.email)) ?? (who.id ? await findEmployee(q, who.id) : undefined);
-  if (!emp) return undefined;
-  return { active: emp.active, department: emp.department, groups: await groupsOfEmployee(q, emp.id) };
-}
-
-/** Whether this person may order this asset type (api/policy/entitlement.ts). */
-export async function entitlementOf(
-  q: Queryable,
-  at: { spec: Pick<AssetTypeSpec, "entitlement"> },
-  who: { id?: string; email: string },
-): Promise<EntitlementDecision> {
-  return decideEntitlement(at.spec.entitlement, await ordererOf(q, who));
-}
-
-/**
- * Creates a Provision Order: for the signed-in employee (who must be entitled to the type, or
- * gets the missing type's 404), or on behalf of an employee by staff (entitled or not; the
- * audit row says which).
- */
-export async function createProvisionOrder(req: FastifyRequest, input: NewOrder): Promise<OrderCr> {
-  const p = principalOf(req);
-  const { db, now } = req.server.deps;
-  const res = resourcesOf(req.server.deps);
-  let requester: OrderSpec["requester"];
-  if (p.role === "employee") {
-    if (input.requester && input.requester.email.toLowerCase() !== p.email?.toLowerCase()) {
-      throw new ForbiddenError("employees order for themselves only", { reason: "NotOwn" });
-    }
-    const emp = await findEmployee(db, p.email!);
-    let manager = emp?.manager ?? undefined;
-    if (manager && !manager.includes("@"))
-      manager = (await findEmployee(db, manager))?.emails[0] ?? undefined;
-    requester = {
-      id: p.employeeId ?? emp?.userName ?? p.email!,
-      email: p.email!,
-      ...(p.displayName ? { displayName: p.displayName } : {}),
-      ...(manager ? { manager } : {}),
-    };
-  } else {
-    if (!input.requester) {
-      throw new InputError("requester is required when ordering on behalf of an employee", {
-        details: { fields: [{ path: "body.requester", message: "required" }] },
-      });
-    }
-    requester = input.requester;
-  }
-  if (!isVisible(await aclScopeFor(req), input.assetType)) throw notFound("assettype", input.assetType);
-  const at = await res.get<AssetTypeSpec>("AssetType", input.assetType);
-  if (!at) throw notFound("assettype", input.assetType);
-  const entitled = await entitlementOf(db, at, requester);
-  // Not entitled looks exactly like missing to an employee: the catalogue is not probed this
-  // way. A deactivated employee instead gets the leaver answer below (409), as before.
-  const isEmployee = p.role === "employee";
-  if (isEmployee && !entitled.ok && entitled.reason !== "Inactive")
-    throw notFound("assettype", input.assetType);
-  if (await isOrderingBlocked(db, { id: requester.id, email: requester.email }, now())) {
-    throw new ConflictError(`${requester.email} is leaving or deactivated: new orders are blocked`, {
-      reason: "OrderingBlocked",
-    });
-  }
-  if (isEmployee && !entitled.ok) throw notFound("assettype", input.assetType);
-  const name = newOrderName(input.assetType, requester.id);
-  const spec: OrderSpec = {
-    assetType: input.assetType,
-    action: "Provision",
-    requester,
-    ...(input.attributes ? { attributes: input.attributes } : {}),
-    ...(input.reason ? { reason: input.reason } : {}),
-  };
-  const made = await res.create<OrderSpec, OrderStatus>("Order", name, spec, {
-    "ipsolis.io/asset-type": labelValue(input.assetType),
-    "ipsolis.io/requester": labelValue(requester.id),
-  });
-  await appendAudit(db, {
-    actor: p.actor,
-    action: "order_created",
-    target: `order:${name}`,
-    order: name,
-    requestId: req.id,
-    source: p.role === "employee" ? "portal" : "api",
-    data: {
-      assetType: spec.assetType,
-      requester: requester.email,
-      onBehalf: !isEmployee,
-      // Staff may order beyond the requester's entitlement; the record says when they did.
-      entitled: entitled.ok,
-      ...(entitled.ok ? { entitledVia: entitled.via } : { notEntitledReason: entitled.reason }),
-    },
-  });
-  return made;
-}
+/** Attribute values as JSON scalars; the asset type's schema decides what each must be. */
+export const AttributesBody = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]));
 
 const Params = z.object({ name: K8sName });
 
@@ -249,7 +51,7 @@ export const orderRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         body: z.object({
           assetType: K8sName,
-          attributes: z.record(z.string(), z.string()).optional(),
+          attributes: AttributesBody.optional(),
           reason: z.string().max(2000).optional(),
           /** On behalf (admins only): the employee the asset is for. */
           requester: z
@@ -290,33 +92,15 @@ export const orderRoutes: FastifyPluginAsyncZod = async (app) => {
   );
 
   app.post(
+    "/orders/:name/retry",
+    { config: { permission: "orders:write" }, schema: { params: Params, response: { 200: OrderView } } },
+    async (req) => orderView(await retryOrder(req, req.params.name)),
+  );
+
+  app.post(
     "/orders/:name/cancel",
     { config: { permission: "orders:write" }, schema: { params: Params, response: { 200: OrderView } } },
-    async (req) => {
-      const p = principalOf(req);
-      const o = await visibleOrder(req, req.params.name);
-      const phase = o.status?.phase;
-      if (phase !== undefined && phase !== "PendingApproval" && phase !== "Scheduled") {
-        throw new ConflictError(`the order is ${phase}: it can be cancelled only before Processing`, {
-          reason: "TooLateToCancel",
-        });
-      }
-      const after = await res.mergePatch<OrderSpec, OrderStatus>(
-        "Order",
-        o.metadata.name,
-        { spec: { cancelRequested: true } },
-        o.metadata.resourceVersion,
-      );
-      await appendAudit(req.server.deps.db, {
-        actor: p.actor,
-        action: "order_cancel_requested",
-        target: `order:${o.metadata.name}`,
-        order: o.metadata.name,
-        requestId: req.id,
-        source: "api",
-      });
-      return orderView(after);
-    },
+    async (req) => orderView(await cancelOrder(req, req.params.name)),
   );
 
   app.post(
@@ -338,12 +122,38 @@ export const orderRoutes: FastifyPluginAsyncZod = async (app) => {
       const name = deprovisionOrderName(o.metadata.name);
       const existing = await res.get<OrderSpec, OrderStatus>("Order", name);
       if (existing) return reply.code(200).send(orderView(existing));
-      if (o.status?.phase !== "Provisioned") {
+      if (o.status?.phase === "Failed" && !needsCleanup(o)) {
+        throw new ConflictError(
+          "the order failed before any step ran: nothing was granted, no cleanup is needed",
+          {
+            reason: "NoCleanupNeeded",
+          },
+        );
+      }
+      // Provisioned, or a Failed provision whose steps may have granted something (#19).
+      if (o.status?.phase !== "Provisioned" && !needsCleanup(o)) {
         throw new ConflictError(
           `the order is ${o.status?.phase ?? "not yet processed"}: only a Provisioned order can be revoked`,
           {
             reason: "NotProvisioned",
           },
+        );
+      }
+      // Without a deprovision runbook nothing could take the asset back: say so now instead of
+      // creating a Deprovision Order that fails (crds/assettypes.yaml runbooks.deprovision).
+      const at = await res.get<AssetTypeSpec>("AssetType", o.spec.assetType);
+      if (!at) {
+        throw new ConflictError(
+          `asset type ${o.spec.assetType} no longer exists: nothing can revoke the asset`,
+          {
+            reason: "AssetTypeNotFound",
+          },
+        );
+      }
+      if (!at.spec.runbooks.deprovision) {
+        throw new ConflictError(
+          `asset type ${o.spec.assetType} has no deprovision runbook: nothing can take the asset back`,
+          { reason: "NoDeprovisionRunbook" },
         );
       }
       const spec: OrderSpec = {

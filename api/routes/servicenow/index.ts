@@ -15,6 +15,7 @@ import {
 } from "../../../record/employees/store.ts";
 import type { AssetType } from "../../../crds/generated/index.ts";
 import { createOrder, listAssetTypes } from "../../leaver/orders.ts";
+import { validateAttributes } from "../../policy/attributes.ts";
 import { entitlementOf } from "../orders/index.ts";
 import { authenticateWebhook, keepRawJsonBody, parseBody } from "../../leaver/webhook.ts";
 
@@ -83,37 +84,28 @@ function refused(field: string, message: string, reason: string): UnprocessableE
   return new UnprocessableError(message, { reason, details: { field } });
 }
 
-/** Catalog variables → the AssetType's declared attributes (others are ignored), checked. */
+/**
+ * Catalog variables → the AssetType's declared attributes, by the one attribute validation
+ * (api/policy/attributes.ts). A catalogue form carries more variables than the type declares,
+ * so undeclared ones are ignored here; a refusal stays 422 (this webhook's documented contract).
+ */
 function attributesFor(t: AssetType, vars: RequestItem["variables"]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const a of t.spec.attributes ?? []) {
-    const raw = vars?.[a.name];
-    if (raw === undefined || raw === null || raw === "") {
-      if (a.required)
-        throw refused(
-          `variables.${a.name}`,
-          `variable ${a.name} is required by ${t.metadata?.name ?? ""}`,
-          "MissingAttribute",
-        );
-      continue;
-    }
-    const v = String(raw);
-    if (a.type === "number" && !Number.isFinite(Number(v))) {
-      throw refused(`variables.${a.name}`, `variable ${a.name} must be a number`, "InvalidAttribute");
-    }
-    if (a.type === "boolean" && !/^(true|false)$/i.test(v)) {
-      throw refused(`variables.${a.name}`, `variable ${a.name} must be true or false`, "InvalidAttribute");
-    }
-    if (a.type === "enum" && !(a.enum ?? []).includes(v)) {
-      throw refused(
-        `variables.${a.name}`,
-        `variable ${a.name} must be one of ${(a.enum ?? []).join(", ")}`,
-        "InvalidAttribute",
-      );
-    }
-    out[a.name] = a.type === "boolean" ? v.toLowerCase() : v;
-  }
-  return out;
+  const r = validateAttributes(t.spec.attributes, vars ?? undefined, {
+    prefix: "variables",
+    unknown: "ignore",
+  });
+  if (r.ok) return r.values;
+  const first = r.fields[0]!;
+  const missing = first.message === "is required";
+  throw new UnprocessableError(
+    missing
+      ? `variable ${first.path.slice("variables.".length)} is required by ${t.metadata?.name ?? ""}`
+      : r.message,
+    {
+      reason: missing ? "MissingAttribute" : "InvalidAttribute",
+      details: { field: first.path, fields: r.fields },
+    },
+  );
 }
 
 export const servicenowRoutes: FastifyPluginAsyncZod = async (app) => {
