@@ -56,3 +56,10 @@ export function countsAsApproval(approver: string, policy: ApprovalPolicy, reque
     !isRequesterName(approver, requester)
   );
 }
+
+/**
+ * The approval entry the API's scheduler appends when an Order's approval expires
+ * (`spec.approval.expireAfter`): the operator then fails the Order with reason ApprovalExpired,
+ * and the API refuses any later decision. Not a person's name (no listed approver matches it).
+ */
+export const EXPIRY_APPROVER = "system:approvals";

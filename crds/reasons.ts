@@ -16,6 +16,7 @@ export const orderConditionReasons = {
     "Declined",
     "Cancelled",
     "Revoked",
+    "ApprovalExpired",
   ],
   /** How the controller is doing: the last reconcile succeeded or why not (never leaves a stale Ready). */
   Reconciled: [
@@ -27,7 +28,7 @@ export const orderConditionReasons = {
     "InvalidSpec",
   ],
   /** Approval state of the Order. */
-  Approved: ["ApprovalNotRequired", "AwaitingApproval", "QuorumReached", "Declined"],
+  Approved: ["ApprovalNotRequired", "AwaitingApproval", "QuorumReached", "Declined", "ApprovalExpired"],
   /** The per-asset lock: AssetBusy while another run holds the asset (the Order waits in Scheduled). */
   AssetLocked: ["AssetBusy", "AssetFree"],
   /** Allocation of a pooled slot / per-user limit. */

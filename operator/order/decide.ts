@@ -15,7 +15,7 @@ import type {
   StepStatus,
 } from "./model.ts";
 import type { EventReason, OrderConditionReasons, OrderConditionType } from "../../crds/reasons.ts";
-import { countsAsApproval } from "../../crds/approval-policy.ts";
+import { countsAsApproval, EXPIRY_APPROVER } from "../../crds/approval-policy.ts";
 import { jobNameFor } from "./names.ts";
 
 /** The Job of the current attempt, as the reconciler sees it in its cache. */
@@ -111,7 +111,10 @@ type Check = { message: string; cond?: CondSpec; failed?: boolean };
 // ---------------------------------------------------------------------------------------------
 // Small checks, each returning a message and the condition that says why
 
-type ApprovalState = { state: "NotRequired" | "Approved" | "Pending" | "Declined"; message: string };
+type ApprovalState = {
+  state: "NotRequired" | "Approved" | "Pending" | "Declined" | "Expired";
+  message: string;
+};
 
 /**
  * Which entries of `spec.approvals` count: exactly the listed approvers (or the manager), never
@@ -125,6 +128,9 @@ export function checkApproval(order: Order, assetType: AssetType): ApprovalState
   if ((order.spec.action ?? "Provision") === "Deprovision") {
     return { state: "NotRequired", message: "taking access back needs no approval" };
   }
+  // The API's approval scheduler expired it (spec.approval.expireAfter): nothing after counts.
+  const expired = (order.spec.approvals ?? []).find((a) => a.approver === EXPIRY_APPROVER);
+  if (expired) return { state: "Expired", message: expired.comment ?? "the approval expired" };
   const req = order.spec.requester;
   const votes = (order.spec.approvals ?? []).filter((a) => countsAsApproval(a.approver, policy, req));
   const decline = votes.find((a) => a.decision === "Declined");
@@ -151,9 +157,11 @@ function approvedCondition(a: ApprovalState): CondSpec {
       Approved: "QuorumReached",
       Pending: "AwaitingApproval",
       Declined: "Declined",
+      Expired: "ApprovalExpired",
     } as const
   )[a.state];
-  const status = a.state === "Declined" ? "False" : a.state === "Pending" ? "Unknown" : "True";
+  const status =
+    a.state === "Declined" || a.state === "Expired" ? "False" : a.state === "Pending" ? "Unknown" : "True";
   return { type: "Approved", status, reason, message: a.message };
 }
 
@@ -306,6 +314,15 @@ function beforeApproval(o: Observed): Outcome {
       phase: "Failed",
       reason: "Declined",
       message: `the order was ${approval.message}`,
+      actions: [],
+      conds: [approved],
+    };
+  }
+  if (approval.state === "Expired") {
+    return {
+      phase: "Failed",
+      reason: "ApprovalExpired",
+      message: `the approval expired: ${approval.message}`,
       actions: [],
       conds: [approved],
     };
@@ -512,7 +529,9 @@ function finished(o: Observed, phase: "Failed" | "Cancelled" | "Revoked"): Outco
   const actions: Action[] = [];
   if (o.lock.state === "HeldBySelf") actions.push({ kind: "ReleaseLock" });
   if (o.pool?.held) actions.push({ kind: "ReleaseSlot", slot: o.pool.held });
-  const reason = (prev?.reason === "Declined" ? "Declined" : phase) satisfies R["Ready"];
+  const reason = (
+    prev?.reason === "Declined" || prev?.reason === "ApprovalExpired" ? prev.reason : phase
+  ) satisfies R["Ready"];
   return {
     phase,
     reason,
