@@ -5,7 +5,10 @@ import { z } from "zod";
 
 const Duration = z
   .string()
-  .regex(/^(\d{1,4}d)?(\d{1,4}h)?(\d{1,4}m)?$/, 'a duration of days, hours and minutes such as "24h" or "1d12h"')
+  .regex(
+    /^(\d{1,4}d)?(\d{1,4}h)?(\d{1,4}m)?$/,
+    'a duration of days, hours and minutes such as "24h" or "1d12h"',
+  )
   .min(2);
 export const K8sName = z
   .string()
@@ -34,7 +37,10 @@ export const AssetTypeSpecSchema = z.object({
     escalateAfter: Duration.optional(),
     escalateTo: z.array(z.email()).max(20).optional(),
     expireAfter: Duration.optional(),
-    channels: z.array(z.enum(["email", "teams", "webhook"])).max(3).optional(),
+    channels: z
+      .array(z.enum(["email", "teams", "webhook"]))
+      .max(3)
+      .optional(),
   }),
   cost: z.object({
     amountPerMonth: z.string().regex(/^\d+(\.\d{1,4})?$/, 'a decimal amount such as "12.50"'),
