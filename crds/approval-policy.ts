@@ -82,3 +82,10 @@ export function policyForAction(
     return { policy: own, approvers: m?.approvers, quorum: m?.quorum };
   return { policy: approval.policy, approvers: approval.approvers, quorum: approval.quorum };
 }
+
+/**
+ * The approval entry the API's scheduler appends when an Order's approval expires
+ * (`spec.approval.expireAfter`): the operator then fails the Order with reason ApprovalExpired,
+ * and the API refuses any later decision. Not a person's name (no listed approver matches it).
+ */
+export const EXPIRY_APPROVER = "system:approvals";

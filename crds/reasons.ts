@@ -17,6 +17,7 @@ export const orderConditionReasons = {
     "Cancelled",
     "Revoked",
     "NotApproved",
+    "ApprovalExpired",
   ],
   /** How the controller is doing: the last reconcile succeeded or why not (never leaves a stale Ready). */
   Reconciled: [
@@ -28,7 +29,7 @@ export const orderConditionReasons = {
     "InvalidSpec",
   ],
   /** Approval state of the Order. */
-  Approved: ["ApprovalNotRequired", "AwaitingApproval", "QuorumReached", "Declined"],
+  Approved: ["ApprovalNotRequired", "AwaitingApproval", "QuorumReached", "Declined", "ApprovalExpired"],
   /** The per-asset lock: AssetBusy while another run holds the asset (the Order waits in Scheduled). */
   AssetLocked: ["AssetBusy", "AssetFree"],
   /** Allocation of a pooled slot / per-user limit. */

@@ -1,6 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { checkApproval, checkLinkMint, isSamePerson, type ApprovalInput } from "./approvals.ts";
+import {
+  checkApproval,
+  checkDelegation,
+  checkLinkMint,
+  isSamePerson,
+  type ApprovalInput,
+  type DelegationInput,
+} from "./approvals.ts";
 
 const now = new Date("2026-11-25T10:00:00Z");
 const base = (over: Partial<ApprovalInput> = {}): ApprovalInput => ({
@@ -306,3 +313,153 @@ test("approval links: for yourself (exact), for another approver only as a super
   assert.equal(mint("superadmin", ["root"], "root"), "own");
   assert.equal(mint("employee", ["emp@x.example"], "emp@x.example"), "EmployeeLink");
 });
+
+// ---- every identity (#15 item 5), placer (item 3), expiry, leavers, grants, delegations (item 6) ----
+const more: { name: string; given: ApprovalInput; want: string }[] = [
+  {
+    name: "requester.id is the approver's username, other e-mail → SelfApproval",
+    given: base({
+      order: { ...base().order, requesterEmail: "someone@else.example", requesterIdentities: ["bert"] },
+    }),
+    want: "SelfApproval",
+  },
+  {
+    name: "account without e-mail approving an order for its own address → SelfApproval",
+    given: base({
+      approver: { username: "carl" },
+      order: { ...base().order, requesterEmail: "carl@corp.example" },
+    }),
+    want: "SelfApproval",
+  },
+  {
+    name: "approver's SCIM externalId is among the requester's identities → SelfApproval",
+    given: base({
+      approver: { username: "bert", email: "bert@corp.example", identities: ["ext-42"] },
+      order: { ...base().order, requesterIdentities: ["emp", "ext-42"] },
+    }),
+    want: "SelfApproval",
+  },
+  {
+    name: "the staff member who placed the order on behalf → SelfApproval",
+    given: base({
+      order: { ...base().order, placedBy: { actor: "admin:bert", username: "bert" } },
+    }),
+    want: "SelfApproval",
+  },
+  {
+    name: "placed through a token of the approver → SelfApproval",
+    given: base({
+      order: {
+        ...base().order,
+        placedBy: { actor: "token:ci", onBehalfOf: { username: "bert", email: "bert@corp.example" } },
+      },
+    }),
+    want: "SelfApproval",
+  },
+  {
+    name: "placed by someone else → ok",
+    given: base({ order: { ...base().order, placedBy: { actor: "admin:root", username: "root" } } }),
+    want: "ok",
+  },
+  {
+    name: "expired (system:approvals entry) → ApprovalExpired, also for a decline",
+    given: base({
+      decision: "Declined",
+      order: {
+        ...base().order,
+        phase: "Failed",
+        approvals: [{ approver: "system:approvals", at: now.toISOString() }],
+      },
+    }),
+    want: "ApprovalExpired",
+  },
+  { name: "leaver → Leaver", given: base({ approverIsLeaver: true }), want: "Leaver" },
+  {
+    name: "granted in a listed approver's place (escalation) → ok",
+    given: base({
+      approver: { username: "mgr", email: "mgr@corp.example" },
+      grants: [{ approverKey: "carl", names: ["mgr@corp.example"] }],
+    }),
+    want: "ok",
+  },
+  {
+    name: "a grant for a key that is not listed → NotApprover",
+    given: base({
+      approver: { username: "mgr", email: "mgr@corp.example" },
+      grants: [{ approverKey: "nobody", names: ["mgr@corp.example"] }],
+    }),
+    want: "NotApprover",
+  },
+];
+for (const c of more) {
+  test(c.name, () => {
+    const r = checkApproval(c.given);
+    assert.equal(r.ok ? "ok" : r.reason, c.want, r.ok ? "" : r.message);
+  });
+}
+
+test("runbook changes count for separation of duties like asset type changes", () => {
+  const r = checkApproval(
+    base({ assetTypeChanges: [{ id: "9", action: "runbook_updated", actor: "admin:bert", at: now }] }),
+  );
+  assert.equal(r.ok ? "ok" : r.reason, "SeparationOfDuties");
+});
+
+const dl = (over: Partial<DelegationInput> = {}): DelegationInput => ({
+  setter: { role: "admin", actor: "admin:bert", person: { username: "bert", email: "bert@corp.example" } },
+  principal: { name: "bert@corp.example", identities: ["bert", "bert@corp.example"] },
+  deputy: { name: "carl@corp.example", identities: ["carl"] },
+  startsAt: now,
+  endsAt: new Date(now.getTime() + 86400_000),
+  now,
+  ...over,
+});
+const dcases: { name: string; given: DelegationInput; want: string }[] = [
+  { name: "own delegation → ok", given: dl(), want: "ok" },
+  {
+    name: "an admin for someone else → NotOwn",
+    given: dl({
+      principal: { name: "carl@corp.example", identities: ["carl"] },
+      deputy: { name: "bert", identities: [] },
+    }),
+    want: "NotOwn",
+  },
+  {
+    name: "a superadmin for someone else → ok (forOther)",
+    given: dl({
+      setter: { role: "superadmin", actor: "admin:root", person: { username: "root" } },
+      principal: { name: "carl@corp.example", identities: ["carl"] },
+      deputy: { name: "dora@corp.example", identities: [] },
+    }),
+    want: "ok:forOther",
+  },
+  {
+    name: "deputy = own username, principal = own e-mail → SelfDeputy",
+    given: dl({ deputy: { name: "bert", identities: [] } }),
+    want: "SelfDeputy",
+  },
+  {
+    name: "deputy's directory identities include the principal → SelfDeputy",
+    given: dl({ deputy: { name: "b.smith@corp.example", identities: ["bert@corp.example"] } }),
+    want: "SelfDeputy",
+  },
+  {
+    name: "window ends before it starts → BadWindow",
+    given: dl({ endsAt: new Date(now.getTime() - 1) }),
+    want: "BadWindow",
+  },
+  {
+    name: "window already over → BadWindow",
+    given: dl({
+      startsAt: new Date(now.getTime() - 3 * 86400_000),
+      endsAt: new Date(now.getTime() - 86400_000),
+    }),
+    want: "BadWindow",
+  },
+];
+for (const c of dcases) {
+  test(`delegation: ${c.name}`, () => {
+    const r = checkDelegation(c.given);
+    assert.equal(r.ok ? (r.forOther ? "ok:forOther" : "ok") : r.reason, c.want, r.ok ? "" : r.message);
+  });
+}

@@ -1,10 +1,12 @@
 // Who may approve or decline an Order, and separation of duties. Pure: the route gathers the
 // Order, its AssetType, the delegations and the audit rows, and acts on the answer.
 
-import { eligibleEntries, entriesOf } from "../../crds/approval-policy.ts";
+import { eligibleEntries, entriesOf, EXPIRY_APPROVER } from "../../crds/approval-policy.ts";
 import type { Role } from "./permissions.ts";
 
 export const SOD_ACTIONS = ["asset_type_created", "asset_type_updated", "asset_type_cloned"] as const;
+/** Changes to a Runbook the asset type runs (provision, modify, deprovision) count the same (#15 item 7). */
+export const SOD_RUNBOOK_ACTIONS = ["runbook_created", "runbook_updated", "runbook_cloned"] as const;
 
 export type Approver = {
   username?: string | undefined;
@@ -20,6 +22,11 @@ export type Approver = {
    * `personBehindToken`). Separation of duties and self-approval apply to them as well.
    */
   onBehalfOf?: Approver | undefined;
+  /**
+   * Every other identity of the person from the directory (SCIM id, userName, externalId, all
+   * e-mails): self-approval compares all of them with the requester's and the placer's.
+   */
+  identities?: readonly string[] | undefined;
 };
 export type Delegation = {
   principal: string;
@@ -51,18 +58,34 @@ export type ApprovalInput = {
     phase: string | undefined;
     requesterEmail: string;
     manager: string | undefined;
-    approvals: { approver: string }[];
+    approvals: { approver: string; at?: string | undefined }[];
+    /** The requester's every identity from the directory (SCIM id, userName, externalId, e-mails). */
+    requesterIdentities?: readonly string[] | undefined;
+    /** Who placed the order (staff on someone's behalf): they cannot approve it either. */
+    placedBy?: (Approver & { actor: string }) | undefined;
   };
   policy: { kind: "None" | "Manager" | "Approvers"; approvers: string[] };
   delegations: Delegation[];
-  /** Audit rows that created, updated or cloned the Order's AssetType. */
+  /**
+   * People the system let decide in a listed approver's place on this order (escalation to the
+   * approver's manager or the fallback group, reassignment from a leaver): their decision counts
+   * as `approverKey`.
+   */
+  grants?: readonly { approverKey: string; names: readonly string[] }[] | undefined;
+  /** The approver is a leaver whose leaver event has taken effect: nothing of theirs counts. */
+  approverIsLeaver?: boolean | undefined;
+  /** Audit rows that created, updated or cloned the Order's AssetType or one of its Runbooks. */
   assetTypeChanges: AuditRowRef[];
   now: Date;
 };
 
 export type ApprovalDecision =
   | { ok: true; approverKey: string; viaDeputy: boolean }
-  | { ok: false; reason: "NotPending" | "NotApprover" | "AlreadyDecided" | "SelfApproval"; message: string }
+  | {
+      ok: false;
+      reason: "NotPending" | "NotApprover" | "AlreadyDecided" | "SelfApproval" | "ApprovalExpired" | "Leaver";
+      message: string;
+    }
   | { ok: false; reason: "SeparationOfDuties"; message: string; row: AuditRowRef };
 
 const norm = (s: string) => s.trim().toLowerCase();
@@ -121,7 +144,45 @@ export function isSameName(a: string, b: string): boolean {
   return x === y || norm(localPart(x)) === y || x === norm(localPart(y));
 }
 
+/** The names to compare for self-approval: exact, plus a bare name against e-mail local parts. */
+function identitiesOf(p: Approver): { full: Set<string>; bare: Set<string> } {
+  const all = [...exactNamesOf(p), ...(p.identities ?? [])].map(norm).filter((x) => x !== "");
+  return { full: new Set(all), bare: new Set(all.filter((x) => !x.includes("@"))) };
+}
+
+/**
+ * Whether a person is one of the given identities (the requester's, the placer's): any exact
+ * identity in common, or a bare name (username, id) that is one of their e-mails' local part
+ * (an account without e-mail is still `bert` of `bert@example.com`). Refuses; never grants.
+ */
+export function isSameIdentity(p: Approver, others: readonly string[]): boolean {
+  const mine = identitiesOf(p);
+  for (const o of others.map(norm)) {
+    if (o === "") continue;
+    if (mine.full.has(o)) return true;
+    if (o.includes("@") && mine.bare.has(localPart(o))) return true;
+  }
+  return false;
+}
+
 export function checkApproval(i: ApprovalInput): ApprovalDecision {
+  // Expired by the scheduler (an entry of system:approvals on the Order): refused with 409,
+  // before anything else, so a late link or page says "expired", not "not pending".
+  const expired = i.order.approvals.find((a) => a.approver === EXPIRY_APPROVER);
+  if (expired) {
+    return {
+      ok: false,
+      reason: "ApprovalExpired",
+      message: `the approval of this order expired${expired.at ? ` at ${expired.at}` : ""}: decisions are no longer accepted`,
+    };
+  }
+  if (i.approverIsLeaver) {
+    return {
+      ok: false,
+      reason: "Leaver",
+      message: "you have left the organisation (leaver event in effect): your approvals no longer count",
+    };
+  }
   if (i.order.phase !== undefined && i.order.phase !== "PendingApproval") {
     return {
       ok: false,
@@ -150,6 +211,17 @@ export function checkApproval(i: ApprovalInput): ApprovalDecision {
       }
     }
   }
+  if (keys.length === 0) {
+    for (const g of i.grants ?? []) {
+      if (entriesOf(g.names, own).length === 0) continue;
+      const forKey = entriesOf(listed, [g.approverKey]);
+      if (forKey.length > 0) {
+        keys = forKey;
+        viaDeputy = true;
+        break;
+      }
+    }
+  }
   const k = keys[0];
   if (k === undefined) {
     return {
@@ -168,11 +240,37 @@ export function checkApproval(i: ApprovalInput): ApprovalDecision {
     };
   }
   if (i.decision === "Declined") return { ok: true, approverKey: k, viaDeputy };
-  if (personsOf(i.approver).some((p) => namesOf(p).has(norm(i.order.requesterEmail)))) {
+  const requester = [i.order.requesterEmail, ...(i.order.requesterIdentities ?? [])];
+  if (
+    personsOf(i.approver).some(
+      (p) => namesOf(p).has(norm(i.order.requesterEmail)) || isSameIdentity(p, requester),
+    )
+  ) {
     return { ok: false, reason: "SelfApproval", message: "nobody approves their own order" };
   }
+  const placer = i.order.placedBy;
+  if (placer) {
+    const placerIds = [placer.actor, ...exactNamesOf(placer), ...(placer.identities ?? [])];
+    const placers = [placer, ...(placer.onBehalfOf ? [placer.onBehalfOf] : [])];
+    const placerAll = [
+      ...placerIds,
+      ...placers.flatMap((p) => [...exactNamesOf(p), ...(p.identities ?? [])]),
+    ];
+    if (personsOf(i.approver).some((p) => isSameIdentity(p, placerAll) || isSamePerson(placer.actor, p))) {
+      return {
+        ok: false,
+        reason: "SelfApproval",
+        message: `you placed this order (${placer.actor}, on the requester's behalf): nobody approves an order they placed`,
+      };
+    }
+  }
   // Nor through a link they (or a token of theirs) issued for someone else.
-  if (i.issuer && personsOf(i.issuer).some((p) => namesOf(p).has(norm(i.order.requesterEmail)))) {
+  if (
+    i.issuer &&
+    personsOf(i.issuer).some(
+      (p) => namesOf(p).has(norm(i.order.requesterEmail)) || isSameIdentity(p, requester),
+    )
+  ) {
     return {
       ok: false,
       reason: "SelfApproval",
@@ -226,4 +324,81 @@ export function checkLinkMint(i: LinkMintInput): LinkMintDecision {
     reason: "NotOwnLink",
     message: `an approval link decides as its approver: you can mint one for yourself only, not for ${i.approver} (a superadmin can, audited)`,
   };
+}
+
+export type DelegationInput = {
+  /** Who sets it: role, exact names and every identity (a token: its creator's). */
+  setter: { role: Role; actor: string; person: Approver };
+  /** The principal as named in the request, with every identity the directory knows for it. */
+  principal: { name: string; identities: readonly string[] };
+  /** The deputy as named, with every identity the directory knows for them. */
+  deputy: { name: string; identities: readonly string[] };
+  startsAt: Date;
+  endsAt: Date;
+  now: Date;
+};
+export type DelegationDecision =
+  | { ok: true; forOther: boolean }
+  | {
+      ok: false;
+      reason: "NotOwn" | "SelfDeputy" | "BadWindow";
+      message: string;
+      field?: "body.endsAt" | "body.startsAt" | "body.deputy" | undefined;
+    };
+
+/** Longest delegation window: a year (longer is a standing grant, which is a policy change). */
+export const MAX_DELEGATION_MS = 366 * 24 * 3600_000;
+
+/**
+ * Who may set a delegation (#15 item 6): the principal themself, or a superadmin (audited as
+ * `forOther`); never an admin for someone else. The deputy must be another person under every
+ * name the directory knows for either (`deputy` = own username with principal = own e-mail is
+ * still oneself), and the window must be real: ends after it starts, not already over, at most
+ * a year.
+ */
+export function checkDelegation(i: DelegationInput): DelegationDecision {
+  const principalIds = [i.principal.name, ...i.principal.identities];
+  // Exact: a namesake at another domain (`bert@other.example`) is not `bert`.
+  const exactOwn =
+    entriesOf(principalIds, [...exactNamesOf(i.setter.person), ...(i.setter.person.identities ?? [])])
+      .length > 0;
+  if (!exactOwn && i.setter.role !== "superadmin") {
+    return {
+      ok: false,
+      reason: "NotOwn",
+      message: "you can set a delegation for your own approvals only (a superadmin can for others, audited)",
+    };
+  }
+  const deputyAsPerson: Approver = { identities: [i.deputy.name, ...i.deputy.identities] };
+  if (
+    isSameIdentity(deputyAsPerson, principalIds) ||
+    isSameIdentity({ identities: principalIds }, [i.deputy.name, ...i.deputy.identities])
+  ) {
+    return {
+      ok: false,
+      reason: "SelfDeputy",
+      message: `a deputy must be someone else: ${i.deputy.name} is ${i.principal.name} under another name`,
+      field: "body.deputy",
+    };
+  }
+  if (i.endsAt.getTime() <= i.startsAt.getTime()) {
+    return { ok: false, reason: "BadWindow", message: "endsAt must be after startsAt", field: "body.endsAt" };
+  }
+  if (i.endsAt.getTime() <= i.now.getTime()) {
+    return {
+      ok: false,
+      reason: "BadWindow",
+      message: "endsAt is in the past: the window would never be active",
+      field: "body.endsAt",
+    };
+  }
+  if (i.endsAt.getTime() - i.startsAt.getTime() > MAX_DELEGATION_MS) {
+    return {
+      ok: false,
+      reason: "BadWindow",
+      message: "a delegation window can last at most one year",
+      field: "body.endsAt",
+    };
+  }
+  return { ok: true, forOther: !exactOwn };
 }

@@ -27,6 +27,8 @@ export type AssetTypeSpecAssignment = {
 /** None: no approval, Orders go straight to Scheduled. Manager: the requester's manager approves. Approvers: quorum of the named approvers approve. */
 export type AssetTypeSpecApprovalPolicy = "None" | "Manager" | "Approvers";
 
+export type AssetTypeSpecApprovalChannel = "email" | "teams" | "webhook";
+
 /**
  * Same, None, Manager or Approvers.
  * @default "Same"
@@ -57,6 +59,27 @@ export type AssetTypeSpecApproval = {
    * @default 1
    */
   quorum?: number;
+  /**
+   * Remind the approvers who have not decided yet after this long without a decision, and again every time this much more passes (at most maxReminders times). A duration of days, hours and minutes, e.g. "24h", "1d12h". Default 24h.
+   * Pattern: `^([0-9]{1,4}d)?([0-9]{1,4}h)?([0-9]{1,4}m)?$`.
+   */
+  remindAfter?: string;
+  /** How many reminders each approver gets at most; 0 sends none. Default 3. */
+  maxReminders?: number;
+  /**
+   * After this long without enough decisions, escalate: the approver's manager (from SCIM), or the people in escalateTo, get the request and may decide in the approver's place. A duration like remindAfter. Default 72h (3 days).
+   * Pattern: `^([0-9]{1,4}d)?([0-9]{1,4}h)?([0-9]{1,4}m)?$`.
+   */
+  escalateAfter?: string;
+  /** Fallback approvers (e-mail addresses) who get escalated requests instead of the approver's manager, e.g. the team's shared approver group. */
+  escalateTo?: string[];
+  /**
+   * After this long without a decision the Order ends Failed with reason ApprovalExpired (actor system:approvals) and the requester is told; later decisions are refused. A duration like remindAfter. Default 336h (14 days).
+   * Pattern: `^([0-9]{1,4}d)?([0-9]{1,4}h)?([0-9]{1,4}m)?$`.
+   */
+  expireAfter?: string;
+  /** Which notification channels carry this type's approval requests and outcomes (email, teams, webhook); unset uses the installation's channels (e-mail by default). A channel the installation has not configured is skipped. */
+  channels?: AssetTypeSpecApprovalChannel[];
   /** Who must approve a Modify Order (a change to a delivered asset). Same (the default): the provisioning policy above. None: changes need no approval. Manager or Approvers: this policy, with its own approvers and quorum. */
   onModify?: AssetTypeSpecApprovalOnModify;
 };

@@ -851,3 +851,22 @@ test("retry: a failed run gets a new attempt with its own Job; earlier attempts 
   assert.equal(refused.status.conditions?.find((c) => c.type === "Ready")?.reason, "Declined");
   assert.match(refused.status.message ?? "", /retry refused/);
 });
+
+test("an approval expired by the API (system:approvals entry) fails the order with ApprovalExpired, votes after it ignored", () => {
+  const at = assetType({ approval: { policy: "Approvers", approvers: ["carol", "dave"], quorum: 1 } });
+  const o = order("PendingApproval", {
+    approvals: [
+      {
+        approver: "system:approvals",
+        decision: "Declined",
+        at: NOW.toISOString(),
+        comment: "no decision within 14d",
+      },
+      { approver: "carol", decision: "Approved", at: NOW.toISOString() },
+    ],
+  });
+  const { status } = decide({ ...base("PendingApproval"), order: o, assetType: at });
+  assert.equal(status.phase, "Failed");
+  assert.equal(status.conditions?.find((c) => c.type === "Ready")?.reason, "ApprovalExpired");
+  assert.equal(status.conditions?.find((c) => c.type === "Approved")?.reason, "ApprovalExpired");
+});

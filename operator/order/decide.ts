@@ -16,7 +16,7 @@ import type {
   StepStatus,
 } from "./model.ts";
 import type { EventReason, OrderConditionReasons, OrderConditionType } from "../../crds/reasons.ts";
-import { countsAsApproval, policyForAction } from "../../crds/approval-policy.ts";
+import { countsAsApproval, EXPIRY_APPROVER, policyForAction } from "../../crds/approval-policy.ts";
 import { isAllowedPhaseChange, orderInitialPhases, orderPhaseTransitions } from "../../crds/reasons.ts";
 import { jobNameFor } from "./names.ts";
 
@@ -112,7 +112,10 @@ type Check = { message: string; cond?: CondSpec; failed?: boolean };
 // ---------------------------------------------------------------------------------------------
 // Small checks, each returning a message and the condition that says why
 
-type ApprovalState = { state: "NotRequired" | "Approved" | "Pending" | "Declined"; message: string };
+type ApprovalState = {
+  state: "NotRequired" | "Approved" | "Pending" | "Declined" | "Expired";
+  message: string;
+};
 
 /**
  * Which entries of `spec.approvals` count: exactly the listed approvers (or the manager), never
@@ -131,6 +134,9 @@ export function checkApproval(order: Order, assetType: AssetType): ApprovalState
       message: action === "Modify" ? "no approval is required for a change" : "no approval is required",
     };
   }
+  // The API's approval scheduler expired it (spec.approval.expireAfter): nothing after counts.
+  const expired = (order.spec.approvals ?? []).find((a) => a.approver === EXPIRY_APPROVER);
+  if (expired) return { state: "Expired", message: expired.comment ?? "the approval expired" };
   const req = order.spec.requester;
   const votes = (order.spec.approvals ?? []).filter((a) => countsAsApproval(a.approver, policy, req));
   const decline = votes.find((a) => a.decision === "Declined");
@@ -157,9 +163,11 @@ function approvedCondition(a: ApprovalState): CondSpec {
       Approved: "QuorumReached",
       Pending: "AwaitingApproval",
       Declined: "Declined",
+      Expired: "ApprovalExpired",
     } as const
   )[a.state];
-  const status = a.state === "Declined" ? "False" : a.state === "Pending" ? "Unknown" : "True";
+  const status =
+    a.state === "Declined" || a.state === "Expired" ? "False" : a.state === "Pending" ? "Unknown" : "True";
   return { type: "Approved", status, reason, message: a.message };
 }
 
@@ -304,6 +312,16 @@ function declined(approval: ApprovalState): Outcome {
   };
 }
 
+function expiredApproval(approval: ApprovalState): Outcome {
+  return {
+    phase: "Failed",
+    reason: "ApprovalExpired",
+    message: `the approval expired: ${approval.message}`,
+    actions: [],
+    conds: [approvedCondition(approval)],
+  };
+}
+
 function awaitingApproval(approval: ApprovalState): Outcome {
   return {
     phase: "PendingApproval",
@@ -330,6 +348,7 @@ function beforeApproval(o: Observed): Outcome {
   const approval = checkApproval(o.order, o.assetType);
   const approved = approvedCondition(approval);
   if (approval.state === "Declined") return declined(approval);
+  if (approval.state === "Expired") return expiredApproval(approval);
   if (approval.state === "Pending") return awaitingApproval(approval);
   // The CRD wants Scheduled before Processing: the next reconcile (our own write's event) runs it.
   return {
@@ -360,6 +379,7 @@ function scheduled(o: Observed): Outcome {
   // that do not satisfy the policy (#15). A decline ends the Order; missing ones send it back.
   const approval = checkApproval(o.order, at);
   if (approval.state === "Declined") return declined(approval);
+  if (approval.state === "Expired") return expiredApproval(approval);
   if (approval.state === "Pending") return awaitingApproval(approval);
   for (const check of [checkRunbook(o, at), checkTarget(o), checkPool(o, at), checkLock(o)]) {
     if (!check) continue;
@@ -427,7 +447,12 @@ function processing(o: Observed): Outcome {
           const slot = isPooledProvision(o, o.assetType) ? o.pool?.held : undefined;
           return {
             phase: "Failed",
-            reason: approval.state === "Declined" ? "Declined" : "NotApproved",
+            reason:
+              approval.state === "Declined"
+                ? "Declined"
+                : approval.state === "Expired"
+                  ? "ApprovalExpired"
+                  : "NotApproved",
             message: `the run was not started: the order was ${approval.state === "Declined" ? approval.message : `not approved (${approval.message})`}`,
             actions: [
               ...(o.lock.state === "HeldBySelf" ? [{ kind: "ReleaseLock" } as const] : []),
@@ -554,7 +579,10 @@ export function isRetryable(st: OrderStatus): boolean {
 
 function finished(o: Observed, phase: "Failed" | "Cancelled" | "Revoked"): Outcome {
   const prev = o.order.status?.conditions?.find((c) => c.type === "Ready");
-  const kept = prev?.reason === "Declined" || prev?.reason === "NotApproved" ? prev.reason : undefined;
+  const kept =
+    prev?.reason === "Declined" || prev?.reason === "NotApproved" || prev?.reason === "ApprovalExpired"
+      ? prev.reason
+      : undefined;
   const actions: Action[] = [];
   if (o.lock.state === "HeldBySelf") actions.push({ kind: "ReleaseLock" });
   if (o.pool?.held) actions.push({ kind: "ReleaseSlot", slot: o.pool.held });

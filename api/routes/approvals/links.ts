@@ -25,17 +25,33 @@ export function mintApprovalLink(
   c: { order: string; approver: string; expiresAt: Date; issuer: string },
 ): { token: string; id: string } {
   const id = randomBytes(16).toString("base64url");
+  return { token: signApprovalLink(secret, { ...c, id }), id };
+}
+
+/**
+ * The token of a link with known claims. Signing is deterministic, so the outbox stores a
+ * system-minted link's claims (never the capability itself) and signs them at delivery.
+ */
+export function signApprovalLink(
+  secret: string,
+  c: { order: string; approver: string; expiresAt: Date; id: string; issuer: string },
+): string {
   const payload = Buffer.from(
     JSON.stringify({
       o: c.order,
       a: c.approver,
       exp: Math.floor(c.expiresAt.getTime() / 1000),
-      id,
+      id: c.id,
       m: c.issuer,
     }),
     "utf8",
   ).toString("base64url");
-  return { token: `${payload}.${sign(secret, payload).toString("base64url")}`, id };
+  return `${payload}.${sign(secret, payload).toString("base64url")}`;
+}
+
+/** A fresh random link id. */
+export function newLinkId(): string {
+  return randomBytes(16).toString("base64url");
 }
 
 export type LinkCheck =

@@ -3,6 +3,13 @@
 // with its own message.
 import { z } from "zod";
 
+const Duration = z
+  .string()
+  .regex(
+    /^(\d{1,4}d)?(\d{1,4}h)?(\d{1,4}m)?$/,
+    'a duration of days, hours and minutes such as "24h" or "1d12h"',
+  )
+  .min(2);
 export const K8sName = z
   .string()
   .max(253)
@@ -30,6 +37,16 @@ export const AssetTypeSpecSchema = z.object({
         approvers: z.array(z.string().min(1)).optional(),
         quorum: z.number().int().min(1).optional(),
       })
+      .optional(),
+    // Reminders, escalation and expiry (api/policy/approvals.ts parseDuration, crds/assettypes.yaml).
+    remindAfter: Duration.optional(),
+    maxReminders: z.number().int().min(0).max(20).optional(),
+    escalateAfter: Duration.optional(),
+    escalateTo: z.array(z.email()).max(20).optional(),
+    expireAfter: Duration.optional(),
+    channels: z
+      .array(z.enum(["email", "teams", "webhook"]))
+      .max(3)
       .optional(),
   }),
   cost: z.object({
