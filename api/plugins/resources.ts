@@ -1,6 +1,7 @@
 // The API's access to our custom resources in the product namespace: read, list, server-side
 // apply (field manager `ipsolis-api`), merge patch with optimistic concurrency, delete. Every
 // client failure is translated into our typed errors where it enters (operator/index.ts).
+import { orderIndexLabels } from "../policy/order-index.ts";
 import * as k8s from "@kubernetes/client-node";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { translateKubeError } from "../../operator/index.ts";
@@ -140,7 +141,13 @@ export function makeResources(
       annotations?: Record<string, string>,
     ) {
       const body = { ...head(kind, name), spec } as k8s.KubernetesObject;
-      if (labels) body.metadata = { ...body.metadata, labels };
+      // Every Order, whoever creates it (API, portal, ServiceNow, leaver fan-out), carries the
+      // index labels the portal's per-person pages select by.
+      const index =
+        kind === "Order"
+          ? orderIndexLabels((spec as { requester?: { email?: string; manager?: string } }).requester ?? {})
+          : {};
+      if (labels || kind === "Order") body.metadata = { ...body.metadata, labels: { ...labels, ...index } };
       if (annotations) body.metadata = { ...body.metadata, annotations };
       return wrap(`creating ${kind} ${name}`, async () => {
         const r = await client.create(body, undefined, undefined, FIELD_MANAGER);
