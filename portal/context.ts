@@ -23,6 +23,24 @@ export function signInUrl(req: FastifyRequest): string {
   return `/portal/login?returnTo=${encodeURIComponent(safeReturnTo(req.url))}`;
 }
 
+/**
+ * The page to come back to (language switch): this URL for a GET; for a page rendered by a form
+ * POST, the page the form was on (same-origin Referer), since the POST's URL has no GET page.
+ */
+function pagePath(req: FastifyRequest): string {
+  if (req.method === "GET") return safeReturnTo(req.url);
+  const ref = req.headers.referer;
+  if (ref) {
+    try {
+      const u = new URL(ref);
+      if (u.host === req.headers.host) return safeReturnTo(u.pathname + u.search);
+    } catch (err) {
+      if (!(err instanceof TypeError)) throw err;
+    }
+  }
+  return "/portal";
+}
+
 export async function ctxOf(
   req: FastifyRequest,
   reply: FastifyReply,
@@ -65,7 +83,7 @@ export async function ctxOf(
     now: req.server.deps.now(),
     timeZone: req.server.deps.config?.IPSOLIS_TIME_ZONE,
     csrf: reply.generateCsrf(),
-    path: safeReturnTo(req.url),
+    path: pagePath(req),
     user: p
       ? {
           name: p.displayName ?? p.email ?? p.username ?? p.actor,

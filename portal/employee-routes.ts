@@ -589,8 +589,21 @@ export const employeeRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.get(
     "/portal/approvals",
-    { config: { permission: "self" }, schema: { hide: true } },
-    async (req, reply) => approvals(req, reply),
+    {
+      config: { permission: "self" },
+      schema: {
+        hide: true,
+        querystring: z.object({
+          done: z.enum(["Approved", "Declined"]).optional(),
+          order: z.string().max(253).optional(),
+        }),
+      },
+    },
+    async (req, reply) => {
+      const t = (await ctxOf(req, reply, { nav: false })).t;
+      const { done, order } = req.query;
+      return approvals(req, reply, done && order ? { notice: t(`approvals.done.${done}`, { order }) } : {});
+    },
   );
 
   app.post(
@@ -605,12 +618,13 @@ export const employeeRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (req, reply) => {
       const b = req.body as { decision: "Approved" | "Declined"; comment?: string };
-      const t = (await ctxOf(req, reply, { nav: false })).t;
       try {
         await decideAsMe(req, req.params.name, b.decision, b.comment?.trim() || undefined);
-        return approvals(req, reply, {
-          notice: t(`approvals.done.${b.decision}`, { order: req.params.name }),
-        });
+        // Post/redirect/get: a reload does not decide twice, and the page has a URL to return to.
+        return reply.redirect(
+          `/portal/approvals?done=${b.decision}&order=${encodeURIComponent(req.params.name)}`,
+          303,
+        );
       } catch (err) {
         const msg = messageOf(err);
         if (!msg) throw err;

@@ -128,7 +128,8 @@ export const portalRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (req, reply) => {
       const ctx = await ctxOf(req, reply, { nav: false });
-      if (await isFirstRun(req)) return send(reply, firstRunPage(ctx, {}));
+      const firstRun = await isFirstRun(req);
+      if (firstRun && !provider()) return send(reply, firstRunPage(ctx, {}));
       const returnTo = safeReturnTo(req.query.returnTo);
       // Someone signed in who follows a sign-in link goes on.
       if (req.principal) return reply.redirect(returnTo, 303);
@@ -137,6 +138,7 @@ export const portalRoutes: FastifyPluginAsyncZod = async (app) => {
         signInPage(ctx, {
           provider: provider(),
           returnTo,
+          firstRun,
           notice:
             req.query.out !== undefined
               ? ctx.t("signin.signedOut")

@@ -11,6 +11,8 @@ export function signInPage(
     error?: string | undefined;
     notice?: string | undefined;
     username?: string | undefined;
+    /** No admin account exists yet: the first-run form takes the staff form's place. */
+    firstRun?: boolean;
   },
 ): SafeHtml {
   const t = ctx.t;
@@ -29,51 +31,59 @@ export function signInPage(
         <h2 id="sso-h" class="visually-hidden">${t("signin.sso", { provider: p.provider ?? "SSO" })}</h2>
         ${sso}
       </section>
-      <section class="card" aria-labelledby="admin-h">
-        <h2 id="admin-h">${t("signin.admin")}</h2>
-        <p class="muted">${t("signin.adminHelp")}</p>
-        <form method="post" action="/portal/login">
-          ${csrfField(ctx)}<input type="hidden" name="returnTo" value="${p.returnTo}" />
-          ${field(ctx, {
-            id: "username",
-            name: "username",
-            label: t("signin.username"),
-            kind: "text",
-            required: true,
-            autocomplete: "username",
-            value: p.username,
-          })}
-          ${field(ctx, {
-            id: "password",
-            name: "password",
-            label: t("signin.password"),
-            kind: "password",
-            required: true,
-            autocomplete: "current-password",
-          })}
-          <button class="secondary">${t("signin.submit")}</button>
-        </form>
-      </section>
+      ${
+        p.firstRun
+          ? firstRunForm(ctx)
+          : html` <section class="card" aria-labelledby="admin-h">
+              <h2 id="admin-h">${t("signin.admin")}</h2>
+              <p class="muted">${t("signin.adminHelp")}</p>
+              <form method="post" action="/portal/login">
+                ${csrfField(ctx)}<input type="hidden" name="returnTo" value="${p.returnTo}" />
+                ${field(ctx, {
+                  id: "username",
+                  name: "username",
+                  label: t("signin.username"),
+                  kind: "text",
+                  required: true,
+                  autocomplete: "username",
+                  value: p.username,
+                })}
+                ${field(ctx, {
+                  id: "password",
+                  name: "password",
+                  label: t("signin.password"),
+                  kind: "password",
+                  required: true,
+                  autocomplete: "current-password",
+                })}
+                <button class="secondary">${t("signin.submit")}</button>
+              </form>
+            </section>`
+      }
     </div>`,
   );
 }
 
-export function firstRunPage(ctx: Ctx, p: { error?: string | undefined }): SafeHtml {
+function firstRunForm(ctx: Ctx): SafeHtml {
   const t = ctx.t;
+  return html`<section class="card" aria-labelledby="first-h">
+    <h2 id="first-h">${t("signin.firstRun")}</h2>
+    <p>${t("signin.firstRunHelp")}</p>
+    <form method="post" action="/portal/setup">
+      ${csrfField(ctx)}
+      ${field(ctx, { id: "username", name: "username", label: t("signin.username"), kind: "text", required: true, autocomplete: "username" })}
+      ${field(ctx, { id: "email", name: "email", label: t("signin.email"), kind: "email", autocomplete: "email" })}
+      ${field(ctx, { id: "password", name: "password", label: t("signin.password"), kind: "password", required: true, autocomplete: "new-password" })}
+      <button>${t("signin.createSuperadmin")}</button>
+    </form>
+  </section>`;
+}
+
+export function firstRunPage(ctx: Ctx, p: { error?: string | undefined }): SafeHtml {
   return layout(
     ctx,
-    t("signin.firstRun"),
-    html`<div class="signin">
-      ${errorSummary(ctx, [], p.error)}
-      <p>${t("signin.firstRunHelp")}</p>
-      <form method="post" action="/portal/setup" class="card">
-        ${csrfField(ctx)}
-        ${field(ctx, { id: "username", name: "username", label: t("signin.username"), kind: "text", required: true, autocomplete: "username" })}
-        ${field(ctx, { id: "email", name: "email", label: t("signin.email"), kind: "email", autocomplete: "email" })}
-        ${field(ctx, { id: "password", name: "password", label: t("signin.password"), kind: "password", required: true, autocomplete: "new-password" })}
-        <button>${t("signin.createSuperadmin")}</button>
-      </form>
-    </div>`,
+    ctx.t("signin.firstRun"),
+    html`<div class="signin">${errorSummary(ctx, [], p.error)}${firstRunForm(ctx)}</div>`,
   );
 }
 
