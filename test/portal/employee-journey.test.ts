@@ -51,9 +51,9 @@ type AxeResult = {
 /** axe-core on the current page (evaluated as source: the page's CSP forbids injected script tags). */
 async function checkAxe(page: Page, name: string, found: string[]) {
   const src = await readFile(AXE, "utf8");
-  const result = (await page.evaluate(
+  const result = await page.evaluate<AxeResult>(
     `(async () => { ${src}; return await axe.run(document, { runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] }); })()`,
-  )) as AxeResult;
+  );
   for (const v of result.violations)
     if (v.impact === "serious" || v.impact === "critical")
       found.push(
@@ -334,7 +334,9 @@ test("employees sign in, order, follow live, return, cancel, approve, delegate; 
   await ann.waitForSelector("#status >> text=Ready", { timeout: LONG });
   const ids = await ann
     .locator("pre.log [data-id]")
-    .evaluateAll((els) => els.map((e) => e.getAttribute("data-id")));
+    .evaluateAll((els: { getAttribute(n: string): string | null }[]) =>
+      els.map((e) => e.getAttribute("data-id")),
+    );
   assert.equal(new Set(ids).size, ids.length, "no line is shown twice after the reload");
   assert.ok((await ann.locator("pre.log").textContent())!.includes("granting part 6"));
   await ann.reload();
