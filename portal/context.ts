@@ -29,6 +29,9 @@ export function signInUrl(req: FastifyRequest): string {
  */
 function pagePath(req: FastifyRequest): string {
   if (req.method === "GET") return safeReturnTo(req.url);
+  // Forms that re-render their own GET page (validation errors).
+  const path = req.url.split("?")[0] ?? "";
+  if (/^\/portal\/(catalogue\/[a-z0-9.-]+\/order|delegation|password|login)$/.test(path)) return path;
   const ref = req.headers.referer;
   if (ref) {
     try {

@@ -136,7 +136,12 @@ export function flash(kind: "ok" | "error" | "info", message: string | undefined
 
 function navHtml(ctx: Ctx): SafeHtml {
   if (!ctx.nav || ctx.nav.length === 0) return html``;
-  const current = ctx.path.split("?")[0];
+  // The section this page belongs to: the longest nav href that prefixes the path.
+  const path = ctx.path.split("?")[0] ?? "";
+  const current = ctx.nav
+    .map((n) => n.href)
+    .filter((h) => path === h || path.startsWith(`${h}/`))
+    .sort((a, b) => b.length - a.length)[0];
   return html`<nav aria-label="${ctx.t("nav.main")}" class="nav">
     <ul>
       ${ctx.nav.map((n) => {
