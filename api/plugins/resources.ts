@@ -28,7 +28,16 @@ export type Cr<S, St = unknown> = {
 
 export type Resources = {
   get<S, St = unknown>(kind: Kind, name: string): Promise<Cr<S, St> | undefined>;
-  list<S, St = unknown>(kind: Kind, labelSelector?: string): Promise<Cr<S, St>[]>;
+  /**
+   * `unpaged`: one request without `limit`, for narrow label selectors. The API server then
+   * answers a consistent read from its watch cache, filtering labels in memory; a paged list
+   * (with `limit`) goes to etcd, which reads and decodes every object of the namespace.
+   */
+  list<S, St = unknown>(
+    kind: Kind,
+    labelSelector?: string,
+    opts?: { unpaged?: boolean },
+  ): Promise<Cr<S, St>[]>;
   /** Server-side apply of the whole spec (and labels), owned by `ipsolis-api`. */
   apply<S, St = unknown>(
     kind: Kind,
@@ -96,7 +105,7 @@ export function makeResources(
         throw err;
       }
     },
-    async list<S, St>(kind: Kind, labelSelector?: string) {
+    async list<S, St>(kind: Kind, labelSelector?: string, opts?: { unpaged?: boolean }) {
       // In pages, so a large namespace is neither one huge response nor cut short. Through the
       // CustomObjectsApi: its plain JSON keeps the list's `continue` token.
       const out: Cr<S, St>[] = [];
@@ -108,7 +117,7 @@ export function makeResources(
             version: VERSION,
             namespace,
             plural: PLURALS[kind],
-            limit: pageSize,
+            ...(opts?.unpaged ? {} : { limit: pageSize }),
             ...(labelSelector ? { labelSelector } : {}),
             ...(cont ? { _continue: cont } : {}),
           }),

@@ -61,6 +61,7 @@ export async function ordersOfPerson(req: FastifyRequest, email: string): Promis
   const list = await resourcesOf(req.server.deps).list<OrderSpec, OrderStatus>(
     "Order",
     `${REQUESTER_LABEL}=${personKey(email)}`,
+    { unpaged: true },
   );
   return list.filter((o) => sameEmail(o.spec.requester.email, email)).sort(byNewest);
 }
@@ -284,7 +285,7 @@ export async function approvalInbox(req: FastifyRequest): Promise<InboxItem[]> {
     ...listedTypes.map((t) => `ipsolis.io/asset-type=${t.metadata.name}`),
   ];
   for (const sel of selectors) {
-    for (const o of await res.list<OrderSpec, OrderStatus>("Order", sel)) {
+    for (const o of await res.list<OrderSpec, OrderStatus>("Order", sel, { unpaged: true })) {
       if (o.status?.phase === "PendingApproval") seen.set(o.metadata.name, o);
     }
   }
