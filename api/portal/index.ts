@@ -58,6 +58,24 @@ const sameEmail = (a: string | undefined, b: string | undefined) =>
  * matched exactly by e-mail. Cost: this person's Orders, not the namespace's.
  */
 export async function ordersOfPerson(req: FastifyRequest, email: string): Promise<OrderCr[]> {
+  // Once per request: the page and its navigation counts share the read.
+  const key = `orders:${email.toLowerCase()}`;
+  const memo = memoOf(req);
+  const hit = memo.get(key) as Promise<OrderCr[]> | undefined;
+  if (hit) return hit;
+  const p = readOrdersOfPerson(req, email);
+  memo.set(key, p);
+  return p;
+}
+
+const memos = new WeakMap<FastifyRequest, Map<string, Promise<unknown>>>();
+function memoOf(req: FastifyRequest): Map<string, Promise<unknown>> {
+  let m = memos.get(req);
+  if (!m) memos.set(req, (m = new Map()));
+  return m;
+}
+
+async function readOrdersOfPerson(req: FastifyRequest, email: string): Promise<OrderCr[]> {
   const list = await resourcesOf(req.server.deps).list<OrderSpec, OrderStatus>(
     "Order",
     `${REQUESTER_LABEL}=${personKey(email)}`,
@@ -258,6 +276,15 @@ export type InboxItem = {
  * of the namespace; then decided by the same policy check as POST /orders/:name/approve.
  */
 export async function approvalInbox(req: FastifyRequest): Promise<InboxItem[]> {
+  const memo = memoOf(req);
+  const hit = memo.get("inbox") as Promise<InboxItem[]> | undefined;
+  if (hit) return hit;
+  const p = readApprovalInbox(req);
+  memo.set("inbox", p);
+  return p;
+}
+
+async function readApprovalInbox(req: FastifyRequest): Promise<InboxItem[]> {
   const p = principalOf(req);
   const { db, now } = req.server.deps;
   const res = resourcesOf(req.server.deps);

@@ -216,7 +216,7 @@ test("portal: the catalogue shows only entitled types; its order form obeys the 
   const post = async (assetType: string) => {
     const review = await form(assetType, { step: "review", reason: "need it" });
     if (review.statusCode !== 200) return review;
-    const sealed = /name="sealed" value="([^"]+)"/.exec(review.body)?.[1] ?? "";
+    const sealed = /name="sealed"\s+value="([^"]+)"/.exec(review.body)?.[1] ?? "";
     return form(assetType, { step: "confirm", sealed });
   };
   const ok = await post("crm-seat");
