@@ -71,7 +71,7 @@ export async function ordersOfPerson(req: FastifyRequest, email: string): Promis
 const memos = new WeakMap<FastifyRequest, Map<string, Promise<unknown>>>();
 function memoOf(req: FastifyRequest): Map<string, Promise<unknown>> {
   let m = memos.get(req);
-  if (!m) memos.set(req, (m = new Map()));
+  if (!m) memos.set(req, (m = new Map<string, Promise<unknown>>()));
   return m;
 }
 

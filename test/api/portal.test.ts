@@ -119,7 +119,7 @@ test("the order page escapes what users typed", async (t) => {
   );
   const page = await api.app.inject({
     method: "GET",
-    url: `/portal/orders/${(r.json() as { name: string }).name}`,
+    url: `/portal/orders/${r.json<{ name: string }>().name}`,
     headers: { cookie: `ipsolis_session=${sid}` },
   });
   assert.equal(page.statusCode, 200);
