@@ -199,7 +199,18 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   // sign-in), then authentication + the permission check of every route.
   await app.register(helmet, {
     contentSecurityPolicy: {
-      directives: { defaultSrc: ["'self'"], formAction: ["'self'"], frameAncestors: ["'none'"] },
+      // Pages load our own CSS and script only: no inline script or style, nothing from a CDN.
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", "data:"],
+        connectSrc: ["'self'"],
+        objectSrc: ["'none'"],
+        baseUri: ["'none'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+      },
     },
   });
   await app.register(cookie, { secret: security.sessionSecret });

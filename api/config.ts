@@ -66,6 +66,21 @@ export const ApiEnv = z
     IPSOLIS_OIDC_CLIENT_SECRET: z.string().min(1).optional(),
     /** PEM file of an extra CA to trust for the identity provider (private PKI). */
     IPSOLIS_OIDC_CA_FILE: z.string().min(1).optional(),
+    /** The name on the portal's sign-in button: "Sign in with <name>". */
+    IPSOLIS_OIDC_PROVIDER_NAME: z.string().min(1).max(60).default("Microsoft"),
+    /** IANA time zone the pages show dates in (e.g. Europe/Berlin). */
+    IPSOLIS_TIME_ZONE: z
+      .string()
+      .refine((tz) => {
+        try {
+          new Intl.DateTimeFormat("en", { timeZone: tz });
+          return true;
+        } catch (err) {
+          if (err instanceof RangeError) return false;
+          throw err;
+        }
+      }, "not an IANA time zone (e.g. Europe/Berlin)")
+      .default("UTC"),
   })
   .superRefine((c, ctx) => {
     const sso = [c.IPSOLIS_OIDC_AUTHORITY, c.IPSOLIS_OIDC_CLIENT_ID, c.IPSOLIS_OIDC_CLIENT_SECRET];

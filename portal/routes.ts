@@ -1,58 +1,153 @@
-// Portal pages (server-rendered HTML): sign-in (offering the first-run setup while no admin
-// exists), password change, the catalogue with its order forms (only the asset types the
-// employee is entitled to), the order list, and the one-click approval link's confirmation
-// page, whose POST alone acts. Rules live in api/ (auth service, approvals service); these
-// routes only translate forms to calls and results to pages.
+// Portal pages (server-rendered, issue #18): sign-in, My IT, orders, the order page, the
+// catalogue with its generated order form and confirmation, approvals, delegation, the leaver
+// page, and the one-click approval link. Every handler translates a form into a call of the
+// services in api/portal and the result into a page; rules stay in api/.
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
-import type { FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import { readFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { z } from "zod";
-import { appendAudit } from "../record/audit.ts";
 import { AppError, NotFoundError } from "../record/errors.ts";
-import type { OrderSpec, OrderStatus } from "../crds/generated/order.ts";
+import { safeReturnTo } from "../api/oidc/identity.ts";
+import { isLang } from "./i18n.ts";
+import { ctxOf, LANG_COOKIE, send, signInUrl } from "./context.ts";
+import { errorPage, firstRunPage, passwordPage, signInPage, staffPage } from "./pages/signin.ts";
 import {
   changeOwnPassword,
   isFirstRun,
   LEGACY_KEY_PASSWORD_REFUSAL,
+  principalOf,
   setUpFirstSuperadmin,
   signIn,
   signOut,
-} from "../api/routes/auth/service.ts";
-import { principalOf } from "../api/plugins/auth.ts";
-import { createProvisionOrder, listVisibleOrders, ordererOf } from "../api/routes/orders/index.ts";
-import type { AssetTypeSpec } from "../crds/generated/assettype.ts";
-import { decideEntitlement } from "../api/policy/entitlement.ts";
-import { isVisible } from "../api/policy/acl.ts";
-import { aclScopeFor } from "../api/plugins/acl.ts";
-import { decideOrder } from "../api/routes/approvals/service.ts";
-import { verifyApprovalLink } from "../api/routes/approvals/links.ts";
-import { resourcesOf } from "../api/plugins/resources.ts";
-import { toHtml, type SafeHtml } from "./html.ts";
-import {
-  approvalLinkPage,
-  cataloguePage,
-  loginPage,
-  ordersPage,
-  passwordPage,
-  STYLE_CSS,
-  type CatalogueItem,
-} from "./templates.ts";
+} from "../api/portal/index.ts";
+import { employeeRoutes } from "./employee-routes.ts";
+import { approvalLinkRoutes } from "./link-routes.ts";
 
-const send = (reply: FastifyReply, body: SafeHtml, status = 200) =>
-  reply.code(status).type("text/html; charset=utf-8").send(toHtml(body));
-const messageOf = (err: unknown) => (err instanceof AppError && err.status < 500 ? err.message : undefined);
-const statusOf = (err: unknown) => (err instanceof AppError ? err.status : 500);
+const here = dirname(fileURLToPath(import.meta.url));
+export const Form = (shape: z.ZodRawShape) => z.object({ _csrf: z.string().optional(), ...shape });
+export const messageOf = (err: unknown) =>
+  err instanceof AppError && err.status < 500 ? err.message : undefined;
+export const statusOf = (err: unknown) => (err instanceof AppError ? err.status : 500);
 
-const Form = (shape: z.ZodRawShape) => z.object({ _csrf: z.string().optional(), ...shape });
+/** Staff accounts get the staff entry point instead of an employee page. */
+export async function staffInstead(
+  req: FastifyRequest,
+  reply: FastifyReply,
+): Promise<FastifyReply | undefined> {
+  const p = principalOf(req);
+  if (p.role === "employee") return undefined;
+  const ctx = await ctxOf(req, reply);
+  return send(reply, staffPage(ctx, { role: p.role, canChangePassword: p.kind === "session" }));
+}
 
 export const portalRoutes: FastifyPluginAsyncZod = async (app) => {
+  // Our own CSS and script, from our origin (the CSP allows nothing else).
+  const assets = new Map<string, { type: string; body: string }>();
+  for (const [file, type] of [
+    ["portal.css", "text/css; charset=utf-8"],
+    ["portal.js", "text/javascript; charset=utf-8"],
+  ] as const) {
+    assets.set(file, { type, body: await readFile(join(here, "static", file), "utf8") });
+  }
+  app.get(
+    "/portal/static/:file",
+    {
+      config: { permission: "public" },
+      schema: { hide: true, params: z.object({ file: z.string().max(64) }) },
+    },
+    async (req, reply) => {
+      const a = assets.get(req.params.file);
+      if (!a) throw new NotFoundError("Not Found");
+      return reply.type(a.type).header("cache-control", "public, max-age=300").send(a.body);
+    },
+  );
+  // The old stylesheet address keeps working.
   app.get(
     "/portal/style.css",
     { config: { permission: "public" }, schema: { hide: true } },
-    async (_req, reply) => reply.type("text/css; charset=utf-8").send(STYLE_CSS),
+    async (_req, reply) => reply.redirect("/portal/static/portal.css", 301),
   );
 
-  app.get("/portal/login", { config: { permission: "public" }, schema: { hide: true } }, async (req, reply) =>
-    send(reply, loginPage({ csrf: reply.generateCsrf(), firstRun: await isFirstRun(req) })),
+  // Pages answer in HTML: a signed-out visit goes to sign-in (and comes back), a refusal is a
+  // page in the person's language with the same status the API would give.
+  app.setErrorHandler<FastifyError>(async (err, req, reply) => {
+    const status = err instanceof AppError ? err.status : (err.statusCode ?? 500);
+    if (status === 401 && req.method === "GET") return reply.redirect(signInUrl(req), 303);
+    if (status >= 500) req.log.error({ err }, "page failed");
+    const ctx = await ctxOf(req, reply, { nav: status !== 401 }).catch((e: unknown) => {
+      req.log.warn({ err: e }, "page context failed");
+      return undefined;
+    });
+    if (!ctx) return reply.code(status).send({ error: status >= 500 ? "internal error" : err.message });
+    const title = status === 404 ? ctx.t("error.notFound") : ctx.t("error.title");
+    const message =
+      status >= 500
+        ? ctx.t("error.title")
+        : status === 400 && err.validation
+          ? err.message
+          : err.message || ctx.t("error.title");
+    return send(reply, errorPage(ctx, { title, message }), status);
+  });
+
+  app.post(
+    "/portal/language",
+    {
+      config: { permission: "public", csrf: true },
+      schema: {
+        hide: true,
+        body: Form({ lang: z.string().max(8), returnTo: z.string().max(2000).optional() }),
+      },
+    },
+    async (req, reply) => {
+      const b = req.body as { lang: string; returnTo?: string };
+      if (isLang(b.lang))
+        reply.setCookie(LANG_COOKIE, b.lang, {
+          path: "/",
+          sameSite: "lax",
+          httpOnly: true,
+          secure: true,
+          maxAge: 365 * 86400,
+        });
+      return reply.redirect(safeReturnTo(b.returnTo), 303);
+    },
+  );
+
+  const provider = () =>
+    app.deps.oidc ? (app.deps.config?.IPSOLIS_OIDC_PROVIDER_NAME ?? "Microsoft") : undefined;
+
+  app.get(
+    "/portal/login",
+    {
+      config: { permission: "public" },
+      schema: {
+        hide: true,
+        querystring: z.object({ returnTo: z.string().max(2000).optional(), out: z.string().optional() }),
+      },
+    },
+    async (req, reply) => {
+      const ctx = await ctxOf(req, reply, { nav: false });
+      const firstRun = await isFirstRun(req);
+      if (firstRun && !provider()) return send(reply, firstRunPage(ctx, {}));
+      const returnTo = safeReturnTo(req.query.returnTo);
+      // Someone signed in who follows a sign-in link goes on.
+      if (req.principal) return reply.redirect(returnTo, 303);
+      return send(
+        reply,
+        signInPage(ctx, {
+          provider: provider(),
+          returnTo,
+          firstRun,
+          notice:
+            req.query.out !== undefined
+              ? ctx.t("signin.signedOut")
+              : req.query.returnTo
+                ? ctx.t("signin.needed")
+                : undefined,
+        }),
+      );
+    },
   );
 
   app.post(
@@ -63,18 +158,32 @@ export const portalRoutes: FastifyPluginAsyncZod = async (app) => {
         csrf: true,
         rateLimit: { max: app.security.loginRateLimit, timeWindow: 60_000 },
       },
-      schema: { hide: true, body: Form({ username: z.string().max(200), password: z.string().max(1024) }) },
+      schema: {
+        hide: true,
+        body: Form({
+          username: z.string().max(200),
+          password: z.string().max(1024),
+          returnTo: z.string().max(2000).optional(),
+        }),
+      },
     },
     async (req, reply) => {
+      const b = req.body as { username: string; password: string; returnTo?: string };
       try {
-        await signIn(req, reply, req.body as { username: string; password: string }, "portal");
-        return reply.redirect("/portal/orders", 303);
+        await signIn(req, reply, { username: b.username, password: b.password }, "portal");
+        return reply.redirect(safeReturnTo(b.returnTo), 303);
       } catch (err) {
         const msg = messageOf(err);
         if (!msg) throw err;
+        const ctx = await ctxOf(req, reply, { nav: false });
         return send(
           reply,
-          loginPage({ csrf: reply.generateCsrf(), firstRun: false, error: msg }),
+          signInPage(ctx, {
+            provider: provider(),
+            returnTo: safeReturnTo(b.returnTo),
+            error: msg,
+            username: b.username,
+          }),
           statusOf(err),
         );
       }
@@ -108,13 +217,13 @@ export const portalRoutes: FastifyPluginAsyncZod = async (app) => {
           { username: b.username, password: b.password, email: b.email || undefined },
           "portal",
         );
-        return reply.redirect("/portal/orders", 303);
+        return reply.redirect("/portal", 303);
       } catch (err) {
         const msg = messageOf(err);
         if (!msg || err instanceof NotFoundError) throw err;
         return send(
           reply,
-          loginPage({ csrf: reply.generateCsrf(), firstRun: true, error: msg }),
+          firstRunPage(await ctxOf(req, reply, { nav: false }), { error: msg }),
           statusOf(err),
         );
       }
@@ -126,7 +235,7 @@ export const portalRoutes: FastifyPluginAsyncZod = async (app) => {
     { config: { permission: "self" }, schema: { hide: true } },
     async (req, reply) => {
       await signOut(req, reply);
-      return reply.redirect("/portal/login", 303);
+      return reply.redirect("/portal/login?out=1", 303);
     },
   );
 
@@ -135,13 +244,12 @@ export const portalRoutes: FastifyPluginAsyncZod = async (app) => {
     { config: { permission: "self" }, schema: { hide: true } },
     async (req, reply) => {
       const p = principalOf(req);
+      const ctx = await ctxOf(req, reply);
       if (p.kind === "legacy")
-        return send(
-          reply,
-          passwordPage({ csrf: "", who: p.actor, refusal: LEGACY_KEY_PASSWORD_REFUSAL }),
-          403,
-        );
-      return send(reply, passwordPage({ csrf: reply.generateCsrf(), who: p.actor }));
+        return send(reply, passwordPage(ctx, { refusal: LEGACY_KEY_PASSWORD_REFUSAL }), 403);
+      // SSO employees have no ipsolis password: their company account is managed elsewhere.
+      if (p.role === "employee") throw new NotFoundError("Not Found");
+      return send(reply, passwordPage(ctx, {}));
     },
   );
 
@@ -163,265 +271,20 @@ export const portalRoutes: FastifyPluginAsyncZod = async (app) => {
           req.body as { currentPassword: string; newPassword: string },
           "portal",
         );
-        return send(reply, passwordPage({ csrf: reply.generateCsrf(), who: p.actor, done: true }));
+        return send(reply, passwordPage(await ctxOf(req, reply), { done: true }));
       } catch (err) {
         const msg = messageOf(err);
         if (!msg) throw err;
-        if (p.kind === "legacy")
-          return send(reply, passwordPage({ csrf: "", who: p.actor, refusal: msg }), statusOf(err));
+        const ctx = await ctxOf(req, reply);
         return send(
           reply,
-          passwordPage({ csrf: reply.generateCsrf(), who: p.actor, error: msg }),
+          p.kind === "legacy" ? passwordPage(ctx, { refusal: msg }) : passwordPage(ctx, { error: msg }),
           statusOf(err),
         );
       }
     },
   );
 
-  app.get(
-    "/portal/orders",
-    { config: { permission: "orders:read" }, schema: { hide: true } },
-    async (req, reply) => {
-      const p = principalOf(req);
-      const orders = (await listVisibleOrders(req, {})).map((o) => ({
-        name: o.metadata.name,
-        assetType: o.spec.assetType,
-        action: o.spec.action ?? "Provision",
-        requester: o.spec.requester.displayName ?? o.spec.requester.email,
-        phase: o.status?.phase ?? "New",
-        createdAt: o.metadata.creationTimestamp ? new Date(o.metadata.creationTimestamp).toISOString() : "",
-      }));
-      return send(reply, ordersPage({ who: p.actor, csrf: reply.generateCsrf(), orders }));
-    },
-  );
-
-  /**
-   * The catalogue as the caller may see it: for an employee only the types they are entitled
-   * to (api/policy/entitlement.ts), for staff the types in their ACL scope.
-   */
-  async function catalogueFor(req: FastifyRequest): Promise<CatalogueItem[]> {
-    const p = principalOf(req);
-    const all = await resourcesOf(req.server.deps).list<AssetTypeSpec>("AssetType");
-    const who =
-      p.role === "employee"
-        ? await ordererOf(req.server.deps.db, { id: p.employeeId, email: p.email! })
-        : undefined;
-    const scope = p.role === "employee" ? undefined : await aclScopeFor(req);
-    const shown = all.filter((at) =>
-      scope === undefined
-        ? decideEntitlement(at.spec.entitlement, who).ok
-        : isVisible(scope, at.metadata.name),
-    );
-    return shown
-      .map((at) => ({
-        name: at.metadata.name,
-        displayName: at.spec.displayName,
-        description: at.spec.description,
-        category: at.spec.category,
-        attributes: (at.spec.attributes ?? []).map((a) => ({
-          name: a.name,
-          type: a.type,
-          enum: a.enum,
-          required: a.required,
-          secret: a.secret,
-          description: a.description,
-        })),
-      }))
-      .sort((a, b) => a.category.localeCompare(b.category) || a.displayName.localeCompare(b.displayName));
-  }
-
-  app.get(
-    "/portal/catalogue",
-    { config: { permission: "orders:write" }, schema: { hide: true } },
-    async (req, reply) => {
-      const p = principalOf(req);
-      return send(
-        reply,
-        cataloguePage({
-          who: p.actor,
-          csrf: reply.generateCsrf(),
-          items: await catalogueFor(req),
-          canOrder: p.role === "employee",
-        }),
-      );
-    },
-  );
-
-  app.post(
-    "/portal/orders",
-    {
-      config: { permission: "orders:write" },
-      schema: {
-        hide: true,
-        // Attribute fields arrive as attr_<name> (the AssetType's attribute names).
-        body: Form({ assetType: z.string().max(253), reason: z.string().max(2000).optional() }).catchall(
-          z.string().max(2000),
-        ),
-      },
-    },
-    async (req, reply) => {
-      const p = principalOf(req);
-      const body = req.body as Record<string, string | undefined>;
-      const attributes: Record<string, string> = {};
-      for (const [k, v] of Object.entries(body)) {
-        if (k.startsWith("attr_") && v !== undefined && v !== "") attributes[k.slice(5)] = v;
-      }
-      try {
-        // The same rule as POST /orders: a type the employee is not entitled to answers the
-        // missing type's 404.
-        await createProvisionOrder(req, {
-          assetType: body.assetType ?? "",
-          ...(Object.keys(attributes).length > 0 ? { attributes } : {}),
-          ...(body.reason ? { reason: body.reason } : {}),
-        });
-        return reply.redirect("/portal/orders", 303);
-      } catch (err) {
-        const msg = messageOf(err);
-        if (!msg) throw err;
-        return send(
-          reply,
-          cataloguePage({
-            who: p.actor,
-            csrf: reply.generateCsrf(),
-            items: await catalogueFor(req),
-            canOrder: p.role === "employee",
-            error: msg,
-          }),
-          statusOf(err),
-        );
-      }
-    },
-  );
-
-  // ---- one-click approval links: GET shows, only POST acts ----
-  const TokenParams = z.object({ token: z.string().min(1).max(4096) });
-
-  app.get(
-    "/approve/:token",
-    { config: { permission: "public" }, schema: { hide: true, params: TokenParams } },
-    async (req, reply) => {
-      const check = verifyApprovalLink(
-        req.server.security.linkSecret,
-        req.params.token,
-        req.server.deps.now(),
-      );
-      if (!check.ok)
-        return send(
-          reply,
-          approvalLinkPage({ error: check.message }),
-          check.reason === "Expired" ? 410 : 400,
-        );
-      const used = await req.server.deps.db.query("SELECT 1 FROM used_links WHERE link_id = $1", [
-        check.claims.id,
-      ]);
-      if (used.rowCount)
-        return send(reply, approvalLinkPage({ error: "this approval link has already been used" }), 409);
-      const o = await resourcesOf(req.server.deps).get<OrderSpec, OrderStatus>("Order", check.claims.order);
-      if (!o) return send(reply, approvalLinkPage({ error: "this order no longer exists" }), 404);
-      return send(
-        reply,
-        approvalLinkPage({
-          csrf: reply.generateCsrf(),
-          action: `/approve/${req.params.token}`,
-          approver: check.claims.approver,
-          order: {
-            name: o.metadata.name,
-            assetType: o.spec.assetType,
-            requester: o.spec.requester.displayName ?? o.spec.requester.email,
-            reason: o.spec.reason,
-          },
-        }),
-      );
-    },
-  );
-
-  app.post(
-    "/approve/:token",
-    {
-      config: { permission: "public", csrf: true },
-      schema: {
-        hide: true,
-        params: TokenParams,
-        body: Form({ decision: z.enum(["Approved", "Declined"]), comment: z.string().max(2000).optional() }),
-      },
-    },
-    async (req, reply) => {
-      const { db, now } = req.server.deps;
-      const body = req.body as { decision: "Approved" | "Declined"; comment?: string };
-      const check = verifyApprovalLink(req.server.security.linkSecret, req.params.token, now());
-      if (!check.ok) {
-        if (check.claims) {
-          await appendAudit(db, {
-            actor: actorOf(check.claims.approver),
-            action: "approval_link_expired",
-            target: `order:${check.claims.order}`,
-            order: check.claims.order,
-            requestId: req.id,
-            source: "portal",
-            data: { linkId: check.claims.id },
-          });
-        }
-        return send(
-          reply,
-          approvalLinkPage({ error: check.message }),
-          check.reason === "Expired" ? 410 : 400,
-        );
-      }
-      const c = check.claims;
-      const approver = c.approver.includes("@") ? { email: c.approver } : { username: c.approver };
-      try {
-        // A used link says so (and is audited as reused) before the order is looked at; the
-        // claim inside the decision's transaction settles races.
-        const used = await db.query("SELECT 1 FROM used_links WHERE link_id = $1", [c.id]);
-        if (used.rowCount) throw new LinkReused();
-        await decideOrder(req, {
-          order: c.order,
-          issuer: c.issuer,
-          approver: { actor: actorOf(c.approver), ...approver },
-          decision: body.decision,
-          comment: body.comment || undefined,
-          source: "portal",
-          auditData: { linkId: c.id },
-          // Single use: the link id is claimed in the decision's own transaction; a refused
-          // or failed decision (e.g. separation of duties) leaves the link unused.
-          within: async (tx) => {
-            const claimed = await tx.query(
-              "INSERT INTO used_links (link_id) VALUES ($1) ON CONFLICT DO NOTHING",
-              [c.id],
-            );
-            if (!claimed.rowCount) throw new LinkReused();
-          },
-        });
-      } catch (err) {
-        if (err instanceof LinkReused) {
-          await appendAudit(db, {
-            actor: actorOf(c.approver),
-            action: "approval_link_reused",
-            target: `order:${c.order}`,
-            order: c.order,
-            requestId: req.id,
-            source: "portal",
-            data: { linkId: c.id },
-          });
-          return send(reply, approvalLinkPage({ error: "this approval link has already been used" }), 409);
-        }
-        const msg = messageOf(err);
-        if (!msg) throw err;
-        return send(reply, approvalLinkPage({ error: msg }), statusOf(err));
-      }
-      return send(
-        reply,
-        approvalLinkPage({
-          message: `Order ${c.order}: ${body.decision === "Approved" ? "approved" : "declined"}. Thank you.`,
-        }),
-      );
-    },
-  );
+  await app.register(employeeRoutes);
+  await app.register(approvalLinkRoutes);
 };
-
-class LinkReused extends Error {}
-
-/** Audit actor of a link's approver: `user:<email>`, or `admin:<username>`. */
-function actorOf(approver: string): string {
-  return approver.includes("@") ? `user:${approver}` : `admin:${approver}`;
-}

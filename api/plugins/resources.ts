@@ -1,6 +1,7 @@
 // The API's access to our custom resources in the product namespace: read, list, server-side
 // apply (field manager `ipsolis-api`), merge patch with optimistic concurrency, delete. Every
 // client failure is translated into our typed errors where it enters (operator/index.ts).
+import { orderIndexLabels } from "../policy/order-index.ts";
 import * as k8s from "@kubernetes/client-node";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { translateKubeError } from "../../operator/index.ts";
@@ -27,7 +28,16 @@ export type Cr<S, St = unknown> = {
 
 export type Resources = {
   get<S, St = unknown>(kind: Kind, name: string): Promise<Cr<S, St> | undefined>;
-  list<S, St = unknown>(kind: Kind, labelSelector?: string): Promise<Cr<S, St>[]>;
+  /**
+   * `unpaged`: one request without `limit`, for narrow label selectors. The API server then
+   * answers a consistent read from its watch cache, filtering labels in memory; a paged list
+   * (with `limit`) goes to etcd, which reads and decodes every object of the namespace.
+   */
+  list<S, St = unknown>(
+    kind: Kind,
+    labelSelector?: string,
+    opts?: { unpaged?: boolean },
+  ): Promise<Cr<S, St>[]>;
   /** Server-side apply of the whole spec (and labels), owned by `ipsolis-api`. */
   apply<S, St = unknown>(
     kind: Kind,
@@ -95,7 +105,7 @@ export function makeResources(
         throw err;
       }
     },
-    async list<S, St>(kind: Kind, labelSelector?: string) {
+    async list<S, St>(kind: Kind, labelSelector?: string, opts?: { unpaged?: boolean }) {
       // In pages, so a large namespace is neither one huge response nor cut short. Through the
       // CustomObjectsApi: its plain JSON keeps the list's `continue` token.
       const out: Cr<S, St>[] = [];
@@ -107,7 +117,7 @@ export function makeResources(
             version: VERSION,
             namespace,
             plural: PLURALS[kind],
-            limit: pageSize,
+            ...(opts?.unpaged ? {} : { limit: pageSize }),
             ...(labelSelector ? { labelSelector } : {}),
             ...(cont ? { _continue: cont } : {}),
           }),
@@ -140,7 +150,13 @@ export function makeResources(
       annotations?: Record<string, string>,
     ) {
       const body = { ...head(kind, name), spec } as k8s.KubernetesObject;
-      if (labels) body.metadata = { ...body.metadata, labels };
+      // Every Order, whoever creates it (API, portal, ServiceNow, leaver fan-out), carries the
+      // index labels the portal's per-person pages select by.
+      const index =
+        kind === "Order"
+          ? orderIndexLabels((spec as { requester?: { email?: string; manager?: string } }).requester ?? {})
+          : {};
+      if (labels || kind === "Order") body.metadata = { ...body.metadata, labels: { ...labels, ...index } };
       if (annotations) body.metadata = { ...body.metadata, annotations };
       return wrap(`creating ${kind} ${name}`, async () => {
         const r = await client.create(body, undefined, undefined, FIELD_MANAGER);

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { applyCrds } from "../support/crds.ts";
 import { addAdmin, cookiesOf, csrfField, newApi, signInAs, type Api } from "./support.ts";
 import { assetTypeSpec } from "./fixtures.ts";
+import { createSession } from "../../record/identity/sessions.ts";
 
 before(async () => {
   await applyCrds();
@@ -49,7 +50,7 @@ test("first run through the portal: the login page offers setup, then signs in; 
     payload: `username=root&password=a+very+long+password&_csrf=${encodeURIComponent(f.csrf)}`,
   });
   assert.equal(made.statusCode, 303, made.body);
-  assert.equal(made.headers.location, "/portal/orders");
+  assert.equal(made.headers.location, "/portal");
 
   const again = await formPage(api, "/portal/login");
   assert.match(again.page.body, /Sign in/);
@@ -79,16 +80,18 @@ test("first run through the portal: the login page offers setup, then signs in; 
   assert.equal(good.statusCode, 303);
   const session = cookiesOf(good.headers["set-cookie"]).ipsolis_session;
   assert.ok(session);
-  const orders = await api.app.inject({
+  // Staff accounts get the staff entry point, not the employee pages.
+  const home = await api.app.inject({
     method: "GET",
-    url: "/portal/orders",
+    url: "/portal",
     headers: { cookie: `ipsolis_session=${session}` },
   });
-  assert.equal(orders.statusCode, 200);
-  assert.match(orders.body, /signed in as admin:root/);
+  assert.equal(home.statusCode, 200);
+  assert.match(home.body, /Signed in as root/);
+  assert.match(home.body, /Open the staff console/);
 });
 
-test("the order list escapes what users typed", async (t) => {
+test("the order page escapes what users typed", async (t) => {
   const api = await newApi(t);
   await addAdmin(api, "ada", "admin");
   const a = await signInAs(api, "ada");
@@ -108,7 +111,17 @@ test("the order list escapes what users typed", async (t) => {
     },
   });
   assert.equal(r.statusCode, 201, r.body);
-  const page = await api.app.inject({ method: "GET", url: "/portal/orders", headers: { cookie: a.cookie } });
+  // The requester opens their order page.
+  const sid = await createSession(
+    api.db,
+    { employeeEmail: "x@example.com", employeeId: "x" },
+    new Date(Date.now() + 3600_000),
+  );
+  const page = await api.app.inject({
+    method: "GET",
+    url: `/portal/orders/${r.json<{ name: string }>().name}`,
+    headers: { cookie: `ipsolis_session=${sid}` },
+  });
   assert.equal(page.statusCode, 200);
   assert.ok(!page.body.includes("<script>"), "no raw markup from user input");
   assert.match(page.body, /&lt;script&gt;alert\(&quot;x&quot;\)&lt;\/script&gt;/);

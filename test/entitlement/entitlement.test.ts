@@ -205,16 +205,23 @@ test("portal: the catalogue shows only entitled types; its order form obeys the 
   const shown = [...page.body.matchAll(/data-asset-type="([^"]+)"/g)].map((m) => m[1]);
   assert.deepEqual(shown.sort(), ["crm-seat", "laptop"]);
 
-  const post = (assetType: string) =>
+  // The order form: review (a confirmation page carrying the sealed draft), then confirm.
+  const form = (assetType: string, fields: Record<string, string>) =>
     api.app.inject({
       method: "POST",
-      url: "/portal/orders",
+      url: `/portal/catalogue/${assetType}/order`,
       headers: { cookie: sam.cookie, "content-type": "application/x-www-form-urlencoded" },
-      payload: new URLSearchParams({ _csrf: csrfField(page.body), assetType, reason: "need it" }).toString(),
+      payload: new URLSearchParams({ _csrf: csrfField(page.body), ...fields }).toString(),
     });
+  const post = async (assetType: string) => {
+    const review = await form(assetType, { step: "review", reason: "need it" });
+    if (review.statusCode !== 200) return review;
+    const sealed = /name="sealed"\s+value="([^"]+)"/.exec(review.body)?.[1] ?? "";
+    return form(assetType, { step: "confirm", sealed });
+  };
   const ok = await post("crm-seat");
   assert.equal(ok.statusCode, 303, ok.body);
-  assert.equal(ok.headers.location, "/portal/orders");
+  assert.match(String(ok.headers.location), /^\/portal\/orders\/crm-seat-/);
   const created = await auditRows(api, "action = 'order_created'");
   assert.deepEqual(
     created.map((r) => [r.source, r.data.assetType, r.data.entitled]),

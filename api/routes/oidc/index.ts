@@ -8,20 +8,22 @@ import { appendAudit } from "../../../record/audit.ts";
 import { findEmployee, type Employee } from "../../../record/employees/store.ts";
 import { createSession } from "../../../record/identity/sessions.ts";
 import { html, toHtml } from "../../../portal/html.ts";
-import { page } from "../../../portal/templates.ts";
+import { ctxOf } from "../../../portal/context.ts";
+import { refusedPage } from "../../../portal/pages/signin.ts";
+import type { FastifyReply, FastifyRequest } from "fastify";
 import { checkCallback, identityFromClaims, safeReturnTo, type PendingLogin } from "../../oidc/identity.ts";
 import { setSessionCookie } from "../auth/service.ts";
 
 const PENDING_COOKIE = "ipsolis_oidc";
 
-function refusal(title: string, message: string): string {
-  return toHtml(
-    page(
-      title,
-      html`<p class="error" role="alert">${message}</p>
-        <p><a href="/auth/oidc/login">Try again</a></p>`,
-    ),
-  );
+/** A refusal page in the person's language: why sign-in failed, and a way to try again. */
+async function refusal(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  title: string,
+  message: string,
+): Promise<string> {
+  return toHtml(refusedPage(await ctxOf(req, reply, { nav: false }), { title, message }));
 }
 
 export const oidcRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -86,7 +88,9 @@ export const oidcRoutes: FastifyPluginAsyncZod = async (app) => {
         return reply
           .code(401)
           .send(
-            refusal(
+            await refusal(
+              req,
+              reply,
               "Sign-in refused",
               `The identity provider said: ${req.query.error_description ?? req.query.error}`,
             ),
@@ -96,11 +100,18 @@ export const oidcRoutes: FastifyPluginAsyncZod = async (app) => {
       if (!check.ok || !pending || !req.query.code) {
         return reply
           .code(400)
-          .send(refusal("Sign-in failed", check.ok ? "the identity provider sent no code" : check.message));
+          .send(
+            await refusal(
+              req,
+              reply,
+              "Sign-in failed",
+              check.ok ? "the identity provider sent no code" : check.message,
+            ),
+          );
       }
       const claims = await oidc.completeLogin(req.query.code, pending);
       const who = identityFromClaims(claims);
-      if ("error" in who) return reply.code(401).send(refusal("Sign-in failed", who.error));
+      if ("error" in who) return reply.code(401).send(await refusal(req, reply, "Sign-in failed", who.error));
       let employee: Employee | undefined;
       for (const key of who.keys) {
         employee = await findEmployee(db, key);
@@ -117,9 +128,13 @@ export const oidcRoutes: FastifyPluginAsyncZod = async (app) => {
         return reply
           .code(403)
           .send(
-            refusal(
-              "Not provisioned",
-              `There is no employee record for ${who.keys.join(" / ")} in ipsolis yet. Ask IT to provision your account.`,
+            await refusal(
+              req,
+              reply,
+              (await ctxOf(req, reply, { nav: false })).t("refused.title"),
+              (await ctxOf(req, reply, { nav: false })).t("refused.notProvisioned", {
+                who: who.keys.join(" / "),
+              }),
             ),
           );
       }
@@ -135,9 +150,11 @@ export const oidcRoutes: FastifyPluginAsyncZod = async (app) => {
         return reply
           .code(403)
           .send(
-            refusal(
-              "Account deactivated",
-              "Your ipsolis account is deactivated. Ask IT if this is a mistake.",
+            await refusal(
+              req,
+              reply,
+              (await ctxOf(req, reply, { nav: false })).t("refused.title"),
+              (await ctxOf(req, reply, { nav: false })).t("refused.deactivated"),
             ),
           );
       }

@@ -1,0 +1,107 @@
+// ipsolis pages: progressive enhancement only (every action works without this file).
+// Served from our own origin; the CSP allows no inline script.
+(function () {
+  "use strict";
+
+  // An error summary takes focus so keyboard and screen-reader users hear it first.
+  var summary = document.querySelector("[data-focus]");
+  if (summary) summary.focus();
+
+  // Forms that ask before acting (Return, Cancel).
+  document.addEventListener("submit", function (e) {
+    var f = e.target;
+    var q = f && f.getAttribute && f.getAttribute("data-confirm");
+    if (q && !window.confirm(q)) e.preventDefault();
+  });
+
+  // Live step output: the server rendered every line so far (each with its id job:seq); the
+  // stream (the API's SSE follow route) sends the backlog and then new lines. Lines already on
+  // the page are skipped, so a reload or a dropped connection resumes after the last line.
+  var log = document.querySelector("pre.log[data-follow]");
+  if (log && window.EventSource) {
+    var seen = {};
+    Array.prototype.forEach.call(log.querySelectorAll("[data-id]"), function (el) {
+      seen[el.getAttribute("data-id")] = true;
+    });
+    var empty = document.getElementById("log-empty");
+    var append = function (id, l) {
+      if (seen[id]) return;
+      seen[id] = true;
+      var span = document.createElement("span");
+      span.setAttribute("data-id", id);
+      if (l.kind === "line") {
+        span.textContent = (l.text || "") + "\n";
+        if (l.stream === "stderr") span.className = "stderr";
+      } else if (l.kind === "step_start") {
+        span.textContent = "▶ " + (l.step || "") + "\n";
+        span.className = "step";
+      } else if (l.kind === "step_end") {
+        span.textContent =
+          "■ " +
+          (l.step || "") +
+          " " +
+          (l.state || "") +
+          (l.exitCode !== undefined ? " (exit " + l.exitCode + ")" : "") +
+          "\n";
+        span.className = "step";
+      } else {
+        return;
+      }
+      if (empty) {
+        empty.remove();
+        empty = null;
+      }
+      var atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - 8;
+      log.appendChild(span);
+      if (atEnd) log.scrollTop = log.scrollHeight;
+    };
+    var open = function () {
+      var es = new EventSource(log.getAttribute("data-follow"));
+      es.addEventListener("line", function (ev) {
+        try {
+          append(ev.lastEventId, JSON.parse(ev.data));
+        } catch (err) {
+          if (window.console) console.warn(err);
+        }
+      });
+      // The server cut a slow stream: start again (the backlog is deduplicated above).
+      es.addEventListener("reset", function () {
+        es.close();
+        setTimeout(open, 500);
+      });
+      window.addEventListener("pagehide", function () {
+        es.close();
+      });
+    };
+    open();
+    var note = document.getElementById("log-live");
+    if (note) note.hidden = false;
+  }
+
+  // While an order is open, refresh its status and timeline in place (same page, same rules).
+  var live = document.querySelector("[data-refresh]");
+  if (live && window.fetch && window.DOMParser) {
+    var every = Number(live.getAttribute("data-refresh")) || 3000;
+    var tick = function () {
+      fetch(window.location.href, { headers: { accept: "text/html" }, credentials: "same-origin" })
+        .then(function (r) {
+          return r.ok ? r.text() : null;
+        })
+        .then(function (text) {
+          if (!text) return;
+          var doc = new DOMParser().parseFromString(text, "text/html");
+          ["status", "timeline", "order-actions"].forEach(function (id) {
+            var now = document.getElementById(id);
+            var next = doc.getElementById(id);
+            if (now && next && now.innerHTML !== next.innerHTML) now.innerHTML = next.innerHTML;
+          });
+          var still = doc.querySelector("[data-refresh]");
+          if (still) setTimeout(tick, every);
+        })
+        .catch(function () {
+          setTimeout(tick, every * 2);
+        });
+    };
+    setTimeout(tick, every);
+  }
+})();
