@@ -83,6 +83,8 @@ export type FieldSpec = {
   error?: string | undefined;
   autocomplete?: string | undefined;
   maxlength?: number | undefined;
+  /** For kind number: "1" for whole numbers, "any" (the default) for decimals. */
+  step?: string | undefined;
 };
 
 /** One labelled field with its hint and error, wired with aria-describedby/aria-invalid. */
@@ -111,7 +113,8 @@ ${f.value ?? ""}</textarea>`;
       ${common}
       type="${f.kind}"
       value="${value}"
-      ${f.maxlength ? html`maxlength="${f.maxlength}"` : ""}
+      ${f.kind === "number" ? html`step="${f.step ?? "any"}"` : ""}
+      ${f.maxlength && f.kind !== "number" ? html`maxlength="${f.maxlength}"` : ""}
       ${f.autocomplete ? html`autocomplete="${f.autocomplete}"` : ""}
     />`;
   }

@@ -1,5 +1,5 @@
 // The index labels every Order carries so that one person's pages never LIST the whole
-// namespace (docs/decisions/0008-portal-read-model.md): the requester's and the manager's
+// namespace (docs/decisions/0010-portal-read-model.md): the requester's and the manager's
 // e-mail, hashed (label values allow 63 chars of [a-z0-9._-], an e-mail does not fit, and a
 // hash shows no personal data to anyone who can list labels). Pure.
 import { createHash } from "node:crypto";

@@ -1,7 +1,7 @@
 // One employee's pages (My IT, the order list, the approvals inbox) with 20,000 Orders of other
 // people in the namespace versus 100: p99 of each page over repeated requests through the real
 // app (Fastify inject, real kube-apiserver and Postgres). The pages read from the index labels
-// (docs/decisions/0008-portal-read-model.md), so the ratio should stay near 1 (target ≤ 1.5).
+// (docs/decisions/0010-portal-read-model.md), so the ratio should stay near 1 (target ≤ 1.5).
 // The 20,000 Orders are created in parallel through the API server; that time is reported too.
 import * as k8s from "@kubernetes/client-node";
 import { pino } from "pino";

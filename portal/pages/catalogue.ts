@@ -15,7 +15,7 @@ import {
 export type CatalogueAttribute = {
   name: string;
   label: string;
-  type: "string" | "number" | "boolean" | "enum";
+  type: "string" | "number" | "integer" | "boolean" | "enum";
   enum?: string[] | undefined;
   required: boolean;
   secret: boolean;
@@ -147,8 +147,9 @@ function attributeField(
     });
   return field(ctx, {
     ...base,
-    kind: a.secret ? "password" : a.type === "number" ? "number" : "text",
+    kind: a.secret ? "password" : a.type === "number" || a.type === "integer" ? "number" : "text",
     maxlength: 2000,
+    ...(a.type === "integer" ? { step: "1" } : {}),
     autocomplete: a.secret ? "new-password" : "off",
   });
 }

@@ -125,18 +125,16 @@ export const oidcRoutes: FastifyPluginAsyncZod = async (app) => {
           requestId: req.id,
           data: { reason: "NotProvisioned", method: "oidc" },
         });
-        return reply
-          .code(403)
-          .send(
-            await refusal(
-              req,
-              reply,
-              (await ctxOf(req, reply, { nav: false })).t("refused.title"),
-              (await ctxOf(req, reply, { nav: false })).t("refused.notProvisioned", {
-                who: who.keys.join(" / "),
-              }),
-            ),
-          );
+        return reply.code(403).send(
+          await refusal(
+            req,
+            reply,
+            (await ctxOf(req, reply, { nav: false })).t("refused.title"),
+            (await ctxOf(req, reply, { nav: false })).t("refused.notProvisioned", {
+              who: who.keys.join(" / "),
+            }),
+          ),
+        );
       }
       if (!employee.active) {
         // A leaver (deactivated over SCIM or by HR) no longer signs in to the portal.
