@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { z } from "zod";
 import { InputError, UnauthenticatedError } from "../../record/errors.ts";
 import { isValidSignature } from "./signature.ts";
+import { hasNul, nulError } from "../plugins/nul.ts";
 
 /**
  * In the calling (encapsulated) plugin only: JSON bodies arrive as the raw Buffer, untouched,
@@ -43,12 +44,14 @@ export function authenticateWebhook(
 export function parseBody<S extends z.ZodType>(req: FastifyRequest, schema: S): z.infer<S> {
   const raw = Buffer.isBuffer(req.body) ? req.body : undefined;
   if (!raw || raw.length === 0) throw new InputError("a JSON body is required", { reason: "InvalidBody" });
+  if (raw.includes(0)) throw nulError("the body");
   let json: unknown;
   try {
     json = JSON.parse(raw.toString("utf8"));
   } catch (err) {
     throw new InputError("the body is not valid JSON", { cause: err, reason: "InvalidBody" });
   }
+  if (hasNul(json)) throw nulError("the body");
   const r = schema.safeParse(json);
   if (!r.success) {
     const fields = r.error.issues.map((i) => ({
