@@ -21,14 +21,14 @@ import csrf from "@fastify/csrf-protection";
 import formbody from "@fastify/formbody";
 import helmet from "@fastify/helmet";
 import rateLimit from "@fastify/rate-limit";
-import { randomBytes } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Db } from "../record/db.ts";
 import { AppError } from "../record/errors.ts";
 import type { ApiConfig } from "./config.ts";
 import { hasNul, nulError } from "./plugins/nul.ts";
-import { authPlugin } from "./plugins/auth.ts";
+import { authPlugin, csrfUserInfo } from "./plugins/auth.ts";
 import { healthRoutes } from "./routes/health/index.ts";
 import { authRoutes } from "./routes/auth/index.ts";
 import { adminRoutes } from "./routes/admin/index.ts";
@@ -205,6 +205,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(cookie, { secret: security.sessionSecret });
   await app.register(formbody);
   await app.register(csrf, {
+    // Tokens are bound to the session (#15 item 16): one minted for another session, or before
+    // sign-in, is refused for this one (api/plugins/auth.ts csrfToken mints them).
+    getUserInfo: csrfUserInfo,
+    csrfOpts: { hmacKey: createHmac("sha256", security.sessionSecret).update("ipsolis-csrf").digest() },
     cookieKey: "ipsolis_csrf",
     cookieOpts: { path: "/", sameSite: "strict", httpOnly: true, secure: true, signed: true },
     getToken: (req) => {

@@ -152,6 +152,20 @@ async function resolvePrincipal(req: FastifyRequest, opts: AuthOptions): Promise
   return undefined;
 }
 
+/**
+ * What a CSRF token is bound to: the session cookie (a hash of it is inside the token). Before
+ * sign-in it is "-" (the library needs a non-empty value; no session id is "-"), so the sign-in
+ * form's token works only until a session exists.
+ */
+export function csrfUserInfo(req: FastifyRequest): string {
+  return req.cookies[SESSION_COOKIE] || "-";
+}
+
+/** A CSRF token for this request's session, for a form's `_csrf` field or `x-csrf-token`. */
+export function csrfToken(req: FastifyRequest, reply: FastifyReply): string {
+  return reply.generateCsrf({ userInfo: csrfUserInfo(req) });
+}
+
 function verifyCsrf(req: FastifyRequest, reply: FastifyReply): Promise<void> {
   return new Promise((resolve, reject) => {
     req.server.csrfProtection(req, reply, (err?: Error) => {
