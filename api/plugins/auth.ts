@@ -10,6 +10,7 @@
 // applies as usual with the route's permission.
 import { createHash, timingSafeEqual } from "node:crypto";
 import fp from "fastify-plugin";
+import { isSignedWebhook } from "../leaver/webhook.ts";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { chainExpiry, isAllowed, tokenRights, type Permission, type Role } from "../policy/permissions.ts";
 import { authenticateToken } from "../../record/identity/tokens.ts";
@@ -195,7 +196,7 @@ export const authPlugin = fp<AuthOptions>(
         throw new Error(`route ${req.method} ${req.routeOptions.url} declares no permission`);
       }
       if (permission === "ingest") return;
-      if (config.hmac !== undefined && header(req, "x-hub-signature-256") !== undefined) return;
+      if (config.hmac !== undefined && isSignedWebhook(req)) return;
 
       const resolved = await resolvePrincipal(req, opts);
       if (permission === "public") {

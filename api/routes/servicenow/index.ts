@@ -116,7 +116,11 @@ export const servicenowRoutes: FastifyPluginAsyncZod = async (app) => {
     { config: { permission: "servicenow", hmac: "servicenow" } },
     async (req, reply) => {
       const deps = req.server.deps;
-      const caller = authenticateWebhook(req, deps.config?.IPSOLIS_SERVICENOW_WEBHOOK_SECRET, "servicenow");
+      const caller = await authenticateWebhook(
+        req,
+        deps.config?.IPSOLIS_SERVICENOW_WEBHOOK_SECRET,
+        "servicenow",
+      );
       const item = parseBody(req, RequestItem);
       const ritm = item.number.toUpperCase();
       const orderName = `snow-${ritm.toLowerCase()}`;
