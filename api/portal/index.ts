@@ -340,7 +340,7 @@ async function readApprovalInbox(req: FastifyRequest): Promise<InboxItem[]> {
     const mayApprove = checkApproval({
       ...input,
       decision: "Approved",
-      assetTypeChanges: await assetTypeChanges(db, o.spec.assetType),
+      assetTypeChanges: await assetTypeChanges(db, o.spec.assetType, spec),
     });
     items.push({
       order: o,

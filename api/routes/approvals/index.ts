@@ -127,7 +127,7 @@ export const approvalRoutes: FastifyPluginAsyncZod = async (app) => {
         const mayApprove = checkApproval({
           ...input,
           decision: "Approved",
-          assetTypeChanges: await assetTypeChanges(db, o.spec.assetType),
+          assetTypeChanges: await assetTypeChanges(db, o.spec.assetType, at),
         });
         items.push({
           order: orderView(o),

@@ -12,6 +12,7 @@ import {
   checkApproval,
   exactNamesOf,
   SOD_ACTIONS,
+  SOD_RUNBOOK_ACTIONS,
   type Approver,
   type AuditRowRef,
   type Decision,
@@ -19,25 +20,33 @@ import {
 } from "../../policy/approvals.ts";
 import { personBehindActor } from "../../../record/identity/tokens.ts";
 import { resourcesOf, type Cr } from "../../plugins/resources.ts";
+import { runbooksOf } from "../../policy/acl.ts";
 
 type OrderCr = Cr<OrderSpec, OrderStatus>;
 
 /**
- * Audit rows that created, updated or cloned the asset type, each with the person behind a
- * token row: `data.onBehalfOf` as recorded at the time, else the token's creator (token names
- * are unique forever, record/identity/tokens.ts).
+ * Audit rows that created, updated or cloned the asset type or a runbook it runs (provision,
+ * modify, deprovision: #15 item 7), each with the person behind a token row: `data.onBehalfOf`
+ * as recorded at the time, else the token's creator (token names are unique forever,
+ * record/identity/tokens.ts).
  */
-export async function assetTypeChanges(q: Queryable, assetType: string): Promise<AuditRowRef[]> {
+export async function assetTypeChanges(
+  q: Queryable,
+  assetType: string,
+  spec?: { runbooks?: { provision?: string; modify?: string; deprovision?: string } },
+): Promise<AuditRowRef[]> {
+  const runbooks = spec ? runbooksOf(spec).map((n) => `runbook:${n}`) : [];
   const r = await q.query<{
     id: string;
     action: string;
     actor: string;
     at: Date;
+    target: string;
     on_behalf_of: string | null;
   }>(
-    `SELECT id::text AS id, action, actor, at, data->>'onBehalfOf' AS on_behalf_of FROM audit_events
-      WHERE target = $1 AND action = ANY($2) ORDER BY id`,
-    [`assettype:${assetType}`, SOD_ACTIONS],
+    `SELECT id::text AS id, action, actor, at, target, data->>'onBehalfOf' AS on_behalf_of FROM audit_events
+      WHERE (target = $1 AND action = ANY($2)) OR (target = ANY($3) AND action = ANY($4)) ORDER BY id`,
+    [`assettype:${assetType}`, SOD_ACTIONS, runbooks, SOD_RUNBOOK_ACTIONS],
   );
   const rows: AuditRowRef[] = [];
   for (const { on_behalf_of, ...row } of r.rows) {
@@ -171,7 +180,8 @@ export async function decideOrder(req: FastifyRequest, i: DecideInput): Promise<
       },
       policy: { kind: at.spec.approval.policy, approvers: at.spec.approval.approvers ?? [] },
       delegations: await delegationsFor(db, names),
-      assetTypeChanges: i.decision === "Approved" ? await assetTypeChanges(db, o.spec.assetType) : [],
+      assetTypeChanges:
+        i.decision === "Approved" ? await assetTypeChanges(db, o.spec.assetType, at.spec) : [],
       now: now(),
     });
     if (!verdict.ok) {
