@@ -14,7 +14,15 @@ import { principalOf } from "../../plugins/auth.ts";
 import type { Queryable } from "../../../record/db.ts";
 import { K8sName } from "../catalog/schemas.ts";
 import { listVisibleOrders, orderView, visibleOrder } from "../orders/index.ts";
-import { aliasesOf, assetTypeChanges, deciderOf, decideOrder, delegationsFor, ownNameOf } from "./service.ts";
+import {
+  aliasesOf,
+  assetTypeChanges,
+  deciderOf,
+  directoryFacts,
+  decideOrder,
+  delegationsFor,
+  ownNameOf,
+} from "./service.ts";
 import { mintApprovalLink } from "./links.ts";
 
 const Params = z.object({ name: K8sName });
@@ -110,13 +118,16 @@ export const approvalRoutes: FastifyPluginAsyncZod = async (app) => {
           types.set(o.spec.assetType, (await res.get<AssetTypeSpec>("AssetType", o.spec.assetType))?.spec);
         const at = types.get(o.spec.assetType);
         if (!at) continue;
+        const facts = await directoryFacts(db, o.spec.requester, approver, now());
         const input = {
           approver,
+          approverIsLeaver: facts.approverIsLeaver,
           order: {
             phase: o.status?.phase,
             requesterEmail: o.spec.requester.email,
             manager: o.spec.requester.manager,
             approvals: o.spec.approvals ?? [],
+            requesterIdentities: facts.requesterIdentities,
           },
           policy: { kind: at.approval.policy, approvers: at.approval.approvers ?? [] },
           delegations,

@@ -19,6 +19,7 @@ import {
   type Delegation,
 } from "../../policy/approvals.ts";
 import { personBehindActor } from "../../../record/identity/tokens.ts";
+import { findEmployee, isOrderingBlocked } from "../../../record/employees/store.ts";
 import { resourcesOf, type Cr } from "../../plugins/resources.ts";
 import { runbooksOf } from "../../policy/acl.ts";
 
@@ -125,6 +126,32 @@ export async function aliasesOf(q: Queryable, a: Approver): Promise<string[]> {
   return r.rows.flatMap((u) => [u.username, ...(u.email ? [u.email] : [])]);
 }
 
+/**
+ * What the directory says about an order's people, for the approval rules: every identity of
+ * the requester (SCIM id, userName, externalId, e-mails: a self-approval is caught whichever
+ * one the approver's account carries, #15 item 5), and whether the approver is a leaver whose
+ * leaver event has taken effect (nothing of theirs counts any more, item 20).
+ */
+export async function directoryFacts(
+  q: Queryable,
+  requester: { id?: string | undefined; email: string },
+  approver: Approver,
+  now: Date,
+): Promise<{ requesterIdentities: string[]; approverIsLeaver: boolean }> {
+  const ids = new Set<string>([requester.email, ...(requester.id ? [requester.id] : [])]);
+  for (const key of [...ids]) {
+    const e = await findEmployee(q, key);
+    if (!e) continue;
+    for (const v of [e.id, e.userName, e.externalId, ...e.emails]) if (v) ids.add(v);
+    break;
+  }
+  const keys = [approver.email, approver.username].filter((x): x is string => !!x);
+  let approverIsLeaver = false;
+  for (const k of keys)
+    if (await isOrderingBlocked(q, k.includes("@") ? { email: k } : { id: k }, now)) approverIsLeaver = true;
+  return { requesterIdentities: [...ids], approverIsLeaver };
+}
+
 /** The names behind an audit actor string (`admin:<username>`, `user:<email>`, `token:<name>`). */
 export function approverOfActor(actor: string): Approver & { actor: string } {
   const id = actor.slice(actor.indexOf(":") + 1);
@@ -168,15 +195,18 @@ export async function decideOrder(req: FastifyRequest, i: DecideInput): Promise<
       throw new ConflictError(`asset type "${o.spec.assetType}" of this order no longer exists`, {
         reason: "NoAssetType",
       });
+    const facts = await directoryFacts(db, o.spec.requester, approver, now());
     const verdict = checkApproval({
       approver,
       issuer,
+      approverIsLeaver: facts.approverIsLeaver,
       decision: i.decision,
       order: {
         phase: o.status?.phase,
         requesterEmail: o.spec.requester.email,
         manager: o.spec.requester.manager,
         approvals: o.spec.approvals ?? [],
+        requesterIdentities: facts.requesterIdentities,
       },
       policy: { kind: at.spec.approval.policy, approvers: at.spec.approval.approvers ?? [] },
       delegations: await delegationsFor(db, names),
