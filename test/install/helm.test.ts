@@ -224,8 +224,21 @@ test(
       const r = await call(inst, "PUT", path, { spec });
       assert.equal(r.status, 201, `PUT ${path}: ${JSON.stringify(r.body)}`);
     }
-    // The gated AssetType comes from the platform team's GitOps (kubectl), not from the approver:
-    // whoever changed an AssetType may not approve its Orders (separation of duties).
+    // The gated AssetType and its runbooks come from the platform team's GitOps (kubectl), not
+    // from the approver: whoever changed an AssetType or a runbook it runs may not approve its
+    // Orders (separation of duties).
+    for (const [name, script] of [
+      ["vpn-gitops-grant", "echo granted"],
+      ["vpn-gitops-revoke", "echo revoked"],
+    ] as const) {
+      await objs().createNamespacedCustomObject({
+        group,
+        version,
+        namespace: inst.ns,
+        plural: "runbooks",
+        body: { apiVersion: `${group}/${version}`, kind: "Runbook", metadata: { name }, spec: bash(script) },
+      });
+    }
     await objs().createNamespacedCustomObject({
       group,
       version,
@@ -235,7 +248,10 @@ test(
         apiVersion: `${group}/${version}`,
         kind: "AssetType",
         metadata: { name: "vpn-approved" },
-        spec: catalog({ policy: "Approvers", approvers: ["legacy_key"], quorum: 1 }),
+        spec: {
+          ...catalog({ policy: "Approvers", approvers: ["legacy_key"], quorum: 1 }),
+          runbooks: { provision: "vpn-gitops-grant", deprovision: "vpn-gitops-revoke" },
+        },
       },
     });
     const requester = { id: "jdoe", email: "jdoe@example.com", manager: "boss@example.com" };
