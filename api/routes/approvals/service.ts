@@ -122,6 +122,23 @@ export function approverOfActor(actor: string): Approver & { actor: string } {
   return id.includes("@") ? { actor, email: id } : { actor, username: id };
 }
 
+/**
+ * Who the scheduler let decide in a listed approver's place on this Order (escalation to the
+ * approver's manager or the escalateTo group: `approval_recipients`, api/notify): each counts
+ * as the approver whose place they took.
+ */
+export async function grantsFor(
+  q: Queryable,
+  order: string,
+): Promise<{ approverKey: string; names: string[] }[]> {
+  const r = await q.query<{ recipient: string; approver_key: string }>(
+    `SELECT recipient, approver_key FROM approval_recipients
+      WHERE order_name = $1 AND role = 'escalation' AND revoked_at IS NULL`,
+    [order],
+  );
+  return r.rows.map((g) => ({ approverKey: g.approver_key, names: [g.recipient] }));
+}
+
 export type DecideInput = {
   order: string;
   /** Who minted the approval link this decision comes through (its audit actor string). */
@@ -171,6 +188,7 @@ export async function decideOrder(req: FastifyRequest, i: DecideInput): Promise<
       },
       policy: { kind: at.spec.approval.policy, approvers: at.spec.approval.approvers ?? [] },
       delegations: await delegationsFor(db, names),
+      grants: await grantsFor(db, o.metadata.name),
       assetTypeChanges: i.decision === "Approved" ? await assetTypeChanges(db, o.spec.assetType) : [],
       now: now(),
     });
