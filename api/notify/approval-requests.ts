@@ -93,12 +93,23 @@ async function activeDelegations(q: Queryable, now: Date): Promise<DelegationWin
 
 // ---- what a message shows ----
 
-function dataOf(o: OrderCr, at: Cr<AssetTypeSpec> | undefined, expiresAt?: Date): MessageData {
+/** The requester as people know them: the directory's display name (SCIM), else the Order's. */
+async function requesterNameOf(q: Queryable, o: OrderCr): Promise<string> {
   const r = o.spec.requester;
+  const name = (await findEmployee(q, r.email))?.displayName ?? r.displayName;
+  return name && normName(name) !== normName(r.email) ? `${name} (${r.email})` : r.email;
+}
+
+function dataOf(
+  o: OrderCr,
+  at: Cr<AssetTypeSpec> | undefined,
+  requester: string,
+  expiresAt?: Date,
+): MessageData {
   return {
     order: o.metadata.name,
     assetType: at?.spec.displayName ?? o.spec.assetType,
-    requester: r.displayName ? `${r.displayName} (${r.email})` : r.email,
+    requester,
     ...(o.spec.reason ? { reason: o.spec.reason } : {}),
     ...(expiresAt ? { expiresAt: expiresAt.toISOString() } : {}),
   };
@@ -116,6 +127,7 @@ function linkOf(order: string, r: { linkApprover: string; linkId: string }, expi
 
 type Gathered = {
   at: Cr<AssetTypeSpec>;
+  requester: string;
   channels: ChannelName[];
   requestedAt: Date;
   expiresAt: Date;
@@ -129,6 +141,7 @@ async function gather(d: NotifierDeps, o: OrderCr): Promise<Gathered | undefined
   const requestedAt = new Date(o.metadata.creationTimestamp ?? d.now());
   return {
     at,
+    requester: await requesterNameOf(d.db, o),
     channels: channelsFor(at.spec.approval.channels, d.channels),
     requestedAt,
     expiresAt: expiryOf(requestedAt, timing),
@@ -242,7 +255,7 @@ async function addRecipient(
       recipient: r.email,
       channels: g.channels,
       lang: await langOfPerson(c, r.email),
-      data: { ...dataOf(o, g.at, g.expiresAt), ...extra },
+      data: { ...dataOf(o, g.at, g.requester, g.expiresAt), ...extra },
       link: linkOf(o.metadata.name, { linkApprover: r.linkApprover, linkId }, g.expiresAt),
     },
     d.now(),
@@ -280,7 +293,11 @@ async function tellOutcomes(d: NotifierDeps, o: OrderCr): Promise<number> {
           recipient: to,
           channels,
           lang,
-          data: { ...dataOf(o, at), outcome: x.outcome, ...(x.detail ? { detail: x.detail } : {}) },
+          data: {
+            ...dataOf(o, at, await requesterNameOf(c, o)),
+            outcome: x.outcome,
+            ...(x.detail ? { detail: x.detail } : {}),
+          },
         },
         now,
       );
@@ -388,7 +405,7 @@ async function remind(d: NotifierDeps, o: OrderCr, g: Gathered, n: number, now: 
           recipient: h.recipient,
           channels: g.channels,
           lang: await langOfPerson(c, h.recipient),
-          data: { ...dataOf(o, g.at, g.expiresAt), number: String(n) },
+          data: { ...dataOf(o, g.at, g.requester, g.expiresAt), number: String(n) },
           link: linkOf(
             o.metadata.name,
             { linkApprover: h.role === "approver" ? h.approver_key : h.recipient, linkId: h.link_id },
