@@ -115,11 +115,18 @@ function dataOf(
   };
 }
 
+/**
+ * A system-minted link outlives its request by this much, so that a late click says "the
+ * approval of this order expired" (409, from the decision rules) rather than only "this link
+ * expired"; the request's expiry itself is enforced by the `system:approvals` entry.
+ */
+export const LINK_GRACE_MS = 7 * 24 * 3600_000;
+
 function linkOf(order: string, r: { linkApprover: string; linkId: string }, expiresAt: Date): LinkClaims {
   return {
     order,
     approver: r.linkApprover,
-    expiresAt: expiresAt.toISOString(),
+    expiresAt: new Date(expiresAt.getTime() + LINK_GRACE_MS).toISOString(),
     id: r.linkId,
     issuer: NOTIFY_ACTOR,
   };

@@ -51,3 +51,19 @@ export function channelsFor(
   const want = assetTypeChannels && assetTypeChannels.length > 0 ? assetTypeChannels : s.defaults;
   return s.configured.filter((c) => want.includes(c));
 }
+
+/**
+ * The channels this configuration carries, without building them (for writers of the outbox
+ * that deliver nothing themselves: a route, the CronJob's tick).
+ */
+export function channelNamesOf(c: Partial<ApiConfig>): {
+  configured: ChannelName[];
+  defaults: ChannelName[];
+} {
+  const configured: ChannelName[] = [];
+  if (c.IPSOLIS_SMTP_HOST) configured.push("email");
+  if (c.IPSOLIS_TEAMS_WEBHOOK_URL) configured.push("teams");
+  if (c.IPSOLIS_NOTIFY_WEBHOOK_URL && c.IPSOLIS_NOTIFY_WEBHOOK_SECRET) configured.push("webhook");
+  const wanted = c.IPSOLIS_NOTIFY_CHANNELS?.split(",") as ChannelName[] | undefined;
+  return { configured, defaults: wanted ?? configured };
+}

@@ -11,8 +11,8 @@ import { createLogger } from "../../record/log.ts";
 import { loadKubeConfig } from "../../operator/index.ts";
 import { ApiEnv } from "../config.ts";
 import { runApprovalSchedule, type NotifierDeps } from "./approval-requests.ts";
-import { notifierDepsOf } from "./notifier.ts";
-import { notifySettingsOf } from "./settings.ts";
+import { makeResources } from "../plugins/resources.ts";
+import { channelNamesOf } from "./settings.ts";
 
 const s = ApiEnv.shape;
 /** What the tick reads: the API's settings it needs (same names, same Secret). */
@@ -39,18 +39,16 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
     const log = createLogger({ level: config.IPSOLIS_LOG_LEVEL, name: "ipsolis-approvals-tick" });
     const db = createPool(config.IPSOLIS_DATABASE_URL, { applicationName: "ipsolis-approvals-tick", max: 2 });
     const kc = loadKubeConfig(config.IPSOLIS_KUBECONFIG, config.IPSOLIS_IN_CLUSTER_ROOT);
-    const settings = await notifySettingsOf(config);
-    const deps = notifierDepsOf({
+    const deps: NotifierDeps = {
       db,
-      kc,
-      namespace: config.IPSOLIS_NAMESPACE,
+      res: makeResources(kc, config.IPSOLIS_NAMESPACE),
       log,
       now: () => new Date(),
-      settings,
-    });
+      // Only which channels exist: the tick writes the outbox, the API's worker delivers.
+      channels: channelNamesOf(config),
+    };
     const done = await runTick(deps);
     log.info(done, "approval schedule pass done");
-    for (const ch of settings.channels.values()) await ch.close?.();
     await db.end();
   } catch (err) {
     process.stderr.write(`approval tick failed: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -173,3 +173,22 @@ export function isRecentOutcome(at: string | undefined, now: Date): boolean {
   const t = Date.parse(at);
   return Number.isNaN(t) || now.getTime() - t <= OUTCOME_NOTICE_WINDOW_MS;
 }
+
+/** Longest delegation window: a year (longer is a standing grant, a policy change). */
+export const MAX_DELEGATION_WINDOW_MS = 366 * 24 * 3600_000;
+
+/** Whether a delegation window is real: ends after it starts, not already over, at most a year. */
+export function checkDelegationWindow(
+  startsAt: Date,
+  endsAt: Date,
+  now: Date,
+): { ok: true } | { ok: false; message: string } {
+  if (Number.isNaN(startsAt.getTime()) || Number.isNaN(endsAt.getTime()))
+    return { ok: false, message: "startsAt and endsAt must be dates" };
+  if (endsAt.getTime() <= startsAt.getTime()) return { ok: false, message: "endsAt must be after startsAt" };
+  if (endsAt.getTime() <= now.getTime())
+    return { ok: false, message: "endsAt is in the past: the window would never be active" };
+  if (endsAt.getTime() - startsAt.getTime() > MAX_DELEGATION_WINDOW_MS)
+    return { ok: false, message: "a delegation window can last at most one year" };
+  return { ok: true };
+}

@@ -116,6 +116,11 @@ export async function aliasesOf(q: Queryable, a: Approver): Promise<string[]> {
   return r.rows.flatMap((u) => [u.username, ...(u.email ? [u.email] : [])]);
 }
 
+/** A plain name (a listed entry, a delegation's principal) as an Approver to look up. */
+export function approverOfName(name: string): Approver {
+  return name.includes("@") ? { email: name } : { username: name };
+}
+
 /** The names behind an audit actor string (`admin:<username>`, `user:<email>`, `token:<name>`). */
 export function approverOfActor(actor: string): Approver & { actor: string } {
   const id = actor.slice(actor.indexOf(":") + 1);
