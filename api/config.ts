@@ -34,6 +34,9 @@ export const ApiEnv = z
     IPSOLIS_PUBLIC_URL: z.url().default("http://127.0.0.1:8080"),
     IPSOLIS_HR_WEBHOOK_SECRET: secret("IPSOLIS_HR_WEBHOOK_SECRET").optional(),
     IPSOLIS_SERVICENOW_WEBHOOK_SECRET: secret("IPSOLIS_SERVICENOW_WEBHOOK_SECRET").optional(),
+    // Inbound webhooks signed with X-Hub-Signature-256 (body only, replayable): accepted today's
+    // senders' way, or refused so only Standard Webhooks (id + timestamp signed) get in.
+    IPSOLIS_WEBHOOK_LEGACY_SIGNATURES: z.enum(["accept", "refuse"]).default("accept"),
     /** HMAC secret of the runners' per-Job ingest tokens (record/ingest-token.ts). */
     IPSOLIS_INGEST_SECRET: secret("IPSOLIS_INGEST_SECRET").optional(),
     /** The API's ServiceAccount (the only identity allowed to write Order spec.approvals). */

@@ -21,6 +21,7 @@ import type { AssetType, Order, Runbook } from "./order/model.ts";
 import { makeExpectations, type AssetObject, type Caches, type OrderDeps } from "./order/deps.ts";
 import { reconcileOrder } from "./order/reconcile.ts";
 import { reconcileRunbook, type RunbookDeps } from "./runbook/reconcile.ts";
+import { reconcileAssetType, type AssetTypeDeps } from "./assettype/reconcile.ts";
 import { startRecord, type OperatorRecord } from "./record.ts";
 import { requireCurrentSchema, SchemaBehindError } from "../record/migrate.ts";
 
@@ -181,11 +182,18 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps =
       if (kind === "delete" || !live(o) || o.status?.phase === "Provisioned") nudgeWaiting();
     },
   );
-  const assetTypes = inform<AssetType & k8s.KubernetesObject>(crd("assettypes"), (at) =>
-    nudgeLive((o) => o.spec.assetType === nameOf(at)),
-  );
+  const assetTypes = inform<AssetType & k8s.KubernetesObject>(crd("assettypes"), (at) => {
+    queue.add(`assettype/${nameOf(at)}`);
+    nudgeLive((o) => o.spec.assetType === nameOf(at));
+  });
   const runbooks = inform<Runbook & k8s.KubernetesObject>(crd("runbooks"), (rb) => {
     queue.add(`runbook/${nameOf(rb)}`);
+    // The asset types that name it: their Ready follows whether it exists.
+    const rbName = nameOf(rb);
+    for (const at of assetTypes.list()) {
+      const r = at.spec.runbooks;
+      if ([r.provision, r.modify, r.deprovision].includes(rbName)) queue.add(`assettype/${nameOf(at)}`);
+    }
     nudgeLive(() => true);
   });
   const byOrderLabel = (o: Named) => {
@@ -255,12 +263,21 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps =
     serviceAccountName: config.IPSOLIS_RUNNER_SERVICE_ACCOUNT,
     events: orderDeps,
   };
+  const assetTypeDeps: AssetTypeDeps = {
+    namespace: ns,
+    rest,
+    assetTypes: assetTypes,
+    runbooks,
+    clock,
+    log,
+  };
   async function handle(key: string): Promise<void> {
     const slash = key.indexOf("/");
     const kind = key.slice(0, slash);
     const name = key.slice(slash + 1);
     if (kind === "order") return reconcileOrder(name, orderDeps);
     if (kind === "runbook") return reconcileRunbook(name, runbookDeps);
+    if (kind === "assettype") return reconcileAssetType(name, assetTypeDeps);
   }
 
   // Health: live while the process runs; ready once every cache has synced (leader or standby).

@@ -4,6 +4,7 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { countsOf, preferredLanguageOf } from "../api/portal/index.ts";
 import { safeReturnTo } from "../api/oidc/identity.ts";
+import { csrfToken } from "../api/plugins/auth.ts";
 import { toHtml, type SafeHtml } from "./html.ts";
 import { chooseLang, translator } from "./i18n.ts";
 import type { Ctx, NavItem } from "./layout.ts";
@@ -85,7 +86,7 @@ export async function ctxOf(
     lang,
     now: req.server.deps.now(),
     timeZone: req.server.deps.config?.IPSOLIS_TIME_ZONE,
-    csrf: reply.generateCsrf(),
+    csrf: csrfToken(req, reply),
     path: pagePath(req),
     user: p
       ? {

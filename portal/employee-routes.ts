@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import type { AssetTypeSpec } from "../crds/generated/assettype.ts";
-import { checkOrderForm } from "../api/policy/order-form.ts";
+import { checkOrderForm, MAX_ATTRIBUTE_LENGTH } from "../api/policy/order-form.ts";
 import {
   approvalInbox,
   assetTypeOf,
@@ -488,11 +488,15 @@ export const employeeRoutes: FastifyPluginAsyncZod = async (app) => {
                   ? ctx.t("field.required", { label })
                   : pr.reason === "NotNumber"
                     ? ctx.t("field.number", { label })
-                    : pr.reason === "NotInEnum"
-                      ? ctx.t("field.enum", { label })
-                      : pr.reason === "NotBoolean"
-                        ? ctx.t("field.boolean", { label })
-                        : ctx.t("field.tooLong", { label, max: 2000 });
+                    : pr.reason === "NotInteger"
+                      ? ctx.t("field.integer", { label })
+                      : pr.reason === "NotInEnum"
+                        ? ctx.t("field.enum", { label })
+                        : pr.reason === "NotBoolean"
+                          ? ctx.t("field.boolean", { label })
+                          : pr.reason === "Unknown"
+                            ? ctx.t("field.unknown", { label })
+                            : ctx.t("field.tooLong", { label, max: MAX_ATTRIBUTE_LENGTH });
               return { field: `attr_${pr.attribute}`, message };
             });
         return send(

@@ -10,6 +10,7 @@
 // applies as usual with the route's permission.
 import { createHash, timingSafeEqual } from "node:crypto";
 import fp from "fastify-plugin";
+import { isSignedWebhook } from "../leaver/webhook.ts";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { chainExpiry, isAllowed, tokenRights, type Permission, type Role } from "../policy/permissions.ts";
 import { authenticateToken } from "../../record/identity/tokens.ts";
@@ -152,6 +153,20 @@ async function resolvePrincipal(req: FastifyRequest, opts: AuthOptions): Promise
   return undefined;
 }
 
+/**
+ * What a CSRF token is bound to: the session cookie (a hash of it is inside the token). Before
+ * sign-in it is "-" (the library needs a non-empty value; no session id is "-"), so the sign-in
+ * form's token works only until a session exists.
+ */
+export function csrfUserInfo(req: FastifyRequest): string {
+  return req.cookies[SESSION_COOKIE] || "-";
+}
+
+/** A CSRF token for this request's session, for a form's `_csrf` field or `x-csrf-token`. */
+export function csrfToken(req: FastifyRequest, reply: FastifyReply): string {
+  return reply.generateCsrf({ userInfo: csrfUserInfo(req) });
+}
+
 function verifyCsrf(req: FastifyRequest, reply: FastifyReply): Promise<void> {
   return new Promise((resolve, reject) => {
     req.server.csrfProtection(req, reply, (err?: Error) => {
@@ -181,7 +196,7 @@ export const authPlugin = fp<AuthOptions>(
         throw new Error(`route ${req.method} ${req.routeOptions.url} declares no permission`);
       }
       if (permission === "ingest") return;
-      if (config.hmac !== undefined && header(req, "x-hub-signature-256") !== undefined) return;
+      if (config.hmac !== undefined && isSignedWebhook(req)) return;
 
       const resolved = await resolvePrincipal(req, opts);
       if (permission === "public") {

@@ -37,3 +37,29 @@ export function checkCreate(scope: AclScope, assetType: string): CreateCheck {
       "creating asset types is for unscoped admins: an admin limited to some asset types cannot create one",
   };
 }
+
+/**
+ * A runbook's scope follows the asset types that run it (provision, modify or deprovision):
+ * - `write`: every type that runs it is granted (a scoped admin's own runbook);
+ * - `read`: some are and some are not (a runbook shared with other teams: seen, not changed);
+ * - `hidden`: none are, or none runs it at all (a standalone scheduled runbook, another team's
+ *   draft), answered with the missing runbook's 404.
+ * Unscoped callers have `write` on all. Creating a runbook is, like creating a type, for
+ * unscoped admins (checkCreate's ScopedCreate).
+ */
+export type RunbookAccess = "write" | "read" | "hidden";
+
+export function runbookAccess(scope: AclScope, runBy: readonly string[]): RunbookAccess {
+  if (scope.all) return "write";
+  const mine = runBy.filter((t) => scope.types.has(t)).length;
+  if (mine === 0) return "hidden";
+  return mine === runBy.length ? "write" : "read";
+}
+
+/** The runbook names an AssetType spec runs. */
+export function runbooksOf(spec: {
+  runbooks?: { provision?: string; modify?: string; deprovision?: string } | undefined;
+}): string[] {
+  const r = spec.runbooks ?? {};
+  return [...new Set([r.provision, r.modify, r.deprovision].filter((n): n is string => !!n))];
+}

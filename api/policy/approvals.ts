@@ -43,7 +43,15 @@ export type AuditRowRef = {
   actor: string;
   at: Date;
   onBehalfOf?: string | undefined;
+  /** `assettype:<name>` or `runbook:<name>` (a runbook the asset type runs). */
+  target?: string | undefined;
 };
+
+/** What the approver changed, in words, for the 409. */
+const changedWhat = (r: AuditRowRef) =>
+  r.target?.startsWith("runbook:")
+    ? `runbook ${r.target.slice("runbook:".length)}, which this asset type runs`
+    : "this asset type";
 export type Decision = "Approved" | "Declined";
 
 export type ApprovalInput = {
@@ -282,7 +290,7 @@ export function checkApproval(i: ApprovalInput): ApprovalDecision {
     return {
       ok: false,
       reason: "SeparationOfDuties",
-      message: `separation of duties: you changed this asset type (audit row ${row.id}: ${row.action} by ${whoChanged(row)} at ${row.at.toISOString()}); another approver must decide`,
+      message: `separation of duties: you changed ${changedWhat(row)} (audit row ${row.id}: ${row.action} by ${whoChanged(row)} at ${row.at.toISOString()}); another approver must decide`,
       row,
     };
   }
@@ -291,7 +299,7 @@ export function checkApproval(i: ApprovalInput): ApprovalDecision {
     return {
       ok: false,
       reason: "SeparationOfDuties",
-      message: `separation of duties: this approval link was issued by ${i.issuer!.actor}, who changed this asset type (audit row ${byIssuer.id}: ${byIssuer.action} by ${whoChanged(byIssuer)} at ${byIssuer.at.toISOString()}); another approver must decide`,
+      message: `separation of duties: this approval link was issued by ${i.issuer!.actor}, who changed ${changedWhat(byIssuer)} (audit row ${byIssuer.id}: ${byIssuer.action} by ${whoChanged(byIssuer)} at ${byIssuer.at.toISOString()}); another approver must decide`,
       row: byIssuer,
     };
   }

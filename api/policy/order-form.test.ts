@@ -8,6 +8,7 @@ const schema: AssetTypeSpecAttribute[] = [
   { name: "seats", type: "number" },
   { name: "tier", type: "enum", enum: ["basic", "pro"], required: true },
   { name: "shared", type: "boolean" },
+  { name: "count", type: "integer" },
   { name: "pin", type: "string", secret: true },
 ];
 
@@ -30,7 +31,7 @@ const cases: { name: string; values: Record<string, string>; want: unknown }[] =
   },
   {
     name: "type errors each name their field",
-    values: { costCentre: "x", tier: "gold", seats: "1e3", shared: "yes" },
+    values: { costCentre: "x", tier: "gold", seats: "lots", shared: "yes" },
     want: {
       ok: false,
       problems: [
@@ -47,8 +48,23 @@ const cases: { name: string; values: Record<string, string>; want: unknown }[] =
   },
   {
     name: "too long",
-    values: { costCentre: "x".repeat(2001), tier: "basic" },
+    values: { costCentre: "x".repeat(4097), tier: "basic" },
     want: { ok: false, problems: [{ attribute: "costCentre", reason: "TooLong" }] },
   },
 ];
+cases.push(
+  {
+    name: "the API's rules exactly: 1e3 is a number, TRUE a boolean, 2.5 no whole number",
+    values: { costCentre: "x", tier: "basic", seats: "1e3", shared: "TRUE", count: "2.5" },
+    want: { ok: false, problems: [{ attribute: "count", reason: "NotInteger" }] },
+  },
+  {
+    name: "normalised as the API stores them",
+    values: { costCentre: "x", tier: "basic", seats: "1e3", shared: "TRUE", count: "007" },
+    want: {
+      ok: true,
+      attributes: { costCentre: "x", tier: "basic", seats: "1e3", shared: "true", count: "7" },
+    },
+  },
+);
 for (const c of cases) test(c.name, () => assert.deepEqual(checkOrderForm(schema, c.values), c.want));

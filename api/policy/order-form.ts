@@ -1,18 +1,28 @@
-// Checks an order form's attribute values against the asset type's attribute schema: required,
-// type (number, boolean, enum), length. Pure; returns every problem with its field, so the page
-// shows each one next to its field. The JSON API's own attribute validation (issue #19,
-// api/policy/attributes.ts) decides the same rules for POST /orders.
+// The order form's view of the one attribute validation (api/policy/attributes.ts, which POST
+// /orders uses): a form sends strings, leaves optional fields empty and pads with spaces, and a
+// page shows each problem next to its field in the reader's language, so this returns a reason
+// per field instead of the API's English message. The rules themselves (number, whole number,
+// boolean, enum, length) are checkAttribute's: the page and the JSON route cannot disagree.
 import type { AssetTypeSpecAttribute } from "../../crds/generated/assettype.ts";
+import { checkAttribute, MAX_ATTRIBUTE_LENGTH } from "./attributes.ts";
 
-export const MAX_ATTRIBUTE_LENGTH = 2000;
+export { MAX_ATTRIBUTE_LENGTH };
 
 export type AttributeProblem = {
   attribute: string;
-  reason: "Required" | "NotNumber" | "NotBoolean" | "NotInEnum" | "TooLong" | "Unknown";
+  reason: "Required" | "NotNumber" | "NotInteger" | "NotBoolean" | "NotInEnum" | "TooLong" | "Unknown";
 };
 
 export type FormCheck =
   { ok: true; attributes: Record<string, string> } | { ok: false; problems: AttributeProblem[] };
+
+const REASON: Record<AssetTypeSpecAttribute["type"], AttributeProblem["reason"]> = {
+  string: "TooLong",
+  number: "NotNumber",
+  integer: "NotInteger",
+  boolean: "NotBoolean",
+  enum: "NotInEnum",
+};
 
 /** Values as submitted (trimmed; empty = not given) → the attributes to order, or the problems. */
 export function checkOrderForm(
@@ -34,14 +44,13 @@ export function checkOrderForm(
       if (a.required) problems.push({ attribute: a.name, reason: "Required" });
       continue;
     }
-    if (v.length > MAX_ATTRIBUTE_LENGTH) problems.push({ attribute: a.name, reason: "TooLong" });
-    else if (a.type === "number" && !/^-?(0|[1-9][0-9]*)(\.[0-9]+)?$/.test(v))
-      problems.push({ attribute: a.name, reason: "NotNumber" });
-    else if (a.type === "boolean" && v !== "true" && v !== "false")
-      problems.push({ attribute: a.name, reason: "NotBoolean" });
-    else if (a.type === "enum" && !(a.enum ?? []).includes(v))
-      problems.push({ attribute: a.name, reason: "NotInEnum" });
-    else attributes[a.name] = v;
+    const r = checkAttribute(a, v);
+    if ("value" in r) attributes[a.name] = r.value;
+    else
+      problems.push({
+        attribute: a.name,
+        reason: v.length > MAX_ATTRIBUTE_LENGTH ? "TooLong" : REASON[a.type],
+      });
   }
   return problems.length > 0 ? { ok: false, problems } : { ok: true, attributes };
 }

@@ -23,6 +23,7 @@ import { deprovisionOrderName } from "../leaver/decide.ts";
 import { createProvisionOrder, ordererOf, visibleOrder, type NewOrder } from "../routes/orders/index.ts";
 import {
   assetTypeChanges,
+  directoryFacts,
   deciderOf,
   decideOrder,
   delegationsFor,
@@ -323,13 +324,16 @@ async function readApprovalInbox(req: FastifyRequest): Promise<InboxItem[]> {
     const spec = typeOf.get(o.spec.assetType);
     if (!spec) continue;
     if (scope !== undefined && !isVisible(scope, o.spec.assetType)) continue;
+    const facts = await directoryFacts(db, o.spec.requester, approver, at);
     const input = {
       approver,
+      approverIsLeaver: facts.approverIsLeaver,
       order: {
         phase: o.status?.phase,
         requesterEmail: o.spec.requester.email,
         manager: o.spec.requester.manager,
         approvals: o.spec.approvals ?? [],
+        requesterIdentities: facts.requesterIdentities,
       },
       policy: { kind: spec.approval.policy, approvers: spec.approval.approvers ?? [] },
       delegations,
@@ -340,7 +344,7 @@ async function readApprovalInbox(req: FastifyRequest): Promise<InboxItem[]> {
     const mayApprove = checkApproval({
       ...input,
       decision: "Approved",
-      assetTypeChanges: await assetTypeChanges(db, o.spec.assetType),
+      assetTypeChanges: await assetTypeChanges(db, o.spec.assetType, spec),
     });
     items.push({
       order: o,

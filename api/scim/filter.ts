@@ -1,7 +1,7 @@
 // SCIM filter and PATCH path parser and evaluator (RFC 7644 §3.4.2.2 and §3.5.2). Pure.
 //
 //   FILTER    = attrExp / logExp / valuePath / *1"not" "(" FILTER ")"
-//   valuePath = attrPath "[" valFilter "]"
+//   valuePath = attrPath "[" valFilter "]" [subAttr compareOp compValue / subAttr "pr"]   (Entra)
 //   attrExp   = (attrPath SP "pr") / (attrPath SP compareOp SP compValue)
 //   PATH      = attrPath / valuePath [subAttr]
 //
@@ -187,8 +187,21 @@ class Parser {
       const inner = this.parseOr();
       const close = this.next();
       if (close.t !== "]") throw new ParseError(`expected "]" at ${close.pos}`);
+      // `emails[type eq "work"].value eq "x"` (what Entra sends when e-mail is the matching
+      // attribute; RFC 7644's ABNF allows a subAttr after "]" only in PATCH paths, but the
+      // meaning is plain): some element matches the value filter and its sub-attribute the
+      // comparison, i.e. `emails[type eq "work" and value eq "x"]`.
+      const after = this.peek();
+      if (after?.t === "word" && /^\.[A-Za-z][\w$-]*$/.test(after.v) && after.pos === close.pos + 1) {
+        this.next();
+        const sub = this.parseComparison({ attr: after.v.slice(1) });
+        return { op: "valuePath", path, filter: { op: "and", left: inner, right: sub } };
+      }
       return { op: "valuePath", path, filter: inner };
     }
+    return this.parseComparison(path);
+  }
+  parseComparison(path: AttrPath): Filter {
     const opTok = this.next();
     if (opTok.t !== "word") throw new ParseError(`expected an operator at ${opTok.pos}`);
     const op = opTok.v.toLowerCase();
@@ -460,12 +473,24 @@ export function matchesElement(element: Json, f: Filter, parent: AttrDef | undef
  */
 export function requiredEqualities(f: Filter): { attr: string; value: string }[] {
   if (f.op === "and") return [...requiredEqualities(f.left), ...requiredEqualities(f.right)];
+  // emails[type eq "work" and value eq "x"] (and Entra's emails[type eq "work"].value eq "x").
+  if (f.op === "valuePath" && f.path.attr.toLowerCase() === "emails" && f.path.sub === undefined) {
+    return elementValues(f.filter).map((value) => ({ attr: "emails.value", value }));
+  }
   if (f.op === "eq" && typeof f.value === "string") {
     const key = [f.path.attr, f.path.sub].filter(Boolean).join(".").toLowerCase();
     if (["username", "externalid", "id", "emails.value", "emails"].includes(key)) {
       return [{ attr: key === "emails" ? "emails.value" : key, value: f.value }];
     }
   }
+  return [];
+}
+
+/** The `value eq "…"` a value filter's "and" chain requires of its element. */
+function elementValues(f: Filter): string[] {
+  if (f.op === "and") return [...elementValues(f.left), ...elementValues(f.right)];
+  if (f.op === "eq" && typeof f.value === "string" && f.path.sub === undefined)
+    return f.path.attr.toLowerCase() === "value" ? [f.value] : [];
   return [];
 }
 

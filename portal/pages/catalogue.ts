@@ -1,6 +1,7 @@
 // Catalogue (cards by category, search, category filter) and the order form generated from the
 // asset type's attribute schema, with its confirmation step (cost and who approves).
 import { html, type SafeHtml } from "../html.ts";
+import { MAX_ATTRIBUTE_LENGTH } from "../../api/policy/order-form.ts";
 import {
   csrfField,
   errorSummary,
@@ -148,7 +149,7 @@ function attributeField(
   return field(ctx, {
     ...base,
     kind: a.secret ? "password" : a.type === "number" || a.type === "integer" ? "number" : "text",
-    maxlength: 2000,
+    maxlength: MAX_ATTRIBUTE_LENGTH,
     ...(a.type === "integer" ? { step: "1" } : {}),
     autocomplete: a.secret ? "new-password" : "off",
   });

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { applyCrds } from "../support/crds.ts";
 import { appendAudit } from "../../record/audit.ts";
 import { addAdmin, newApi, signInAs } from "./support.ts";
-import { assetTypeSpec } from "./fixtures.ts";
+import { assetTypeSpec, runbookSpec } from "./fixtures.ts";
 
 test("a scoped admin's audit log and cost report cover their asset types only", async (t) => {
   await applyCrds();
@@ -89,4 +89,62 @@ test("a scoped admin's audit log and cost report cover their asset types only", 
     headers: root.headers,
   });
   assert.notEqual(byCc.body, rootCc.body, "the cost centre total counts the scoped admin's types only");
+});
+
+test("runbooks are scoped by the asset types that run them: own ones changed, shared ones read, the rest 404", async (t) => {
+  await applyCrds();
+  const api = await newApi(t);
+  await addAdmin(api, "root", "superadmin");
+  const sam = await addAdmin(api, "sam", "admin");
+  const root = await signInAs(api, "root");
+  const put = (b: typeof root, path: string, spec: object) =>
+    api.app.inject({ method: "PUT", url: path, headers: b.headers, payload: { spec } });
+  for (const rb of ["mine-rb", "shared-rb", "theirs-rb", "scheduled-rb"])
+    assert.equal((await put(root, `/runbooks/${rb}`, runbookSpec())).statusCode, 201);
+  const types = {
+    mine: { provision: "mine-rb", deprovision: "shared-rb" },
+    other: { provision: "theirs-rb", deprovision: "shared-rb" },
+  };
+  for (const [name, runbooks] of Object.entries(types))
+    assert.equal((await put(root, `/assettypes/${name}`, assetTypeSpec({ runbooks }))).statusCode, 201);
+  const g = await api.app.inject({
+    method: "PUT",
+    url: `/admin/users/${sam.id}/grants`,
+    headers: root.headers,
+    payload: { assetTypes: ["mine"] },
+  });
+  assert.equal(g.statusCode, 200, g.body);
+  const s = await signInAs(api, "sam");
+
+  const list = await api.app.inject({ method: "GET", url: "/runbooks", headers: s.headers });
+  assert.deepEqual(
+    list
+      .json<{ items: { name: string }[] }>()
+      .items.map((i) => i.name)
+      .sort(),
+    ["mine-rb", "shared-rb"],
+  );
+  // Another team's runbook and a standalone one: the missing runbook's 404, byte for byte.
+  const missing = await api.app.inject({ method: "GET", url: "/runbooks/no-such-rb", headers: s.headers });
+  for (const rb of ["theirs-rb", "scheduled-rb"]) {
+    const r = await api.app.inject({ method: "GET", url: `/runbooks/${rb}`, headers: s.headers });
+    assert.equal(r.statusCode, 404);
+    assert.equal(r.body.replace(rb, "X"), missing.body.replace("no-such-rb", "X"));
+    const w = await put(s, `/runbooks/${rb}`, runbookSpec());
+    assert.equal(w.statusCode, 404, w.body);
+  }
+  // Their own runbook: changed. The shared one: read, not changed, not deleted.
+  assert.equal((await put(s, "/runbooks/mine-rb", runbookSpec())).statusCode, 200);
+  const shared = await put(s, "/runbooks/shared-rb", runbookSpec());
+  assert.equal(shared.statusCode, 403, shared.body);
+  assert.match(shared.body, /also run by asset types outside your grants/);
+  const del = await api.app.inject({ method: "DELETE", url: "/runbooks/shared-rb", headers: s.headers });
+  assert.equal(del.statusCode, 403, del.body);
+  // Creating a runbook is for unscoped admins; nor can their type newly name a hidden one.
+  assert.equal((await put(s, "/runbooks/new-rb", runbookSpec())).statusCode, 404);
+  const grab = await put(s, "/assettypes/mine", assetTypeSpec({ runbooks: { provision: "scheduled-rb" } }));
+  assert.equal(grab.statusCode, 422, grab.body);
+  assert.match(grab.body, /not run by any of your asset types/);
+  const fine = await put(s, "/assettypes/mine", assetTypeSpec({ runbooks: { provision: "shared-rb" } }));
+  assert.equal(fine.statusCode, 200, fine.body);
 });

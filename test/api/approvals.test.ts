@@ -14,7 +14,7 @@ import {
   type Api,
   type Browser,
 } from "./support.ts";
-import { assetTypeSpec } from "./fixtures.ts";
+import { assetTypeSpec, runbookSpec } from "./fixtures.ts";
 import { pino } from "pino";
 import { startHistoryMirror } from "../../record/mirror.ts";
 import { appendAudit, lockOrderDecisions } from "../../record/audit.ts";
@@ -104,6 +104,44 @@ test("separation of duties: the asset type's author gets 409 quoting the audit r
     [["bert", "Approved"]],
   );
   assert.equal((await decide(api, bert, name, "approve")).statusCode, 409);
+});
+
+test("separation of duties covers the runbooks the asset type runs: their editor gets 409 quoting the row", async (t) => {
+  const { api, root, bert } = await world(t);
+  await addAdmin(api, "rita", "admin", undefined, "rita@example.com");
+  const rita = await signInAs(api, "rita");
+  const rb = await api.app.inject({
+    method: "PUT",
+    url: "/runbooks/m365-deprovision",
+    headers: rita.headers,
+    payload: { spec: runbookSpec() },
+  });
+  assert.equal(rb.statusCode, 201, rb.body);
+  // rita becomes an approver of the type (listed by e-mail); she changed its deprovision runbook.
+  const at = await api.app.inject({
+    method: "PUT",
+    url: "/assettypes/vpn",
+    headers: root.headers,
+    payload: {
+      spec: assetTypeSpec({
+        approval: { policy: "Approvers", approvers: ["rita@example.com", "bert"], quorum: 1 },
+      }),
+    },
+  });
+  assert.equal(at.statusCode, 200, at.body);
+  const name = await newOrder(api, root);
+  const sod = await decide(api, rita, name, "approve");
+  assert.equal(sod.statusCode, 409, sod.body);
+  const row = await api.db.query<{ id: string }>(
+    "SELECT id::text AS id FROM audit_events WHERE action = 'runbook_created' AND target = 'runbook:m365-deprovision'",
+  );
+  const body = sod.json<{ reason: string; error: string; auditRow: { id: string; action: string } }>();
+  assert.equal(body.reason, "SeparationOfDuties");
+  assert.equal(body.auditRow.id, row.rows[0]!.id);
+  assert.equal(body.auditRow.action, "runbook_created");
+  assert.match(body.error, /you changed runbook m365-deprovision, which this asset type runs/);
+  // A runbook the type does not run does not count; someone else approves.
+  assert.equal((await decide(api, bert, name, "approve")).statusCode, 200);
 });
 
 test("declining is always allowed, also for the asset type's author", async (t) => {

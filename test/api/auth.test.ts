@@ -302,3 +302,27 @@ test("sign-out ends the session", async (t) => {
   void withCsrf;
   void cookiesOf;
 });
+
+test("a CSRF token is bound to its session: one from another session (same CSRF cookie) is refused", async (t) => {
+  const api = await newApi(t);
+  await addAdmin(api, "bob", "approver", "bob's first password");
+  const first = await signInAs(api, "bob", "bob's first password");
+  const second = await signInAs(api, "bob", "bob's first password");
+  // The attacker's session's token and CSRF cookie, tossed into the victim's session.
+  const csrfCookie = /ipsolis_csrf=[^;]+/.exec(second.cookie)?.[0];
+  const sessionCookie = /ipsolis_session=[^;]+/.exec(first.cookie)?.[0];
+  assert.ok(csrfCookie && sessionCookie);
+  const change = (headers: Record<string, string>) =>
+    api.app.inject({
+      method: "POST",
+      url: "/auth/password",
+      headers,
+      payload: { currentPassword: "not it at all", newPassword: "bob's second password" },
+    });
+  const tossed = await change({ cookie: `${sessionCookie}; ${csrfCookie}`, "x-csrf-token": second.csrf });
+  assert.equal(tossed.statusCode, 403, tossed.body);
+  assert.match(tossed.body, /csrf/i);
+  // Its own token passes the CSRF check (and then meets the wrong password: 400).
+  const own = await change(first.headers);
+  assert.equal(own.statusCode, 400, own.body);
+});

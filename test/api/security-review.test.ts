@@ -206,6 +206,14 @@ test("GET /approvals/pending: the approver's queue, with deputies, SoD flagged, 
   const annaId = (
     await api.db.query<{ id: string }>("SELECT id::text AS id FROM users WHERE username = 'asmith'")
   ).rows[0]!.id;
+  // A grant names an existing asset type: another team's.
+  const other = await api.app.inject({
+    method: "PUT",
+    url: "/assettypes/something-else",
+    headers: root.headers,
+    payload: { spec: assetTypeSpec({ approval: { policy: "None" } }) },
+  });
+  assert.equal(other.statusCode, 201, other.body);
   const g = await api.app.inject({
     method: "PUT",
     url: `/admin/users/${annaId}/grants`,

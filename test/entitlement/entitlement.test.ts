@@ -23,7 +23,12 @@ async function scimUser(api: ScimApi, email: string, department?: string): Promi
   const r = await api.scim(
     "POST",
     "/Users",
-    userBody(email, department ? { schemas: [], [ENT]: { department } } : {}),
+    userBody(
+      email,
+      department
+        ? { schemas: ["urn:ietf:params:scim:schemas:core:2.0:User", ENT], [ENT]: { department } }
+        : {},
+    ),
   );
   assert.equal(r.statusCode, 201, r.body);
   return r.json<{ id: string }>().id;

@@ -27,6 +27,9 @@ import {
   withTempDir,
   type Install,
 } from "./support.ts";
+import { useOwnControlPlane } from "./own-cluster.ts";
+
+await useOwnControlPlane();
 
 const INSTALL_MS = 360_000;
 const group = "ipsolis.io";

@@ -2,7 +2,9 @@
 // once per RITM, with clear refusals for unknown catalog items and requesters.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { addToken, bearer } from "../api/support.ts";
+import { addAdmin, addToken, bearer } from "../api/support.ts";
+import { addGrant } from "../../record/identity/users.ts";
+import { createApiToken } from "../../record/identity/tokens.ts";
 import { signBody } from "../../api/leaver/signature.ts";
 import {
   SNOW_SECRET,
@@ -147,4 +149,32 @@ test("ServiceNow: clear 4xx for unknown asset types, unknown or blocked requeste
   assert.equal(blocked.statusCode, 422);
   assert.equal(blocked.json<{ reason: string; field: string }>().reason, "RequesterBlocked");
   assert.equal((await listOrders(api)).filter((o) => o.metadata?.name?.startsWith("snow-")).length, 0);
+});
+
+test("ServiceNow with a scoped admin's token: another team's asset type is the missing type's 422", async (t) => {
+  const { api } = await world(t);
+  await createAssetType(api, "team-b-tool");
+  const sam = await addAdmin(api, "sam", "admin");
+  await addGrant(api.db, sam.id, "team-b-tool");
+  const { token } = await createApiToken(api.db, {
+    name: "sam-snow",
+    role: "admin",
+    scopes: ["servicenow"],
+    createdBy: "admin:sam",
+  });
+  const send = (cat: string, number: string) =>
+    api.app.inject({
+      method: "POST",
+      url: "/servicenow/v1/requests",
+      headers: { ...bearer(token), "content-type": "application/json" },
+      payload: item({ number, cat_item: cat }),
+    });
+  const hidden = await send("adobe-acrobat", "RITM0020001");
+  const missing = await send("no-such-tool", "RITM0020002");
+  assert.equal(hidden.statusCode, 422, hidden.body);
+  assert.equal(missing.statusCode, 422, missing.body);
+  assert.equal(hidden.body.replace("adobe-acrobat", "X"), missing.body.replace("no-such-tool", "X"));
+  assert.equal((await listOrders(api)).length, 0, "nothing ordered");
+  const own = await send("team-b-tool", "RITM0020003");
+  assert.equal(own.statusCode, 201, own.body);
 });

@@ -13,7 +13,18 @@ import { createLogger } from "../../record/log.ts";
 import { OperatorEnv, startOperator } from "../../operator/main.ts";
 import { ANCHOR_CONFIGMAP } from "../../record/anchor.ts";
 import { newDatabase } from "../support/db.ts";
-import { bashStep, create, jobsOf, order, phaseIs, runbook, simpleCatalog, waitOrder } from "./support.ts";
+import {
+  assetType,
+  bashStep,
+  create,
+  get,
+  jobsOf,
+  order,
+  phaseIs,
+  runbook,
+  simpleCatalog,
+  waitOrder,
+} from "./support.ts";
 
 const dir = join(import.meta.dirname, "..", "..", "manifests", "operator");
 
@@ -95,6 +106,25 @@ test("the operator works with only the Role of manifests/operator/rbac.yaml", as
       .readNamespacedCronJob({ namespace: ns, name: "nightly-schedule" })
       .catch(() => undefined),
   );
+  // AssetType status is written too (Ready: its runbooks exist), under the same Role.
+  const readyOf = async (name: string) =>
+    (
+      await get<{ status?: { conditions?: { type: string; status: string; reason: string }[] } }>(
+        ns,
+        "assettypes",
+        name,
+      )
+    ).status?.conditions?.find((c) => c.type === "Ready");
+  await eventually("vpn Ready", async () => ((await readyOf("vpn"))?.status === "True" ? true : undefined));
+  await create(ns, "assettypes", assetType("later", { runbooks: { provision: "later-grant" } }));
+  await eventually("later not Ready", async () =>
+    (await readyOf("later"))?.reason === "RunbookNotFound" ? true : undefined,
+  );
+  await create(ns, "runbooks", runbook("later-grant", [bashStep("g", "true")]));
+  await eventually("later Ready once its runbook exists", async () =>
+    (await readyOf("later"))?.reason === "RunbooksFound" ? true : undefined,
+  );
+
   // The Role grants no list or watch of Secrets (get only: the labels of referenced ones).
   const review = await admin.makeApiClient(k8s.AuthorizationV1Api).createSubjectAccessReview({
     body: {

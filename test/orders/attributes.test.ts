@@ -101,30 +101,38 @@ test("valid attributes are stored normalised (JSON numbers and booleans become s
 
 test("the portal order form applies the same validation", async (t) => {
   const { api, eve } = await setup(t);
-  const form = (fields: Record<string, string>) =>
-    new URLSearchParams({ assetType: "office", _csrf: eve.csrf, ...fields }).toString();
-  const bad = await api.app.inject({
-    method: "POST",
-    url: "/portal/orders",
-    headers: { cookie: eve.cookie, "content-type": "application/x-www-form-urlencoded" },
-    payload: form({ attr_edition: "ultimate", attr_seats: "many" }),
-  });
-  assert.equal(bad.statusCode, 400, bad.body);
-  assert.match(bad.body, /body\.attributes\.edition/);
-  assert.match(bad.body, /body\.attributes\.seats/);
-  const unknown = await api.app.inject({
-    method: "POST",
-    url: "/portal/orders",
-    headers: { cookie: eve.cookie, "content-type": "application/x-www-form-urlencoded" },
-    payload: form({ attr_edition: "pro", attr_colour: "red" }),
-  });
-  assert.equal(unknown.statusCode, 400, unknown.body);
-  assert.match(unknown.body, /body\.attributes\.colour/);
-  const good = await api.app.inject({
-    method: "POST",
-    url: "/portal/orders",
-    headers: { cookie: eve.cookie, "content-type": "application/x-www-form-urlencoded" },
-    payload: form({ attr_edition: "pro", attr_seats: "2" }),
+  const post = (fields: Record<string, string>) =>
+    api.app.inject({
+      method: "POST",
+      url: "/portal/catalogue/office/order",
+      headers: { cookie: eve.cookie, "content-type": "application/x-www-form-urlencoded" },
+      payload: new URLSearchParams({ _csrf: eve.csrf, ...fields }).toString(),
+    });
+  // What POST /orders refuses, the form refuses, each problem next to its field.
+  const bad = await post({ step: "review", attr_edition: "ultimate", attr_seats: "2.5", attr_quota: "1e3" });
+  assert.equal(bad.statusCode, 422, bad.body);
+  assert.match(bad.body, /id="attr_edition-error"/);
+  assert.match(bad.body, /id="attr_seats-error"[^>]*>[^<]*whole number/);
+  assert.doesNotMatch(bad.body, /id="attr_quota-error"/, "1e3 is a number on both paths");
+  const unknown = await post({ step: "review", attr_edition: "pro", attr_colour: "red" });
+  assert.equal(unknown.statusCode, 422, unknown.body);
+  assert.match(unknown.body, /colour is not a field of this order form/);
+  // Valid: the review page, then the confirmed order stores the values as the API normalises them.
+  const review = await post({ step: "review", attr_edition: "pro", attr_seats: "02", attr_shared: "true" });
+  assert.equal(review.statusCode, 200, review.body);
+  const sealed = /name="sealed"\s+value="([^"]+)"/.exec(review.body)?.[1];
+  assert.ok(sealed, "the review page carries the sealed draft");
+  const good = await post({
+    step: "confirm",
+    sealed,
   });
   assert.equal(good.statusCode, 303, good.body);
+  const name = String(good.headers.location).split("/").at(-1)!;
+  const placed = await api.app.inject({ method: "GET", url: `/orders/${name}`, headers: eve.headers });
+  assert.equal(placed.statusCode, 200, placed.body);
+  assert.deepEqual(placed.json<{ attributes: Record<string, string> }>().attributes, {
+    edition: "pro",
+    seats: "2",
+    shared: "true",
+  });
 });

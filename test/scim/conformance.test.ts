@@ -106,7 +106,11 @@ test("SCIM: create, get, list with filter and paging, replace, patch, delete", a
   assert.deepEqual(byName.json<{ schemas: string[] }>().schemas, [LIST]);
   assert.equal((await q('externalId eq "EXT-ADA"')).json<{ totalResults: number }>().totalResults, 0);
   assert.equal((await q('emails.value co "user"')).json<{ totalResults: number }>().totalResults, 5);
-  assert.equal((await q('emails[type eq "work"].value sw "user1"')).statusCode, 400);
+  // Entra's form (a sub-attribute after the value filter) means the bracketed one below.
+  assert.equal(
+    (await q('emails[type eq "work"].value sw "user1"')).json<{ totalResults: number }>().totalResults,
+    1,
+  );
   assert.equal(
     (await q('emails[type eq "work" and value sw "user1"]')).json<{ totalResults: number }>().totalResults,
     1,

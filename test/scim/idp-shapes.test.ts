@@ -218,3 +218,27 @@ test("Okta/Entra: userName is case-insensitive in filters; a second create of th
   assert.equal(dup.statusCode, 409);
   assert.equal(dup.json<{ scimType: string }>().scimType, "uniqueness");
 });
+
+test('Entra: matching on e-mail sends emails[type eq "work"].value eq …; answered, case-insensitively', async (t) => {
+  const api = await newScimApi(t, { crds: false });
+  const body = userBody("kim.lee@example.com", {
+    emails: [
+      { value: "Kim.Lee@Example.com", type: "work", primary: true },
+      { value: "kim@home.example", type: "home" },
+    ],
+  });
+  assert.equal((await api.scim("POST", "/Users", body)).statusCode, 201);
+  const find = (filter: string) => api.scim("GET", `/Users?filter=${encodeURIComponent(filter)}`);
+  const work = await find('emails[type eq "work"].value eq "kim.lee@example.com"');
+  assert.equal(work.statusCode, 200, work.body);
+  assert.deepEqual(
+    work.json<{ Resources: { userName: string }[] }>().Resources.map((u) => u.userName),
+    ["kim.lee@example.com"],
+  );
+  // The home address is not the work one; an unknown sub-attribute is invalidFilter, not empty.
+  const home = await find('emails[type eq "work"].value eq "kim@home.example"');
+  assert.equal(home.json<{ totalResults: number }>().totalResults, 0);
+  const bad = await find('emails[type eq "work"].colour eq "x"');
+  assert.equal(bad.statusCode, 400, bad.body);
+  assert.equal(bad.json<{ scimType: string }>().scimType, "invalidFilter");
+});

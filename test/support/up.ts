@@ -169,6 +169,20 @@ const operator = await startOperator(
 stops.unshift(() => operator.stop());
 
 // Demo catalogue: the sample runbooks' bash twins run on this machine (no PowerShell here).
+// The licence sample reads its app credentials from Secret graph-app; a runbook may read only
+// Secrets labelled for runbooks (docs/security/runbook-secrets.md), so the demo one is.
+await kc
+  .makeApiClient(k8s.CoreV1Api)
+  .createNamespacedSecret({
+    namespace: NAMESPACE,
+    body: {
+      metadata: { name: "graph-app", labels: { "ipsolis.io/runbook-secret": "true" } },
+      stringData: { "client-secret": `demo-${randomBytes(12).toString("hex")}` },
+    },
+  })
+  .catch((err: unknown) => {
+    if (!(err instanceof k8s.ApiException && err.code === 409)) throw err;
+  });
 const samples = (await readdir(join(root, "runbooks"))).filter((f) => f.endsWith("-bash.yaml")).sort();
 for (const f of samples) await applyFile(join(root, "runbooks", f), NAMESPACE);
 say(`demo catalogue: ${samples.join(", ")}`);

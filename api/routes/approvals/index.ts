@@ -21,6 +21,7 @@ import {
   deciderOf,
   decideOrder,
   delegationsFor,
+  directoryFacts,
   grantsFor,
   ownNameOf,
 } from "./service.ts";
@@ -124,13 +125,16 @@ export const approvalRoutes: FastifyPluginAsyncZod = async (app) => {
           types.set(o.spec.assetType, (await res.get<AssetTypeSpec>("AssetType", o.spec.assetType))?.spec);
         const at = types.get(o.spec.assetType);
         if (!at) continue;
+        const facts = await directoryFacts(db, o.spec.requester, approver, now());
         const input = {
           approver,
+          approverIsLeaver: facts.approverIsLeaver,
           order: {
             phase: o.status?.phase,
             requesterEmail: o.spec.requester.email,
             manager: o.spec.requester.manager,
             approvals: o.spec.approvals ?? [],
+            requesterIdentities: facts.requesterIdentities,
           },
           policy: { kind: at.approval.policy, approvers: at.approval.approvers ?? [] },
           delegations,
@@ -142,7 +146,7 @@ export const approvalRoutes: FastifyPluginAsyncZod = async (app) => {
         const mayApprove = checkApproval({
           ...input,
           decision: "Approved",
-          assetTypeChanges: await assetTypeChanges(db, o.spec.assetType),
+          assetTypeChanges: await assetTypeChanges(db, o.spec.assetType, at),
         });
         items.push({
           order: orderView(o),

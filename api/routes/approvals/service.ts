@@ -12,32 +12,42 @@ import {
   checkApproval,
   exactNamesOf,
   SOD_ACTIONS,
+  SOD_RUNBOOK_ACTIONS,
   type Approver,
   type AuditRowRef,
   type Decision,
   type Delegation,
 } from "../../policy/approvals.ts";
 import { personBehindActor } from "../../../record/identity/tokens.ts";
+import { findEmployee, isOrderingBlocked } from "../../../record/employees/store.ts";
 import { resourcesOf, type Cr } from "../../plugins/resources.ts";
+import { runbooksOf } from "../../policy/acl.ts";
 
 type OrderCr = Cr<OrderSpec, OrderStatus>;
 
 /**
- * Audit rows that created, updated or cloned the asset type, each with the person behind a
- * token row: `data.onBehalfOf` as recorded at the time, else the token's creator (token names
- * are unique forever, record/identity/tokens.ts).
+ * Audit rows that created, updated or cloned the asset type or a runbook it runs (provision,
+ * modify, deprovision: #15 item 7), each with the person behind a token row: `data.onBehalfOf`
+ * as recorded at the time, else the token's creator (token names are unique forever,
+ * record/identity/tokens.ts).
  */
-export async function assetTypeChanges(q: Queryable, assetType: string): Promise<AuditRowRef[]> {
+export async function assetTypeChanges(
+  q: Queryable,
+  assetType: string,
+  spec?: { runbooks?: { provision?: string; modify?: string; deprovision?: string } },
+): Promise<AuditRowRef[]> {
+  const runbooks = spec ? runbooksOf(spec).map((n) => `runbook:${n}`) : [];
   const r = await q.query<{
     id: string;
     action: string;
     actor: string;
     at: Date;
+    target: string;
     on_behalf_of: string | null;
   }>(
-    `SELECT id::text AS id, action, actor, at, data->>'onBehalfOf' AS on_behalf_of FROM audit_events
-      WHERE target = $1 AND action = ANY($2) ORDER BY id`,
-    [`assettype:${assetType}`, SOD_ACTIONS],
+    `SELECT id::text AS id, action, actor, at, target, data->>'onBehalfOf' AS on_behalf_of FROM audit_events
+      WHERE (target = $1 AND action = ANY($2)) OR (target = ANY($3) AND action = ANY($4)) ORDER BY id`,
+    [`assettype:${assetType}`, SOD_ACTIONS, runbooks, SOD_RUNBOOK_ACTIONS],
   );
   const rows: AuditRowRef[] = [];
   for (const { on_behalf_of, ...row } of r.rows) {
@@ -121,6 +131,32 @@ export function approverOfName(name: string): Approver {
   return name.includes("@") ? { email: name } : { username: name };
 }
 
+/**
+ * What the directory says about an order's people, for the approval rules: every identity of
+ * the requester (SCIM id, userName, externalId, e-mails: a self-approval is caught whichever
+ * one the approver's account carries, #15 item 5), and whether the approver is a leaver whose
+ * leaver event has taken effect (nothing of theirs counts any more, item 20).
+ */
+export async function directoryFacts(
+  q: Queryable,
+  requester: { id?: string | undefined; email: string },
+  approver: Approver,
+  now: Date,
+): Promise<{ requesterIdentities: string[]; approverIsLeaver: boolean }> {
+  const ids = new Set<string>([requester.email, ...(requester.id ? [requester.id] : [])]);
+  for (const key of [...ids]) {
+    const e = await findEmployee(q, key);
+    if (!e) continue;
+    for (const v of [e.id, e.userName, e.externalId, ...e.emails]) if (v) ids.add(v);
+    break;
+  }
+  const keys = [approver.email, approver.username].filter((x): x is string => !!x);
+  let approverIsLeaver = false;
+  for (const k of keys)
+    if (await isOrderingBlocked(q, k.includes("@") ? { email: k } : { id: k }, now)) approverIsLeaver = true;
+  return { requesterIdentities: [...ids], approverIsLeaver };
+}
+
 /** The names behind an audit actor string (`admin:<username>`, `user:<email>`, `token:<name>`). */
 export function approverOfActor(actor: string): Approver & { actor: string } {
   const id = actor.slice(actor.indexOf(":") + 1);
@@ -181,20 +217,24 @@ export async function decideOrder(req: FastifyRequest, i: DecideInput): Promise<
       throw new ConflictError(`asset type "${o.spec.assetType}" of this order no longer exists`, {
         reason: "NoAssetType",
       });
+    const facts = await directoryFacts(db, o.spec.requester, approver, now());
     const verdict = checkApproval({
       approver,
       issuer,
+      approverIsLeaver: facts.approverIsLeaver,
       decision: i.decision,
       order: {
         phase: o.status?.phase,
         requesterEmail: o.spec.requester.email,
         manager: o.spec.requester.manager,
         approvals: o.spec.approvals ?? [],
+        requesterIdentities: facts.requesterIdentities,
       },
       policy: { kind: at.spec.approval.policy, approvers: at.spec.approval.approvers ?? [] },
       delegations: await delegationsFor(db, names),
       grants: await grantsFor(db, o.metadata.name),
-      assetTypeChanges: i.decision === "Approved" ? await assetTypeChanges(db, o.spec.assetType) : [],
+      assetTypeChanges:
+        i.decision === "Approved" ? await assetTypeChanges(db, o.spec.assetType, at.spec) : [],
       now: now(),
     });
     if (!verdict.ok) {

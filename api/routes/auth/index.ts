@@ -4,7 +4,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { NotFoundError } from "../../../record/errors.ts";
-import { principalOf } from "../../plugins/auth.ts";
+import { csrfToken, principalOf } from "../../plugins/auth.ts";
 import { changeOwnPassword, isFirstRun, setUpFirstSuperadmin, signIn, signOut } from "./service.ts";
 
 /**
@@ -118,7 +118,7 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     "/auth/csrf",
     { config: { permission: "public" }, schema: { response: { 200: z.object({ csrfToken: z.string() }) } } },
-    async (_req, reply) => ({ csrfToken: reply.generateCsrf() }),
+    async (req, reply) => ({ csrfToken: csrfToken(req, reply) }),
   );
 
   app.post(

@@ -2,15 +2,25 @@
 // server-side apply by `ipsolis-api` and an audit row with before/after, secrets redacted.
 // Asset types obey the admin ACL: a scoped admin's out-of-scope types answer exactly like
 // missing ones, on reads and writes alike; creating a type (PUT of a new name, clone) is for
-// unscoped admins and superadmins (api/policy/acl.ts). A change made with an API token records
+// unscoped admins and superadmins (api/policy/acl.ts). Runbooks are scoped by the asset types
+// that run them (runbookAccess): a scoped admin changes only runbooks their own types alone
+// run, reads ones shared with other teams, and sees none of the rest; their asset types may
+// newly name only runbooks they can see. A change made with an API token records
 // the person behind the token (`data.onBehalfOf`) for separation of duties.
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import type { FastifyRequest } from "fastify";
 import { z } from "zod";
 import { appendAudit, auditDiff, secretKeysOfAssetType, secretKeysOfRunbook } from "../../../record/audit.ts";
-import { ConflictError, ForbiddenError } from "../../../record/errors.ts";
+import { ConflictError, ForbiddenError, UnprocessableError } from "../../../record/errors.ts";
 import { personBehindActor } from "../../../record/identity/tokens.ts";
-import { checkCreate, isVisible, type AclScope } from "../../policy/acl.ts";
+import {
+  checkCreate,
+  isVisible,
+  runbookAccess,
+  runbooksOf,
+  type AclScope,
+  type RunbookAccess,
+} from "../../policy/acl.ts";
 import { countOrdersInUse, decideAssetTypeDelete } from "../../policy/orders.ts";
 import type { Permission } from "../../policy/permissions.ts";
 import { aclScopeFor, notFound } from "../../plugins/acl.ts";
@@ -27,8 +37,9 @@ type Area = {
   write: Permission;
   spec: z.ZodType<object>;
   secretKeys: (spec: object) => string[];
-  acl: boolean;
 };
+
+type RunbookRefs = { runbooks?: { provision?: string; modify?: string; deprovision?: string } };
 
 const View = z.object({
   name: z.string(),
@@ -45,15 +56,54 @@ const view = (o: Cr<object>) => ({
 
 function registerArea(app: Parameters<FastifyPluginAsyncZod>[0], a: Area): void {
   const res = resourcesOf(app.deps);
-  const scopeOf = async (req: FastifyRequest): Promise<AclScope> =>
-    a.acl ? aclScopeFor(req) : { all: true };
+  /** Which asset types run each runbook (for the runbook scope). */
+  const runByOf = async (): Promise<Map<string, string[]>> => {
+    const m = new Map<string, string[]>();
+    for (const t of await res.list<RunbookRefs>("AssetType"))
+      for (const n of runbooksOf(t.spec)) m.set(n, [...(m.get(n) ?? []), t.metadata.name]);
+    return m;
+  };
+  /** The caller's access to one object of this area, before anyone looks whether it exists. */
+  const accessOf = async (
+    req: FastifyRequest,
+    name: string,
+  ): Promise<{ scope: AclScope; access: RunbookAccess }> => {
+    const scope = await aclScopeFor(req);
+    if (a.kind === "AssetType") return { scope, access: isVisible(scope, name) ? "write" : "hidden" };
+    if (scope.all) return { scope, access: "write" };
+    return { scope, access: runbookAccess(scope, (await runByOf()).get(name) ?? []) };
+  };
   /** The object, or the same 404 whether it is missing or outside the caller's ACL scope. */
   const visible = async (req: FastifyRequest, name: string) => {
-    const scope = await scopeOf(req);
-    if (!isVisible(scope, name)) throw notFound(a.noun, name);
+    const { scope, access } = await accessOf(req, name);
+    if (access === "hidden") throw notFound(a.noun, name);
     const o = await res.get<object>(a.kind, name);
     if (!o) throw notFound(a.noun, name);
-    return { o, scope };
+    return { o, scope, access };
+  };
+  /** A runbook other teams' asset types run too: seen, not changed, by a scoped admin. */
+  const mustWrite = (access: RunbookAccess, name: string) => {
+    if (access === "write") return;
+    if (access === "hidden") throw notFound(a.noun, name);
+    throw new ForbiddenError(
+      `${a.noun} "${name}" is also run by asset types outside your grants: an unscoped admin changes it`,
+      { reason: "SharedRunbook" },
+    );
+  };
+  /** A scoped admin's asset type may newly name only runbooks they can see. */
+  const checkRunbookRefs = async (scope: AclScope, before: object | undefined, after: object) => {
+    if (a.kind !== "AssetType" || scope.all) return;
+    const had = new Set(runbooksOf(before ?? {}));
+    const added = runbooksOf(after as RunbookRefs).filter((n) => !had.has(n));
+    if (added.length === 0) return;
+    const runBy = await runByOf();
+    const unseen = added.filter((n) => runbookAccess(scope, runBy.get(n) ?? []) === "hidden");
+    if (unseen.length > 0) {
+      throw new UnprocessableError(
+        `runbook ${unseen.map((n) => JSON.stringify(n)).join(", ")} is not run by any of your asset types: an admin limited to some asset types can name only runbooks those types already run`,
+        { reason: "RunbookOutOfScope" },
+      );
+    }
   };
   const audit = async (
     req: FastifyRequest,
@@ -82,6 +132,8 @@ function registerArea(app: Parameters<FastifyPluginAsyncZod>[0], a: Area): void 
   };
   /** Throws unless the caller may create `name` (the GET's 404 outside a scoped admin's grants). */
   const mayCreate = (scope: AclScope, name: string) => {
+    // A new runbook is run by no type yet: hidden from a scoped admin, so the same 404.
+    if (a.kind === "Runbook" && !scope.all) throw notFound(a.noun, name);
     const c = checkCreate(scope, name);
     if (c.ok) return;
     if (c.reason === "NotFound") throw notFound(a.noun, name);
@@ -93,8 +145,13 @@ function registerArea(app: Parameters<FastifyPluginAsyncZod>[0], a: Area): void 
     `/${a.path}`,
     { config: { permission: a.read }, schema: { response: { 200: z.object({ items: z.array(View) }) } } },
     async (req) => {
-      const scope = await scopeOf(req);
-      const items = (await res.list<object>(a.kind)).filter((o) => isVisible(scope, o.metadata.name));
+      const scope = await aclScopeFor(req);
+      const runBy = a.kind === "Runbook" && !scope.all ? await runByOf() : undefined;
+      const items = (await res.list<object>(a.kind)).filter((o) =>
+        a.kind === "AssetType"
+          ? isVisible(scope, o.metadata.name)
+          : runbookAccess(scope, runBy?.get(o.metadata.name) ?? []) !== "hidden",
+      );
       return { items: items.map(view) };
     },
   );
@@ -113,11 +170,13 @@ function registerArea(app: Parameters<FastifyPluginAsyncZod>[0], a: Area): void 
     },
     async (req, reply) => {
       const name = req.params.name;
-      const scope = await scopeOf(req);
+      const { scope, access } = await accessOf(req, name);
       // Out of scope: the GET's 404 before looking, so "exists, hidden" and "missing" are one answer.
-      if (!isVisible(scope, name)) throw notFound(a.noun, name);
+      if (access === "hidden") throw notFound(a.noun, name);
       const before = await res.get<object>(a.kind, name);
       if (!before) mayCreate(scope, name);
+      else mustWrite(access, name);
+      await checkRunbookRefs(scope, before?.spec, req.body.spec);
       const after = await res.apply<object>(a.kind, name, req.body.spec);
       await audit(req, before ? "updated" : "created", name, before?.spec, after.spec);
       return reply.code(before ? 200 : 201).send(view(after));
@@ -155,7 +214,8 @@ function registerArea(app: Parameters<FastifyPluginAsyncZod>[0], a: Area): void 
       },
     },
     async (req, reply) => {
-      const { o } = await visible(req, req.params.name);
+      const { o, access } = await visible(req, req.params.name);
+      mustWrite(access, req.params.name);
       let extra: Record<string, unknown> = {};
       if (a.kind === "AssetType") {
         // Orders still using the type would stall their deprovisions (#19): refused unless a
@@ -186,7 +246,6 @@ export const catalogRoutes: FastifyPluginAsyncZod = async (app) => {
     write: "assettypes:write",
     spec: AssetTypeSpecSchema,
     secretKeys: (s) => secretKeysOfAssetType(s),
-    acl: true,
   });
   registerArea(app, {
     kind: "Runbook",
@@ -197,6 +256,5 @@ export const catalogRoutes: FastifyPluginAsyncZod = async (app) => {
     write: "runbooks:write",
     spec: RunbookSpecSchema,
     secretKeys: (s) => secretKeysOfRunbook(s),
-    acl: false,
   });
 };

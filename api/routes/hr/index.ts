@@ -61,7 +61,7 @@ export const hrRoutes: FastifyPluginAsyncZod = async (app) => {
     { config: { permission: "hr:leaver", hmac: "hr" }, schema: { querystring: DryRunQuery } },
     async (req, reply) => {
       const deps = req.server.deps;
-      const caller = authenticateWebhook(req, deps.config?.IPSOLIS_HR_WEBHOOK_SECRET, "hr-webhook");
+      const caller = await authenticateWebhook(req, deps.config?.IPSOLIS_HR_WEBHOOK_SECRET, "hr-webhook");
       const body = parseBody(req, LeaverBody);
       const dryRun = body.dryRun === true || req.query.dryRun === "true";
       const given = [body.user, body.upn, body.email, body.employeeId, body.externalId].filter(

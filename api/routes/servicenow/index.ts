@@ -16,6 +16,8 @@ import {
 import type { AssetType } from "../../../crds/generated/index.ts";
 import { createOrder, listAssetTypes } from "../../leaver/orders.ts";
 import { validateAttributes } from "../../policy/attributes.ts";
+import { isVisible } from "../../policy/acl.ts";
+import { aclScopeFor } from "../../plugins/acl.ts";
 import { entitlementOf } from "../orders/index.ts";
 import { authenticateWebhook, keepRawJsonBody, parseBody } from "../../leaver/webhook.ts";
 
@@ -116,7 +118,11 @@ export const servicenowRoutes: FastifyPluginAsyncZod = async (app) => {
     { config: { permission: "servicenow", hmac: "servicenow" } },
     async (req, reply) => {
       const deps = req.server.deps;
-      const caller = authenticateWebhook(req, deps.config?.IPSOLIS_SERVICENOW_WEBHOOK_SECRET, "servicenow");
+      const caller = await authenticateWebhook(
+        req,
+        deps.config?.IPSOLIS_SERVICENOW_WEBHOOK_SECRET,
+        "servicenow",
+      );
       const item = parseBody(req, RequestItem);
       const ritm = item.number.toUpperCase();
       const orderName = `snow-${ritm.toLowerCase()}`;
@@ -144,7 +150,12 @@ export const servicenowRoutes: FastifyPluginAsyncZod = async (app) => {
           "RequesterBlocked",
         );
       }
-      const types = await listAssetTypes(deps.kc, deps.namespace);
+      // Called with a scoped admin's token, the catalogue is their granted types: another team's
+      // type answers exactly like a missing one (#15 item 8). A signed integration sees all.
+      const scope = caller.via === "token" ? await aclScopeFor(req) : ({ all: true } as const);
+      const types = (await listAssetTypes(deps.kc, deps.namespace)).filter((t) =>
+        isVisible(scope, t.metadata?.name ?? ""),
+      );
       const assetType = matchAssetType(types, item.cat_item);
       if (!assetType?.metadata?.name) {
         throw refused(
