@@ -84,8 +84,66 @@ export const ApiEnv = z
         }
       }, "not an IANA time zone (e.g. Europe/Berlin)")
       .default("UTC"),
+    // ---- notifications (api/notify/settings.ts): values from a Secret, never a CR spec or a log ----
+    /** Which channels the installation uses (comma list of email, teams, webhook). Default: every configured one. */
+    IPSOLIS_NOTIFY_CHANNELS: z
+      .string()
+      .regex(
+        /^(email|teams|webhook)(,(email|teams|webhook))*$/,
+        "a comma-separated list of email, teams, webhook",
+      )
+      .optional(),
+    /** SMTP server for e-mail; unset = no e-mail. */
+    IPSOLIS_SMTP_HOST: z.string().min(1).optional(),
+    IPSOLIS_SMTP_PORT: z.coerce.number().int().min(1).max(65535).default(587),
+    /** require (default): refuse to send without STARTTLS; opportunistic; off (a loopback test server). */
+    IPSOLIS_SMTP_STARTTLS: z.enum(["require", "opportunistic", "off"]).default("require"),
+    /** Implicit TLS (port 465). */
+    IPSOLIS_SMTP_SECURE: z.enum(["true", "false"]).default("false"),
+    IPSOLIS_SMTP_USER: z.string().min(1).optional(),
+    IPSOLIS_SMTP_PASSWORD: z.string().min(1).optional(),
+    IPSOLIS_SMTP_FROM: z.string().min(3).default("ipsolis <ipsolis@localhost>"),
+    /** PEM file of a private CA for the SMTP server's certificate. */
+    IPSOLIS_SMTP_CA_FILE: z.string().min(1).optional(),
+    /** Microsoft Teams incoming-webhook / Workflows URL (a secret: it is a capability). */
+    IPSOLIS_TEAMS_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
+    /** Generic notification webhook (Standard Webhooks signed with IPSOLIS_NOTIFY_WEBHOOK_SECRET). */
+    IPSOLIS_NOTIFY_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
+    IPSOLIS_NOTIFY_WEBHOOK_SECRET: z.string().min(24, "at least 24 characters (a whsec_… secret)").optional(),
+    /** How often the outbox worker looks for due messages (it is also woken by each event). */
+    IPSOLIS_NOTIFY_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(5000),
   })
   .superRefine((c, ctx) => {
+    if ((c.IPSOLIS_NOTIFY_WEBHOOK_URL === undefined) !== (c.IPSOLIS_NOTIFY_WEBHOOK_SECRET === undefined)) {
+      for (const k of ["IPSOLIS_NOTIFY_WEBHOOK_URL", "IPSOLIS_NOTIFY_WEBHOOK_SECRET"] as const) {
+        if (c[k] === undefined)
+          ctx.addIssue({
+            code: "custom",
+            path: [k],
+            message: "required when the other webhook setting is given",
+          });
+      }
+    }
+    if ((c.IPSOLIS_SMTP_USER === undefined) !== (c.IPSOLIS_SMTP_PASSWORD === undefined)) {
+      for (const k of ["IPSOLIS_SMTP_USER", "IPSOLIS_SMTP_PASSWORD"] as const) {
+        if (c[k] === undefined)
+          ctx.addIssue({ code: "custom", path: [k], message: "SMTP auth needs both user and password" });
+      }
+    }
+    for (const ch of c.IPSOLIS_NOTIFY_CHANNELS?.split(",") ?? []) {
+      const missing =
+        ch === "email"
+          ? c.IPSOLIS_SMTP_HOST === undefined && "IPSOLIS_SMTP_HOST"
+          : ch === "teams"
+            ? c.IPSOLIS_TEAMS_WEBHOOK_URL === undefined && "IPSOLIS_TEAMS_WEBHOOK_URL"
+            : c.IPSOLIS_NOTIFY_WEBHOOK_URL === undefined && "IPSOLIS_NOTIFY_WEBHOOK_URL";
+      if (missing)
+        ctx.addIssue({
+          code: "custom",
+          path: ["IPSOLIS_NOTIFY_CHANNELS"],
+          message: `channel ${ch} needs ${missing}`,
+        });
+    }
     const sso = [c.IPSOLIS_OIDC_AUTHORITY, c.IPSOLIS_OIDC_CLIENT_ID, c.IPSOLIS_OIDC_CLIENT_SECRET];
     if (sso.some((v) => v !== undefined) && sso.some((v) => v === undefined)) {
       for (const k of [

@@ -10,6 +10,8 @@ import { readFile } from "node:fs/promises";
 import { buildApp, type App } from "./app.ts";
 import { createOidcClient } from "./oidc/client.ts";
 import { ApiEnv, type ApiConfig } from "./config.ts";
+import { startNotifier } from "./notify/notifier.ts";
+import { notifySettingsOf } from "./notify/settings.ts";
 
 export async function startServer(
   env: Record<string, string | undefined>,
@@ -45,7 +47,23 @@ export async function startServer(
   });
   const url = await app.listen({ host: config.IPSOLIS_LISTEN_HOST, port: config.IPSOLIS_LISTEN_PORT });
   log.info({ url }, "ipsolis API listening");
+  // Background work, started here and nowhere else: approval requests and outcomes to the
+  // outbox, and its delivery (reminders/escalation/expiry are the CronJob's, api/notify/tick.ts).
+  const settings = await notifySettingsOf(config);
+  const notifier = startNotifier({
+    db,
+    kc,
+    namespace: config.IPSOLIS_NAMESPACE,
+    log,
+    now: () => new Date(),
+    settings,
+    linkSecret: app.security.linkSecret,
+    publicUrl: app.security.publicUrl,
+    intervalMs: config.IPSOLIS_NOTIFY_INTERVAL_MS,
+  });
+  log.info({ channels: [...settings.channels.keys()] }, "notifications started");
   const stop = async () => {
+    await notifier.stop();
     await app.close();
     await db.end();
   };

@@ -177,6 +177,10 @@ const en = {
   "link.decideAs": "You decide as {name}. Nothing happens until you press a button.",
   "link.thanks.Approved": "Order {order}: approved. Thank you.",
   "link.thanks.Declined": "Order {order}: declined. Thank you.",
+  "link.expired": "The approval of order {order} expired at {at}: decisions are no longer accepted.",
+  "link.closed": "Order {order} no longer waits for a decision (it is {phase}).",
+  "link.chosen.Approved": "You chose to approve. Confirm with the button below.",
+  "link.chosen.Declined": "You chose to decline. Confirm with the button below.",
   "delegation.title": "Your deputy",
   "delegation.help":
     "While you are away, your deputy decides the approvals that wait for you. You stay responsible for choosing them.",
@@ -393,6 +397,11 @@ const de: Record<MessageKey, string> = {
   "link.decideAs": "Sie entscheiden als {name}. Es passiert nichts, bevor Sie eine Schaltfläche drücken.",
   "link.thanks.Approved": "Bestellung {order}: genehmigt. Danke.",
   "link.thanks.Declined": "Bestellung {order}: abgelehnt. Danke.",
+  "link.expired":
+    "Die Genehmigung der Bestellung {order} ist am {at} abgelaufen: Entscheidungen werden nicht mehr angenommen.",
+  "link.closed": "Bestellung {order} wartet nicht mehr auf eine Entscheidung (Status: {phase}).",
+  "link.chosen.Approved": "Sie haben Genehmigen gewählt. Bestätigen Sie mit der Schaltfläche unten.",
+  "link.chosen.Declined": "Sie haben Ablehnen gewählt. Bestätigen Sie mit der Schaltfläche unten.",
   "delegation.title": "Ihre Vertretung",
   "delegation.help":
     "Während Sie abwesend sind, entscheidet Ihre Vertretung über Genehmigungen, die auf Sie warten.",

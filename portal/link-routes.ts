@@ -5,6 +5,7 @@ import { z } from "zod";
 import { appendAudit } from "../record/audit.ts";
 import type { OrderSpec, OrderStatus } from "../crds/generated/order.ts";
 import { resourcesOf } from "../api/plugins/resources.ts";
+import { EXPIRY_APPROVER } from "../crds/approval-policy.ts";
 import { assetTypeOf, decideOrder, verifyApprovalLink } from "../api/portal/index.ts";
 import { ctxOf, send } from "./context.ts";
 import { approvalLinkPage } from "./pages/approvals.ts";
@@ -15,7 +16,15 @@ export const approvalLinkRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.get(
     "/approve/:token",
-    { config: { permission: "public" }, schema: { hide: true, params: TokenParams } },
+    {
+      config: { permission: "public" },
+      schema: {
+        hide: true,
+        params: TokenParams,
+        // The mail's Approve / Decline buttons preselect; only this page's POST decides.
+        querystring: z.object({ decision: z.enum(["Approved", "Declined"]).optional() }).loose(),
+      },
+    },
     async (req, reply) => {
       const check = verifyApprovalLink(
         req.server.security.linkSecret,
@@ -44,9 +53,27 @@ export const approvalLinkRoutes: FastifyPluginAsyncZod = async (app) => {
           approvalLinkPage(await ctxOf(req, reply), { error: "this order no longer exists" }),
           404,
         );
+      // Decided, withdrawn or expired: say so, offer no buttons (409 like the POST would answer).
+      const ctx = await ctxOf(req, reply);
+      const expired = (o.spec.approvals ?? []).find((a) => a.approver === EXPIRY_APPROVER);
+      if (expired)
+        return send(
+          reply,
+          approvalLinkPage(ctx, { error: ctx.t("link.expired", { order: o.metadata.name, at: expired.at }) }),
+          409,
+        );
+      if (o.status?.phase && o.status.phase !== "PendingApproval")
+        return send(
+          reply,
+          approvalLinkPage(ctx, {
+            error: ctx.t("link.closed", { order: o.metadata.name, phase: o.status.phase }),
+          }),
+          409,
+        );
       return send(
         reply,
-        approvalLinkPage(await ctxOf(req, reply), {
+        approvalLinkPage(ctx, {
+          chosen: req.query.decision,
           action: `/approve/${req.params.token}`,
           approver: check.claims.approver,
           order: {

@@ -136,7 +136,7 @@ export async function deliverDue(
             d.publicUrl,
           ).toString()
         : undefined;
-      const message = renderMessage(row.kind, row.payload.data, row.payload.lang, link);
+      const message = renderMessage(row.kind, row.payload.data, row.payload.lang, link, d.publicUrl);
       try {
         await channel.deliver({
           id: `msg_${row.id}`,

@@ -28,7 +28,7 @@ export type MessageData = {
   number?: string | undefined;
   /** approval_escalated / approval_reassigned: in whose place the recipient decides. */
   inPlaceOf?: string | undefined;
-  /** order_outcome: Provisioned, Failed, Declined, Revoked, ApprovalExpired. */
+  /** order_outcome: Approved, Provisioned, Failed, Declined, Revoked, ApprovalExpired. */
   outcome?: string | undefined;
   /** order_outcome: the step's error, the decline comment, why it expired. */
   detail?: string | undefined;
@@ -61,6 +61,7 @@ type Texts = { subject: string; lines: string[] };
 
 const outcomeWord: Record<Lang, Record<string, string>> = {
   en: {
+    Approved: "was approved",
     Provisioned: "is ready",
     Failed: "failed",
     Declined: "was declined",
@@ -68,6 +69,7 @@ const outcomeWord: Record<Lang, Record<string, string>> = {
     ApprovalExpired: "expired without a decision",
   },
   de: {
+    Approved: "wurde genehmigt",
     Provisioned: "ist bereit",
     Failed: "ist fehlgeschlagen",
     Declined: "wurde abgelehnt",
@@ -187,9 +189,16 @@ function texts(kind: NotificationKind, d: MessageData, lang: Lang): Texts {
  * Renders one message. `link` is the recipient's own approval link (approval kinds only): the
  * buttons open its page with the decision preselected; the page's POST alone acts.
  */
-export function renderMessage(kind: NotificationKind, d: MessageData, lang: Lang, link?: string): Rendered {
+export function renderMessage(
+  kind: NotificationKind,
+  d: MessageData,
+  lang: Lang,
+  link?: string,
+  publicUrl?: string,
+): Rendered {
   const t = texts(kind, d, lang);
   const de = lang === "de";
+  const portal = publicUrl ? portalLinkOf(kind, d, publicUrl) : undefined;
   const actions = link
     ? [
         { title: de ? "Genehmigen" : "Approve", url: `${link}?decision=Approved` },
@@ -206,6 +215,7 @@ export function renderMessage(kind: NotificationKind, d: MessageData, lang: Lang
     "",
     ...actions.map((a) => `${a.title}: ${a.url}`),
     ...(note ? ["", note] : []),
+    ...(portal ? ["", `${de ? "Im Portal" : "In the portal"}: ${portal}`] : []),
     "",
     "— ipsolis",
   ].join("\n");
@@ -217,7 +227,17 @@ export function renderMessage(kind: NotificationKind, d: MessageData, lang: Lang
       ? `<p>${actions.map((a) => `<a href="${e(a.url)}">${e(a.title)}</a>`).join(" &middot; ")}</p>`
       : "",
     note ? `<p><small>${e(note)}</small></p>` : "",
+    portal ? `<p><a href="${e(portal)}">${de ? "Im Portal öffnen" : "Open in the portal"}</a></p>` : "",
     "<p>— ipsolis</p></body></html>",
   ].join("\n");
   return { subject: t.subject, text, html, actions };
+}
+
+/** The portal page a message points to: the approvals inbox, or the order's own page. */
+export function portalLinkOf(kind: NotificationKind, d: MessageData, publicUrl: string): string | undefined {
+  if (kind.startsWith("approval_")) return new URL("/portal/approvals", publicUrl).toString();
+  if (kind === "order_outcome" && d.order)
+    return new URL(`/portal/orders/${encodeURIComponent(d.order)}`, publicUrl).toString();
+  if (kind === "delegation_started") return new URL("/portal/delegation", publicUrl).toString();
+  return undefined;
 }

@@ -86,11 +86,24 @@ export function approvalLinkPage(
       cost?: string | undefined;
     };
     approver?: string | undefined;
+    /** The button the mail's link preselected: shown first, focused for Enter. */
+    chosen?: "Approved" | "Declined" | undefined;
     message?: string | undefined;
     error?: string | undefined;
   },
 ): SafeHtml {
   const t = ctx.t;
+  const button = (d: "Approved" | "Declined", label: string, primary: boolean) =>
+    html`<button
+      name="decision"
+      value="${d}"
+      class="${primary ? "" : "secondary"}"
+      ${p.chosen === d ? html`autofocus` : ""}
+    >
+      ${label}
+    </button>`;
+  const approve = button("Approved", t("approvals.approve"), p.chosen !== "Declined");
+  const decline = button("Declined", t("approvals.decline"), p.chosen === "Declined");
   if (p.error) return layout(ctx, t("link.titleDone"), flash("error", p.error));
   if (p.message) return layout(ctx, t("link.titleDone"), flash("ok", p.message));
   const o = p.order!;
@@ -114,12 +127,12 @@ export function approvalLinkPage(
         <dd>${o.reason ?? t("order.notEntered")}</dd>
       </dl>
       <p>${t("link.decideAs", { name: p.approver ?? "" })}</p>
+      ${p.chosen ? html`<p><strong>${t(`link.chosen.${p.chosen}`)}</strong></p>` : ""}
       <form method="post" action="${p.action}">
         ${csrfField(ctx)}
         ${field(ctx, { id: "comment", name: "comment", label: t("approvals.comment"), kind: "text", maxlength: 2000 })}
         <div class="actions">
-          <button name="decision" value="Approved">${t("approvals.approve")}</button>
-          <button name="decision" value="Declined" class="secondary">${t("approvals.decline")}</button>
+          ${p.chosen === "Declined" ? html`${decline}${approve}` : html`${approve}${decline}`}
         </div>
       </form>
     </article>`,

@@ -16,14 +16,20 @@ import { K8sName } from "../catalog/schemas.ts";
 import { listVisibleOrders, orderView, visibleOrder } from "../orders/index.ts";
 import {
   aliasesOf,
+  approverOfName,
   assetTypeChanges,
   deciderOf,
-  directoryFacts,
   decideOrder,
   delegationsFor,
+  directoryFacts,
+  grantsFor,
   ownNameOf,
 } from "./service.ts";
 import { mintApprovalLink } from "./links.ts";
+import { withTransaction } from "../../../record/db.ts";
+import { checkDelegationWindow } from "../../policy/approvals-notify.ts";
+import { notifyDelegationStarted } from "../../notify/delegations.ts";
+import { channelNamesOf } from "../../notify/settings.ts";
 
 const Params = z.object({ name: K8sName });
 const OrderOut = z.record(z.string(), z.unknown());
@@ -35,6 +41,7 @@ const DelegationView = z.object({
   startsAt: z.date(),
   endsAt: z.date(),
   createdBy: z.string(),
+  reason: z.string().optional(),
 });
 
 /**
@@ -131,6 +138,7 @@ export const approvalRoutes: FastifyPluginAsyncZod = async (app) => {
           },
           policy: { kind: at.approval.policy, approvers: at.approval.approvers ?? [] },
           delegations,
+          grants: await grantsFor(db, o.metadata.name),
           now: now(),
         };
         const mayDecide = checkApproval({ ...input, decision: "Declined", assetTypeChanges: [] });
@@ -153,10 +161,12 @@ export const approvalRoutes: FastifyPluginAsyncZod = async (app) => {
   );
 
   // ---- delegation windows ----
+  // `self`: everyone manages their own deputy, employees included (an employee who is a manager
+  // approves by a per-order right, not a role, #17); only admins see and set others'.
   app.get(
     "/delegations",
     {
-      config: { permission: "orders:approve" },
+      config: { permission: "self" },
       schema: { response: { 200: z.object({ items: z.array(DelegationView) }) } },
     },
     async (req) => {
@@ -169,8 +179,9 @@ export const approvalRoutes: FastifyPluginAsyncZod = async (app) => {
         starts_at: Date;
         ends_at: Date;
         created_by: string;
+        reason: string | null;
       }>(
-        `SELECT id::text AS id, principal, deputy, starts_at, ends_at, created_by FROM delegations
+        `SELECT id::text AS id, principal, deputy, starts_at, ends_at, created_by, reason FROM delegations
           WHERE $1 OR lower(principal) = ANY($2) OR lower(deputy) = ANY($2) ORDER BY starts_at`,
         [all, await allNamesOf(req.server.deps.db, p)],
       );
@@ -182,6 +193,7 @@ export const approvalRoutes: FastifyPluginAsyncZod = async (app) => {
           startsAt: d.starts_at,
           endsAt: d.ends_at,
           createdBy: d.created_by,
+          ...(d.reason ? { reason: d.reason } : {}),
         })),
       };
     },
@@ -190,7 +202,7 @@ export const approvalRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     "/delegations",
     {
-      config: { permission: "orders:approve" },
+      config: { permission: "self" },
       schema: {
         body: z.object({
           /** Whose approvals the deputy takes over; yourself unless you are an admin. */
@@ -198,6 +210,8 @@ export const approvalRoutes: FastifyPluginAsyncZod = async (app) => {
           deputy: z.string().min(1),
           startsAt: z.coerce.date(),
           endsAt: z.coerce.date(),
+          /** Why (holiday, leave): shown to the deputy. */
+          reason: z.string().max(500).optional(),
         }),
         response: { 201: DelegationView },
       },
@@ -222,16 +236,47 @@ export const approvalRoutes: FastifyPluginAsyncZod = async (app) => {
           details: { fields: [{ path: "body.endsAt", message: "must be after startsAt" }] },
         });
       }
-      if (req.body.deputy.toLowerCase() === principal.toLowerCase()) {
-        throw new InputError("a deputy must be someone else", { reason: "SelfDeputy" });
+      const window = checkDelegationWindow(req.body.startsAt, req.body.endsAt, req.server.deps.now());
+      if (!window.ok) {
+        throw new InputError(window.message, {
+          reason: "BadWindow",
+          details: { fields: [{ path: "body.endsAt", message: window.message }] },
+        });
       }
-      const r = await req.server.deps.db.query<{ id: string }>(
-        `INSERT INTO delegations (principal, deputy, starts_at, ends_at, created_by)
-         VALUES ($1, $2, $3, $4, $5) RETURNING id::text AS id`,
-        [principal, req.body.deputy, req.body.startsAt, req.body.endsAt, p.actor],
-      );
-      const id = r.rows[0]!.id;
-      await appendAudit(req.server.deps.db, {
+      // Oneself under any name: the caller's own names, and the principal's account names.
+      const principalNames = [principal, ...(await aliasesOf(req.server.deps.db, approverOfName(principal)))];
+      if (
+        isOwn
+          ? (await allNamesOf(req.server.deps.db, p)).includes(req.body.deputy.trim().toLowerCase())
+          : principalNames.some((n) => n.toLowerCase() === req.body.deputy.trim().toLowerCase())
+      ) {
+        throw new InputError("a deputy must be someone else", {
+          reason: "SelfDeputy",
+          details: { fields: [{ path: "body.deputy", message: "must be someone else" }] },
+        });
+      }
+      const { db, now } = req.server.deps;
+      const id = await withTransaction(db, async (c) => {
+        const r = await c.query<{ id: string }>(
+          `INSERT INTO delegations (principal, deputy, starts_at, ends_at, created_by, reason)
+           VALUES ($1, $2, $3, $4, $5, $6) RETURNING id::text AS id`,
+          [principal, req.body.deputy, req.body.startsAt, req.body.endsAt, p.actor, req.body.reason ?? null],
+        );
+        const newId = r.rows[0]!.id;
+        // The deputy is told, in the same transaction (the outbox delivers).
+        await notifyDelegationStarted(c, {
+          id: newId,
+          principal,
+          deputy: req.body.deputy,
+          startsAt: req.body.startsAt,
+          endsAt: req.body.endsAt,
+          reason: req.body.reason,
+          channels: channelNamesOf(req.server.deps.config ?? {}),
+          now: now(),
+        });
+        return newId;
+      });
+      await appendAudit(db, {
         actor: p.actor,
         action: "delegation_created",
         target: `delegation:${id}`,
@@ -242,6 +287,7 @@ export const approvalRoutes: FastifyPluginAsyncZod = async (app) => {
           deputy: req.body.deputy,
           startsAt: req.body.startsAt.toISOString(),
           endsAt: req.body.endsAt.toISOString(),
+          ...(req.body.reason ? { reason: req.body.reason } : {}),
         },
       });
       return reply.code(201).send({ ...req.body, id, principal, createdBy: p.actor });
@@ -251,7 +297,7 @@ export const approvalRoutes: FastifyPluginAsyncZod = async (app) => {
   app.delete(
     "/delegations/:id",
     {
-      config: { permission: "orders:approve" },
+      config: { permission: "self" },
       schema: { params: z.object({ id: z.string().regex(/^\d{1,18}$/) }), response: { 204: z.null() } },
     },
     async (req, reply) => {

@@ -126,6 +126,11 @@ export async function aliasesOf(q: Queryable, a: Approver): Promise<string[]> {
   return r.rows.flatMap((u) => [u.username, ...(u.email ? [u.email] : [])]);
 }
 
+/** A plain name (a listed entry, a delegation's principal) as an Approver to look up. */
+export function approverOfName(name: string): Approver {
+  return name.includes("@") ? { email: name } : { username: name };
+}
+
 /**
  * What the directory says about an order's people, for the approval rules: every identity of
  * the requester (SCIM id, userName, externalId, e-mails: a self-approval is caught whichever
@@ -156,6 +161,23 @@ export async function directoryFacts(
 export function approverOfActor(actor: string): Approver & { actor: string } {
   const id = actor.slice(actor.indexOf(":") + 1);
   return id.includes("@") ? { actor, email: id } : { actor, username: id };
+}
+
+/**
+ * Who the scheduler let decide in a listed approver's place on this Order (escalation to the
+ * approver's manager or the escalateTo group: `approval_recipients`, api/notify): each counts
+ * as the approver whose place they took.
+ */
+export async function grantsFor(
+  q: Queryable,
+  order: string,
+): Promise<{ approverKey: string; names: string[] }[]> {
+  const r = await q.query<{ recipient: string; approver_key: string }>(
+    `SELECT recipient, approver_key FROM approval_recipients
+      WHERE order_name = $1 AND role = 'escalation' AND revoked_at IS NULL`,
+    [order],
+  );
+  return r.rows.map((g) => ({ approverKey: g.approver_key, names: [g.recipient] }));
 }
 
 export type DecideInput = {
@@ -210,6 +232,7 @@ export async function decideOrder(req: FastifyRequest, i: DecideInput): Promise<
       },
       policy: { kind: at.spec.approval.policy, approvers: at.spec.approval.approvers ?? [] },
       delegations: await delegationsFor(db, names),
+      grants: await grantsFor(db, o.metadata.name),
       assetTypeChanges:
         i.decision === "Approved" ? await assetTypeChanges(db, o.spec.assetType, at.spec) : [],
       now: now(),
