@@ -63,7 +63,19 @@ export type Person = { email: string; name: string; manager: string | null; lang
 
 export async function startStack(t: TestContext, prefix: string, people: Person[]): Promise<Stack> {
   await applyCrds();
-  const url = await newDatabase(t, prefix);
+  // node:test runs after-hooks in the order they were added: the database must be dropped
+  // after the API and the notifier let go of it, so both go through one last-in-first-out list.
+  const teardown: (() => Promise<void>)[] = [];
+  t.after(async () => {
+    for (const fn of teardown.reverse()) await fn();
+  });
+  const url = await newDatabase({
+      after: ((fn: () => unknown) => {
+        teardown.push(async () => {
+          await fn();
+        });
+      }) as TestContext["after"],
+    }, prefix);
   await migrate(url);
   const db = createPool(url, { max: 8 });
   const ns = await newNamespace(t, prefix);
@@ -139,7 +151,7 @@ export async function startStack(t: TestContext, prefix: string, people: Person[
     },
     asEmployee: (email, id) => signInAsEmployee(apiOf(stack), email, id),
   };
-  t.after(async () => {
+  teardown.push(async () => {
     await stack.notifier.stop();
     await app.close();
     await db.end();
