@@ -1,45 +1,24 @@
-// Route area: admin accounts (with the last-superadmin guard), per-asset-type ACL grants, API
-// tokens (mint guard, shown once, revocation), security settings (issue #5). Delegations are
-// in the approvals area.
+// Route area: admin accounts, per-asset-type ACL grants, API tokens, security settings (issue
+// #5): thin declarations over the admin service (api/admin/service.ts), which the console
+// pages call too. Delegations are in the approvals area.
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { withTransaction } from "../../../record/db.ts";
-import { appendAudit } from "../../../record/audit.ts";
+import { SecuritySettings } from "../../../record/identity/settings.ts";
+import type { ApiToken } from "../../../record/identity/tokens.ts";
+import { isScope, ROLES } from "../../policy/permissions.ts";
 import {
-  ConflictError,
-  ForbiddenError,
-  InputError,
-  NotFoundError,
-  UnprocessableError,
-} from "../../../record/errors.ts";
-import { hashPassword } from "../../../record/identity/passwords.ts";
-import {
-  countActiveSuperadmins,
-  createUser,
-  deleteUser,
-  getUser,
-  listGrants,
-  listUsers,
-  publicUser,
-  updateUser,
-} from "../../../record/identity/users.ts";
-import { deleteUserSessions } from "../../../record/identity/sessions.ts";
-import {
-  createApiToken,
-  listApiTokens,
-  revokeApiToken,
-  revokeTokensOf,
-  type ApiToken,
-} from "../../../record/identity/tokens.ts";
-import {
-  getSecuritySettings,
-  putSecuritySettings,
-  SecuritySettings,
-} from "../../../record/identity/settings.ts";
-import { checkNewPassword, checkSelfChange, checkSuperadminGuard } from "../../policy/accounts.ts";
-import { resourcesOf } from "../../plugins/resources.ts";
-import { checkMint, isScope, ROLES } from "../../policy/permissions.ts";
-import { principalOf } from "../../plugins/auth.ts";
+  changeSecuritySettings,
+  createAdminUser,
+  deleteAdminUser,
+  grantsOf,
+  listAdminUsers,
+  listTokens,
+  mintToken,
+  revokeToken,
+  securitySettingsOf,
+  setGrants,
+  updateAdminUser,
+} from "../../admin/service.ts";
 import { UserView } from "../auth/index.ts";
 
 const Role = z.enum(ROLES);
@@ -69,7 +48,7 @@ export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
       config: { permission: "users:admin" },
       schema: { response: { 200: z.object({ users: z.array(UserView) }) } },
     },
-    async (req) => ({ users: await listUsers(req.server.deps.db) }),
+    async (req) => ({ users: await listAdminUsers(req) }),
   );
 
   app.post(
@@ -86,27 +65,7 @@ export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 201: z.object({ user: UserView }) },
       },
     },
-    async (req, reply) => {
-      const p = principalOf(req);
-      const { db } = req.server.deps;
-      const settings = await getSecuritySettings(db);
-      const check = checkNewPassword({ next: req.body.password, minLength: settings.passwordMinLength });
-      if (!check.ok) throw new InputError(check.message, { reason: check.reason });
-      const passwordHash = await hashPassword(req.body.password);
-      const user = await withTransaction(db, async (c) => {
-        const u = await createUser(c, { ...req.body, passwordHash });
-        await appendAudit(c, {
-          actor: p.actor,
-          action: "admin_user_created",
-          target: `user:${u.username}`,
-          requestId: req.id,
-          source: "api",
-          data: { role: u.role, email: u.email },
-        });
-        return u;
-      });
-      return reply.code(201).send({ user });
-    },
+    async (req, reply) => reply.code(201).send({ user: await createAdminUser(req, req.body) }),
   );
 
   app.patch(
@@ -123,68 +82,14 @@ export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: z.object({ user: UserView }) },
       },
     },
-    async (req) => {
-      const p = principalOf(req);
-      const user = await withTransaction(req.server.deps.db, async (c) => {
-        const active = await countActiveSuperadmins(c);
-        const before = await getUser(c, req.params.id, { forUpdate: true });
-        if (!before) throw new NotFoundError(`user ${req.params.id} not found`);
-        const own = checkSelfChange(p.accountId, before, { kind: "update", ...req.body });
-        if (!own.ok) throw new ConflictError(own.message, { reason: own.reason });
-        const guard = checkSuperadminGuard(before, { kind: "update", ...req.body }, active);
-        if (!guard.ok) throw new ConflictError(guard.message, { reason: guard.reason });
-        const after = await updateUser(c, before.id, req.body);
-        if (req.body.disabled === true || (req.body.role && req.body.role !== before.role)) {
-          await deleteUserSessions(c, before.id);
-        }
-        // A disabled account's tokens die (re-enabling does not revive them); a demoted one's
-        // act with the new role from their next use on (api/plugins/auth.ts).
-        const revoked =
-          req.body.disabled === true && !before.disabled
-            ? await revokeTokensOf(c, `admin:${before.username}`, req.server.deps.now())
-            : [];
-        await appendAudit(c, {
-          actor: p.actor,
-          action: "admin_user_updated",
-          target: `user:${before.username}`,
-          requestId: req.id,
-          source: "api",
-          data: {
-            before: publicUser(before),
-            after,
-            ...(revoked.length > 0 ? { tokensRevoked: revoked } : {}),
-          },
-        });
-        return after;
-      });
-      return { user };
-    },
+    async (req) => ({ user: await updateAdminUser(req, req.params.id, req.body) }),
   );
 
   app.delete(
     "/admin/users/:id",
     { config: { permission: "users:admin" }, schema: { params: IdParams, response: { 204: z.null() } } },
     async (req, reply) => {
-      const p = principalOf(req);
-      await withTransaction(req.server.deps.db, async (c) => {
-        const active = await countActiveSuperadmins(c);
-        const before = await getUser(c, req.params.id, { forUpdate: true });
-        if (!before) throw new NotFoundError(`user ${req.params.id} not found`);
-        const own = checkSelfChange(p.accountId, before, { kind: "delete" });
-        if (!own.ok) throw new ConflictError(own.message, { reason: own.reason });
-        const guard = checkSuperadminGuard(before, { kind: "delete" }, active);
-        if (!guard.ok) throw new ConflictError(guard.message, { reason: guard.reason });
-        await deleteUser(c, before.id);
-        const revoked = await revokeTokensOf(c, `admin:${before.username}`, req.server.deps.now());
-        await appendAudit(c, {
-          actor: p.actor,
-          action: "admin_user_deleted",
-          target: `user:${before.username}`,
-          requestId: req.id,
-          source: "api",
-          data: { before: publicUser(before), ...(revoked.length > 0 ? { tokensRevoked: revoked } : {}) },
-        });
-      });
+      await deleteAdminUser(req, req.params.id);
       return reply.code(204).send(null);
     },
   );
@@ -196,11 +101,7 @@ export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
       config: { permission: "users:admin" },
       schema: { params: IdParams, response: { 200: z.object({ assetTypes: z.array(z.string()) }) } },
     },
-    async (req) => {
-      const u = await getUser(req.server.deps.db, req.params.id);
-      if (!u) throw new NotFoundError(`user ${req.params.id} not found`);
-      return { assetTypes: await listGrants(req.server.deps.db, u.id) };
-    },
+    async (req) => ({ assetTypes: await grantsOf(req, req.params.id) }),
   );
 
   app.put(
@@ -213,43 +114,7 @@ export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: z.object({ assetTypes: z.array(z.string()) }) },
       },
     },
-    async (req) => {
-      const p = principalOf(req);
-      return withTransaction(req.server.deps.db, async (c) => {
-        const u = await getUser(c, req.params.id, { forUpdate: true });
-        if (!u) throw new NotFoundError(`user ${req.params.id} not found`);
-        const before = await listGrants(c, u.id);
-        const wanted = [...new Set(req.body.assetTypes)].sort();
-        // A grant names an existing asset type (a typo would silently scope the admin to
-        // nothing useful); one kept from before may name a type deleted since.
-        const added = wanted.filter((t) => !before.includes(t));
-        if (added.length > 0) {
-          const known = new Set(
-            (await resourcesOf(req.server.deps).list("AssetType")).map((o) => o.metadata.name),
-          );
-          const unknown = added.filter((t) => !known.has(t));
-          if (unknown.length > 0) {
-            throw new UnprocessableError(
-              `no such asset type: ${unknown.join(", ")} (a grant names an existing asset type)`,
-              { reason: "UnknownAssetType", details: { unknown } },
-            );
-          }
-        }
-        await c.query("DELETE FROM asset_type_grants WHERE user_id = $1", [u.id]);
-        for (const t of wanted) {
-          await c.query("INSERT INTO asset_type_grants (user_id, asset_type) VALUES ($1, $2)", [u.id, t]);
-        }
-        await appendAudit(c, {
-          actor: p.actor,
-          action: "acl_grants_updated",
-          target: `user:${u.username}`,
-          requestId: req.id,
-          source: "api",
-          data: { before, after: wanted },
-        });
-        return { assetTypes: wanted };
-      });
-    },
+    async (req) => setGrants(req, req.params.id, req.body),
   );
 
   // ---- API tokens ----
@@ -259,7 +124,7 @@ export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
       config: { permission: "tokens:write" },
       schema: { response: { 200: z.object({ tokens: z.array(TokenView) }) } },
     },
-    async (req) => ({ tokens: (await listApiTokens(req.server.deps.db)).map(tokenView) }),
+    async (req) => ({ tokens: (await listTokens(req)).map(tokenView) }),
   );
 
   app.post(
@@ -291,46 +156,7 @@ export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
         },
       },
     },
-    async (req, reply) => {
-      const p = principalOf(req);
-      const mint = checkMint(p, req.body);
-      if (!mint.ok) throw new ForbiddenError(mint.message, { reason: mint.reason });
-      if (req.body.expiresAt && req.body.expiresAt.getTime() <= req.server.deps.now().getTime()) {
-        throw new InputError("expiresAt must be in the future", { reason: "Expired" });
-      }
-      // A token minted by a token cannot outlive it: no expiry given inherits the minting
-      // token's; a later one is refused.
-      if (p.expiresAt && req.body.expiresAt && req.body.expiresAt > p.expiresAt) {
-        throw new InputError(
-          `expiresAt must not be after the expiry of the token you mint with (${p.expiresAt.toISOString()})`,
-          { reason: "OutlivesParent" },
-        );
-      }
-      const expiresAt = req.body.expiresAt ?? p.expiresAt ?? null;
-      const made = await withTransaction(req.server.deps.db, async (c) => {
-        const t = await createApiToken(c, { ...req.body, expiresAt, createdBy: p.actor });
-        await appendAudit(c, {
-          actor: p.actor,
-          action: "api_token_created",
-          target: `token:${req.body.name}`,
-          requestId: req.id,
-          source: "api",
-          data: {
-            role: req.body.role,
-            scopes: req.body.scopes,
-            expiresAt: expiresAt?.toISOString() ?? null,
-          },
-        });
-        return t;
-      });
-      // The plaintext leaves the server once, here.
-      return reply.code(201).send({
-        id: made.id,
-        token: made.token,
-        name: req.body.name,
-        expiresAt: expiresAt?.toISOString() ?? null,
-      });
-    },
+    async (req, reply) => reply.code(201).send(await mintToken(req, req.body)),
   );
 
   app.delete(
@@ -343,22 +169,8 @@ export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (req) => {
-      const p = principalOf(req);
-      return withTransaction(req.server.deps.db, async (c) => {
-        const t = await revokeApiToken(c, req.params.id, req.server.deps.now());
-        if (!t) throw new NotFoundError(`token ${req.params.id} not found`);
-        await appendAudit(c, {
-          actor: p.actor,
-          action: "api_token_revoked",
-          target: `token:${t.name}`,
-          requestId: req.id,
-          source: "api",
-          // Tokens minted from this one die with it.
-          ...(t.cascaded.length > 0 ? { data: { cascaded: t.cascaded } } : {}),
-        });
-        const { cascaded, ...token } = t;
-        return { token: tokenView(token), cascaded };
-      });
+      const { token, cascaded } = await revokeToken(req, req.params.id);
+      return { token: tokenView(token), cascaded };
     },
   );
 
@@ -366,7 +178,7 @@ export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     "/admin/settings",
     { config: { permission: "settings:write" }, schema: { response: { 200: SecuritySettings } } },
-    async (req) => getSecuritySettings(req.server.deps.db),
+    async (req) => securitySettingsOf(req),
   );
 
   app.put(
@@ -375,20 +187,6 @@ export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
       config: { permission: "settings:write" },
       schema: { body: SecuritySettings.partial(), response: { 200: SecuritySettings } },
     },
-    async (req) => {
-      const p = principalOf(req);
-      return withTransaction(req.server.deps.db, async (c) => {
-        const { before, after } = await putSecuritySettings(c, req.body);
-        await appendAudit(c, {
-          actor: p.actor,
-          action: "settings_updated",
-          target: "settings:security",
-          requestId: req.id,
-          source: "api",
-          data: { before, after },
-        });
-        return after;
-      });
-    },
+    async (req) => changeSecuritySettings(req, req.body),
   );
 };

@@ -4,24 +4,21 @@ import { PassThrough } from "node:stream";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import type { FastifyRequest } from "fastify";
 import { z } from "zod";
-import { auditCsvStream, decodeCursor, queryAudit, type AuditFilter } from "../../../record/audit-query.ts";
+import { auditCsv, searchAudit, type AuditSearch } from "../../audit/service.ts";
 import { readOrderLog, type StoredLine } from "../../../record/step-output.ts";
 import { createLogListener } from "../../../record/log-listener.ts";
 import { visibleOrder } from "../orders/index.ts";
-import { aclReachFor, aclScopeFor } from "../../plugins/acl.ts";
+import { aclScopeFor } from "../../plugins/acl.ts";
 import { NotFoundError } from "../../../record/errors.ts";
 import { K8sName } from "../catalog/schemas.ts";
 
-const CSV_PAGE = 1000;
-/** Upper bound of one CSV export; narrow the time range for more. */
-const CSV_MAX_ROWS = 1_000_000;
 const HEARTBEAT_MS = 15_000;
 /** Unsent SSE bytes one follower may hold before it is cut off (see `reset`). */
 export const MAX_FOLLOW_BUFFER_BYTES = 4 << 20;
 /** How long a follower holds a job's lines behind a gap (a batch still in flight) before passing it over. */
 export const FOLLOW_GAP_MS = 2000;
 
-const AuditQuery = z.object({
+export const AuditQuery = z.object({
   actor: z.string().min(1).optional(),
   order: z.string().min(1).optional(),
   target: z.string().min(1).optional(),
@@ -62,7 +59,7 @@ export const LogLine = z.object({
   message: z.string().optional(),
 });
 
-function filterOf(q: z.infer<typeof AuditQuery>): AuditFilter {
+export function filterOf(q: Omit<z.infer<typeof AuditQuery>, "limit" | "format">): AuditSearch {
   return {
     actor: q.actor,
     order: q.order,
@@ -106,19 +103,8 @@ export const auditRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (req, reply) => {
       const q = req.query;
-      // A scoped admin reads the record of their asset types only (issue #15).
-      const filter = { ...filterOf(q), scope: await aclReachFor(req) };
-      if (q.format === "json") return queryAudit(app.deps.db, filter, { limit: q.limit, cursor: q.cursor });
-      // A bad cursor is a 400 before the first byte, not a stream broken after the header.
-      if (q.cursor) decodeCursor(q.cursor);
-      // CSV: every matching row, pulled page by page as the client reads (back-pressure), and
-      // stopped when it goes away.
-      const out = auditCsvStream(app.deps.db, filter, {
-        cursor: q.cursor,
-        pageSize: CSV_PAGE,
-        maxRows: CSV_MAX_ROWS,
-      });
-      out.once("error", (err) => req.log.error({ err }, "audit CSV export failed midway"));
+      if (q.format === "json") return searchAudit(req, filterOf(q), { limit: q.limit, cursor: q.cursor });
+      const out = await auditCsv(req, filterOf(q), q.cursor);
       return reply
         .header("content-type", "text/csv; charset=utf-8")
         .header("content-disposition", 'attachment; filename="audit.csv"')
