@@ -5,6 +5,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import { countsOf, preferredLanguageOf } from "../api/portal/index.ts";
 import { safeReturnTo } from "../api/oidc/identity.ts";
 import { csrfToken } from "../api/plugins/auth.ts";
+import { isAllowed, type Permission } from "../api/policy/permissions.ts";
 import { toHtml, type SafeHtml } from "./html.ts";
 import { chooseLang, translator } from "./i18n.ts";
 import type { Ctx, NavItem } from "./layout.ts";
@@ -61,8 +62,22 @@ export async function ctxOf(
   let nav: NavItem[] | undefined;
   if (p && opts.nav !== false) {
     if (isStaff) {
+      // The console's sections the principal may open (the API's permission table).
+      const staff: [NavItem["href"], NavItem["label"], Permission][] = [
+        ["/console", "nav.dashboard", "self"],
+        ["/console/orders", "nav.allOrders", "orders:read"],
+        ["/console/asset-types", "nav.assetTypes", "assettypes:read"],
+        ["/console/runbooks", "nav.runbooks", "runbooks:read"],
+        ["/console/pool", "nav.pool", "orders:read"],
+        ["/console/leavers", "nav.leavers", "leavers:read"],
+        ["/console/audit", "nav.audit", "audit:read"],
+        ["/console/cost", "nav.cost", "cost:read"],
+        ["/console/users", "nav.users", "users:admin"],
+        ["/console/tokens", "nav.tokens", "tokens:write"],
+        ["/console/settings", "nav.settings", "settings:write"],
+      ];
       nav = [
-        { href: "/portal", label: "nav.console" },
+        ...staff.filter(([, , perm]) => isAllowed(p, perm)).map(([href, label]) => ({ href, label })),
         ...(p.kind === "session" ? [{ href: "/portal/password", label: "nav.password" } as const] : []),
       ];
     } else if (p.email) {

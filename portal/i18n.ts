@@ -2,10 +2,13 @@
 // person's own switch (a cookie), SCIM's preferredLanguage, and the browser's Accept-Language;
 // English otherwise. Each key exists in both catalogues (the type says so), `{name}` is filled in.
 
+import { consoleDe, consoleEn } from "./console/i18n.ts";
+
 export const LANGUAGES = ["en", "de"] as const;
 export type Lang = (typeof LANGUAGES)[number];
 
 const en = {
+  ...consoleEn,
   "app.name": "ipsolis",
   "nav.home": "My IT",
   "nav.catalogue": "Catalogue",
@@ -226,6 +229,7 @@ const en = {
 export type MessageKey = keyof typeof en;
 
 const de: Record<MessageKey, string> = {
+  ...consoleDe,
   "app.name": "ipsolis",
   "nav.home": "Meine IT",
   "nav.catalogue": "Katalog",

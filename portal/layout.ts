@@ -182,7 +182,7 @@ export function layout(ctx: Ctx, title: string, body: SafeHtml, opts: { wide?: b
         <a class="skip" href="#main">${ctx.t("nav.skip")}</a>
         <header class="top">
           <div class="bar">
-            <a class="brand" href="/portal">ipsolis</a>
+            <a class="brand" href="${ctx.user?.isStaff ? "/console" : "/portal"}">ipsolis</a>
             <div class="tools">
               <form method="post" action="/portal/language" class="inline">
                 ${csrfField(ctx)}<input type="hidden" name="lang" value="${other}" /><input

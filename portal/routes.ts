@@ -24,6 +24,7 @@ import {
 } from "../api/portal/index.ts";
 import { employeeRoutes } from "./employee-routes.ts";
 import { approvalLinkRoutes } from "./link-routes.ts";
+import { consoleRoutes } from "./console/routes.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const Form = (shape: z.ZodRawShape) => z.object({ _csrf: z.string().optional(), ...shape });
@@ -287,4 +288,5 @@ export const portalRoutes: FastifyPluginAsyncZod = async (app) => {
 
   await app.register(employeeRoutes);
   await app.register(approvalLinkRoutes);
+  await app.register(consoleRoutes);
 };

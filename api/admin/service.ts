@@ -21,6 +21,7 @@ import {
   listGrants,
   listUsers,
   publicUser,
+  resetFailedLogins,
   updateUser,
 } from "../../record/identity/users.ts";
 import { deleteUserSessions } from "../../record/identity/sessions.ts";
@@ -268,5 +269,23 @@ export async function changeSecuritySettings(
       data: { before, after },
     });
     return after;
+  });
+}
+
+/** Lifts a sign-in lockout (failed attempts forgotten), audited. */
+export async function unlockAdminUser(req: FastifyRequest, id: string): Promise<void> {
+  const p = principalOf(req);
+  await withTransaction(req.server.deps.db, async (c) => {
+    const u = await getUser(c, id, { forUpdate: true });
+    if (!u) throw new NotFoundError(`user ${id} not found`);
+    await resetFailedLogins(c, u.username);
+    await appendAudit(c, {
+      actor: p.actor,
+      action: "admin_user_unlocked",
+      target: `user:${u.username}`,
+      requestId: req.id,
+      source: "api",
+      data: {},
+    });
   });
 }

@@ -10,6 +10,8 @@ import {
   type AuditFilter,
   type AuditRow,
 } from "../../record/audit-query.ts";
+import { verifyStoredChain, type ChainCheck } from "../../record/audit.ts";
+import { readAnchorConfigMap, type Anchor } from "../../record/anchor.ts";
 import { aclReachFor } from "../plugins/acl.ts";
 
 const CSV_PAGE = 1000;
@@ -44,4 +46,20 @@ export async function auditCsv(req: FastifyRequest, f: AuditSearch, cursor?: str
   });
   out.once("error", (err) => req.log.error({ err }, "audit CSV export failed midway"));
   return out;
+}
+
+export type ChainStatus = {
+  check: ChainCheck;
+  lastAnchor: Anchor | undefined;
+};
+
+/** The chain's verification (every row, as the verify command does) and the last anchor. */
+export async function chainStatus(req: FastifyRequest): Promise<ChainStatus> {
+  const deps = req.server.deps;
+  const check = await verifyStoredChain(deps.db);
+  const anchors = await readAnchorConfigMap(deps.kc, deps.namespace).catch((err: unknown) => {
+    if ((err as { code?: number }).code === 404) return [];
+    throw err;
+  });
+  return { check, lastAnchor: anchors.at(-1) };
 }

@@ -27,6 +27,7 @@ import { aclScopeFor, notFound } from "../plugins/acl.ts";
 import { principalOf, type Principal } from "../plugins/auth.ts";
 import { resourcesOf, type Cr } from "../plugins/resources.ts";
 import { validateAttributes, type AttributeInput, type ValidateOptions } from "../policy/attributes.ts";
+import { deprovisionOrderName } from "../leaver/decide.ts";
 
 export type OrderCr = Cr<OrderSpec, OrderStatus>;
 
@@ -346,3 +347,90 @@ export async function retryOrder(req: FastifyRequest, name: string): Promise<Ord
   });
   return after;
 }
+
+/**
+ * Revokes an asset: the Deprovision Order `<order>-deprovision` for a Provisioned order, or for
+ * a Failed provision whose steps may have granted something (#19); idempotent (a second call
+ * finds the first one's Order, `created: false`). The revoke route, the portal's Return and the
+ * console call this.
+ */
+export async function revokeOrder(
+  req: FastifyRequest,
+  name: string,
+  reason?: string,
+): Promise<{ order: OrderCr; created: boolean }> {
+  const res = resourcesOf(req.server.deps);
+      const p = principalOf(req);
+      const o = await visibleOrder(req, name);
+      if ((o.spec.action ?? "Provision") !== "Provision") {
+        throw new ConflictError("only a Provision order can be revoked", { reason: "NotProvision" });
+      }
+      const dep = deprovisionOrderName(o.metadata.name);
+      const existing = await res.get<OrderSpec, OrderStatus>("Order", dep);
+      if (existing) return { order: existing, created: false };
+      if (o.status?.phase === "Failed" && !needsCleanup(o)) {
+        throw new ConflictError(
+          "the order failed before any step ran: nothing was granted, no cleanup is needed",
+          {
+            reason: "NoCleanupNeeded",
+          },
+        );
+      }
+      // Provisioned, or a Failed provision whose steps may have granted something (#19).
+      if (o.status?.phase !== "Provisioned" && !needsCleanup(o)) {
+        throw new ConflictError(
+          `the order is ${o.status?.phase ?? "not yet processed"}: only a Provisioned order can be revoked`,
+          {
+            reason: "NotProvisioned",
+          },
+        );
+      }
+      // Without a deprovision runbook nothing could take the asset back: say so now instead of
+      // creating a Deprovision Order that fails (crds/assettypes.yaml runbooks.deprovision).
+      const at = await res.get<AssetTypeSpec>("AssetType", o.spec.assetType);
+      if (!at) {
+        throw new ConflictError(
+          `asset type ${o.spec.assetType} no longer exists: nothing can revoke the asset`,
+          {
+            reason: "AssetTypeNotFound",
+          },
+        );
+      }
+      if (!at.spec.runbooks.deprovision) {
+        throw new ConflictError(
+          `asset type ${o.spec.assetType} has no deprovision runbook: nothing can take the asset back`,
+          { reason: "NoDeprovisionRunbook" },
+        );
+      }
+      const spec: OrderSpec = {
+        assetType: o.spec.assetType,
+        action: "Deprovision",
+        target: o.metadata.name,
+        requester: o.spec.requester,
+        ...(reason ? { reason } : {}),
+      };
+      let made: OrderCr;
+      try {
+        made = await res.create<OrderSpec, OrderStatus>("Order", dep, spec, {
+          "ipsolis.io/asset-type": labelValue(o.spec.assetType),
+          "ipsolis.io/requester": labelValue(o.spec.requester.id),
+        });
+      } catch (err) {
+        // Two revokes at once: the second finds the first one's Order (idempotent).
+        if (err instanceof ConflictError) {
+          const again = await res.get<OrderSpec, OrderStatus>("Order", dep);
+          if (again) return { order: again, created: false };
+        }
+        throw err;
+      }
+      await appendAudit(req.server.deps.db, {
+        actor: p.actor,
+        action: "order_revoke_requested",
+        target: `order:${o.metadata.name}`,
+        order: dep,
+        requestId: req.id,
+        source: req.url.startsWith("/portal") || req.url.startsWith("/console") ? "portal" : "api",
+        data: { deprovisionOrder: dep },
+      });
+      return { order: made, created: true };
+    }

@@ -104,4 +104,13 @@
     };
     setTimeout(tick, every);
   }
+  // Copy buttons (the token shown once): shown only where the Clipboard API exists.
+  Array.prototype.forEach.call(document.querySelectorAll("[data-copy]"), function (b) {
+    var target = document.getElementById(b.getAttribute("data-copy"));
+    if (!target || !navigator.clipboard) return;
+    b.hidden = false;
+    b.addEventListener("click", function () {
+      navigator.clipboard.writeText(target.value || target.textContent || "");
+    });
+  });
 })();

@@ -17,6 +17,7 @@ import {
   revokeToken,
   securitySettingsOf,
   setGrants,
+  unlockAdminUser,
   updateAdminUser,
 } from "../../admin/service.ts";
 import { UserView } from "../auth/index.ts";
@@ -90,6 +91,15 @@ export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
     { config: { permission: "users:admin" }, schema: { params: IdParams, response: { 204: z.null() } } },
     async (req, reply) => {
       await deleteAdminUser(req, req.params.id);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    "/admin/users/:id/unlock",
+    { config: { permission: "users:admin" }, schema: { params: IdParams, response: { 204: z.null() } } },
+    async (req, reply) => {
+      await unlockAdminUser(req, req.params.id);
       return reply.code(204).send(null);
     },
   );

@@ -2,26 +2,17 @@
 // create, list, detail, cancel, revoke, modify, retry. The portal calls the same functions.
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
-import type { OrderSpec, OrderStatus } from "../../../crds/generated/order.ts";
-import type { AssetTypeSpec } from "../../../crds/generated/assettype.ts";
-import { appendAudit } from "../../../record/audit.ts";
-import { ConflictError } from "../../../record/errors.ts";
-import { principalOf } from "../../plugins/auth.ts";
-import { resourcesOf } from "../../plugins/resources.ts";
 import { K8sName } from "../catalog/schemas.ts";
 import { orderPhases } from "../../../crds/reasons.ts";
-import { deprovisionOrderName } from "../../leaver/decide.ts";
-import { needsCleanup } from "../../../crds/order-cleanup.ts";
 import {
   cancelOrder,
   createProvisionOrder,
   retryOrder,
-  labelValue,
+  revokeOrder,
   listVisibleOrders,
   OrderView,
   orderView,
   visibleOrder,
-  type OrderCr,
 } from "../../orders/index.ts";
 
 export {
@@ -42,7 +33,6 @@ export const AttributesBody = z.record(z.string(), z.union([z.string(), z.number
 const Params = z.object({ name: K8sName });
 
 export const orderRoutes: FastifyPluginAsyncZod = async (app) => {
-  const res = resourcesOf(app.deps);
 
   app.post(
     "/orders",
@@ -114,79 +104,8 @@ export const orderRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (req, reply) => {
-      const p = principalOf(req);
-      const o = await visibleOrder(req, req.params.name);
-      if ((o.spec.action ?? "Provision") !== "Provision") {
-        throw new ConflictError("only a Provision order can be revoked", { reason: "NotProvision" });
-      }
-      const name = deprovisionOrderName(o.metadata.name);
-      const existing = await res.get<OrderSpec, OrderStatus>("Order", name);
-      if (existing) return reply.code(200).send(orderView(existing));
-      if (o.status?.phase === "Failed" && !needsCleanup(o)) {
-        throw new ConflictError(
-          "the order failed before any step ran: nothing was granted, no cleanup is needed",
-          {
-            reason: "NoCleanupNeeded",
-          },
-        );
-      }
-      // Provisioned, or a Failed provision whose steps may have granted something (#19).
-      if (o.status?.phase !== "Provisioned" && !needsCleanup(o)) {
-        throw new ConflictError(
-          `the order is ${o.status?.phase ?? "not yet processed"}: only a Provisioned order can be revoked`,
-          {
-            reason: "NotProvisioned",
-          },
-        );
-      }
-      // Without a deprovision runbook nothing could take the asset back: say so now instead of
-      // creating a Deprovision Order that fails (crds/assettypes.yaml runbooks.deprovision).
-      const at = await res.get<AssetTypeSpec>("AssetType", o.spec.assetType);
-      if (!at) {
-        throw new ConflictError(
-          `asset type ${o.spec.assetType} no longer exists: nothing can revoke the asset`,
-          {
-            reason: "AssetTypeNotFound",
-          },
-        );
-      }
-      if (!at.spec.runbooks.deprovision) {
-        throw new ConflictError(
-          `asset type ${o.spec.assetType} has no deprovision runbook: nothing can take the asset back`,
-          { reason: "NoDeprovisionRunbook" },
-        );
-      }
-      const spec: OrderSpec = {
-        assetType: o.spec.assetType,
-        action: "Deprovision",
-        target: o.metadata.name,
-        requester: o.spec.requester,
-        ...(req.body?.reason ? { reason: req.body.reason } : {}),
-      };
-      let made: OrderCr;
-      try {
-        made = await res.create<OrderSpec, OrderStatus>("Order", name, spec, {
-          "ipsolis.io/asset-type": labelValue(o.spec.assetType),
-          "ipsolis.io/requester": labelValue(o.spec.requester.id),
-        });
-      } catch (err) {
-        // Two revokes at once: the second finds the first one's Order (idempotent).
-        if (err instanceof ConflictError) {
-          const again = await res.get<OrderSpec, OrderStatus>("Order", name);
-          if (again) return reply.code(200).send(orderView(again));
-        }
-        throw err;
-      }
-      await appendAudit(req.server.deps.db, {
-        actor: p.actor,
-        action: "order_revoke_requested",
-        target: `order:${o.metadata.name}`,
-        order: name,
-        requestId: req.id,
-        source: "api",
-        data: { deprovisionOrder: name },
-      });
-      return reply.code(201).send(orderView(made));
+      const r = await revokeOrder(req, req.params.name, req.body?.reason);
+      return reply.code(r.created ? 201 : 200).send(orderView(r.order));
     },
   );
 };
