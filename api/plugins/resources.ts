@@ -15,9 +15,10 @@ const PLURALS: Readonly<Record<Kind, string>> = {
   AssetType: "assettypes",
   Runbook: "runbooks",
   Order: "orders",
+  Asset: "assets",
 };
 
-export type Kind = "AssetType" | "Runbook" | "Order";
+export type Kind = "AssetType" | "Runbook" | "Order" | "Asset";
 export type Cr<S, St = unknown> = {
   apiVersion: string;
   kind: string;

@@ -662,9 +662,15 @@ export function runbookFormPage(
             id: "kerberosSecret",
             name: "kerberosSecret",
             label: t("rb.kerberosSecret"),
-            kind: "select",
+            // A list to choose from where the API may list labelled Secrets; typed by name otherwise.
+            kind: p.secrets.length > 0 ? "select" : "text",
             value: f.kerberosSecret,
-            options: p.secrets.map((s) => ({ value: s, label: s })),
+            options: [...new Set([...p.secrets, ...(f.kerberosSecret ? [f.kerberosSecret] : [])])].map(
+              (s) => ({
+                value: s,
+                label: s,
+              }),
+            ),
             error: err("kerberosSecret"),
           })}
           ${text("kerberosPrincipal", t("rb.kerberosPrincipal"), f.kerberosPrincipal)}

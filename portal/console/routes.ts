@@ -26,6 +26,7 @@ import {
 import { decideRetry } from "../../api/policy/orders.ts";
 import { isAllowed, ROLES, type AdminRole, type Permission } from "../../api/policy/permissions.ts";
 import { principalOf } from "../../api/plugins/auth.ts";
+import { resourcesOf } from "../../api/plugins/resources.ts";
 import { auditCsv, chainStatus, searchAudit } from "../../api/audit/service.ts";
 import { costReport, costThresholds, setThreshold } from "../../api/cost/service.ts";
 import {
@@ -581,15 +582,11 @@ export const consoleRoutes: FastifyPluginAsyncZod = async (app) => {
         tone: failed.length > 0 ? "bad" : "ok",
       });
       if (can(req, "assettypes:read")) {
+        const assets = await resourcesOf(req.server.deps).list<{ assetType: string }>("Asset");
         for (const at of await types.list(req)) {
           const s = at.spec as AssetTypeSpec;
           if (s.assignment.model !== "CapacityPooled" || !s.assignment.capacity) continue;
-          const used = orders.filter(
-            (o) =>
-              o.spec.assetType === at.metadata.name &&
-              (o.spec.action ?? "Provision") === "Provision" &&
-              o.status?.phase === "Provisioned",
-          ).length;
+          const used = assets.filter((a) => a.spec.assetType === at.metadata.name).length;
           pool.push({
             label: s.displayName,
             value: `${used} / ${s.assignment.capacity}`,
@@ -1270,6 +1267,10 @@ export const consoleRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get("/console/pool", { ...page("orders:read"), schema: { hide: true } }, async (req, reply) => {
     const ctx = await ctxOf(req, reply);
     const orders = await listVisibleOrders(req, {});
+    const assets = await resourcesOf(req.server.deps).list<
+      { assetType: string; order: string; requesterId: string; slot?: number },
+      { conditions?: { type: string; status: string }[] }
+    >("Asset");
     const pooled = (can(req, "assettypes:read") ? await types.list(req) : []).filter(
       (t) => (t.spec as AssetTypeSpec).assignment.model === "CapacityPooled",
     );
@@ -1281,26 +1282,26 @@ export const consoleRoutes: FastifyPluginAsyncZod = async (app) => {
           const mine = orders.filter(
             (o) => o.spec.assetType === at.metadata.name && (o.spec.action ?? "Provision") === "Provision",
           );
-          const held = mine.filter(
-            (o) =>
-              o.status?.phase === "Provisioned" ||
-              o.status?.phase === "Processing" ||
-              o.status?.phase === "Scheduled",
-          );
+          // Slots are Asset objects (ADR 0005): one per allocated slot, deleted when returned.
+          const slots = assets.filter((a) => a.spec.assetType === at.metadata.name);
           const failed = mine.filter(
             (o) =>
               o.status?.phase === "Failed" && needsCleanup(o as { spec: OrderSpec; status?: OrderStatus }),
           );
+          const maintenance = slots.filter((a) =>
+            (a.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "False"),
+          );
           const total = s.assignment.capacity ?? 0;
+          const inUse = slots.length - maintenance.length;
           return {
             name: at.metadata.name,
             displayName: s.displayName,
-            inUse: held.length,
+            inUse,
             failed: failed.length,
-            maintenance: 0,
+            maintenance: maintenance.length,
             total,
-            free: Math.max(0, total - held.length - failed.length),
-            holders: held.map((o) => ({ order: o.metadata.name, who: o.spec.requester.email })),
+            free: Math.max(0, total - slots.length),
+            holders: slots.map((a) => ({ order: a.spec.order, who: a.spec.requesterId })),
           };
         }),
       }),

@@ -97,9 +97,9 @@ test("anonymous callers get 401 on every non-public route (a portal page sends a
       url: concreteUrl(r.url),
       ...(r.method === "GET" || r.method === "DELETE" ? {} : { payload: {} }),
     });
-    // A person's browser opening a portal page is sent to sign-in (303, back here afterwards);
+    // A person's browser opening a portal or console page is sent to sign-in (303, back here afterwards);
     // everything else, portal form posts included, is a plain 401.
-    const page = r.method === "GET" && r.url.startsWith("/portal");
+    const page = r.method === "GET" && (r.url.startsWith("/portal") || r.url.startsWith("/console"));
     const ok = page
       ? res.statusCode === 303 && String(res.headers.location ?? "").startsWith("/portal/login")
       : res.statusCode === 401;
