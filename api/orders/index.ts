@@ -17,7 +17,7 @@ import type { AssetTypeSpec } from "../../crds/generated/assettype.ts";
 import { appendAudit } from "../../record/audit.ts";
 import { needsCleanup } from "../../crds/order-cleanup.ts";
 import { decideRetry } from "../policy/orders.ts";
-import { ConflictError, ForbiddenError, InputError } from "../../record/errors.ts";
+import { ConflictError, ForbiddenError, InputError, UnprocessableError } from "../../record/errors.ts";
 import { findEmployee, isOrderingBlocked } from "../../record/employees/store.ts";
 import { groupsOfEmployee } from "../../record/employees/groups.ts";
 import type { Queryable } from "../../record/db.ts";
@@ -202,6 +202,7 @@ export async function createProvisionOrder(req: FastifyRequest, input: NewOrder)
   const { db, now } = req.server.deps;
   const res = resourcesOf(req.server.deps);
   let requester: OrderSpec["requester"];
+  let ignoredManager: string | undefined;
   if (p.role === "employee") {
     if (input.requester && input.requester.email.toLowerCase() !== p.email?.toLowerCase()) {
       throw new ForbiddenError("employees order for themselves only", { reason: "NotOwn" });
@@ -222,7 +223,35 @@ export async function createProvisionOrder(req: FastifyRequest, input: NewOrder)
         details: { fields: [{ path: "body.requester", message: "required" }] },
       });
     }
-    requester = input.requester;
+    // On someone's behalf: the person must be known to the directory (SCIM), and who they are
+    // and who their manager is come from there, never from the body (#15 item 3).
+    const emp =
+      (await findEmployee(db, input.requester.email)) ??
+      (input.requester.id ? await findEmployee(db, input.requester.id) : undefined);
+    if (!emp) {
+      throw new UnprocessableError(
+        `requester ${input.requester.email} is not a known person: on-behalf orders are for people the directory (SCIM) provisioned`,
+        {
+          reason: "UnknownRequester",
+          details: { fields: [{ path: "body.requester", message: "unknown person" }] },
+        },
+      );
+    }
+    let manager = emp.manager ?? undefined;
+    if (manager && !manager.includes("@"))
+      manager = (await findEmployee(db, manager))?.emails[0] ?? undefined;
+    const email =
+      emp.emails.find((e) => e.toLowerCase() === input.requester!.email.toLowerCase()) ??
+      emp.emails[0] ??
+      input.requester.email;
+    requester = {
+      id: emp.userName,
+      email,
+      ...(emp.displayName ? { displayName: emp.displayName } : {}),
+      ...(manager ? { manager } : {}),
+    };
+    if (input.requester.manager && input.requester.manager.toLowerCase() !== manager?.toLowerCase())
+      ignoredManager = input.requester.manager;
   }
   if (!isVisible(await aclScopeFor(req), input.assetType)) throw notFound("assettype", input.assetType);
   const at = await res.get<AssetTypeSpec>("AssetType", input.assetType);
@@ -248,10 +277,17 @@ export async function createProvisionOrder(req: FastifyRequest, input: NewOrder)
     ...(Object.keys(attributes).length > 0 ? { attributes } : {}),
     ...(input.reason ? { reason: input.reason } : {}),
   };
-  const made = await res.create<OrderSpec, OrderStatus>("Order", name, spec, {
-    "ipsolis.io/asset-type": labelValue(input.assetType),
-    "ipsolis.io/requester": labelValue(requester.id),
-  });
+  const made = await res.create<OrderSpec, OrderStatus>(
+    "Order",
+    name,
+    spec,
+    {
+      "ipsolis.io/asset-type": labelValue(input.assetType),
+      "ipsolis.io/requester": labelValue(requester.id),
+    },
+    // Who placed it for someone else (shown; the audit row below is what approvals check).
+    isEmployee ? undefined : { "ipsolis.io/placed-by": p.actor },
+  );
   await appendAudit(db, {
     actor: p.actor,
     action: "order_created",
@@ -263,6 +299,7 @@ export async function createProvisionOrder(req: FastifyRequest, input: NewOrder)
       assetType: spec.assetType,
       requester: requester.email,
       onBehalf: !isEmployee,
+      ...(ignoredManager ? { managerFromBodyIgnored: ignoredManager } : {}),
       // Staff may order beyond the requester's entitlement; the record says when they did.
       entitled: entitled.ok,
       ...(entitled.ok ? { entitledVia: entitled.via } : { notEntitledReason: entitled.reason }),
@@ -360,77 +397,74 @@ export async function revokeOrder(
   reason?: string,
 ): Promise<{ order: OrderCr; created: boolean }> {
   const res = resourcesOf(req.server.deps);
-      const p = principalOf(req);
-      const o = await visibleOrder(req, name);
-      if ((o.spec.action ?? "Provision") !== "Provision") {
-        throw new ConflictError("only a Provision order can be revoked", { reason: "NotProvision" });
-      }
-      const dep = deprovisionOrderName(o.metadata.name);
-      const existing = await res.get<OrderSpec, OrderStatus>("Order", dep);
-      if (existing) return { order: existing, created: false };
-      if (o.status?.phase === "Failed" && !needsCleanup(o)) {
-        throw new ConflictError(
-          "the order failed before any step ran: nothing was granted, no cleanup is needed",
-          {
-            reason: "NoCleanupNeeded",
-          },
-        );
-      }
-      // Provisioned, or a Failed provision whose steps may have granted something (#19).
-      if (o.status?.phase !== "Provisioned" && !needsCleanup(o)) {
-        throw new ConflictError(
-          `the order is ${o.status?.phase ?? "not yet processed"}: only a Provisioned order can be revoked`,
-          {
-            reason: "NotProvisioned",
-          },
-        );
-      }
-      // Without a deprovision runbook nothing could take the asset back: say so now instead of
-      // creating a Deprovision Order that fails (crds/assettypes.yaml runbooks.deprovision).
-      const at = await res.get<AssetTypeSpec>("AssetType", o.spec.assetType);
-      if (!at) {
-        throw new ConflictError(
-          `asset type ${o.spec.assetType} no longer exists: nothing can revoke the asset`,
-          {
-            reason: "AssetTypeNotFound",
-          },
-        );
-      }
-      if (!at.spec.runbooks.deprovision) {
-        throw new ConflictError(
-          `asset type ${o.spec.assetType} has no deprovision runbook: nothing can take the asset back`,
-          { reason: "NoDeprovisionRunbook" },
-        );
-      }
-      const spec: OrderSpec = {
-        assetType: o.spec.assetType,
-        action: "Deprovision",
-        target: o.metadata.name,
-        requester: o.spec.requester,
-        ...(reason ? { reason } : {}),
-      };
-      let made: OrderCr;
-      try {
-        made = await res.create<OrderSpec, OrderStatus>("Order", dep, spec, {
-          "ipsolis.io/asset-type": labelValue(o.spec.assetType),
-          "ipsolis.io/requester": labelValue(o.spec.requester.id),
-        });
-      } catch (err) {
-        // Two revokes at once: the second finds the first one's Order (idempotent).
-        if (err instanceof ConflictError) {
-          const again = await res.get<OrderSpec, OrderStatus>("Order", dep);
-          if (again) return { order: again, created: false };
-        }
-        throw err;
-      }
-      await appendAudit(req.server.deps.db, {
-        actor: p.actor,
-        action: "order_revoke_requested",
-        target: `order:${o.metadata.name}`,
-        order: dep,
-        requestId: req.id,
-        source: req.url.startsWith("/portal") || req.url.startsWith("/console") ? "portal" : "api",
-        data: { deprovisionOrder: dep },
-      });
-      return { order: made, created: true };
+  const p = principalOf(req);
+  const o = await visibleOrder(req, name);
+  if ((o.spec.action ?? "Provision") !== "Provision") {
+    throw new ConflictError("only a Provision order can be revoked", { reason: "NotProvision" });
+  }
+  const dep = deprovisionOrderName(o.metadata.name);
+  const existing = await res.get<OrderSpec, OrderStatus>("Order", dep);
+  if (existing) return { order: existing, created: false };
+  if (o.status?.phase === "Failed" && !needsCleanup(o)) {
+    throw new ConflictError(
+      "the order failed before any step ran: nothing was granted, no cleanup is needed",
+      {
+        reason: "NoCleanupNeeded",
+      },
+    );
+  }
+  // Provisioned, or a Failed provision whose steps may have granted something (#19).
+  if (o.status?.phase !== "Provisioned" && !needsCleanup(o)) {
+    throw new ConflictError(
+      `the order is ${o.status?.phase ?? "not yet processed"}: only a Provisioned order can be revoked`,
+      {
+        reason: "NotProvisioned",
+      },
+    );
+  }
+  // Without a deprovision runbook nothing could take the asset back: say so now instead of
+  // creating a Deprovision Order that fails (crds/assettypes.yaml runbooks.deprovision).
+  const at = await res.get<AssetTypeSpec>("AssetType", o.spec.assetType);
+  if (!at) {
+    throw new ConflictError(`asset type ${o.spec.assetType} no longer exists: nothing can revoke the asset`, {
+      reason: "AssetTypeNotFound",
+    });
+  }
+  if (!at.spec.runbooks.deprovision) {
+    throw new ConflictError(
+      `asset type ${o.spec.assetType} has no deprovision runbook: nothing can take the asset back`,
+      { reason: "NoDeprovisionRunbook" },
+    );
+  }
+  const spec: OrderSpec = {
+    assetType: o.spec.assetType,
+    action: "Deprovision",
+    target: o.metadata.name,
+    requester: o.spec.requester,
+    ...(reason ? { reason } : {}),
+  };
+  let made: OrderCr;
+  try {
+    made = await res.create<OrderSpec, OrderStatus>("Order", dep, spec, {
+      "ipsolis.io/asset-type": labelValue(o.spec.assetType),
+      "ipsolis.io/requester": labelValue(o.spec.requester.id),
+    });
+  } catch (err) {
+    // Two revokes at once: the second finds the first one's Order (idempotent).
+    if (err instanceof ConflictError) {
+      const again = await res.get<OrderSpec, OrderStatus>("Order", dep);
+      if (again) return { order: again, created: false };
     }
+    throw err;
+  }
+  await appendAudit(req.server.deps.db, {
+    actor: p.actor,
+    action: "order_revoke_requested",
+    target: `order:${o.metadata.name}`,
+    order: dep,
+    requestId: req.id,
+    source: req.url.startsWith("/portal") || req.url.startsWith("/console") ? "portal" : "api",
+    data: { deprovisionOrder: dep },
+  });
+  return { order: made, created: true };
+}

@@ -28,6 +28,7 @@ import {
   decideOrder,
   delegationsFor,
   aliasesOf,
+  placerOf,
 } from "../routes/approvals/service.ts";
 
 export { createProvisionOrder, visibleOrder, type NewOrder };
@@ -334,6 +335,7 @@ async function readApprovalInbox(req: FastifyRequest): Promise<InboxItem[]> {
         manager: o.spec.requester.manager,
         approvals: o.spec.approvals ?? [],
         requesterIdentities: facts.requesterIdentities,
+        placedBy: await placerOf(db, o.metadata.name),
       },
       policy: { kind: spec.approval.policy, approvers: spec.approval.approvers ?? [] },
       delegations,

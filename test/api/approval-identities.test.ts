@@ -51,7 +51,13 @@ async function order(
 test("self-approval is caught on any identity: the requester's id is the approver's username, or SCIM knows both addresses", async (t) => {
   const { api, root } = await world(t);
   const bert = await signInAs(api, "bert");
-  // The order names bert by id with a private address.
+  // The directory knows a person "bert" (userName) with a private address; the order names him.
+  const priv = await api.scim(
+    "POST",
+    "/Users",
+    userBody("bert", { emails: [{ value: "b.private@example.net", type: "home", primary: true }] }),
+  );
+  assert.equal(priv.statusCode, 201, priv.body);
   const a = await order(api, root, { id: "bert", email: "b.private@example.net" });
   const r1 = await api.app.inject({
     method: "POST",

@@ -3,6 +3,7 @@
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import { applyCrds } from "../support/crds.ts";
+import { createEmployee } from "../../record/employees/store.ts";
 import { addAdmin, cookiesOf, csrfField, newApi, signInAs, type Api } from "./support.ts";
 import { assetTypeSpec } from "./fixtures.ts";
 import { createSession } from "../../record/identity/sessions.ts";
@@ -94,6 +95,23 @@ test("first run through the portal: the login page offers setup, then signs in; 
 test("the order page escapes what users typed", async (t) => {
   const api = await newApi(t);
   await addAdmin(api, "ada", "admin");
+  // A directory name with markup in it (SCIM carries whatever HR typed).
+  await createEmployee(
+    api.db,
+    {
+      userName: "xss",
+      externalId: null,
+      employeeNumber: null,
+      displayName: `<script>alert("x")</script>`,
+      emails: ["xss@example.com"],
+      active: true,
+      department: "IT",
+      costCenter: "CC-1",
+      manager: null,
+    },
+    { userName: "xss" },
+    new Date(),
+  );
   const a = await signInAs(api, "ada");
   await api.app.inject({
     method: "PUT",
@@ -107,14 +125,14 @@ test("the order page escapes what users typed", async (t) => {
     headers: a.headers,
     payload: {
       assetType: "vpn",
-      requester: { id: "x", email: "x@example.com", displayName: `<script>alert("x")</script>` },
+      requester: { id: "xss", email: "xss@example.com" },
     },
   });
   assert.equal(r.statusCode, 201, r.body);
   // The requester opens their order page.
   const sid = await createSession(
     api.db,
-    { employeeEmail: "x@example.com", employeeId: "x" },
+    { employeeEmail: "xss@example.com", employeeId: "xss" },
     new Date(Date.now() + 3600_000),
   );
   const page = await api.app.inject({

@@ -17,6 +17,7 @@ import {
   signInAs,
   type Api,
   type Browser,
+  addPeople,
 } from "./support.ts";
 import { assetTypeSpec } from "./fixtures.ts";
 
@@ -215,7 +216,9 @@ test("gap 2: approving with a token whose creator configured the asset type is r
   assert.equal((await putType(api, sue.headers, "vpn", ["sue", "root"])).statusCode, 201);
   const bySue = await mintToken(api, sue, "ci-sue", "approver", ["orders:approve", "orders:read"]);
   const byRoot = await mintToken(api, root, "ci-root", "approver", ["orders:approve", "orders:read"]);
-  const order = await newOrder(api, root.headers, "vpn");
+  // A third admin places the order (whoever places an order on someone's behalf cannot approve it).
+  await addAdmin(api, "otto", "admin");
+  const order = await newOrder(api, (await signInAs(api, "otto")).headers, "vpn");
   const refused = await decide(api, bySue.headers, order);
   assert.equal(refused.statusCode, 409, refused.body);
   assert.equal(reasonOf(refused), "SeparationOfDuties");
@@ -378,6 +381,8 @@ test("gap 4: an admin cannot mint a link that decides as another approver; a sup
 
 test("a token of the requester cannot mint an approval link for the requester's own order", async (t) => {
   const api = await newApi(t);
+  // root is also a person in the directory (their employee identity orders).
+  await addPeople(api, ["root"]);
   await addAdmin(api, "root", "superadmin", undefined, "root@example.com");
   await addAdmin(api, "bert", "approver", undefined, "bert@example.com");
   const root = await signInAs(api, "root");

@@ -15,12 +15,20 @@ import type { StoredRole } from "../../record/identity/roles.ts";
 import { newDatabase } from "../support/db.ts";
 import { newNamespace, testKubeConfig } from "../support/kube.ts";
 import { createSession } from "../../record/identity/sessions.ts";
+import { createEmployee } from "../../record/employees/store.ts";
 
 export type Api = { app: App; db: Db; kc: KubeConfig; namespace: string; clock: { now: Date } };
 
 export async function newApi(
   t: Pick<TestContext, "after">,
-  opts: { config?: Partial<ApiConfig>; now?: Date; namespace?: string; kc?: KubeConfig } = {},
+  opts: {
+    config?: Partial<ApiConfig>;
+    now?: Date;
+    namespace?: string;
+    kc?: KubeConfig;
+    /** false: an empty directory (default: DIRECTORY). */
+    people?: false;
+  } = {},
 ): Promise<Api> {
   const url = await newDatabase(t, "api");
   await migrate(url);
@@ -41,7 +49,41 @@ export async function newApi(
     await app.close();
     await db.end();
   });
-  return { app, db, kc, namespace, clock };
+  const api = { app, db, kc, namespace, clock };
+  if (opts.people !== false) await addPeople(api, DIRECTORY);
+  return api;
+}
+
+/**
+ * The people the API tests order for on someone's behalf: on-behalf orders are only for people
+ * the directory (SCIM) knows (#15 item 3). `userName` is the local part, e-mail @example.com.
+ */
+export const DIRECTORY = ["emp", "tom", "ada", "una", "x", "e", "jdoe", "mmuster", "pat", "kim"];
+
+/** Adds people to the directory as SCIM would (active, no manager unless given). */
+export async function addPeople(
+  api: Pick<Api, "db">,
+  names: readonly string[],
+  manager: string | null = null,
+): Promise<void> {
+  for (const n of names) {
+    await createEmployee(
+      api.db,
+      {
+        userName: n,
+        externalId: null,
+        employeeNumber: null,
+        displayName: n,
+        emails: [`${n}@example.com`],
+        active: true,
+        department: "IT",
+        costCenter: "CC-1",
+        manager,
+      },
+      { userName: n },
+      new Date(),
+    );
+  }
 }
 
 /** Creates an admin account directly (a cheap hash: 1,000 iterations; the format keeps them). */

@@ -78,6 +78,30 @@ async function call(inst: Install, method: string, path: string, body?: unknown)
   return { status: r.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
 }
 
+/** Signs in an admin account (session cookie + CSRF token) and calls the API as that person. */
+async function asUser(inst: Install, username: string, password: string) {
+  const base = await apiBase(inst);
+  const login = await fetch(`${base}/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ username, password }),
+  });
+  assert.equal(login.status, 200, await login.clone().text());
+  const jar = login.headers.getSetCookie().map((c) => c.split(";")[0]);
+  const csrfRes = await fetch(`${base}/auth/csrf`, { headers: { cookie: jar.join("; ") } });
+  const cookie = [...jar, ...csrfRes.headers.getSetCookie().map((c) => c.split(";")[0])].join("; ");
+  const { csrfToken } = (await csrfRes.json()) as { csrfToken: string };
+  return async (method: string, path: string, body?: unknown) => {
+    const r = await fetch(`${base}${path}`, {
+      method,
+      headers: { cookie, "x-csrf-token": csrfToken, ...(body ? { "content-type": "application/json" } : {}) },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await r.text();
+    return { status: r.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+  };
+}
+
 const catalog = (approval: Record<string, unknown>) => ({
   displayName: "VPN access",
   category: "Access",
@@ -254,7 +278,17 @@ test(
         },
       },
     });
-    const requester = { id: "jdoe", email: "jdoe@example.com", manager: "boss@example.com" };
+    // On-behalf orders are for people the directory knows (#15 item 3): SCIM provisions them.
+    for (const userName of ["boss", "jdoe", "mmuster"]) {
+      const made = await call(inst, "POST", "/scim/v2/Users", {
+        schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        userName,
+        active: true,
+        emails: [{ value: `${userName}@example.com`, type: "work", primary: true }],
+      });
+      assert.equal(made.status, 201, JSON.stringify(made.body));
+    }
+    const requester = { id: "jdoe", email: "jdoe@example.com" };
     const placed = await call(inst, "POST", "/orders", { assetType: "vpn", requester });
     assert.equal(placed.status, 201, JSON.stringify(placed.body));
     const orderName = placed.body.name as string;
@@ -272,7 +306,15 @@ test(
 
     // Separation of duties in a Helm install: the cluster admin's kubectl cannot write approvals;
     // the API (its ServiceAccount, the chart's RBAC) can.
-    const gated = await call(inst, "POST", "/orders", { assetType: "vpn-approved", requester });
+    // Placed by a helpdesk-desk admin, so the approver (the legacy key) is not its placer.
+    const desk = await call(inst, "POST", "/admin/users", {
+      username: "desk",
+      role: "admin",
+      password: "a long enough password",
+    });
+    assert.equal(desk.status, 201, JSON.stringify(desk.body));
+    const asDesk = await asUser(inst, "desk", "a long enough password");
+    const gated = await asDesk("POST", "/orders", { assetType: "vpn-approved", requester });
     assert.equal(gated.status, 201, JSON.stringify(gated.body));
     const gatedName = gated.body.name as string;
     await eventually("PendingApproval", async () =>

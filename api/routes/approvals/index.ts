@@ -24,6 +24,7 @@ import {
   directoryFacts,
   grantsFor,
   ownNameOf,
+  placerOf,
 } from "./service.ts";
 import { mintApprovalLink } from "./links.ts";
 import { withTransaction } from "../../../record/db.ts";
@@ -135,6 +136,7 @@ export const approvalRoutes: FastifyPluginAsyncZod = async (app) => {
             manager: o.spec.requester.manager,
             approvals: o.spec.approvals ?? [],
             requesterIdentities: facts.requesterIdentities,
+            placedBy: await placerOf(db, o.metadata.name),
           },
           policy: { kind: at.approval.policy, approvers: at.approval.approvers ?? [] },
           delegations,

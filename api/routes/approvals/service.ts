@@ -157,6 +157,28 @@ export async function directoryFacts(
   return { requesterIdentities: [...ids], approverIsLeaver };
 }
 
+/**
+ * Who placed an Order on someone else's behalf, from its `order_created` audit row (the record,
+ * not the CR, which anyone with write access to Orders could edit), with their account names
+ * and the person behind a token: they cannot approve it (#15 item 3).
+ */
+export async function placerOf(
+  q: Queryable,
+  order: string,
+): Promise<(Approver & { actor: string }) | undefined> {
+  const r = await q.query<{ actor: string }>(
+    `SELECT actor FROM audit_events
+      WHERE order_name = $1 AND action = 'order_created' AND data->>'onBehalf' = 'true' ORDER BY id LIMIT 1`,
+    [order],
+  );
+  const actor = r.rows[0]?.actor;
+  if (!actor) return undefined;
+  const placer = approverOfActor(actor);
+  placer.aliases = await aliasesOf(q, placer);
+  placer.onBehalfOf = await personBehind(q, actor);
+  return placer;
+}
+
 /** The names behind an audit actor string (`admin:<username>`, `user:<email>`, `token:<name>`). */
 export function approverOfActor(actor: string): Approver & { actor: string } {
   const id = actor.slice(actor.indexOf(":") + 1);
@@ -229,6 +251,7 @@ export async function decideOrder(req: FastifyRequest, i: DecideInput): Promise<
         manager: o.spec.requester.manager,
         approvals: o.spec.approvals ?? [],
         requesterIdentities: facts.requesterIdentities,
+        placedBy: await placerOf(db, o.metadata.name),
       },
       policy: { kind: at.spec.approval.policy, approvers: at.spec.approval.approvers ?? [] },
       delegations: await delegationsFor(db, names),
