@@ -207,7 +207,7 @@ export const approvalRoutes: FastifyPluginAsyncZod = async (app) => {
       config: { permission: "self" },
       schema: {
         body: z.object({
-          /** Whose approvals the deputy takes over; yourself unless you are an admin. */
+          /** Whose approvals the deputy takes over; yourself unless you are a superadmin (audited). */
           principal: z.string().min(1).optional(),
           deputy: z.string().min(1),
           startsAt: z.coerce.date(),
@@ -228,9 +228,19 @@ export const approvalRoutes: FastifyPluginAsyncZod = async (app) => {
       const isOwn =
         entriesOf([principal], exactNamesOf({ ...me, aliases: await aliasesOf(req.server.deps.db, me) }))
           .length > 0;
-      if (!isOwn && rankOf(p.role) < rankOf("admin")) {
+      // Someone else's delegation: a superadmin only (audited below), and never naming themselves
+      // as that person's deputy, under any of their names (#15 item 6).
+      if (!isOwn && rankOf(p.role) < rankOf("superadmin")) {
         throw new ForbiddenError("you can set a delegation for your own approvals only", {
           reason: "NotOwn",
+        });
+      }
+      if (
+        !isOwn &&
+        (await allNamesOf(req.server.deps.db, p)).includes(req.body.deputy.trim().toLowerCase())
+      ) {
+        throw new ForbiddenError("you cannot make yourself another approver's deputy", {
+          reason: "SelfDeputy",
         });
       }
       if (req.body.endsAt.getTime() <= req.body.startsAt.getTime()) {
