@@ -69,13 +69,16 @@ export async function startStack(t: TestContext, prefix: string, people: Person[
   t.after(async () => {
     for (const fn of teardown.reverse()) await fn();
   });
-  const url = await newDatabase({
+  const url = await newDatabase(
+    {
       after: ((fn: () => unknown) => {
         teardown.push(async () => {
           await fn();
         });
       }) as TestContext["after"],
-    }, prefix);
+    },
+    prefix,
+  );
   await migrate(url);
   const db = createPool(url, { max: 8 });
   const ns = await newNamespace(t, prefix);

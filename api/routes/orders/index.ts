@@ -33,7 +33,6 @@ export const AttributesBody = z.record(z.string(), z.union([z.string(), z.number
 const Params = z.object({ name: K8sName });
 
 export const orderRoutes: FastifyPluginAsyncZod = async (app) => {
-
   app.post(
     "/orders",
     {
