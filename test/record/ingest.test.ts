@@ -9,7 +9,9 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { newApi, addToken, bearer, type Api } from "../api/support.ts";
-import { eventually } from "../support/kube.ts";
+import { eventually, testKubeConfig } from "../support/kube.ts";
+import { applyCrds } from "../support/crds.ts";
+import { CustomObjectsApi } from "@kubernetes/client-node";
 import { mintIngestToken } from "../../record/ingest-token.ts";
 import type { RunnerLine } from "../../record/step-output.ts";
 import { FOLLOW_GAP_MS } from "../../api/routes/audit/index.ts";
@@ -533,4 +535,55 @@ test("follow: batches committed out of order leave in seq order; a gap left open
     [19, 20, 16, 17, 18],
   );
   ac.abort();
+});
+
+test("lines are accepted only while the token's attempt runs: a finished order or another attempt's Job gets 409 and nothing is stored", async (t) => {
+  await applyCrds();
+  const a = await api(t);
+  const objs = testKubeConfig().makeApiClient(CustomObjectsApi);
+  const key = { group: "ipsolis.io", version: "v1alpha1", namespace: a.namespace, plural: "orders" };
+  await objs.createNamespacedCustomObject({
+    ...key,
+    body: {
+      apiVersion: "ipsolis.io/v1alpha1",
+      kind: "Order",
+      metadata: { name: "done-order" },
+      spec: { assetType: "vpn", action: "Provision", requester: { id: "emp", email: "emp@example.com" } },
+    },
+  });
+  const setStatus = async (status: Record<string, unknown>) => {
+    const o = (await objs.getNamespacedCustomObject({ ...key, name: "done-order" })) as {
+      status?: Record<string, unknown>;
+    };
+    await objs.replaceNamespacedCustomObjectStatus({
+      ...key,
+      name: "done-order",
+      body: { ...o, status: { ...(o.status ?? {}), ...status } },
+    });
+  };
+  // Running: attempt 1's Job writes.
+  await setStatus({ phase: "Scheduled" });
+  await setStatus({ phase: "Processing", jobName: "done-order-1", attempt: 1 });
+  const running = await post(a, tokenFor(a, "done-order-1", "done-order"), [line(1, "step_start")]);
+  assert.equal(running.statusCode, 200, running.body);
+  // Another attempt's Job (a retry started done-order-2): attempt 1's token is refused.
+  await setStatus({ jobName: "done-order-2", attempt: 2 });
+  const stale = await post(a, tokenFor(a, "done-order-1", "done-order"), [
+    line(2, "step_end", { state: "Succeeded", exitCode: 0 }),
+  ]);
+  assert.deepEqual([stale.statusCode, stale.json<{ reason: string }>().reason], [409, "AttemptNotRunning"]);
+  // Finished: even the current Job's token writes nothing more.
+  await setStatus({ phase: "Provisioned" });
+  const late = await post(a, tokenFor(a, "done-order-2", "done-order"), [
+    line(1, "step_end", { state: "Succeeded", exitCode: 0 }),
+  ]);
+  assert.deepEqual([late.statusCode, late.json<{ reason: string }>().reason], [409, "AttemptNotRunning"]);
+  assert.equal(
+    await count(
+      a,
+      "SELECT count(*)::int AS n FROM audit_events WHERE order_name = 'done-order' AND action LIKE 'step%'",
+    ),
+    1,
+    "only the running attempt's step_start became a row",
+  );
 });

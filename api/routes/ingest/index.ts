@@ -9,6 +9,11 @@ import { z } from "zod";
 import { verifyIngestToken } from "../../../record/ingest-token.ts";
 import { storeLines } from "../../../record/step-output.ts";
 import { InputError, UnavailableError } from "../../../record/errors.ts";
+import type { OrderSpec, OrderStatus } from "../../../crds/generated/order.ts";
+import { resourcesOf } from "../../plugins/resources.ts";
+
+/** Phases after which no attempt runs (a retry moves the Order on with a new Job first). */
+const FINISHED = new Set(["Provisioned", "Failed", "Cancelled", "Revoked"]);
 
 export const MAX_LINES_PER_BATCH = 5000;
 /** Lines being written at once across all requests; beyond it new batches get 429. */
@@ -84,7 +89,14 @@ export const ingestRoutes: FastifyPluginAsyncZod = async (app) => {
       bodyLimit: 8 << 20,
       schema: {
         body: Body,
-        response: { 200: z.object({ accepted: z.number().int() }), 401: Err, 403: Err, 429: Err, 503: Err },
+        response: {
+          200: z.object({ accepted: z.number().int() }),
+          401: Err,
+          403: Err,
+          409: Err,
+          429: Err,
+          503: Err,
+        },
       },
     },
     async (req, reply) => {
@@ -101,6 +113,18 @@ export const ingestRoutes: FastifyPluginAsyncZod = async (app) => {
       if (!v.ok) return reply.code(401).send({ error: "invalid ingest token", reason: `Token${v.reason}` });
       if (v.claims.namespace !== app.deps.namespace) {
         return reply.code(403).send({ error: "token is for another namespace", reason: "Forbidden" });
+      }
+      // Lines are accepted only while the token's attempt may run (#15 item 13): once the Order
+      // is finished, or a retry started another Job, a leftover token writes nothing (409, which
+      // the runner takes as final). An Order not (yet) carrying a Job name is starting.
+      const o = await resourcesOf(app.deps).get<OrderSpec, OrderStatus>("Order", v.claims.order);
+      const phase = o?.status?.phase;
+      const otherJob = o?.status?.jobName !== undefined && o.status.jobName !== v.claims.job;
+      if (o && (otherJob || (phase !== undefined && FINISHED.has(phase)))) {
+        return reply.code(409).send({
+          error: `the attempt this token was issued for is not running (order ${phase ?? "unknown"}${otherJob ? ", another attempt's Job" : ""}): lines are accepted only while it runs`,
+          reason: "AttemptNotRunning",
+        });
       }
       const lines = req.body.lines;
       if (inFlightBatches >= MAX_IN_FLIGHT_BATCHES || inFlightLines + lines.length > MAX_IN_FLIGHT_LINES) {
