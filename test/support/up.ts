@@ -55,28 +55,42 @@ await kc
   });
 await applyFile(join(root, "manifests/admission/order-approvals.yaml"));
 await applyFile(join(root, "manifests/api/rbac.yaml"), NAMESPACE);
-say(`applied ${crdFiles.length} CRDs, the approvals admission policy and the API's RBAC`);
+say(
+  `applied ${crdFiles.length} CRDs, the approvals and order-status admission policies, the API's and the operator's RBAC`,
+);
 
-// The API runs as its own ServiceAccount, so the admission policy lets it (and only it) write
-// Order approvals, exactly as in a cluster.
-const tr = await kc.makeApiClient(k8s.CoreV1Api).createNamespacedServiceAccountToken({
-  name: "ipsolis-api",
-  namespace: NAMESPACE,
-  body: { spec: { audiences: [], expirationSeconds: 7 * 24 * 3600 } },
-});
-const apiKubeconfig = join(cp.dir, "ipsolis-api.kubeconfig");
+// The API and the operator run as their own ServiceAccounts, so the admission policies let each
+// (and only it) write Order approvals and Order status, exactly as in a cluster.
+await applyFile(join(root, "manifests/operator/rbac.yaml"), NAMESPACE);
+await applyFile(join(root, "manifests/admission/order-status.yaml"));
 const ca = await readFile(cp.caFile);
-await writeFile(
-  apiKubeconfig,
-  `apiVersion: v1
+async function serviceAccountKubeconfig(sa: string): Promise<string> {
+  const tr = await kc.makeApiClient(k8s.CoreV1Api).createNamespacedServiceAccountToken({
+    name: sa,
+    namespace: NAMESPACE,
+    body: { spec: { audiences: [], expirationSeconds: 7 * 24 * 3600 } },
+  });
+  const file = join(cp.dir, `${sa}.kubeconfig`);
+  await writeFile(
+    file,
+    `apiVersion: v1
 kind: Config
 clusters: [{ name: local, cluster: { server: "${cp.server}", certificate-authority-data: ${ca.toString("base64")} } }]
-users: [{ name: ipsolis-api, user: { token: "${tr.status?.token ?? ""}" } }]
-contexts: [{ name: local, context: { cluster: local, user: ipsolis-api, namespace: ${NAMESPACE} } }]
+users: [{ name: ${sa}, user: { token: "${tr.status?.token ?? ""}" } }]
+contexts: [{ name: local, context: { cluster: local, user: ${sa}, namespace: ${NAMESPACE} } }]
 current-context: local
 `,
-  { mode: 0o600 },
-);
+    { mode: 0o600 },
+  );
+  return file;
+}
+function kubeConfigOf(file: string): k8s.KubeConfig {
+  const k = new k8s.KubeConfig();
+  k.loadFromFile(file);
+  return k;
+}
+const apiKubeconfig = await serviceAccountKubeconfig("ipsolis-api");
+const operatorKubeconfig = await serviceAccountKubeconfig("ipsolis-operator");
 
 const localNode = await startLocalNode({ kubeconfig: cp.kubeconfig, log: (l) => say(`local node: ${l}`) });
 stops.unshift(() => localNode.stop());
@@ -155,7 +169,7 @@ const log = createLogger({ level: "warn", name: "ipsolis-operator" });
 const operator = await startOperator(
   OperatorEnv.parse({
     IPSOLIS_NAMESPACE: NAMESPACE,
-    KUBECONFIG: cp.kubeconfig,
+    KUBECONFIG: operatorKubeconfig,
     IPSOLIS_OPERATOR_PORT: "0",
     IPSOLIS_OPERATOR_HOST: "127.0.0.1",
     IPSOLIS_INGEST_URL: publicUrl,
@@ -164,7 +178,7 @@ const operator = await startOperator(
     IPSOLIS_DATABASE_URL: pgsrv.adminUrl,
     LOG_LEVEL: "warn",
   }),
-  { kubeConfig: kc, log },
+  { kubeConfig: kubeConfigOf(operatorKubeconfig), log },
 );
 stops.unshift(() => operator.stop());
 
