@@ -3,7 +3,7 @@
 // server with the directory (SCIM) behind it.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { addAdmin, setOrderPhase, signInAs } from "./support.ts";
+import { addAdmin, addPeople, setOrderPhase, signInAs } from "./support.ts";
 import { assetTypeSpec } from "./fixtures.ts";
 import { newScimApi, userBody } from "../scim/support.ts";
 import { drainFanouts } from "../../api/leaver/background.ts";
@@ -12,6 +12,7 @@ const ENT = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
 async function world(t: Parameters<typeof newScimApi>[0]) {
   const api = await newScimApi(t);
+  await addPeople(api, ["emp"]);
   await addAdmin(api, "root", "superadmin", undefined, "root@example.com");
   // bert approves; his admin account's e-mail is bert@example.com.
   await addAdmin(api, "bert", "approver", undefined, "bert@example.com");

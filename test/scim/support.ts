@@ -27,7 +27,9 @@ export async function newScimApi(
   opts: { config?: Partial<ApiConfig>; crds?: boolean } = {},
 ): Promise<ScimApi> {
   if (opts.crds !== false) await applyCrds();
+  // SCIM tests own the directory: it starts empty.
   const api = await newApi(t, {
+    people: false,
     config: {
       IPSOLIS_HR_WEBHOOK_SECRET: HR_SECRET,
       IPSOLIS_SERVICENOW_WEBHOOK_SECRET: SNOW_SECRET,
