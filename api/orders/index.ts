@@ -16,6 +16,7 @@ import type { OrderSpec, OrderStatus } from "../../crds/generated/order.ts";
 import type { AssetTypeSpec } from "../../crds/generated/assettype.ts";
 import { appendAudit } from "../../record/audit.ts";
 import { needsCleanup } from "../../crds/order-cleanup.ts";
+import { deprovisionOrderName } from "../leaver/decide.ts";
 import { decideRetry } from "../policy/orders.ts";
 import { ConflictError, ForbiddenError, InputError, UnprocessableError } from "../../record/errors.ts";
 import { findEmployee, isOrderingBlocked } from "../../record/employees/store.ts";
@@ -436,11 +437,19 @@ export function modifyRefusal(
   return undefined;
 }
 
-/** The Modify and Deprovision orders that target `name`. */
+/**
+ * The Modify and Deprovision orders that target `name`: Modify orders by their target label
+ * (a label-selected LIST, never the namespace), the revoke by its deterministic name.
+ */
 async function ordersTargeting(req: FastifyRequest, name: string): Promise<OrderCr[]> {
-  const all = await resourcesOf(req.server.deps).list<OrderSpec, OrderStatus>("Order");
-  return all.filter((x) => x.spec.target === name);
+  const res = resourcesOf(req.server.deps);
+  const mods = await res.list<OrderSpec, OrderStatus>("Order", `${TARGET_LABEL}=${labelValue(name)}`);
+  const revoke = await res.get<OrderSpec, OrderStatus>("Order", deprovisionOrderName(name));
+  return [...mods, ...(revoke ? [revoke] : [])].filter((x) => x.spec.target === name);
 }
+
+/** The label every Modify order carries: its target's name (as a label value). */
+export const TARGET_LABEL = "ipsolis.io/target";
 
 /** Whether the asset type can change this order's asset now (for the portal's Change button). */
 export async function canModify(req: FastifyRequest, o: OrderCr): Promise<boolean> {
@@ -499,7 +508,7 @@ export async function modifyOrder(req: FastifyRequest, name: string, input: Modi
   const made = await res.create<OrderSpec, OrderStatus>("Order", modName, spec, {
     "ipsolis.io/asset-type": labelValue(o.spec.assetType),
     "ipsolis.io/requester": labelValue(requester.id),
-    "ipsolis.io/target": labelValue(o.metadata.name),
+    [TARGET_LABEL]: labelValue(o.metadata.name),
   });
   await appendAudit(db, {
     actor: p.actor,

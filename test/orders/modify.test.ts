@@ -119,7 +119,7 @@ test("modify: re-approval under onModify Same, direct under None, a failed chang
   await waitOrder(ns, gated, phaseIs("PendingApproval"), 30_000);
   const early = await modify(api, ada, gated, { seats: 2 });
   assert.equal(early.statusCode, 409, early.body);
-  assert.match(early.json<{ message: string }>().message, /only a Provisioned order can be changed/);
+  assert.match(early.json<{ error: string }>().error, /only a Provisioned order can be changed/);
   const ok1 = await api.app.inject({
     method: "POST",
     url: `/orders/${gated}/approve`,
@@ -189,7 +189,7 @@ test("modify: re-approval under onModify Same, direct under None, a failed chang
   const noRb = await modify(api, ada, fixed, { seats: 2 });
   assert.equal(noRb.statusCode, 409, noRb.body);
   assert.equal(noRb.json<{ reason: string }>().reason, "NoModifyRunbook");
-  assert.match(noRb.json<{ message: string }>().message, /has no modify runbook/);
+  assert.match(noRb.json<{ error: string }>().error, /has no modify runbook/);
   const bad = await modify(api, ada, free, { seats: "many", colour: "red" });
   assert.equal(bad.statusCode, 422, bad.body);
   const fields = bad.json<{ fields: { path: string }[] }>().fields.map((f) => f.path);
