@@ -8,8 +8,13 @@ import { checkOrderForm, MAX_ATTRIBUTE_LENGTH } from "../api/policy/order-form.t
 import {
   approvalInbox,
   assetTypeOf,
+  canModify,
   cancelOrder,
   catalogueOf,
+  currentAttributes,
+  isRetryable,
+  modifyOrder,
+  retryOrder,
   createProvisionOrder,
   decideAsMe,
   displayNameOf,
@@ -43,7 +48,8 @@ import {
   type CatalogueAttribute,
   type CatalogueCard,
 } from "./pages/catalogue.ts";
-import { orderPage, type TimelineEntry } from "./pages/order.ts";
+import { changePage, orderPage, type TimelineEntry } from "./pages/order.ts";
+import type { AttributeProblem } from "../api/policy/order-form.ts";
 import { approvalsPage, blockedPage, delegationPage } from "./pages/approvals.ts";
 import { Form, messageOf, staffInstead, statusOf } from "./routes.ts";
 
@@ -57,6 +63,29 @@ function labelOf(name: string): string {
     .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
     .toLowerCase();
   return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+/** The form check's problems as messages next to their fields, in the reader's language. */
+function fieldErrorsOf(ctx: Ctx, attrs: CatalogueAttribute[], problems: AttributeProblem[]): FieldError[] {
+  return problems.map((pr) => {
+    const a = attrs.find((x) => x.name === pr.attribute);
+    const label = a?.label ?? pr.attribute;
+    const message =
+      pr.reason === "Required"
+        ? ctx.t("field.required", { label })
+        : pr.reason === "NotNumber"
+          ? ctx.t("field.number", { label })
+          : pr.reason === "NotInteger"
+            ? ctx.t("field.integer", { label })
+            : pr.reason === "NotInEnum"
+              ? ctx.t("field.enum", { label })
+              : pr.reason === "NotBoolean"
+                ? ctx.t("field.boolean", { label })
+                : pr.reason === "Unknown"
+                  ? ctx.t("field.unknown", { label })
+                  : ctx.t("field.tooLong", { label, max: MAX_ATTRIBUTE_LENGTH });
+    return { field: `attr_${pr.attribute}`, message };
+  });
 }
 
 function attributesOf(spec: AssetTypeSpec): CatalogueAttribute[] {
@@ -317,7 +346,7 @@ export const employeeRoutes: FastifyPluginAsyncZod = async (app) => {
         action: o.spec.action ?? "Provision",
         phase,
         message: phase === "Failed" ? undefined : o.status?.message,
-        attributes: Object.entries(o.spec.attributes ?? {}).map(([k, v]) => ({
+        attributes: Object.entries(currentAttributes(o) ?? {}).map(([k, v]) => ({
           label: labelOf(k),
           value: secret.has(k) ? t("order.secretHidden") : v,
         })),
@@ -332,6 +361,9 @@ export const employeeRoutes: FastifyPluginAsyncZod = async (app) => {
         canReturn:
           phase === "Provisioned" && (o.spec.action ?? "Provision") === "Provision" && ret === undefined,
         returning: ret?.metadata.name,
+        canChange: ret === undefined && (await canModify(req, o)),
+        canRetry: isRetryable(o),
+        modifiedBy: o.status?.modifiedBy,
         notice: msg.notice,
         error: msg.error,
       }),
@@ -367,6 +399,121 @@ export const employeeRoutes: FastifyPluginAsyncZod = async (app) => {
         }
       },
     );
+
+  // Change (#19): the form, prefilled with the asset's current non-secret values.
+  async function changeView(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    name: string,
+    state: {
+      values?: Record<string, string>;
+      reason?: string;
+      errors?: FieldError[];
+      general?: string;
+      status?: number;
+    } = {},
+  ) {
+    const staff = await staffInstead(req, reply);
+    if (staff) return staff;
+    const o = await visibleOrder(req, name);
+    const ctx = await ctxOf(req, reply);
+    const at = await assetTypeOf(req, o.spec.assetType);
+    const attrs = at ? attributesOf(at.spec) : [];
+    const secret = new Set(attrs.filter((a) => a.secret).map((a) => a.name));
+    const current = Object.fromEntries(
+      Object.entries(currentAttributes(o) ?? {}).filter(([k]) => !secret.has(k)),
+    );
+    return send(
+      reply,
+      changePage(ctx, {
+        name: o.metadata.name,
+        what: at?.spec.displayName ?? o.spec.assetType,
+        attributes: attrs,
+        values: state.values ?? current,
+        reason: state.reason ?? "",
+        errors: state.errors ?? [],
+        general: state.general,
+      }),
+      state.status ?? 200,
+    );
+  }
+
+  app.get(
+    "/portal/orders/:name/change",
+    { config: { permission: "orders:write" }, schema: { hide: true, params: Name } },
+    async (req, reply) => changeView(req, reply, req.params.name),
+  );
+
+  app.post(
+    "/portal/orders/:name/change",
+    {
+      config: { permission: "orders:write" },
+      schema: {
+        hide: true,
+        params: Name,
+        // Attribute fields arrive as attr_<name>; an empty one keeps its current value.
+        body: Form({ reason: z.string().max(1024).optional() }).catchall(z.string().max(4000)),
+      },
+    },
+    async (req, reply) => {
+      const staff = await staffInstead(req, reply);
+      if (staff) return staff;
+      const name = req.params.name;
+      const body = req.body as Record<string, string | undefined>;
+      const reason = (body.reason ?? "").trim();
+      const given: Record<string, string> = {};
+      for (const [k, v] of Object.entries(body))
+        if (k.startsWith("attr_") && v !== undefined && v !== "") given[k.slice(5)] = v;
+      const o = await visibleOrder(req, name);
+      const at = await assetTypeOf(req, o.spec.assetType);
+      const ctx = await ctxOf(req, reply);
+      const attrs = at ? attributesOf(at.spec) : [];
+      const secret = new Set(attrs.filter((a) => a.secret).map((a) => a.name));
+      const refill = Object.fromEntries(Object.entries(given).filter(([k]) => !secret.has(k)));
+      // The form's localised messages come from the same checkAttribute rules the service runs.
+      const check = checkOrderForm(at?.spec.attributes ?? [], { ...(currentAttributes(o) ?? {}), ...given });
+      if (!check.ok) {
+        return changeView(req, reply, name, {
+          values: refill,
+          reason,
+          errors: fieldErrorsOf(ctx, attrs, check.problems),
+          status: 422,
+        });
+      }
+      try {
+        const made = await modifyOrder(req, name, { attributes: given, ...(reason ? { reason } : {}) });
+        return reply.redirect(`/portal/orders/${made.metadata.name}`, 303);
+      } catch (err) {
+        const msg = messageOf(err);
+        if (!msg || statusOf(err) === 404) throw err;
+        const general =
+          err instanceof Error && "reason" in err && err.reason === "NoChange"
+            ? ctx.t("change.nothing")
+            : msg;
+        return changeView(req, reply, name, { values: refill, reason, general, status: statusOf(err) });
+      }
+    },
+  );
+
+  app.post(
+    "/portal/orders/:name/retry",
+    {
+      config: { permission: "orders:write" },
+      schema: { hide: true, params: Name, body: Form({}).optional() },
+    },
+    async (req, reply) => {
+      const staff = await staffInstead(req, reply);
+      if (staff) return staff;
+      try {
+        await retryOrder(req, req.params.name);
+        return reply.redirect(`/portal/orders/${req.params.name}`, 303);
+      } catch (err) {
+        const msg = messageOf(err);
+        if (!msg || statusOf(err) === 404) throw err;
+        return orderView(req, reply, req.params.name, { error: msg, status: statusOf(err) });
+      }
+    },
+  );
 
   app.get(
     "/portal/catalogue",
@@ -478,27 +625,7 @@ export const employeeRoutes: FastifyPluginAsyncZod = async (app) => {
       const secretNames = new Set(card.attributes.filter((a) => a.secret).map((a) => a.name));
       const refill = Object.fromEntries(Object.entries(values).filter(([k]) => !secretNames.has(k)));
       if (!check.ok || body.step === "edit") {
-        const errors: FieldError[] = check.ok
-          ? []
-          : check.problems.map((pr) => {
-              const a = card.attributes.find((x) => x.name === pr.attribute);
-              const label = a?.label ?? pr.attribute;
-              const message =
-                pr.reason === "Required"
-                  ? ctx.t("field.required", { label })
-                  : pr.reason === "NotNumber"
-                    ? ctx.t("field.number", { label })
-                    : pr.reason === "NotInteger"
-                      ? ctx.t("field.integer", { label })
-                      : pr.reason === "NotInEnum"
-                        ? ctx.t("field.enum", { label })
-                        : pr.reason === "NotBoolean"
-                          ? ctx.t("field.boolean", { label })
-                          : pr.reason === "Unknown"
-                            ? ctx.t("field.unknown", { label })
-                            : ctx.t("field.tooLong", { label, max: MAX_ATTRIBUTE_LENGTH });
-              return { field: `attr_${pr.attribute}`, message };
-            });
+        const errors: FieldError[] = check.ok ? [] : fieldErrorsOf(ctx, card.attributes, check.problems);
         return send(
           reply,
           orderFormPage(ctx, { card, values: refill, reason, errors }),

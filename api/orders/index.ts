@@ -16,6 +16,7 @@ import type { OrderSpec, OrderStatus } from "../../crds/generated/order.ts";
 import type { AssetTypeSpec } from "../../crds/generated/assettype.ts";
 import { appendAudit } from "../../record/audit.ts";
 import { needsCleanup } from "../../crds/order-cleanup.ts";
+import { deprovisionOrderName } from "../leaver/decide.ts";
 import { decideRetry } from "../policy/orders.ts";
 import { ConflictError, ForbiddenError, InputError, UnprocessableError } from "../../record/errors.ts";
 import { findEmployee, isOrderingBlocked } from "../../record/employees/store.ts";
@@ -27,7 +28,6 @@ import { aclScopeFor, notFound } from "../plugins/acl.ts";
 import { principalOf, type Principal } from "../plugins/auth.ts";
 import { resourcesOf, type Cr } from "../plugins/resources.ts";
 import { validateAttributes, type AttributeInput, type ValidateOptions } from "../policy/attributes.ts";
-import { deprovisionOrderName } from "../leaver/decide.ts";
 
 export type OrderCr = Cr<OrderSpec, OrderStatus>;
 
@@ -42,7 +42,16 @@ export const OrderView = z.object({
     displayName: z.string().optional(),
     manager: z.string().optional(),
   }),
+  /**
+   * The asset's values now: for a Provision order, those of its last successful change (Modify)
+   * or else as ordered; for a Modify order, the values it asks for.
+   */
   attributes: z.record(z.string(), z.string()).optional(),
+  /** Provision orders changed by a Modify: the values as first ordered. */
+  orderedAttributes: z.record(z.string(), z.string()).optional(),
+  /** The Modify order whose values `attributes` shows, and when it was delivered. */
+  modifiedBy: z.string().optional(),
+  modifiedAt: z.string().optional(),
   reason: z.string().optional(),
   cancelRequested: z.boolean(),
   approvals: z.array(
@@ -72,7 +81,14 @@ export function orderView(o: OrderCr): OrderView {
     action: o.spec.action ?? "Provision",
     ...(o.spec.target ? { target: o.spec.target } : {}),
     requester: o.spec.requester,
-    ...(o.spec.attributes ? { attributes: o.spec.attributes } : {}),
+    ...(currentAttributes(o) ? { attributes: currentAttributes(o) } : {}),
+    ...(o.status?.modifiedBy
+      ? {
+          ...(o.spec.attributes ? { orderedAttributes: o.spec.attributes } : {}),
+          modifiedBy: o.status.modifiedBy,
+          ...(o.status.modifiedAt ? { modifiedAt: o.status.modifiedAt } : {}),
+        }
+      : {}),
     ...(o.spec.reason ? { reason: o.spec.reason } : {}),
     cancelRequested: o.spec.cancelRequested ?? false,
     approvals: o.spec.approvals ?? [],
@@ -88,6 +104,16 @@ export function orderView(o: OrderCr): OrderView {
       ? { createdAt: new Date(o.metadata.creationTimestamp).toISOString() }
       : {}),
   };
+}
+
+/**
+ * The asset's attribute values now (#19): a Provision order's newest successful change
+ * (status.attributes, written by the operator) or else what was ordered.
+ */
+export function currentAttributes(o: OrderCr): Record<string, string> | undefined {
+  if ((o.spec.action ?? "Provision") === "Provision" && o.status?.modifiedBy)
+    return o.status.attributes ?? {};
+  return o.spec.attributes;
 }
 
 /** Labels that make list filters cheap (label values: ≤63 chars of [a-z0-9._-]). */
@@ -467,4 +493,165 @@ export async function revokeOrder(
     data: { deprovisionOrder: dep },
   });
   return { order: made, created: true };
+}
+
+/** What a change (Modify order) asks for: the POST /orders/:name/modify body; the portal form. */
+export type ModifyInput = {
+  /** Only the changed ones need sending; the rest stay as they are. */
+  attributes?: AttributeInput | undefined;
+  reason?: string | undefined;
+};
+
+const OPEN_PHASES: ReadonlySet<string | undefined> = new Set([
+  undefined,
+  "PendingApproval",
+  "Scheduled",
+  "Processing",
+]);
+
+/** A Modify order's name: `<target>-m-<6 hex>`, at most 63 characters (a label value). */
+function modifyOrderName(target: string): string {
+  return `${target.slice(0, 52).replace(/[.-]+$/, "")}-m-${randomBytes(3).toString("hex")}`;
+}
+
+/**
+ * Why a change of this Provision order cannot be asked for now, or undefined: it must be
+ * Provisioned, its type must have a modify runbook, and no change or revoke may be open on it.
+ * Pure over what was read; the portal uses it to show (or not) its Change button.
+ */
+export function modifyRefusal(
+  o: OrderCr,
+  at: { spec: Pick<AssetTypeSpec, "runbooks"> } | undefined,
+  related: readonly OrderCr[],
+): { reason: string; message: string } | undefined {
+  if ((o.spec.action ?? "Provision") !== "Provision")
+    return { reason: "NotProvision", message: "only a Provision order can be changed" };
+  if (o.status?.phase !== "Provisioned") {
+    return {
+      reason: "NotProvisioned",
+      message: `the order is ${o.status?.phase ?? "not yet processed"}: only a Provisioned order can be changed`,
+    };
+  }
+  if (!at) {
+    return {
+      reason: "AssetTypeNotFound",
+      message: `asset type ${o.spec.assetType} no longer exists: the asset cannot be changed`,
+    };
+  }
+  if (!at.spec.runbooks.modify) {
+    return {
+      reason: "NoModifyRunbook",
+      message: `asset type ${o.spec.assetType} has no modify runbook: its assets cannot be changed (revoke and order again instead)`,
+    };
+  }
+  const open = related.find(
+    (r) =>
+      r.spec.target === o.metadata.name && r.spec.action !== "Provision" && OPEN_PHASES.has(r.status?.phase),
+  );
+  if (open) {
+    const what = open.spec.action === "Modify" ? "a change" : "a revoke";
+    return {
+      reason: open.spec.action === "Modify" ? "ModifyOpen" : "DeprovisionOpen",
+      message: `${what} of this order is already open (order ${open.metadata.name}, ${open.status?.phase ?? "new"}): wait for it to finish`,
+    };
+  }
+  return undefined;
+}
+
+/**
+ * The Modify and Deprovision orders that target `name`: Modify orders by their target label
+ * (a label-selected LIST, never the namespace), the revoke by its deterministic name.
+ */
+async function ordersTargeting(req: FastifyRequest, name: string): Promise<OrderCr[]> {
+  const res = resourcesOf(req.server.deps);
+  const mods = await res.list<OrderSpec, OrderStatus>("Order", `${TARGET_LABEL}=${labelValue(name)}`);
+  const revoke = await res.get<OrderSpec, OrderStatus>("Order", deprovisionOrderName(name));
+  return [...mods, ...(revoke ? [revoke] : [])].filter((x) => x.spec.target === name);
+}
+
+/** The label every Modify order carries: its target's name (as a label value). */
+export const TARGET_LABEL = "ipsolis.io/target";
+
+/** Whether the asset type can change this order's asset now (for the portal's Change button). */
+export async function canModify(req: FastifyRequest, o: OrderCr): Promise<boolean> {
+  if ((o.spec.action ?? "Provision") !== "Provision" || o.status?.phase !== "Provisioned") return false;
+  const at = await resourcesOf(req.server.deps).get<AssetTypeSpec>("AssetType", o.spec.assetType);
+  return modifyRefusal(o, at, await ordersTargeting(req, o.metadata.name)) === undefined;
+}
+
+/**
+ * Asks for a change of a Provisioned asset (#19): a Modify Order on the target, with the full
+ * new set of values (the changed ones validated with the one attribute validation, the rest
+ * kept), through the type's `approval.onModify` (the operator decides it). Same permission as
+ * ordering: the requester for their own, staff in their ACL scope (else 404). 409 when the type
+ * has no modify runbook, the target is not Provisioned, or a change or revoke is open; 422
+ * naming the bad fields, or when nothing would change. Audited: who, which fields (values only
+ * of non-secret attributes).
+ */
+export async function modifyOrder(req: FastifyRequest, name: string, input: ModifyInput): Promise<OrderCr> {
+  const p = principalOf(req);
+  const { db, now } = req.server.deps;
+  const res = resourcesOf(req.server.deps);
+  const o = await visibleOrder(req, name);
+  const at = await res.get<AssetTypeSpec>("AssetType", o.spec.assetType);
+  const refused = modifyRefusal(o, at, await ordersTargeting(req, name));
+  if (refused || !at)
+    throw new ConflictError(refused?.message ?? "cannot change", { reason: refused?.reason });
+  const requester = o.spec.requester;
+  if (await isOrderingBlocked(db, { id: requester.id, email: requester.email }, now())) {
+    throw new ConflictError(`${requester.email} is leaving or deactivated: changes are blocked`, {
+      reason: "OrderingBlocked",
+    });
+  }
+  const current = currentAttributes(o) ?? {};
+  const r = validateAttributes(at.spec.attributes, input.attributes, { current });
+  if (!r.ok)
+    throw new UnprocessableError(r.message, { reason: "InvalidAttributes", details: { fields: r.fields } });
+  const values = r.values;
+  const names = [...new Set([...Object.keys(current), ...Object.keys(values)])].sort();
+  const changed = names.filter((k) => current[k] !== values[k]);
+  if (changed.length === 0) {
+    throw new UnprocessableError("nothing to change: the attributes are as they are now", {
+      reason: "NoChange",
+      details: { fields: [{ path: "body.attributes", message: "changes no value" }] },
+    });
+  }
+  const secret = new Set((at.spec.attributes ?? []).filter((d) => d.secret).map((d) => d.name));
+  const modName = modifyOrderName(o.metadata.name);
+  const spec: OrderSpec = {
+    assetType: o.spec.assetType,
+    action: "Modify",
+    target: o.metadata.name,
+    requester,
+    ...(Object.keys(values).length > 0 ? { attributes: values } : {}),
+    ...(input.reason ? { reason: input.reason } : {}),
+  };
+  const made = await res.create<OrderSpec, OrderStatus>("Order", modName, spec, {
+    "ipsolis.io/asset-type": labelValue(o.spec.assetType),
+    "ipsolis.io/requester": labelValue(requester.id),
+    [TARGET_LABEL]: labelValue(o.metadata.name),
+  });
+  await appendAudit(db, {
+    actor: p.actor,
+    action: "order_modify_requested",
+    target: `order:${o.metadata.name}`,
+    order: modName,
+    requestId: req.id,
+    source: p.role === "employee" ? "portal" : "api",
+    data: {
+      modifyOrder: modName,
+      target: o.metadata.name,
+      assetType: o.spec.assetType,
+      requester: requester.email,
+      changed,
+      // Old and new values of the non-secret fields only; a secret field is named, never shown.
+      changes: Object.fromEntries(
+        changed
+          .filter((k) => !secret.has(k))
+          .map((k) => [k, { from: current[k] ?? null, to: values[k] ?? null }]),
+      ),
+      ...(changed.some((k) => secret.has(k)) ? { secretChanged: changed.filter((k) => secret.has(k)) } : {}),
+    },
+  });
+  return made;
 }

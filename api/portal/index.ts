@@ -20,7 +20,17 @@ import { aclScopeFor } from "../plugins/acl.ts";
 import { principalOf, type Principal } from "../plugins/auth.ts";
 import { resourcesOf, type Cr } from "../plugins/resources.ts";
 import { deprovisionOrderName } from "../leaver/decide.ts";
-import { createProvisionOrder, ordererOf, visibleOrder, type NewOrder } from "../routes/orders/index.ts";
+import {
+  canModify,
+  createProvisionOrder,
+  currentAttributes,
+  modifyOrder,
+  ordererOf,
+  retryOrder,
+  visibleOrder,
+  type NewOrder,
+} from "../routes/orders/index.ts";
+import { decideRetry } from "../policy/orders.ts";
 import {
   assetTypeChanges,
   directoryFacts,
@@ -32,6 +42,11 @@ import {
 } from "../routes/approvals/service.ts";
 
 export { createProvisionOrder, visibleOrder, type NewOrder };
+// Change and retry (#19): the JSON routes' own service functions.
+export { canModify, currentAttributes, modifyOrder, retryOrder };
+
+/** Whether the Retry button shows: the same rule POST /orders/:name/retry applies first. */
+export const isRetryable = (o: OrderCr): boolean => decideRetry(o).ok;
 export { decideOrder };
 export { verifyApprovalLink } from "../routes/approvals/links.ts";
 export {

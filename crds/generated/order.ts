@@ -183,6 +183,15 @@ export type OrderStatus = {
   steps?: OrderStatusStep[];
   /** The asset this Order holds (or, for Modify/Deprovision, acts on). */
   asset?: OrderStatusAsset;
+  /** Provision Orders only: the asset's attribute values after its last successful Modify Order (spec.attributes stay as ordered). Unset until a change succeeds; a Modify that runs or fails leaves it as it was. */
+  attributes?: Record<string, string>;
+  /** The Modify Order whose change status.attributes shows. */
+  modifiedBy?: string;
+  /**
+   * When that change was delivered.
+   * Format: date-time.
+   */
+  modifiedAt?: string;
   /**
    * When the asset was delivered.
    * Format: date-time.

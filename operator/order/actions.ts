@@ -57,6 +57,10 @@ export async function applyAction(a: Exclude<Action, { kind: "Emit" }>, ctx: Act
       // the only author of a phase); this only makes it look now.
       ctx.deps.enqueue(a.target);
       return;
+    case "MarkTargetModified":
+      // Likewise: the target's decide takes the new values from this Provisioned Modify Order.
+      ctx.deps.enqueue(a.target);
+      return;
   }
 }
 

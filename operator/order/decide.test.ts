@@ -870,3 +870,77 @@ test("an approval expired by the API (system:approvals entry) fails the order wi
   assert.equal(status.conditions?.find((c) => c.type === "Ready")?.reason, "ApprovalExpired");
   assert.equal(status.conditions?.find((c) => c.type === "Approved")?.reason, "ApprovalExpired");
 });
+
+// #19: a Provision Order shows the values of its newest successful Modify Order; a running or
+// failed one (the reconciler passes only Provisioned ones as `modified`) leaves them as they were.
+test("the target's attributes follow its newest successful Modify, never a running or failed one", () => {
+  const ordered = { seats: "1", tier: "basic" };
+  const target = withSpec(order("Provisioned"), { attributes: ordered });
+  type Row = {
+    name: string;
+    modified: Observed["modified"];
+    before?: Partial<Order["status"]>;
+    want: { attributes?: Record<string, string>; modifiedBy?: string; modifiedAt?: string };
+  };
+  const rows: Row[] = [
+    { name: "no Modify yet (or it runs, or it failed)", modified: undefined, want: {} },
+    {
+      name: "a Modify succeeded",
+      modified: { order: "o1-m1", attributes: { seats: "3", tier: "basic" }, at: EARLIER },
+      want: { attributes: { seats: "3", tier: "basic" }, modifiedBy: "o1-m1", modifiedAt: EARLIER },
+    },
+    {
+      name: "already shown: nothing to write",
+      modified: { order: "o1-m1", attributes: { seats: "3", tier: "basic" }, at: EARLIER },
+      before: { attributes: { seats: "3", tier: "basic" }, modifiedBy: "o1-m1", modifiedAt: EARLIER },
+      want: { attributes: { seats: "3", tier: "basic" }, modifiedBy: "o1-m1", modifiedAt: EARLIER },
+    },
+    {
+      name: "a later Modify succeeded",
+      modified: { order: "o1-m2", attributes: { seats: "5", tier: "pro" }, at: NOW.toISOString() },
+      before: { attributes: { seats: "3", tier: "basic" }, modifiedBy: "o1-m1", modifiedAt: EARLIER },
+      want: { attributes: { seats: "5", tier: "pro" }, modifiedBy: "o1-m2", modifiedAt: NOW.toISOString() },
+    },
+    {
+      name: "the last one that succeeded stays shown while a newer one runs or after it fails",
+      modified: { order: "o1-m1", attributes: { seats: "3", tier: "basic" }, at: EARLIER },
+      before: { attributes: { seats: "3", tier: "basic" }, modifiedBy: "o1-m1", modifiedAt: EARLIER },
+      want: { attributes: { seats: "3", tier: "basic" }, modifiedBy: "o1-m1", modifiedAt: EARLIER },
+    },
+  ];
+  for (const r of rows) {
+    const o: Order = { ...target, status: { ...target.status, ...r.before } };
+    const d = decide({ ...base("Provisioned"), order: o, modified: r.modified });
+    assert.equal(d.status.phase, "Provisioned", r.name);
+    assert.deepEqual(
+      {
+        ...(d.status.attributes ? { attributes: d.status.attributes } : {}),
+        ...(d.status.modifiedBy ? { modifiedBy: d.status.modifiedBy } : {}),
+        ...(d.status.modifiedAt ? { modifiedAt: d.status.modifiedAt } : {}),
+      },
+      r.want,
+      r.name,
+    );
+    assert.deepEqual(o.spec.attributes, ordered, `${r.name}: the ordered values stay in the spec`);
+    if (r.before && r.want.modifiedBy === r.before.modifiedBy) {
+      assert.deepEqual(
+        d.status,
+        decide({ ...base("Provisioned"), order: { ...o, status: d.status }, modified: r.modified }).status,
+        `${r.name}: stable`,
+      );
+    }
+  }
+  // A Modify or Deprovision Order itself never takes values this way.
+  const mod = withSpec(order("Provisioned"), { action: "Modify", target: "o0" });
+  const d = decide({ ...base("Provisioned"), order: mod, modified: { order: "x", attributes: { a: "b" } } });
+  assert.equal(d.status.attributes, undefined);
+});
+
+test("a delivered Modify asks its target to take the new values; a failed one does not", () => {
+  const mod = withSpec(order("Processing"), { action: "Modify", target: "o0", attributes: { seats: "3" } });
+  const done = decide({ ...base("Processing"), order: mod, job: { state: "Succeeded" } });
+  assert.ok(done.actions.some((a) => a.kind === "MarkTargetModified" && a.target === "o0"));
+  const failed = decide({ ...base("Processing"), order: mod, job: { state: "Failed", steps: [] } });
+  assert.equal(failed.status.phase, "Failed");
+  assert.ok(!failed.actions.some((a) => a.kind === "MarkTargetModified"));
+});

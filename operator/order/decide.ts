@@ -48,6 +48,11 @@ export type Observed = {
   lock: LockSeen;
   pool?: PoolSeen;
   target?: TargetSeen;
+  /**
+   * Provision Orders: the newest Modify Order that targets this one and succeeded (Provisioned),
+   * if any: its attributes are the asset's values now (#19). A running or failed one is not it.
+   */
+  modified?: { order: string; attributes: Record<string, string>; at?: string };
   /** The newest Deprovision Order that targets this one, if any. */
   deprovision?: { order: string; phase?: Phase; revokedAt?: string };
   now: Date;
@@ -61,6 +66,7 @@ export type Action =
   | { kind: "ReleaseSlot"; slot: string }
   | { kind: "CreateJob"; attempt: number; jobName: string }
   | { kind: "MarkTargetRevoked"; target: string }
+  | { kind: "MarkTargetModified"; target: string }
   | { kind: "Emit"; type: EventType; reason: EventReason; note: string };
 
 export type Decision = { status: OrderStatus; actions: Action[] };
@@ -500,7 +506,13 @@ function processing(o: Observed): Outcome {
           action === "Modify"
             ? `the change to order ${o.order.spec.target ?? ""} was delivered`
             : "the asset was delivered",
-        actions: [{ kind: "ReleaseLock" }],
+        actions: [
+          { kind: "ReleaseLock" },
+          // The target shows the new values once it sees this Order Provisioned (its own decide).
+          ...(action === "Modify" && o.order.spec.target
+            ? [{ kind: "MarkTargetModified", target: o.order.spec.target } as const]
+            : []),
+        ],
         patch: {
           steps,
           provisionedAt: at,
@@ -526,6 +538,25 @@ function processing(o: Observed): Outcome {
   }
 }
 
+/**
+ * A Provision Order's current attribute values: those of its newest successful Modify Order
+ * (#19). Until one succeeds (while it runs, after it fails) the status carries none, and the
+ * ordered spec.attributes are the values.
+ */
+function modifiedPatch(o: Observed): { patch?: Partial<OrderStatus> } {
+  const m = o.modified;
+  if ((o.order.spec.action ?? "Provision") !== "Provision" || !m) return {};
+  const st = o.order.status ?? {};
+  if (st.modifiedBy === m.order) return {};
+  return {
+    patch: {
+      attributes: m.attributes,
+      modifiedBy: m.order,
+      modifiedAt: m.at ?? o.now.toISOString(),
+    },
+  };
+}
+
 function provisioned(o: Observed): Outcome {
   const d = o.deprovision;
   const actions: Action[] = [];
@@ -538,6 +569,7 @@ function provisioned(o: Observed): Outcome {
     reason: "Provisioned",
     message: prev?.reason === "Provisioned" ? prev.message : "the asset was delivered",
     actions,
+    ...modifiedPatch(o),
   };
   if (!d) return base;
   if (d.phase === "Revoked") {

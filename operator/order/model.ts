@@ -40,6 +40,10 @@ export type OrderStatus = {
   asset?: { id: string };
   provisionedAt?: string;
   revokedAt?: string;
+  /** Provision Orders: the asset's values after its last successful Modify (#19). */
+  attributes?: Record<string, string>;
+  modifiedBy?: string;
+  modifiedAt?: string;
   message?: string;
 };
 

@@ -130,6 +130,23 @@ function deprovisionSeen(o: Order, deps: OrderDeps): Observed["deprovision"] {
   return { order: newest.metadata.name, phase: newest.status?.phase, revokedAt: newest.status?.revokedAt };
 }
 
+/** The newest Provisioned Modify Order targeting this one (its values are the asset's now). */
+function modifiedSeen(o: Order, deps: OrderDeps): Observed["modified"] {
+  let newest: Order | undefined;
+  for (const m of deps.caches.orders.list()) {
+    if (m.spec.action !== "Modify" || m.spec.target !== o.metadata.name) continue;
+    if (m.status?.phase !== "Provisioned") continue;
+    const t = (x: Order) => `${x.status?.provisionedAt ?? ""}/${x.metadata.name}`;
+    if (!newest || t(m) > t(newest)) newest = m;
+  }
+  if (!newest) return undefined;
+  return {
+    order: newest.metadata.name,
+    attributes: newest.spec.attributes ?? {},
+    ...(newest.status?.provisionedAt ? { at: newest.status.provisionedAt } : {}),
+  };
+}
+
 export function observe(
   o: Order,
   deps: OrderDeps,
@@ -165,6 +182,9 @@ export function observe(
       : {}),
     ...(o.status?.phase === "Provisioned" || o.status?.phase === "Failed"
       ? { deprovision: deprovisionSeen(o, deps) }
+      : {}),
+    ...(o.status?.phase === "Provisioned" && action === "Provision"
+      ? { modified: modifiedSeen(o, deps) }
       : {}),
     now,
   };

@@ -116,7 +116,7 @@ function card(ctx: Ctx, c: CatalogueCard, canOrder: boolean): SafeHtml {
   </article>`;
 }
 
-function attributeField(
+export function attributeField(
   ctx: Ctx,
   a: CatalogueAttribute,
   value: string | undefined,

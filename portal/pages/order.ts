@@ -2,7 +2,17 @@
 // each step with its result, the outcome), the runbook's step output (live while it runs, by
 // the API's SSE follow route; our script resumes after the last line shown), and the actions.
 import { html, type SafeHtml } from "../html.ts";
-import { csrfField, dateHtml, flash, layout, type Ctx } from "../layout.ts";
+import {
+  csrfField,
+  dateHtml,
+  errorSummary,
+  field,
+  flash,
+  layout,
+  type Ctx,
+  type FieldError,
+} from "../layout.ts";
+import { attributeField, type CatalogueAttribute } from "./catalogue.ts";
 import { actionName, badge, returnForm } from "./home.ts";
 
 export type TimelineEntry = {
@@ -37,6 +47,11 @@ export function orderPage(
     isLive: boolean;
     canCancel: boolean;
     canReturn: boolean;
+    /** A Provisioned order of a type with a modify runbook, no change or revoke open (#19). */
+    canChange?: boolean | undefined;
+    /** The requester's own Failed order whose run failed (the retry rule). */
+    canRetry?: boolean | undefined;
+    modifiedBy?: string | undefined;
     returning?: string | undefined;
     notice?: string | undefined;
     error?: string | undefined;
@@ -65,6 +80,12 @@ export function orderPage(
                   <dd>${a.value}</dd>`,
             )}
             ${
+              p.modifiedBy
+                ? html`<dt>${t("detail.modifiedBy", { order: "" }).trim()}</dt>
+                    <dd><a href="/portal/orders/${p.modifiedBy}">${p.modifiedBy}</a></dd>`
+                : ""
+            }
+            ${
               p.reason
                 ? html`<dt>${t("detail.reason")}</dt>
                     <dd>${p.reason}</dd>`
@@ -76,6 +97,14 @@ export function orderPage(
               p.canCancel
                 ? html`<form method="post" action="/portal/orders/${p.name}/cancel" class="inline">
                     ${csrfField(ctx)}<button class="secondary">${t("home.cancelOrder")}</button>
+                  </form>`
+                : ""
+            }
+            ${p.canChange ? html`<a class="button" href="/portal/orders/${p.name}/change">${t("change.button")}</a>` : ""}
+            ${
+              p.canRetry
+                ? html`<form method="post" action="/portal/orders/${p.name}/retry" class="inline">
+                    ${csrfField(ctx)}<button>${t("retry.button")}</button>
                   </form>`
                 : ""
             }
@@ -131,4 +160,54 @@ function logLine(l: LogLine): SafeHtml {
           : undefined;
   if (text === undefined) return html``;
   return html`<span data-id="${l.id}" class="${cls}">${text}${NL}</span>`;
+}
+
+/**
+ * The change form (#19): the type's fields prefilled with the asset's current non-secret
+ * values (a secret field stays empty: empty keeps it), POSTed to the same service as
+ * POST /orders/:name/modify.
+ */
+export function changePage(
+  ctx: Ctx,
+  p: {
+    name: string;
+    what: string;
+    attributes: CatalogueAttribute[];
+    values: Record<string, string>;
+    reason: string;
+    errors: FieldError[];
+    general?: string | undefined;
+  },
+): SafeHtml {
+  const t = ctx.t;
+  const errOf = (id: string) => p.errors.find((e) => e.field === id)?.message;
+  return layout(
+    ctx,
+    t("change.title", { name: p.what }),
+    html`${errorSummary(ctx, p.errors, p.general)}
+      <form method="post" action="/portal/orders/${p.name}/change" class="card" novalidate>
+        <p>${t("change.intro")}</p>
+        ${csrfField(ctx)}
+        ${p.attributes.map((a) =>
+          attributeField(
+            ctx,
+            a.secret ? { ...a, required: false, help: t("change.secretKeep") } : a,
+            p.values[a.name],
+            errOf(`attr_${a.name}`),
+          ),
+        )}
+        ${field(ctx, {
+          id: "reason",
+          name: "reason",
+          label: t("change.reason"),
+          kind: "textarea",
+          value: p.reason,
+          error: errOf("reason"),
+        })}
+        <div class="actions">
+          <button>${t("change.submit")}</button>
+          <a href="/portal/orders/${p.name}">${t("common.cancel")}</a>
+        </div>
+      </form>`,
+  );
 }

@@ -2,6 +2,7 @@
 // type), decide with api/policy/approvals.ts, then append the decision to spec.approvals with
 // a merge patch guarded by resourceVersion (a concurrent decision makes the second one retry
 // on fresh state). N-of-M quorum is the operator's to evaluate.
+import { policyForAction } from "../../../crds/approval-policy.ts";
 import type { FastifyRequest } from "fastify";
 import type { OrderSpec, OrderStatus } from "../../../crds/generated/order.ts";
 import type { AssetTypeSpec } from "../../../crds/generated/assettype.ts";
@@ -253,7 +254,11 @@ export async function decideOrder(req: FastifyRequest, i: DecideInput): Promise<
         requesterIdentities: facts.requesterIdentities,
         placedBy: await placerOf(db, o.metadata.name),
       },
-      policy: { kind: at.spec.approval.policy, approvers: at.spec.approval.approvers ?? [] },
+      // A Modify Order is decided under the type's onModify policy (crds/approval-policy.ts).
+      policy: {
+        kind: policyForAction(at.spec.approval, o.spec.action).policy,
+        approvers: [...(policyForAction(at.spec.approval, o.spec.action).approvers ?? [])],
+      },
       delegations: await delegationsFor(db, names),
       grants: await grantsFor(db, o.metadata.name),
       assetTypeChanges:

@@ -9,6 +9,7 @@ import {
   createProvisionOrder,
   retryOrder,
   revokeOrder,
+  modifyOrder,
   listVisibleOrders,
   OrderView,
   orderView,
@@ -16,12 +17,18 @@ import {
 } from "../../orders/index.ts";
 
 export {
+  canModify,
   createProvisionOrder,
+  currentAttributes,
   entitlementOf,
+  modifyOrder,
+  modifyRefusal,
+  retryOrder,
   listVisibleOrders,
   ordererOf,
   orderView,
   visibleOrder,
+  type ModifyInput,
   type NewOrder,
   type OrderCr,
   type OrderView,
@@ -84,6 +91,23 @@ export const orderRoutes: FastifyPluginAsyncZod = async (app) => {
     "/orders/:name/retry",
     { config: { permission: "orders:write" }, schema: { params: Params, response: { 200: OrderView } } },
     async (req) => orderView(await retryOrder(req, req.params.name)),
+  );
+
+  app.post(
+    "/orders/:name/modify",
+    {
+      config: { permission: "orders:write" },
+      schema: {
+        params: Params,
+        body: z.object({
+          /** The changed values (the others stay as they are), checked against the type's schema. */
+          attributes: AttributesBody,
+          reason: z.string().max(1024).optional(),
+        }),
+        response: { 201: OrderView },
+      },
+    },
+    async (req, reply) => reply.code(201).send(orderView(await modifyOrder(req, req.params.name, req.body))),
   );
 
   app.post(
