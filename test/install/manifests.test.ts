@@ -54,7 +54,12 @@ test("the Argo CD Application example is valid for Argo CD's own CRD", async () 
   await kubectl(["wait", "--for=condition=Established", "crd/applications.argoproj.io", "--timeout=60s"]);
   await ensureNamespace("argocd");
   const app = join(root, "manifests", "argocd", "application.yaml");
-  const dry = await kubectl(["apply", "--server-side", "--dry-run=server", "-f", app]);
+  // kubectl's discovery can lag the CRD's Established condition under load: retry the mapping.
+  let dry = await kubectl(["apply", "--server-side", "--dry-run=server", "-f", app]);
+  for (let i = 0; i < 20 && dry.code !== 0 && /resource mapping not found/.test(dry.stderr); i++) {
+    await new Promise((r) => setTimeout(r, 1000));
+    dry = await kubectl(["apply", "--server-side", "--dry-run=server", "-f", app]);
+  }
   assert.equal(dry.code, 0, dry.stderr);
   // And a broken one is refused by the same CRD (the check can fail).
   const broken = (await readFile(app, "utf8")).replace("prune: true", "prune: sometimes");
