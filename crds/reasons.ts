@@ -38,6 +38,11 @@ export const orderConditionReasons = {
   Deprovisioning: ["DeprovisionRequested", "DeprovisionSucceeded", "DeprovisionFailed"],
   /** The current attempt's Job. */
   JobReady: ["JobCreated", "JobRunning", "JobSucceeded", "JobFailed", "JobDeadlineExceeded", "JobMissing"],
+  /**
+   * Orders with spec.secretAttributesFrom: True once the Secret holding the secret attribute
+   * values was deleted, when the Order finished (Provisioned, Failed, Cancelled or Revoked).
+   */
+  SecretAttributesDeleted: ["SecretAttributesDeleted"],
 } as const;
 
 export const runbookConditionReasons = {

@@ -28,6 +28,11 @@ import { aclScopeFor, notFound } from "../plugins/acl.ts";
 import { principalOf, type Principal } from "../plugins/auth.ts";
 import { resourcesOf, type Cr } from "../plugins/resources.ts";
 import { validateAttributes, type AttributeInput, type ValidateOptions } from "../policy/attributes.ts";
+import {
+  createWithSecretAttributes,
+  secretAttributesRef,
+  splitSecretAttributes,
+} from "./secret-attributes.ts";
 
 export type OrderCr = Cr<OrderSpec, OrderStatus>;
 
@@ -47,6 +52,11 @@ export const OrderView = z.object({
    * or else as ordered; for a Modify order, the values it asks for.
    */
   attributes: z.record(z.string(), z.string()).optional(),
+  /**
+   * The names of the secret attributes given with the order (#15 item 4); their values are never
+   * shown: they live in a Secret the operator deletes when the order finishes.
+   */
+  secretAttributes: z.array(z.string()).optional(),
   /** Provision orders changed by a Modify: the values as first ordered. */
   orderedAttributes: z.record(z.string(), z.string()).optional(),
   /** The Modify order whose values `attributes` shows, and when it was delivered. */
@@ -82,6 +92,9 @@ export function orderView(o: OrderCr): OrderView {
     ...(o.spec.target ? { target: o.spec.target } : {}),
     requester: o.spec.requester,
     ...(currentAttributes(o) ? { attributes: currentAttributes(o) } : {}),
+    ...(o.spec.secretAttributesFrom?.keys.length
+      ? { secretAttributes: [...o.spec.secretAttributesFrom.keys] }
+      : {}),
     ...(o.status?.modifiedBy
       ? {
           ...(o.spec.attributes ? { orderedAttributes: o.spec.attributes } : {}),
@@ -294,25 +307,34 @@ export async function createProvisionOrder(req: FastifyRequest, input: NewOrder)
     });
   }
   if (isEmployee && !entitled.ok) throw notFound("assettype", input.assetType);
-  const attributes = validateOrderAttributes(at, input.attributes);
+  const validated = validateOrderAttributes(at, input.attributes);
+  // Secret attributes go into the Order's own Secret, never into its spec (#15 item 4).
+  const { plain: attributes, secret } = splitSecretAttributes(at.spec.attributes, validated);
   const name = newOrderName(input.assetType, requester.id);
   const spec: OrderSpec = {
     assetType: input.assetType,
     action: "Provision",
     requester,
     ...(Object.keys(attributes).length > 0 ? { attributes } : {}),
+    ...secretAttributesRef(name, secret),
     ...(input.reason ? { reason: input.reason } : {}),
   };
-  const made = await res.create<OrderSpec, OrderStatus>(
-    "Order",
-    name,
-    spec,
-    {
-      "ipsolis.io/asset-type": labelValue(input.assetType),
-      "ipsolis.io/requester": labelValue(requester.id),
-    },
-    // Who placed it for someone else (shown; the audit row below is what approvals check).
-    isEmployee ? undefined : { "ipsolis.io/placed-by": p.actor },
+  const made = await createWithSecretAttributes(
+    req.server.deps,
+    secret,
+    () =>
+      res.create<OrderSpec, OrderStatus>(
+        "Order",
+        name,
+        spec,
+        {
+          "ipsolis.io/asset-type": labelValue(input.assetType),
+          "ipsolis.io/requester": labelValue(requester.id),
+        },
+        // Who placed it for someone else (shown; the audit row below is what approvals check).
+        isEmployee ? undefined : { "ipsolis.io/placed-by": p.actor },
+      ),
+    (n) => res.remove("Order", n),
   );
   await appendAudit(db, {
     actor: p.actor,
@@ -604,7 +626,10 @@ export async function modifyOrder(req: FastifyRequest, name: string, input: Modi
     });
   }
   const current = currentAttributes(o) ?? {};
-  const r = validateAttributes(at.spec.attributes, input.attributes, { current });
+  const secret = new Set((at.spec.attributes ?? []).filter((d) => d.secret).map((d) => d.name));
+  // A secret value is never read back: a secret attribute is held (a required one need not be
+  // sent again) and changes only when a new value is given.
+  const r = validateAttributes(at.spec.attributes, input.attributes, { current, held: secret });
   if (!r.ok)
     throw new UnprocessableError(r.message, { reason: "InvalidAttributes", details: { fields: r.fields } });
   const values = r.values;
@@ -616,21 +641,28 @@ export async function modifyOrder(req: FastifyRequest, name: string, input: Modi
       details: { fields: [{ path: "body.attributes", message: "changes no value" }] },
     });
   }
-  const secret = new Set((at.spec.attributes ?? []).filter((d) => d.secret).map((d) => d.name));
   const modName = modifyOrderName(o.metadata.name);
+  const split = splitSecretAttributes(at.spec.attributes, values);
   const spec: OrderSpec = {
     assetType: o.spec.assetType,
     action: "Modify",
     target: o.metadata.name,
     requester,
-    ...(Object.keys(values).length > 0 ? { attributes: values } : {}),
+    ...(Object.keys(split.plain).length > 0 ? { attributes: split.plain } : {}),
+    ...secretAttributesRef(modName, split.secret),
     ...(input.reason ? { reason: input.reason } : {}),
   };
-  const made = await res.create<OrderSpec, OrderStatus>("Order", modName, spec, {
-    "ipsolis.io/asset-type": labelValue(o.spec.assetType),
-    "ipsolis.io/requester": labelValue(requester.id),
-    [TARGET_LABEL]: labelValue(o.metadata.name),
-  });
+  const made = await createWithSecretAttributes(
+    req.server.deps,
+    split.secret,
+    () =>
+      res.create<OrderSpec, OrderStatus>("Order", modName, spec, {
+        "ipsolis.io/asset-type": labelValue(o.spec.assetType),
+        "ipsolis.io/requester": labelValue(requester.id),
+        [TARGET_LABEL]: labelValue(o.metadata.name),
+      }),
+    (n) => res.remove("Order", n),
+  );
   await appendAudit(db, {
     actor: p.actor,
     action: "order_modify_requested",

@@ -38,6 +38,11 @@ export type ValidateOptions = {
    * changed ones need sending; the result is the full new set.
    */
   current?: Record<string, string> | undefined;
+  /**
+   * Modify: attributes the asset holds whose values cannot be read back (secret ones live only
+   * in the ordering Order's Secret, deleted when it finished). A required one counts as given.
+   */
+  held?: ReadonlySet<string> | undefined;
 };
 
 /** The longest value an Order can store (crds/orders.yaml `spec.attributes` maxLength). */
@@ -107,7 +112,8 @@ export function validateAttributes(
   for (const def of defs.values()) {
     const raw = isGiven(given[def.name]) ? given[def.name] : opts.current?.[def.name];
     if (!isGiven(raw)) {
-      if (def.required) fields.push({ path: `${prefix}.${def.name}`, message: "is required" });
+      if (def.required && !opts.held?.has(def.name))
+        fields.push({ path: `${prefix}.${def.name}`, message: "is required" });
       continue;
     }
     const r = checkAttribute(def, raw);

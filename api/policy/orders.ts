@@ -46,7 +46,7 @@ export type RetryOrder = {
     | {
         phase?: string | undefined;
         retry?: number | undefined;
-        conditions?: readonly { type: string; reason: string }[] | undefined;
+        conditions?: readonly { type: string; reason: string; status?: string }[] | undefined;
       }
     | undefined;
 };
@@ -87,6 +87,16 @@ export function decideRetry(o: RetryOrder): { ok: true } | { ok: false; reason: 
       ok: false,
       reason: "NotRetryable",
       message: "the order was refused by policy, not by a failed run: retrying would fail the same way",
+    };
+  }
+  // Secret attribute values are deleted when an order finishes (#15 item 4): another attempt
+  // would run without them.
+  if (o.status?.conditions?.some((c) => c.type === "SecretAttributesDeleted" && c.status === "True")) {
+    return {
+      ok: false,
+      reason: "SecretAttributesGone",
+      message:
+        "the order's secret attribute values were deleted when it failed: order again (or, once it is cleaned up, revoke and order anew) to give them once more",
     };
   }
   return { ok: true };

@@ -35,6 +35,14 @@ export type OrderSpecRequester = {
   manager?: string;
 };
 
+/** Where the values of the AssetType's secret attributes are (never in spec.attributes): a Secret of the namespace labelled ipsolis.io/order-attributes=<this Order's name>, one key per attribute. The API creates it owned by the Order; the operator mounts it into the runner as files and deletes it when the Order finishes. Frozen once approved. */
+export type OrderSpecSecretAttributesFrom = {
+  /** Pattern: `^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`. */
+  secretName: string;
+  /** The secret attributes the Secret holds (names only). */
+  keys: string[];
+};
+
 /** Approved or Declined. */
 export type OrderSpecApprovalDecision = "Approved" | "Declined";
 
@@ -74,6 +82,8 @@ export type OrderSpec = {
   requester: OrderSpecRequester;
   /** Values for the AssetType's attribute schema (name to value); frozen once the Order is approved. */
   attributes?: Record<string, string>;
+  /** Where the values of the AssetType's secret attributes are (never in spec.attributes): a Secret of the namespace labelled ipsolis.io/order-attributes=<this Order's name>, one key per attribute. The API creates it owned by the Order; the operator mounts it into the runner as files and deletes it when the Order finishes. Frozen once approved. */
+  secretAttributesFrom?: OrderSpecSecretAttributesFrom;
   /** Why the requester needs it (shown to approvers); frozen once approved. */
   reason?: string;
   /** Set to true to cancel the Order; allowed only before Processing and cannot be withdrawn. */

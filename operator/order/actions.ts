@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import { ConflictError } from "../../record/errors.ts";
 import { mintIngestToken } from "../../record/ingest-token.ts";
 import { statusCodeOf } from "../kube/rest.ts";
-import { assertRunbookSecretsAllowed } from "../runbook/secret-refs.ts";
+import { assertRunbookSecretsAllowed, assertSecretAttributesReady } from "../runbook/secret-refs.ts";
 import type { Action } from "./decide.ts";
 import { activeDeadlineFor, buildIngestSecret, buildJob, MANAGED_BY } from "./job.ts";
 import type { Order, Runbook } from "./model.ts";
@@ -57,6 +57,8 @@ export async function applyAction(a: Exclude<Action, { kind: "Emit" }>, ctx: Act
       // the only author of a phase); this only makes it look now.
       ctx.deps.enqueue(a.target);
       return;
+    case "DeleteSecretAttributes":
+      return deleteSecretAttributes(ctx, a.secretName);
     case "MarkTargetModified":
       // Likewise: the target's decide takes the new values from this Provisioned Modify Order.
       ctx.deps.enqueue(a.target);
@@ -210,7 +212,10 @@ async function createJob(ctx: ActionContext, attempt: number, jobName: string): 
   if (!runbook) throw new Error("CreateJob without a runbook");
   const ns = deps.namespace;
   // Before anything is made: a runbook may only read Secrets labelled for runbook use.
-  if (!deps.caches.jobs.get(jobName)) await assertRunbookSecretsAllowed(deps.rest, ns, runbook);
+  if (!deps.caches.jobs.get(jobName)) {
+    await assertRunbookSecretsAllowed(deps.rest, ns, runbook);
+    await assertSecretAttributesReady(deps, order);
+  }
   // The token's Secret comes first: a pod must never start before its token exists (the local
   // node fails such a pod at once, a kubelet would hold it in CreateContainerConfigError). So
   // it is owned by the Order (the Job's uid does not exist yet) and expires with the Job.
@@ -283,5 +288,19 @@ export async function emitEvent(
     });
   } catch (err) {
     log.warn({ err, reason: e.reason }, "could not record an event");
+  }
+}
+
+/** The Secret of spec.secretAttributesFrom, deleted once the Order finished (404: already gone). */
+async function deleteSecretAttributes(ctx: ActionContext, secretName: string): Promise<void> {
+  const { deps, order } = ctx;
+  try {
+    await deps.rest.call({
+      method: "DELETE",
+      path: `/api/v1/namespaces/${deps.namespace}/secrets/${encodeURIComponent(secretName)}`,
+    });
+    ctx.log.info({ secret: secretName, phase: order.status?.phase }, "secret attributes deleted");
+  } catch (err) {
+    if (!is(err, 404)) throw err;
   }
 }

@@ -431,6 +431,32 @@ test("approvals are re-checked before any run: a Scheduled or Processing order w
   assert.equal(running.status.phase, "Processing");
 });
 
+test("a secret attribute's value in spec.attributes: the order fails before any Job (#15 item 4)", () => {
+  const at = assetType({ attributes: [{ name: "pin", type: "string", secret: true }] } as never);
+  const byHand = withSpec(order("Scheduled"), { attributes: { pin: "1234" } });
+  const s = decide({ ...base("Scheduled"), order: byHand, assetType: at });
+  assert.equal(s.status.phase, "Failed");
+  assert.match(s.status.message ?? "", /pin of asset type vpn is secret/);
+  assert.ok(!s.actions.some((a) => a.kind === "CreateJob" || a.kind === "AcquireLock"));
+  const p = decide({
+    ...base("Processing"),
+    order: withSpec(order("Processing"), { attributes: { pin: "1" } }),
+    assetType: at,
+  });
+  assert.equal(p.status.phase, "Failed");
+  assert.ok(!p.actions.some((a) => a.kind === "CreateJob"));
+  assert.ok(p.actions.some((a) => a.kind === "ReleaseLock"));
+  // The value in a Secret (spec.secretAttributesFrom) runs as usual.
+  const ok = decide({
+    ...base("Scheduled"),
+    order: withSpec(order("Scheduled"), {
+      secretAttributesFrom: { secretName: "o1-attrs", keys: ["pin"] },
+    } as never),
+    assetType: at,
+  });
+  assert.equal(ok.status.phase, "Processing");
+});
+
 test("Modify orders use approval.onModify: Same, None, or their own policy", () => {
   const modify = (approvals: Order["spec"]["approvals"] = []) =>
     withSpec(order(undefined), { action: "Modify", target: "o0", approvals });

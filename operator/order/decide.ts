@@ -55,6 +55,12 @@ export type Observed = {
   modified?: { order: string; attributes: Record<string, string>; at?: string };
   /** The newest Deprovision Order that targets this one, if any. */
   deprovision?: { order: string; phase?: Phase; revokedAt?: string };
+  /**
+   * Creating this attempt's Job was refused for good (a runbook reading an unlabelled Secret,
+   * a secret-attributes Secret that is missing or not this Order's): the reconcile decides again
+   * with the reason, and the Order ends Failed instead of retrying the same refusal.
+   */
+  startRefused?: string;
   now: Date;
 };
 
@@ -67,6 +73,8 @@ export type Action =
   | { kind: "CreateJob"; attempt: number; jobName: string }
   | { kind: "MarkTargetRevoked"; target: string }
   | { kind: "MarkTargetModified"; target: string }
+  /** The Secret of spec.secretAttributesFrom goes once the Order finished (#15 item 4). */
+  | { kind: "DeleteSecretAttributes"; secretName: string }
   | { kind: "Emit"; type: EventType; reason: EventReason; note: string };
 
 export type Decision = { status: OrderStatus; actions: Action[] };
@@ -196,6 +204,32 @@ function checkRunbook(o: Observed, at: AssetType): Check | undefined {
   if (o.runbook) return undefined;
   const message = `waiting for runbook ${name} to exist`;
   return { message, cond: { type: "Reconciled", status: "False", reason: "RunbookNotFound", message } };
+}
+
+/**
+ * A secret attribute's value never sits in spec.attributes (#15 item 4): the API puts it in a
+ * Secret named by spec.secretAttributesFrom; an Order written by hand with it in the spec fails
+ * before any Job could see it. The Secret itself is checked when the Job is made (actions.ts).
+ */
+function checkSecretAttributes(o: Observed, at: AssetType): Check | undefined {
+  if (o.startRefused) {
+    const message = `the run was not started: ${o.startRefused}`;
+    return {
+      message,
+      failed: true,
+      cond: { type: "Reconciled", status: "False", reason: "InvalidSpec", message },
+    };
+  }
+  const secret = new Set((at.spec.attributes ?? []).filter((a) => a.secret).map((a) => a.name));
+  const inSpec = Object.keys(o.order.spec.attributes ?? {}).filter((k) => secret.has(k));
+  if (inSpec.length === 0) return undefined;
+  const many = inSpec.length > 1;
+  const message = `attribute${many ? "s" : ""} ${inSpec.join(", ")} of asset type ${at.metadata.name} ${many ? "are" : "is"} secret: the value belongs in a Secret named by spec.secretAttributesFrom, never in spec.attributes; no Job is started`;
+  return {
+    message,
+    failed: true,
+    cond: { type: "Reconciled", status: "False", reason: "InvalidSpec", message },
+  };
 }
 
 function checkTarget(o: Observed): Check | undefined {
@@ -387,7 +421,13 @@ function scheduled(o: Observed): Outcome {
   if (approval.state === "Declined") return declined(approval);
   if (approval.state === "Expired") return expiredApproval(approval);
   if (approval.state === "Pending") return awaitingApproval(approval);
-  for (const check of [checkRunbook(o, at), checkTarget(o), checkPool(o, at), checkLock(o)]) {
+  for (const check of [
+    checkSecretAttributes(o, at),
+    checkRunbook(o, at),
+    checkTarget(o),
+    checkPool(o, at),
+    checkLock(o),
+  ]) {
     if (!check) continue;
     return {
       phase: check.failed ? "Failed" : "Scheduled",
@@ -465,6 +505,20 @@ function processing(o: Observed): Outcome {
               ...(slot ? [{ kind: "ReleaseSlot", slot } as const] : []),
             ],
             conds: [approvedCondition(approval)],
+          };
+        }
+        const secretInSpec = o.assetType && checkSecretAttributes(o, o.assetType);
+        if (secretInSpec) {
+          const slot = isPooledProvision(o, o.assetType) ? o.pool?.held : undefined;
+          return {
+            phase: "Failed",
+            reason: "Failed",
+            message: secretInSpec.message,
+            actions: [
+              ...(o.lock.state === "HeldBySelf" ? [{ kind: "ReleaseLock" } as const] : []),
+              ...(slot ? [{ kind: "ReleaseSlot", slot } as const] : []),
+            ],
+            conds: secretInSpec.cond ? [secretInSpec.cond] : [],
           };
         }
         if (!o.runbook) {
@@ -606,7 +660,14 @@ function provisioned(o: Observed): Outcome {
 export function isRetryable(st: OrderStatus): boolean {
   const ready = st.conditions?.find((c) => c.type === "Ready");
   const job = st.conditions?.find((c) => c.type === "JobReady");
-  return ready?.reason === "Failed" && (job?.reason === "JobFailed" || job?.reason === "JobDeadlineExceeded");
+  // Its secret attribute values were deleted when it failed (#15 item 4): a new attempt would
+  // run without them.
+  const secretsGone = st.conditions?.some((c) => c.type === "SecretAttributesDeleted" && c.status === "True");
+  return (
+    ready?.reason === "Failed" &&
+    (job?.reason === "JobFailed" || job?.reason === "JobDeadlineExceeded") &&
+    !secretsGone
+  );
 }
 
 function finished(o: Observed, phase: "Failed" | "Cancelled" | "Revoked"): Outcome {
@@ -639,7 +700,11 @@ function finished(o: Observed, phase: "Failed" | "Cancelled" | "Revoked"): Outco
     return {
       phase: "Failed",
       reason: kept ?? "Failed",
-      message: `${prev?.message ?? "the order failed"} (retry refused: only a failed run can be retried)`,
+      message: `${prev?.message ?? "the order failed"} (retry refused: ${
+        st.conditions?.some((c) => c.type === "SecretAttributesDeleted" && c.status === "True")
+          ? "its secret attribute values were deleted when it failed; order again"
+          : "only a failed run can be retried"
+      })`,
       actions,
       patch: { retry: wanted },
     };
@@ -743,6 +808,24 @@ export function decide(o: Observed): Decision {
     });
   }
 
+  // Secret attribute values live only while the order can still run: once it finished, their
+  // Secret is deleted (once; the condition records it, and a crash before the write repeats it).
+  const secretAttrs = o.order.spec.secretAttributesFrom;
+  const extraActions: Action[] = [];
+  if (
+    secretAttrs &&
+    FINISHED_PHASES.has(out.phase) &&
+    !conds.some((c) => c.type === "SecretAttributesDeleted" && c.status === "True")
+  ) {
+    extraActions.push({ kind: "DeleteSecretAttributes", secretName: secretAttrs.secretName });
+    put({
+      type: "SecretAttributesDeleted",
+      status: "True",
+      reason: "SecretAttributesDeleted",
+      message: `the order finished (${out.phase}): Secret ${secretAttrs.secretName} with its secret attribute values was deleted`,
+    });
+  }
+
   const status: OrderStatus = {
     ...prev,
     ...out.patch,
@@ -785,8 +868,11 @@ export function decide(o: Observed): Decision {
       note: `${CANCEL_REFUSED}: the order was already ${out.phase}`,
     });
   }
-  return { status, actions: [...out.actions, ...events] };
+  return { status, actions: [...extraActions, ...out.actions, ...events] };
 }
+
+/** Phases after which an Order never runs again without a new request (retry). */
+const FINISHED_PHASES: ReadonlySet<Phase> = new Set(["Provisioned", "Failed", "Cancelled", "Revoked"]);
 
 /**
  * A reconcile that failed permanently or keeps failing: `Reconciled=False` with the error, and

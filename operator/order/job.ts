@@ -39,6 +39,11 @@ export function refusedSecretRefs(
   return `runbook ${rb.metadata.name} references Secret${bad.length > 1 ? "s" : ""} ${bad.join(", ")} that ${bad.length > 1 ? "are" : "is"} missing or not labelled ${LABEL_RUNBOOK_SECRET}="true"; no Job is started`;
 }
 
+/** The label saying which Order a secret-attributes Secret belongs to (crds/orders.yaml). */
+export const LABEL_ORDER_ATTRIBUTES = "ipsolis.io/order-attributes";
+/** Where an Order's secret attributes are mounted (read-only, one file per attribute). */
+export const SECRET_ATTRIBUTES_DIR = "/var/run/ipsolis/secret-attributes";
+
 /** Where the Kerberos Secret is mounted (read-only) and where the runner keeps its ticket cache. */
 export const KERBEROS_DIR = "/var/run/ipsolis/kerberos";
 export const CCACHE_DIR = "/var/run/ipsolis/ccache";
@@ -114,6 +119,9 @@ export function runnerEnv(input: {
       { name: ENV.requesterEmail, value: order.spec.requester.email },
       { name: ENV.attributes, value: JSON.stringify(order.spec.attributes ?? {}) },
     );
+    // Secret attributes: a path, never a value (the Secret is a volume, see podTemplateFor).
+    if (order.spec.secretAttributesFrom)
+      env.push({ name: ENV.secretAttributesDir, value: SECRET_ATTRIBUTES_DIR });
   }
   runbook.spec.steps.forEach((s, i) =>
     (s.parameters ?? []).forEach((p, j) => {
@@ -155,6 +163,8 @@ function paramEnvName(step: number, param: number): string {
 /** The pod template both order Jobs and scheduled-runbook CronJobs use. */
 export function podTemplateFor(input: {
   runbook: Runbook;
+  /** Order Jobs: the order's secret attributes Secret, mounted at SECRET_ATTRIBUTES_DIR. */
+  secretAttributes?: { secretName: string; keys: string[] } | undefined;
   env: k8s.V1EnvVar[];
   labels: Record<string, string>;
   serviceAccountName?: string;
@@ -174,6 +184,17 @@ export function podTemplateFor(input: {
       secret: { secretName: runbook.spec.kerberos.secretName, defaultMode: 0o400 },
     });
     mounts.push({ name: "kerberos", mountPath: KERBEROS_DIR, readOnly: true });
+  }
+  if (input.secretAttributes) {
+    volumes.push({
+      name: "secret-attributes",
+      secret: {
+        secretName: input.secretAttributes.secretName,
+        items: input.secretAttributes.keys.map((k) => ({ key: k, path: k })),
+        defaultMode: 0o400,
+      },
+    });
+    mounts.push({ name: "secret-attributes", mountPath: SECRET_ATTRIBUTES_DIR, readOnly: true });
   }
   runbook.spec.steps.forEach((s, i) => {
     if (!s.scriptFrom) return;
@@ -249,7 +270,13 @@ export function buildJob(input: {
       backoffLimit: 0,
       activeDeadlineSeconds: activeDeadlineFor(runbook),
       ttlSecondsAfterFinished: JOB_TTL_SECONDS,
-      template: podTemplateFor({ runbook, env, labels, serviceAccountName: config.serviceAccountName }),
+      template: podTemplateFor({
+        runbook,
+        env,
+        labels,
+        serviceAccountName: config.serviceAccountName,
+        secretAttributes: order.spec.secretAttributesFrom,
+      }),
     },
   };
 }

@@ -59,6 +59,8 @@ export type Order = {
     target?: string;
     requester: { id: string; email: string; displayName?: string; manager?: string };
     attributes?: Record<string, string>;
+    /** The secret attributes' Secret (crds/orders.yaml): mounted as files, deleted when finished. */
+    secretAttributesFrom?: { secretName: string; keys: string[] };
     reason?: string;
     cancelRequested?: boolean;
     retry?: number;
@@ -82,6 +84,8 @@ export type AssetType = {
       onModify?: { policy: "Same" | "None" | "Manager" | "Approvers"; approvers?: string[]; quorum?: number };
     };
     runbooks: { provision: string; modify?: string; deprovision?: string };
+    /** Only what the operator reads: which attributes are secret. */
+    attributes?: { name: string; secret?: boolean }[];
   };
 };
 

@@ -2,7 +2,7 @@
 import type * as k8s from "@kubernetes/client-node";
 import { isDeepStrictEqual } from "node:util";
 import { z } from "zod";
-import { AppError, ConflictError, UnavailableError } from "../../record/errors.ts";
+import { AppError, ConflictError, ForbiddenError, UnavailableError } from "../../record/errors.ts";
 import { translateKubeError } from "../kube/client.ts";
 import { APPLY_PATCH } from "../kube/rest.ts";
 import { applyAction, emitEvent, type ActionContext } from "./actions.ts";
@@ -286,10 +286,11 @@ export async function reconcileOrder(name: string, deps: OrderDeps): Promise<voi
   });
   let result = "ok";
   try {
-    // The lock and the pool slot guard the run: they are taken first. The rest (Job, releases)
+    // The lock and the pool slot guard the run: they are taken first (and a finished order's
+    // secret attributes are deleted before the status says so). The rest (Job, releases)
     // and the status write are independent and each idempotent, so they go out together: a
     // crash between them is repaired by the next reconcile (e.g. Processing without its Job).
-    const guards = new Set<Action["kind"]>(["AcquireLock", "AllocateSlot"]);
+    const guards = new Set<Action["kind"]>(["AcquireLock", "AllocateSlot", "DeleteSecretAttributes"]);
     for (const a of actions) if (a.kind !== "Emit" && guards.has(a.kind)) await applyAction(a, ctx);
     const writes: Promise<void>[] = [];
     for (const a of actions) if (a.kind !== "Emit" && !guards.has(a.kind)) writes.push(applyAction(a, ctx));
@@ -313,6 +314,16 @@ export async function reconcileOrder(name: string, deps: OrderDeps): Promise<voi
     // Permanent for this spec: say so on the Order and in a Warning, and do not spin.
     log.error({ err }, "reconcile failed permanently");
     const message = err instanceof Error ? err.message.slice(0, 1000) : String(err);
+    if (err instanceof ForbiddenError && actions.some((a) => a.kind === "CreateJob")) {
+      // The Job was refused for good: the Order ends Failed saying why (a finished Order's lock
+      // and slot are returned by the next reconcile), rather than retrying the same refusal.
+      const refused = decide({ ...seen, startRefused: message });
+      if (refused.status.phase === "Failed") {
+        await writeStatus(o, refused.status, deps);
+        for (const a of refused.actions) if (a.kind === "Emit") void emitEvent(deps, regarding(), a, log);
+        return;
+      }
+    }
     const failed = decideReconcileError(o, message, now);
     if (!isDeepStrictEqual(failed.status, o.status)) await writeStatus(o, failed.status, deps);
     for (const a of failed.actions) if (a.kind === "Emit") void emitEvent(deps, regarding(), a, log);

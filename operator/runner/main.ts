@@ -4,7 +4,7 @@
 // them to the ingest endpoint when configured, writes the termination summary and exits
 // 0 (success), 1 (a critical step failed) or 2 (setup failed).
 import { execFile } from "node:child_process";
-import { readFile, writeFile } from "node:fs/promises";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
@@ -89,11 +89,14 @@ flushMs = cfg.IPSOLIS_INGEST_FLUSH_SECONDS * 1000;
 
 const resolved = resolveParameters(plan, runnerEnv);
 const params: ResolvedParameter[][] = resolved.ok ? resolved.steps : plan.steps.map(() => []);
+const attrs = await readSecretAttributes(cfg.IPSOLIS_ATTRIBUTES_DIR);
+const secretAttributes = attrs.ok ? attrs.values : {};
 mask = createMasker([
   ...params
     .flat()
     .filter((p) => p.secret)
     .map((p) => p.value),
+  ...Object.values(secretAttributes),
   ...(cfg.IPSOLIS_INGEST_TOKEN ? [cfg.IPSOLIS_INGEST_TOKEN] : []),
 ]);
 if (cfg.IPSOLIS_INGEST_URL && cfg.IPSOLIS_INGEST_TOKEN) {
@@ -114,6 +117,9 @@ const baseEnv: NodeJS.ProcessEnv = Object.fromEntries(
 for (const [k, v] of Object.entries(cfg.IPSOLIS_ATTRIBUTES ?? {})) {
   if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) baseEnv[`IPSOLIS_ATTR_${k}`] = v;
 }
+// Secret attributes come as files (the Order's Secret, mounted read-only), never as pod env:
+// a step sees them as IPSOLIS_ATTR_<name> like the others, and they are masked in all output.
+for (const [k, v] of Object.entries(secretAttributes)) baseEnv[`IPSOLIS_ATTR_${k}`] = v;
 if (cfg.IPSOLIS_KRB5_PRINCIPAL)
   baseEnv.KRB5CCNAME = cfg.KRB5CCNAME ?? `FILE:${join(tmpdir(), `krb5cc_ipsolis_${process.pid}`)}`;
 
@@ -126,6 +132,26 @@ for (const sig of ["SIGTERM", "SIGINT"] as const) {
     log.warn({ signal: sig }, "runner terminating; killing the running step");
     current?.kill();
   });
+}
+
+/** The secret attribute files (the Secret volume's keys; Kubernetes' `..data` links skipped). */
+async function readSecretAttributes(
+  dir: string | undefined,
+): Promise<{ ok: true; values: Record<string, string> } | { ok: false; message: string }> {
+  if (!dir) return { ok: true, values: {} };
+  try {
+    const values: Record<string, string> = {};
+    for (const name of await readdir(dir)) {
+      if (name.startsWith(".") || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) continue;
+      values[name] = await readFile(join(dir, name), "utf8");
+    }
+    return { ok: true, values };
+  } catch (err) {
+    return {
+      ok: false,
+      message: `the order's secret attributes could not be read from ${dir}: ${(err as NodeJS.ErrnoException).code ?? "error"}`,
+    };
+  }
 }
 
 async function kinit(): Promise<string | undefined> {
@@ -157,6 +183,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const summaries: StepSummary[] = [];
 let setupError = resolved.ok ? undefined : resolved.message;
+if (!attrs.ok) setupError ??= attrs.message;
 setupError ??= await kinit();
 let stopReason = setupError !== undefined ? `skipped: ${setupError}` : undefined;
 

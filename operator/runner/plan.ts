@@ -12,6 +12,8 @@ export const ENV = {
   requesterId: "IPSOLIS_REQUESTER_ID",
   requesterEmail: "IPSOLIS_REQUESTER_EMAIL",
   attributes: "IPSOLIS_ATTRIBUTES",
+  /** Where the Order's secret attributes are mounted, one file per attribute (never env values). */
+  secretAttributesDir: "IPSOLIS_ATTRIBUTES_DIR",
   terminationLog: "IPSOLIS_TERMINATION_LOG",
   /** A private writable directory (memory emptyDir) where the runner moves its credentials. */
   runnerDir: "IPSOLIS_RUNNER_DIR",
@@ -89,6 +91,7 @@ export const RunnerConfig = z
     IPSOLIS_REQUESTER_ID: z.string().optional(),
     IPSOLIS_REQUESTER_EMAIL: z.string().optional(),
     IPSOLIS_ATTRIBUTES: jsonOf(z.record(z.string(), z.string())).optional(),
+    IPSOLIS_ATTRIBUTES_DIR: z.string().min(1).optional(),
     IPSOLIS_TERMINATION_LOG: z.string().min(1).default("/dev/termination-log"),
     IPSOLIS_INGEST_URL: z.url().optional(),
     IPSOLIS_INGEST_TOKEN: z.string().min(1).optional(),
@@ -156,6 +159,7 @@ export function isRunnerOnlyEnv(key: string): boolean {
     key === ENV.ingestToken ||
     key === ENV.ingestUrl ||
     key === ENV.krb5Keytab ||
+    key === ENV.secretAttributesDir ||
     key.startsWith(SECRET_ENV_PREFIX) ||
     key.startsWith("IPSOLIS_INGEST_")
   );

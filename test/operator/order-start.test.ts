@@ -162,7 +162,7 @@ async function runbookSecret(
   });
 }
 
-test("a runbook may only read Secrets labelled for runbook use: no Job, a condition and a Warning", async (t) => {
+test("a runbook may only read Secrets labelled for runbook use: no Job, the order Failed saying why, a Warning", async (t) => {
   const ns = await newNamespace(t);
   // Another Job's ingest token or another team's keytab: present, but not labelled for runbooks.
   await runbookSecret(ns, "other-job-ingest", { "ipsolis.io/job": "x-1" });
@@ -181,8 +181,10 @@ test("a runbook may only read Secrets labelled for runbook use: no Job, a condit
     IPSOLIS_INGEST_SECRET: INGEST_SECRET,
   });
   await create(ns, "orders", order("o1", { assetType: "vpn" }));
-  const o = await waitOrder(ns, "o1", (x) => condition(x, "Reconciled")?.status === "False");
-  const msg = condition(o, "Reconciled")?.message ?? "";
+  // Refused for good: the Order ends Failed saying why (a retry runs once the runbook is fixed).
+  const o = await waitOrder(ns, "o1", phaseIs("Failed"));
+  const msg = condition(o, "Ready")?.message ?? "";
+  assert.match(msg, /^the run was not started: /);
   assert.match(msg, /no-such-secret, other-job-ingest/);
   assert.match(msg, /ipsolis\.io\/runbook-secret="true"/);
   assert.doesNotMatch(msg, /\bok\b/);

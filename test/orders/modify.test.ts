@@ -26,6 +26,7 @@ type View = {
   phase?: string;
   attributes?: Record<string, string>;
   orderedAttributes?: Record<string, string>;
+  secretAttributes?: string[];
   modifiedBy?: string;
   target?: string;
   action: string;
@@ -133,14 +134,15 @@ test("modify: re-approval under onModify Same, direct under None, a failed chang
   const mod1 = m1.json<View>();
   assert.equal(mod1.action, "Modify");
   assert.equal(mod1.target, gated);
-  assert.deepEqual(mod1.attributes, { seats: "3", tier: "basic", pin: "1234" }, "the full new set");
+  assert.deepEqual(mod1.attributes, { seats: "3", tier: "basic" }, "the full new set");
+  assert.equal(mod1.secretAttributes, undefined, "a secret not sent again is not in the change");
   await waitOrder(ns, mod1.name, phaseIs("PendingApproval"), 30_000);
   const twice = await modify(api, ada, gated, { seats: 4 });
   assert.equal(twice.statusCode, 409, twice.body);
   assert.equal(twice.json<{ reason: string }>().reason, "ModifyOpen");
   assert.deepEqual(
     (await view(api, ada, gated)).attributes,
-    { seats: "1", tier: "basic", pin: "1234" },
+    { seats: "1", tier: "basic" },
     "old values while the change waits for its approval",
   );
   const ok2 = await api.app.inject({
@@ -153,15 +155,12 @@ test("modify: re-approval under onModify Same, direct under None, a failed chang
   await waitOrder(ns, mod1.name, phaseIs("Provisioned"), 60_000);
   await waitOrder(ns, gated, (o: Order) => o.status?.modifiedBy === mod1.name, 30_000);
   const after1 = await view(api, ada, gated);
-  assert.deepEqual(after1.attributes, { seats: "3", tier: "basic", pin: "1234" });
-  assert.deepEqual(after1.orderedAttributes, { seats: "1", tier: "basic", pin: "1234" });
+  assert.deepEqual(after1.attributes, { seats: "3", tier: "basic" });
+  assert.deepEqual(after1.orderedAttributes, { seats: "1", tier: "basic" });
+  assert.deepEqual(after1.secretAttributes, ["pin"], "named, never shown");
   assert.equal(after1.phase, "Provisioned");
   const target = await get<Order>(ns, "orders", gated);
-  assert.deepEqual(
-    target.spec.attributes,
-    { seats: "1", tier: "basic", pin: "1234" },
-    "spec stays as ordered",
-  );
+  assert.deepEqual(target.spec.attributes, { seats: "1", tier: "basic" }, "spec stays as ordered");
   assert.match(await readFile(seen, "utf8"), /"seats":"3"/, "the modify runbook got the new values");
 
   // --- onModify None: no approval; a failing change keeps the old values
@@ -216,6 +215,9 @@ test("modify: re-approval under onModify Same, direct under None, a failed chang
   // --- audit: who asked, which fields; never a secret's value
   const pinChange = await modify(api, ada, gated, { pin: "9999" });
   assert.equal(pinChange.statusCode, 201, pinChange.body);
+  const pinMod = await get<Order>(ns, "orders", pinChange.json<View>().name);
+  assert.deepEqual(pinMod.spec.secretAttributesFrom?.keys, ["pin"]);
+  assert.doesNotMatch(JSON.stringify(pinMod.spec), /9999/, "the new secret is not in the spec");
   const rows = await api.db.query<{ actor: string; data: Record<string, unknown> }>(
     "SELECT actor, data FROM audit_events WHERE action = 'order_modify_requested' ORDER BY id",
   );

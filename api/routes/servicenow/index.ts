@@ -16,8 +16,14 @@ import {
 import type { AssetType } from "../../../crds/generated/index.ts";
 import { createOrder, listAssetTypes } from "../../leaver/orders.ts";
 import { validateAttributes } from "../../policy/attributes.ts";
+import {
+  secretAttributesRef,
+  splitSecretAttributes,
+  storeSecretAttributes,
+} from "../../orders/secret-attributes.ts";
 import { isVisible } from "../../policy/acl.ts";
 import { aclScopeFor } from "../../plugins/acl.ts";
+import { resourcesOf } from "../../plugins/resources.ts";
 import { entitlementOf } from "../orders/index.ts";
 import { authenticateWebhook, keepRawJsonBody, parseBody } from "../../leaver/webhook.ts";
 
@@ -164,7 +170,11 @@ export const servicenowRoutes: FastifyPluginAsyncZod = async (app) => {
           "UnknownAssetType",
         );
       }
-      const attributes = attributesFor(assetType, item.variables);
+      // Secret attributes go into the Order's own Secret, never into its spec (#15 item 4).
+      const { plain: attributes, secret } = splitSecretAttributes(
+        assetType.spec.attributes,
+        attributesFor(assetType, item.variables),
+      );
       const manager = employee.manager ? await managerEmail(deps.db, employee.manager) : undefined;
       const reason = [item.short_description, item.justification].filter(Boolean).join(" — ");
       const r = await createOrder(deps.kc, deps.namespace, {
@@ -186,9 +196,13 @@ export const servicenowRoutes: FastifyPluginAsyncZod = async (app) => {
             ...(manager ? { manager } : {}),
           },
           ...(Object.keys(attributes).length > 0 ? { attributes } : {}),
+          ...secretAttributesRef(orderName, secret),
           reason: `${reason || "Requested in ServiceNow"} (${ritm})`.slice(0, 1000),
         },
       });
+      if (r.created) {
+        await storeSecretAttributes(deps, r.order, secret, (n) => resourcesOf(deps).remove("Order", n));
+      }
       if (!r.created) {
         if (r.existing.metadata?.annotations?.[RITM_ANNOTATION] !== ritm) {
           throw refused("number", `Order ${orderName} exists but was not created for ${ritm}`, "NameTaken");
