@@ -21,6 +21,8 @@ import type { AssetType, Order, Runbook } from "./order/model.ts";
 import { makeExpectations, type AssetObject, type Caches, type OrderDeps } from "./order/deps.ts";
 import { reconcileOrder } from "./order/reconcile.ts";
 import { reconcileRunbook, type RunbookDeps } from "./runbook/reconcile.ts";
+import { isScheduledRunJob, scheduledRunOf } from "./runbook/runs.ts";
+import { recordScheduledRun } from "../record/scheduled-runs.ts";
 import { reconcileAssetType, type AssetTypeDeps } from "./assettype/reconcile.ts";
 import { startRecord, type OperatorRecord } from "./record.ts";
 import { requireCurrentSchema, SchemaBehindError } from "../record/migrate.ts";
@@ -199,6 +201,11 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps =
   const byOrderLabel = (o: Named) => {
     const order = o.metadata?.labels?.[LABEL_ORDER];
     if (order) enqueueOrder(order);
+    // A scheduled runbook's Job (made by its CronJob) goes to the record once it finished.
+    else if (config.IPSOLIS_DATABASE_URL && isScheduledRunJob(o)) {
+      const job = o.metadata?.labels?.["batch.kubernetes.io/job-name"] ?? o.metadata?.labels?.["job-name"];
+      queue.add(`run/${job ?? nameOf(o)}`);
+    }
   };
   const jobs = inform<k8s.V1Job>(`/apis/batch/v1/namespaces/${ns}/jobs`, byOrderLabel, managed);
   const pods = inform<k8s.V1Pod>(`/api/v1/namespaces/${ns}/pods`, byOrderLabel, "ipsolis.io/runner=true");
@@ -278,7 +285,26 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps =
     if (kind === "order") return reconcileOrder(name, orderDeps);
     if (kind === "runbook") return reconcileRunbook(name, runbookDeps);
     if (kind === "assettype") return reconcileAssetType(name, assetTypeDeps);
+    if (kind === "run") return recordRun(name);
   }
+  // Records a finished scheduled run once (the record's key makes retries and replicas safe).
+  let record: OperatorRecord | undefined = undefined;
+  async function recordRun(jobName: string): Promise<void> {
+    const job = jobs.get(jobName);
+    if (!job) return;
+    const seen = scheduledRunOf(job, pods.list(), ns, clock());
+    if (seen.kind === "WaitForSummary") return queue.addAfter(`run/${jobName}`, seen.retryInMs);
+    if (seen.kind !== "Finished") return;
+    // Never hold a worker while Postgres is away or the schema is being migrated: look later.
+    if (!record || !schemaReady) return queue.addAfter(`run/${jobName}`, 2000);
+    if (recordedRuns.has(jobName)) return;
+    if (await recordScheduledRun(record.db, seen.run))
+      log.info({ job: jobName, runbook: seen.run.runbook, state: seen.run.state }, "scheduled run recorded");
+    recordedRuns.add(jobName);
+    if (recordedRuns.size > 10_000) recordedRuns.clear();
+  }
+  let schemaReady = false;
+  const recordedRuns = new Set<string>();
 
   // Health: live while the process runs; ready once every cache has synced (leader or standby).
   const server: Server = createServer((req, res) => {
@@ -313,6 +339,8 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps =
     queue.start();
     for (const o of orders.list()) enqueueOrder(o.metadata.name);
     for (const rb of runbooks.list()) queue.add(`runbook/${nameOf(rb)}`);
+    if (config.IPSOLIS_DATABASE_URL)
+      for (const j of jobs.list()) if (isScheduledRunJob(j)) queue.add(`run/${nameOf(j)}`);
   };
   let election: LeaderElection | undefined;
   let leading = !config.IPSOLIS_LEADER_ELECTION;
@@ -338,7 +366,7 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps =
     lead();
   }
 
-  const record = config.IPSOLIS_DATABASE_URL
+  record = config.IPSOLIS_DATABASE_URL
     ? await startRecord({
         config: { ...config, IPSOLIS_DATABASE_URL: config.IPSOLIS_DATABASE_URL },
         kc,
@@ -348,6 +376,9 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps =
         now: clock,
       })
     : undefined;
+  void record?.migrated.then(() => {
+    schemaReady = true;
+  });
   if (!record) log.warn("no IPSOLIS_DATABASE_URL: order history, cost check and audit anchors are off");
 
   // A slow resync, as controller-runtime does: a permanent error (e.g. a missing RBAC verb, since

@@ -12,7 +12,7 @@ export type AuditEntry = {
   target?: string;
   order?: string;
   requestId?: string;
-  /** `api`, `portal`, `scim`, `hr-webhook`, `servicenow`, `operator`, `kubectl`, `runner`. */
+  /** `api`, `portal`, `scim`, `hr-webhook`, `servicenow`, `operator`, `kubectl`, `runner`, `schedule` (a CronJob's run, record/scheduled-runs.ts). */
   source: string;
   /** Already redacted with redactSecrets(). */
   data?: Record<string, unknown>;

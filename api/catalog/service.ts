@@ -9,6 +9,8 @@ import type { z } from "zod";
 import { appendAudit, auditDiff, secretKeysOfAssetType, secretKeysOfRunbook } from "../../record/audit.ts";
 import { ConflictError, ForbiddenError, UnprocessableError } from "../../record/errors.ts";
 import { personBehindActor } from "../../record/identity/tokens.ts";
+import type { Queryable } from "../../record/db.ts";
+import { listScheduledRuns, type ScheduledRun } from "../../record/scheduled-runs.ts";
 import {
   checkCreate,
   isVisible,
@@ -223,3 +225,17 @@ export const RUNBOOKS: Area = {
   spec: RunbookSpecSchema,
   secretKeys: (s) => secretKeysOfRunbook(s),
 };
+
+/**
+ * A runbook's last scheduled runs from the record (operator/runbook/runs.ts writes them), behind
+ * the same ACL as the runbook itself: out of scope answers 404 like a missing runbook.
+ */
+export async function runbookRuns(
+  deps: Parameters<typeof catalogService>[0] & { db: Queryable },
+  req: FastifyRequest,
+  name: string,
+  limit = 10,
+): Promise<ScheduledRun[]> {
+  await catalogService(deps, RUNBOOKS).get(req, name);
+  return listScheduledRuns(deps.db, deps.namespace, name, limit);
+}

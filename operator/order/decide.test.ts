@@ -451,7 +451,7 @@ test("a secret attribute's value in spec.attributes: the order fails before any 
     ...base("Scheduled"),
     order: withSpec(order("Scheduled"), {
       secretAttributesFrom: { secretName: "o1-attrs", keys: ["pin"] },
-    } as never),
+    }),
     assetType: at,
   });
   assert.equal(ok.status.phase, "Processing");

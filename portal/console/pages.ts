@@ -525,6 +525,15 @@ export function runbookPage(
     summary: [string, Cell][];
     steps: StepView[];
     nextRuns: string[];
+    /** Runs of the schedule, newest first (empty when the runbook has none or no record). */
+    lastRuns: {
+      job: string;
+      state: string;
+      startedAt?: Date | undefined;
+      finishedAt: Date;
+      reason?: string | undefined;
+      steps: { name: string; state: string; exitCode?: number | undefined; message?: string | undefined }[];
+    }[];
     conditions: { type: string; status: string; reason: string; message: string }[];
     canWrite: boolean;
   },
@@ -577,6 +586,31 @@ export function runbookPage(
             <pre class="code" tabindex="0" aria-label="${t("rb.script")}">${s.script}</pre>
           </section>`,
       )}
+      ${
+        p.nextRuns.length > 0 || p.lastRuns.length > 0
+          ? html`<section class="card" aria-labelledby="lr-h">
+              <h2 id="lr-h">${t("rb.lastRuns")}</h2>
+              ${table({
+                caption: t("rb.lastRuns"),
+                head: ["Job", t("c.status"), t("rb.started"), t("rb.finished"), t("rb.steps")],
+                rows: p.lastRuns.map((r) => [
+                  r.job,
+                  html`${badge(ctx, r.state)}${r.reason ? html` <span class="muted">${r.reason}</span>` : ""}`,
+                  dateHtml(ctx, r.startedAt),
+                  dateHtml(ctx, r.finishedAt),
+                  r.steps
+                    .map(
+                      (x) =>
+                        `${x.name}: ${x.state}${x.exitCode !== undefined ? ` (${x.exitCode})` : ""}${x.message ? ` ${x.message}` : ""}`,
+                    )
+                    .join("; "),
+                ]),
+                empty: t("rb.noRuns"),
+                id: "last-runs",
+              })}
+            </section>`
+          : ""
+      }
       <section class="card" aria-labelledby="c-h">
         <h2 id="c-h">${t("ord.conditions")}</h2>
         ${table({

@@ -45,6 +45,7 @@ import {
 import { orderLogOf } from "../../api/portal/index.ts";
 import { reportLeaver, retryLeaver } from "../../api/leaver/fanout.ts";
 import { listLeaverEvents } from "../../record/leavers/store.ts";
+import { listScheduledRuns } from "../../record/scheduled-runs.ts";
 import { csvLine } from "../../record/audit-query.ts";
 import { AppError, InputError, NotFoundError } from "../../record/errors.ts";
 import { AssetTypeSpecSchema, RunbookSpecSchema } from "../../api/routes/catalog/schemas.ts";
@@ -992,6 +993,12 @@ export const consoleRoutes: FastifyPluginAsyncZod = async (app) => {
           ],
           steps: stepsOf(s),
           nextRuns: nextRuns(s.schedule, ctx),
+          lastRuns: await listScheduledRuns(
+            req.server.deps.db,
+            req.server.deps.namespace,
+            o.metadata.name,
+            10,
+          ),
           conditions: (
             (
               o.status as

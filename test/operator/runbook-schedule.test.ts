@@ -4,8 +4,12 @@
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import type { Runbook } from "../../crds/generated/index.ts";
+import pg from "pg";
 import { applyCrds } from "../support/crds.ts";
+import { newDatabase } from "../support/db.ts";
 import { eventually, newNamespace } from "../support/kube.ts";
+import { runLocalNodeIn } from "../localnode/testing.ts";
+import { listScheduledRuns, recordScheduledRun } from "../../record/scheduled-runs.ts";
 import {
   api,
   bashStep,
@@ -102,4 +106,89 @@ test("deleting a scheduled Runbook deletes its CronJob (owner reference)", async
     async () => ((await cronJob(ns, "weekly-schedule")) ? undefined : true),
     30_000,
   );
+});
+
+test("a scheduled run is recorded once: an audit row per step and one for the run, and the runbook's last runs", async (t) => {
+  const ns = await newNamespace(t);
+  await runLocalNodeIn(t, ns, 20);
+  const url = await newDatabase(t);
+  await runOperator(t, ns, { IPSOLIS_DATABASE_URL: url, IPSOLIS_AUDIT_ANCHOR_SECONDS: 3600 });
+  await create(
+    ns,
+    "runbooks",
+    runbook(
+      "nightly",
+      [bashStep("sync", "echo synced"), bashStep("check", "echo 'check failed' >&2; exit 3")],
+      {
+        schedule: { cron: "0 2 * * *" },
+      },
+    ),
+  );
+  const cj = await eventually("cronjob", () => cronJob(ns, "nightly-schedule"));
+  // What `kubectl create job --from=cronjob/nightly-schedule` makes: a real run, now.
+  await api().batch.createNamespacedJob({
+    namespace: ns,
+    body: {
+      metadata: {
+        name: "nightly-manual-1",
+        labels: cj.spec?.jobTemplate.metadata?.labels ?? {},
+        annotations: { "cronjob.kubernetes.io/instantiate": "manual" },
+        ownerReferences: [
+          {
+            apiVersion: "batch/v1",
+            kind: "CronJob",
+            name: cj.metadata!.name!,
+            uid: cj.metadata!.uid!,
+            controller: true,
+          },
+        ],
+      },
+      spec: cj.spec!.jobTemplate.spec!,
+    },
+  });
+  const db = new pg.Pool({ connectionString: url, max: 1 });
+  // Ended at the end, before the test's cleanup drops the database (which would kill it).
+  db.on("error", () => undefined);
+  const runs = await eventually(
+    "run recorded",
+    async () => {
+      const r = await listScheduledRuns(db, ns, "nightly").catch(() => []);
+      return r.length > 0 ? r : undefined;
+    },
+    60_000,
+  );
+  assert.equal(runs.length, 1);
+  const [run] = runs;
+  assert.equal(run?.job, "nightly-manual-1");
+  assert.equal(run?.cronJob, "nightly-schedule");
+  assert.equal(run?.state, "Failed");
+  assert.deepEqual(
+    run?.steps.map((s) => [s.name, s.state, s.exitCode]),
+    [
+      ["sync", "Succeeded", 0],
+      ["check", "Failed", 3],
+    ],
+  );
+  const audit = await db.query<{
+    actor: string;
+    action: string;
+    source: string;
+    data: Record<string, unknown>;
+  }>("SELECT actor, action, source, data FROM audit_events WHERE target = 'runbook:nightly' ORDER BY id");
+  assert.deepEqual(
+    audit.rows.map((r) => [r.actor, r.action, r.source, r.data.step ?? r.data.state]),
+    [
+      ["runner:nightly-manual-1", "step_succeeded", "schedule", "sync"],
+      ["runner:nightly-manual-1", "step_failed", "schedule", "check"],
+      ["runner:nightly-manual-1", "scheduled_run_finished", "schedule", "Failed"],
+    ],
+  );
+  // Once: a second recording of the same Job (a retry, a restart, another replica) adds nothing.
+  assert.ok(run);
+  assert.equal(await recordScheduledRun(db, run), false);
+  const again = await db.query<{ n: number }>(
+    "SELECT count(*)::int AS n FROM audit_events WHERE target = 'runbook:nightly'",
+  );
+  assert.equal(again.rows[0]?.n, 3);
+  await db.end();
 });

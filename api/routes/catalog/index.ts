@@ -4,7 +4,7 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { Cr } from "../../plugins/resources.ts";
-import { ASSET_TYPES, catalogService, RUNBOOKS, type Area } from "../../catalog/service.ts";
+import { ASSET_TYPES, catalogService, RUNBOOKS, runbookRuns, type Area } from "../../catalog/service.ts";
 import { K8sName } from "./schemas.ts";
 
 const View = z.object({
@@ -77,4 +77,47 @@ function registerArea(app: Parameters<FastifyPluginAsyncZod>[0], a: Area): void 
 export const catalogRoutes: FastifyPluginAsyncZod = async (app) => {
   registerArea(app, ASSET_TYPES);
   registerArea(app, RUNBOOKS);
+
+  const Step = z.object({
+    name: z.string(),
+    state: z.string(),
+    exitCode: z.number().int().optional(),
+    message: z.string().optional(),
+  });
+  const Run = z.object({
+    job: z.string(),
+    cronJob: z.string().optional(),
+    state: z.enum(["Succeeded", "Failed"]),
+    startedAt: z.string().optional(),
+    finishedAt: z.string(),
+    reason: z.string().optional(),
+    steps: z.array(Step),
+  });
+  app.get(
+    "/runbooks/:name/runs",
+    {
+      config: { permission: RUNBOOKS.read },
+      schema: {
+        params: z.object({ name: K8sName }),
+        querystring: z.object({ limit: z.coerce.number().int().min(1).max(100).default(10) }),
+        response: { 200: z.object({ items: z.array(Run) }) },
+      },
+    },
+    async (req) => ({
+      items: (await runbookRuns(app.deps, req, req.params.name, req.query.limit)).map((r) => ({
+        job: r.job,
+        ...(r.cronJob ? { cronJob: r.cronJob } : {}),
+        state: r.state,
+        ...(r.startedAt ? { startedAt: r.startedAt.toISOString() } : {}),
+        finishedAt: r.finishedAt.toISOString(),
+        ...(r.reason ? { reason: r.reason } : {}),
+        steps: r.steps.map((s) => ({
+          name: s.name,
+          state: s.state,
+          ...(typeof s.exitCode === "number" ? { exitCode: s.exitCode } : {}),
+          ...(s.message ? { message: s.message } : {}),
+        })),
+      })),
+    }),
+  );
 };
