@@ -44,6 +44,7 @@ import { servicenowRoutes } from "./routes/servicenow/index.ts";
 import { portalRoutes } from "./routes/portal/index.ts";
 import { oidcRoutes } from "./routes/oidc/index.ts";
 import type { OidcClient } from "./oidc/client.ts";
+import { makeApiMetrics, scimResourceOf, type ApiMetrics } from "./metrics.ts";
 
 export type AppDeps = {
   log: Logger;
@@ -63,6 +64,8 @@ export type AppDeps = {
   config?: Partial<ApiConfig>;
   /** Employee single sign-on (OpenID Connect); off when absent. */
   oidc?: OidcClient;
+  /** Prometheus metrics (api/metrics.ts); the server passes one with process metrics. */
+  metrics?: ApiMetrics;
 };
 
 export type RouteEntry = { method: string; url: string; permission: string | undefined };
@@ -120,6 +123,16 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.decorate("deps", deps);
   const security = securityOf(deps.config);
   app.decorate("security", security);
+  const metrics = deps.metrics ?? makeApiMetrics({ defaults: false });
+  app.decorate("metrics", metrics);
+  // Route patterns only (an unknown URL is "unmatched"): label values stay few.
+  app.addHook("onResponse", async (req, reply) => {
+    const route = req.routeOptions.url ?? "unmatched";
+    const status = String(reply.statusCode);
+    metrics.httpDuration.observe({ method: req.method, route, status }, reply.elapsedTime / 1000);
+    const resource = scimResourceOf(route);
+    if (resource) metrics.scimRequests.inc({ resource, method: req.method, status });
+  });
   // Every route with its declared permission: the route × role test walks this table.
   const routeTable: RouteEntry[] = [];
   app.decorate("routeTable", routeTable);
@@ -248,5 +261,6 @@ declare module "fastify" {
     deps: AppDeps;
     security: Security;
     routeTable: RouteEntry[];
+    metrics: ApiMetrics;
   }
 }

@@ -23,6 +23,11 @@ export const ApiEnv = z
     IPSOLIS_KUBECONFIG: z.string().min(1).optional(),
     IPSOLIS_LISTEN_HOST: z.string().min(1).default("127.0.0.1"),
     IPSOLIS_LISTEN_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+    /**
+     * Prometheus `/metrics` on a port of its own (never on the public port); unset = not served.
+     * Listens on IPSOLIS_LISTEN_HOST; 0 picks a free port.
+     */
+    IPSOLIS_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
     IPSOLIS_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
     /** Legacy shared admin key (`X-Admin-Key`): a virtual superadmin `admin:legacy_key`. Unset = off. */
     IPSOLIS_ADMIN_KEY: secret("IPSOLIS_ADMIN_KEY").optional(),

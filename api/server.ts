@@ -8,14 +8,20 @@ import { createLogger } from "../record/log.ts";
 import { loadKubeConfig } from "../operator/index.ts";
 import { readFile } from "node:fs/promises";
 import { buildApp, type App } from "./app.ts";
+import { makeApiMetrics, serveMetrics } from "./metrics.ts";
 import { createOidcClient } from "./oidc/client.ts";
 import { ApiEnv, type ApiConfig } from "./config.ts";
 import { startNotifier } from "./notify/notifier.ts";
 import { notifySettingsOf } from "./notify/settings.ts";
 
-export async function startServer(
-  env: Record<string, string | undefined>,
-): Promise<{ app: App; url: string; config: Readonly<ApiConfig>; stop: () => Promise<void> }> {
+export async function startServer(env: Record<string, string | undefined>): Promise<{
+  app: App;
+  url: string;
+  /** Where /metrics is served (IPSOLIS_METRICS_PORT), when it is. */
+  metricsUrl: string | undefined;
+  config: Readonly<ApiConfig>;
+  stop: () => Promise<void>;
+}> {
   const config = loadConfig(ApiEnv, env);
   const log = createLogger({ level: config.IPSOLIS_LOG_LEVEL, name: "ipsolis-api" });
   const schema = await prepareSchema({
@@ -36,8 +42,10 @@ export async function startServer(
           ca: config.IPSOLIS_OIDC_CA_FILE ? await readFile(config.IPSOLIS_OIDC_CA_FILE, "utf8") : undefined,
         })
       : undefined;
+  const metrics = makeApiMetrics({ defaults: true });
   const app = await buildApp({
     log,
+    metrics,
     db,
     kc,
     namespace: config.IPSOLIS_NAMESPACE,
@@ -47,6 +55,16 @@ export async function startServer(
   });
   const url = await app.listen({ host: config.IPSOLIS_LISTEN_HOST, port: config.IPSOLIS_LISTEN_PORT });
   log.info({ url }, "ipsolis API listening");
+  const metricsServer =
+    config.IPSOLIS_METRICS_PORT === undefined
+      ? undefined
+      : await serveMetrics(metrics.registry, config.IPSOLIS_LISTEN_HOST, config.IPSOLIS_METRICS_PORT, (err) =>
+          log.error({ err }, "metrics failed"),
+        );
+  const metricsUrl = metricsServer
+    ? `http://${config.IPSOLIS_LISTEN_HOST.includes(":") ? `[${config.IPSOLIS_LISTEN_HOST}]` : config.IPSOLIS_LISTEN_HOST}:${metricsServer.port}/metrics`
+    : undefined;
+  if (metricsUrl) log.info({ url: metricsUrl }, "metrics listening");
   // Background work, started here and nowhere else: approval requests and outcomes to the
   // outbox, and its delivery (reminders/escalation/expiry are the CronJob's, api/notify/tick.ts).
   const settings = await notifySettingsOf(config);
@@ -60,14 +78,16 @@ export async function startServer(
     linkSecret: app.security.linkSecret,
     publicUrl: app.security.publicUrl,
     intervalMs: config.IPSOLIS_NOTIFY_INTERVAL_MS,
+    metrics,
   });
   log.info({ channels: [...settings.channels.keys()] }, "notifications started");
   const stop = async () => {
     await notifier.stop();
+    await metricsServer?.close();
     await app.close();
     await db.end();
   };
-  return { app, url, config, stop };
+  return { app, url, metricsUrl, config, stop };
 }
 
 // Run only when executed directly: importing this module starts nothing.

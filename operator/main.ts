@@ -151,7 +151,10 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps =
   const queue = makeWorkQueue({
     concurrency: config.IPSOLIS_OPERATOR_CONCURRENCY,
     handler: (key) => handle(key),
-    onError: (key, err, retryInMs) => log.warn({ err, key, retryInMs }, "reconcile failed; retrying"),
+    onError: (key, err, retryInMs) => {
+      metrics.queueRetries.inc({ kind: key.slice(0, key.indexOf("/")) });
+      log.warn({ err, key, retryInMs }, "reconcile failed; retrying");
+    },
   });
   const enqueueOrder = (name: string) => queue.add(`order/${name}`);
 
@@ -231,14 +234,19 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps =
     managed,
   );
 
-  const metrics = makeMetrics(() => {
-    const counts = new Map<string, number>();
-    for (const o of orders.list()) {
-      const p = o.status?.phase ?? "New";
-      counts.set(p, (counts.get(p) ?? 0) + 1);
-    }
-    return counts;
-  });
+  // Without leader election this replica leads from the start.
+  let leading = !config.IPSOLIS_LEADER_ELECTION;
+  const metrics = makeMetrics(
+    () => {
+      const counts = new Map<string, number>();
+      for (const o of orders.list()) {
+        const p = o.status?.phase ?? "New";
+        counts.set(p, (counts.get(p) ?? 0) + 1);
+      }
+      return counts;
+    },
+    { defaults: true, queueDepth: () => queue.length, isLeader: () => leading },
+  );
   const caches: Caches = { orders, assetTypes, runbooks, jobs, pods, leases, assets };
   const orderDeps: OrderDeps = {
     namespace: ns,
@@ -343,7 +351,6 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps =
       for (const j of jobs.list()) if (isScheduledRunJob(j)) queue.add(`run/${nameOf(j)}`);
   };
   let election: LeaderElection | undefined;
-  let leading = !config.IPSOLIS_LEADER_ELECTION;
   if (config.IPSOLIS_LEADER_ELECTION) {
     election = startLeaderElection({
       rest,

@@ -8,14 +8,42 @@ export type OperatorMetrics = {
   reconcileDuration: Histogram<"kind" | "result">;
   jobOutcomes: Counter<"outcome">;
   stepDuration: Histogram<"runbook" | "step">;
+  /** Work-queue keys whose handler failed and were put back with a backoff. */
+  queueRetries: Counter<"kind">;
 };
 
 export function makeMetrics(
   countOrders: () => Map<string, number>,
-  opts: { defaults?: boolean } = {},
+  opts: {
+    /** prom-client's process metrics (CPU, memory, event loop lag, handles), prefixed. */
+    defaults?: boolean;
+    /** Keys waiting in the work queue (not counting those being handled). */
+    queueDepth?: () => number;
+    /** Whether this replica holds the leader Lease. */
+    isLeader?: () => boolean;
+  } = {},
 ): OperatorMetrics {
   const registry = new Registry();
   if (opts.defaults) collectDefaultMetrics({ register: registry, prefix: "ipsolis_operator_" });
+  const { queueDepth, isLeader } = opts;
+  if (queueDepth)
+    new Gauge({
+      name: "ipsolis_operator_queue_depth",
+      help: "Keys waiting in the operator's work queue.",
+      registers: [registry],
+      collect() {
+        this.set(queueDepth());
+      },
+    });
+  if (isLeader)
+    new Gauge({
+      name: "ipsolis_operator_leader",
+      help: "1 while this replica holds the leader Lease (reconciles and starts Jobs), else 0.",
+      registers: [registry],
+      collect() {
+        this.set(isLeader() ? 1 : 0);
+      },
+    });
   new Gauge({
     name: "ipsolis_operator_orders",
     help: "Orders in the watched namespace by phase (from the operator's cache).",
@@ -46,6 +74,12 @@ export function makeMetrics(
       help: "Duration of runbook steps, from the runner's summary.",
       labelNames: ["runbook", "step"],
       buckets: [0.1, 0.5, 1, 5, 15, 30, 60, 300, 900, 3600],
+      registers: [registry],
+    }),
+    queueRetries: new Counter({
+      name: "ipsolis_operator_queue_retries_total",
+      help: "Reconciles that failed and were retried with a backoff, by key kind (order, runbook, assettype, run).",
+      labelNames: ["kind"],
       registers: [registry],
     }),
   };

@@ -10,6 +10,7 @@ import type { Db } from "../../record/db.ts";
 import { makeResources } from "../plugins/resources.ts";
 import { closeRequest, syncOrder, type NotifierDeps, type OrderCr } from "./approval-requests.ts";
 import { startOutboxWorker } from "./outbox.ts";
+import type { ApiMetrics } from "../metrics.ts";
 import type { NotifySettings } from "./settings.ts";
 
 export type NotifierOptions = {
@@ -24,6 +25,7 @@ export type NotifierOptions = {
   /** Outbox polling interval (it is also woken whenever a sync wrote rows). */
   intervalMs?: number | undefined;
   backoff?: { baseMs: number; maxMs: number } | undefined;
+  metrics?: Pick<ApiMetrics, "notifications"> | undefined;
 };
 
 export type Notifier = {
@@ -58,6 +60,7 @@ export function startNotifier(o: NotifierOptions): Notifier {
       linkSecret: o.linkSecret,
       publicUrl: o.publicUrl,
       backoff: o.backoff,
+      metrics: o.metrics,
     },
     o.intervalMs ?? 5000,
   );

@@ -5,6 +5,7 @@
 // channel is down (SMTP away) rows wait with exponential backoff and go out when it returns;
 // after `giveUpAfterMs` (or a permanent refusal) a row fails. Each delivery and each final
 // failure is an audit row naming recipient, channel and event: never the link or a secret.
+import type { ApiMetrics } from "../metrics.ts";
 import type { Logger } from "pino";
 import { appendAudit } from "../../record/audit.ts";
 import { withTransaction, type Db, type Queryable } from "../../record/db.ts";
@@ -58,6 +59,8 @@ export type OutboxDeps = {
   publicUrl: string;
   backoff?: { baseMs: number; maxMs: number } | undefined;
   giveUpAfterMs?: number | undefined;
+  /** Counts deliveries by channel and result (the API's /metrics); absent in the CronJob. */
+  metrics?: Pick<ApiMetrics, "notifications"> | undefined;
 };
 
 /** Backoff after the n-th failed attempt: base · 2^(n−1), capped. */
@@ -127,6 +130,7 @@ export async function deliverDue(
           [row.id, "channel not configured"],
         );
         await audit("notification_failed", { attempts: row.attempts + 1, error: "channel not configured" });
+        d.metrics?.notifications.inc({ channel: row.channel, result: "failed" });
         out.failed++;
         return true;
       }
@@ -160,6 +164,7 @@ export async function deliverDue(
             { outbox: row.id, channel: row.channel, event: row.kind, attempts, error },
             "notification failed for good",
           );
+          d.metrics?.notifications.inc({ channel: row.channel, result: "failed" });
           out.failed++;
         } else {
           const next = new Date(now.getTime() + backoffMs(attempts, b));
@@ -172,6 +177,7 @@ export async function deliverDue(
             "notification delivery failed; will retry",
           );
           skipped.push(row.id);
+          d.metrics?.notifications.inc({ channel: row.channel, result: "retried" });
           out.retried++;
         }
         return true;
@@ -181,6 +187,7 @@ export async function deliverDue(
         [row.id, now],
       );
       await audit("notification_sent", { attempts: row.attempts + 1 });
+      d.metrics?.notifications.inc({ channel: row.channel, result: "sent" });
       out.sent++;
       return true;
     });

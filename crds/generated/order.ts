@@ -37,7 +37,10 @@ export type OrderSpecRequester = {
 
 /** Where the values of the AssetType's secret attributes are (never in spec.attributes): a Secret of the namespace labelled ipsolis.io/order-attributes=<this Order's name>, one key per attribute. The API creates it owned by the Order; the operator mounts it into the runner as files and deletes it when the Order finishes. Frozen once approved. */
 export type OrderSpecSecretAttributesFrom = {
-  /** Pattern: `^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`. */
+  /**
+   * The Secret's name (by convention <order>-attrs).
+   * Pattern: `^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`.
+   */
   secretName: string;
   /** The secret attributes the Secret holds (names only). */
   keys: string[];

@@ -157,6 +157,8 @@ test("declining is always allowed, also for the asset type's author", async (t) 
     "SELECT 1 FROM audit_events WHERE action = 'order_declined' AND actor = 'admin:ada'",
   );
   assert.equal(audit.rowCount, 1);
+  const m = await api.app.metrics.registry.metrics();
+  assert.match(m, /^ipsolis_api_approval_decisions_total\{decision="Declined",source="api"\} 1$/m);
 });
 
 test("only listed approvers decide; a deputy decides within the delegation window; delegations only for oneself", async (t) => {

@@ -166,6 +166,15 @@ test("a Manager order: one mail with working links, approved in Chromium, provis
   );
   assert.ok(sent.rows.some((r) => r.data.recipient === "bob@corp.example" && r.data.channel === "email"));
   assert.ok(sent.rows.every((r) => !JSON.stringify(r.data).includes("/approve/")));
+  // The same deliveries counted for Prometheus, and the decision made through the link.
+  const prom = await s.app.metrics.registry.metrics();
+  const counted = [
+    ...prom.matchAll(/^ipsolis_api_notifications_total\{channel="\w+",result="sent"\} (\d+)$/gm),
+  ]
+    .map((x) => Number(x[1]))
+    .reduce((a, b) => a + b, 0);
+  assert.equal(counted, sent.rowCount);
+  assert.match(prom, /^ipsolis_api_approval_decisions_total\{decision="Approved",source="portal"\} 1$/m);
 
   // ---- a restart resyncs every Order and sends nothing twice ----
   await s.restartNotifier();

@@ -135,6 +135,7 @@ export async function startStack(t: TestContext, prefix: string, people: Person[
       publicUrl: base,
       intervalMs: 300,
       backoff: { baseMs: 200, maxMs: 1000 },
+      metrics: app.metrics,
     });
   const stack: Stack = {
     app,

@@ -303,6 +303,14 @@ test(
       seen.body.phase ?? (seen.body.status as { phase?: string } | undefined)?.phase,
       "Provisioned",
     );
+    // The API's /metrics on the chart's metrics port (not on the public one), counting that order.
+    const apiUrl = new URL(await apiBase(inst));
+    const prom = await (await fetch(`http://${apiUrl.hostname}:${inst.apiMetricsPort}/metrics`)).text();
+    assert.match(
+      prom,
+      /^ipsolis_api_http_request_duration_seconds_count\{method="POST",route="\/orders",status="201"\} \d+$/m,
+    );
+    assert.equal((await fetch(`${apiUrl.origin}/metrics`)).status, 404);
 
     // Separation of duties in a Helm install: the cluster admin's kubectl cannot write approvals;
     // the API (its ServiceAccount, the chart's RBAC) can.

@@ -92,6 +92,7 @@ export type Install = {
   values: string[];
   apiPort: number;
   operatorPort: number;
+  apiMetricsPort: number;
   adminKey: string;
   /** The Postgres URLs: the least-privileged role's and the schema owner's. */
   appUrl: string;
@@ -157,7 +158,7 @@ export async function prepareInstall(t: TestContext, prefix: string): Promise<In
     "admin-key": adminKey,
   });
   await secret("ipsolis-ingest", { secret: randomBytes(24).toString("hex") });
-  const [apiPort, operatorPort] = await Promise.all([freePort(), freePort()]);
+  const [apiPort, operatorPort, apiMetricsPort] = await Promise.all([freePort(), freePort(), freePort()]);
   const localNodeLog: string[] = [];
   const node = await startLocalNode({
     kubeconfig: testEnv().kubeconfig,
@@ -175,11 +176,11 @@ export async function prepareInstall(t: TestContext, prefix: string): Promise<In
   );
   const values = [
     "--set",
-    `api.port=${apiPort},operator.metricsPort=${operatorPort},api.replicaCount=1,operator.replicaCount=1`,
+    `api.port=${apiPort},api.metricsPort=${apiMetricsPort},operator.metricsPort=${operatorPort},api.replicaCount=1,operator.replicaCount=1`,
     "--set",
     `api.publicUrl=http://127.0.0.1:${apiPort},api.logLevel=warn,operator.logLevel=warn`,
   ];
-  return { ns, values, apiPort, operatorPort, adminKey, appUrl, ownerUrl, localNodeLog };
+  return { ns, values, apiPort, operatorPort, apiMetricsPort, adminKey, appUrl, ownerUrl, localNodeLog };
 }
 
 /** The chart's pod logs as the local node kept them are gone with the pod; this reads status. */

@@ -102,6 +102,11 @@ test("approval-free order runs to Provisioned: steps from the runner, Ready=True
   assert.match(metrics, /ipsolis_operator_job_outcomes_total\{outcome="succeeded"\} 1/);
   assert.match(metrics, /ipsolis_operator_step_duration_seconds_count\{runbook="vpn-grant",step="grant"\} 1/);
   assert.match(metrics, /ipsolis_operator_orders\{phase="Provisioned"\} 1/);
+  // Process metrics, the work queue and leadership (the only replica leads).
+  assert.match(metrics, /^ipsolis_operator_process_resident_memory_bytes \d+/m);
+  assert.match(metrics, /^ipsolis_operator_queue_depth \d+$/m);
+  assert.match(metrics, /^ipsolis_operator_leader 1$/m);
+  assert.match(metrics, /^# TYPE ipsolis_operator_queue_retries_total counter$/m);
 });
 
 test("a failing critical step fails the order with the step's error; retries counted; non-critical skipped past", async (t) => {

@@ -346,6 +346,12 @@ test("two replicas: exactly one leads and reconciles; the standby takes over whe
   });
   for (const e of events) assert.equal(e.reportingInstance, lead.identity, "only the leader writes");
   assert.equal(standby.isLeader(), false);
+  const gauge = async (op: { port: number }) =>
+    /^ipsolis_operator_leader (\d)$/m.exec(
+      await (await fetch(`http://127.0.0.1:${op.port}/metrics`)).text(),
+    )?.[1];
+  assert.equal(await gauge(lead), "1");
+  assert.equal(await gauge(standby), "0");
 
   await lead.stop();
   await eventually("standby leads", async () => (standby.isLeader() ? true : undefined));

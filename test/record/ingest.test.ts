@@ -111,6 +111,8 @@ test("a batch is stored once (re-delivery is a no-op) and step start/end become 
     { ts: "2026-03-01T10:00:01.000Z", seq: 4, kind: "run_end", state: "Failed", exitCode: 1 },
   ]);
   assert.equal(end.statusCode, 200, end.body);
+  // Every accepted line is counted, a re-sent batch again (3 + 3 + 2).
+  assert.match(await a.app.metrics.registry.metrics(), /^ipsolis_api_ingest_lines_total 8$/m);
   const audit = await a.db.query<{
     actor: string;
     action: string;

@@ -8,6 +8,12 @@ cache=${IPSOLIS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ipsolis}
 dir="$cache/mailpit-$MAILPIT_VERSION"
 export GOMODCACHE="$cache/go/mod" GOCACHE="$cache/go/build" GOFLAGS=-modcacherw GOTOOLCHAIN=local
 if [ -x "$dir/bin/mailpit" ]; then echo "$dir/bin/mailpit"; exit 0; fi
+# Tests run in parallel and several may want mailpit at once on a cold cache: one builds, the
+# others wait for it and use its binary (without the lock they raced on $dir.tmp).
+mkdir -p "$cache"
+exec 9>"$cache/mailpit.lock"
+flock 9
+if [ -x "$dir/bin/mailpit" ]; then echo "$dir/bin/mailpit"; exit 0; fi
 command -v go >/dev/null || { echo "mailpit-build.sh: 'go' not found on PATH (need Go >= 1.24)" >&2; exit 2; }
 t0=$SECONDS
 echo "[mailpit] building mailpit $MAILPIT_VERSION (about a minute cold; later runs reuse $dir)" >&2

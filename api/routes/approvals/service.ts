@@ -293,7 +293,7 @@ export async function decideOrder(req: FastifyRequest, i: DecideInput): Promise<
       // before the Order changes until the row commits, so the history mirror, which would write
       // a row for a decision it finds unrecorded, sees this one. Postgres away = 503 before the
       // Order changes: no decision without its row.
-      return await withTransaction(db, async (c) => {
+      const after = await withTransaction(db, async (c) => {
         await i.within?.(c);
         await lockOrderDecisions(c, o.metadata.name);
         const after = await res.mergePatch<OrderSpec, OrderStatus>(
@@ -319,6 +319,8 @@ export async function decideOrder(req: FastifyRequest, i: DecideInput): Promise<
         });
         return after;
       });
+      req.server.metrics.approvals.inc({ decision: i.decision, source: i.source });
+      return after;
     } catch (err) {
       // resourceVersion moved (someone else decided, or the operator wrote): decide again.
       if (err instanceof ConflictError && attempt < 3) continue;

@@ -71,7 +71,11 @@ export async function signIn(
   });
   // The hash runs on every path (locked, unknown, wrong) so timing reveals nothing.
   const passwordOk = await verifyPassword(user?.passwordHash ?? DUMMY_PASSWORD_HASH, creds.password);
-  if (locked) throw new UnauthenticatedError(LOGIN_LOCKED, { reason: "LoginFailed" });
+  const signIns = req.server.metrics.signIns;
+  if (locked) {
+    signIns.inc({ method: "password", result: "locked" });
+    throw new UnauthenticatedError(LOGIN_LOCKED, { reason: "LoginFailed" });
+  }
   if (!user || user.disabled || !passwordOk) {
     const t = now();
     const lock = await recordFailedLogin(db, creds.username, {
@@ -88,8 +92,10 @@ export async function signIn(
         source,
         data: { lockedUntil: lock.toISOString() },
       });
+      signIns.inc({ method: "password", result: "locked" });
       throw new UnauthenticatedError(LOGIN_LOCKED, { reason: "LoginFailed" });
     }
+    signIns.inc({ method: "password", result: "failed" });
     throw new UnauthenticatedError(LOGIN_FAILED, { reason: "LoginFailed" });
   }
   await resetFailedLogins(db, creds.username);
@@ -100,6 +106,7 @@ export async function signIn(
     requestId: req.id,
     source,
   });
+  signIns.inc({ method: "password", result: "succeeded" });
   return publicUser(user);
 }
 

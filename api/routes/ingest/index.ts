@@ -154,6 +154,7 @@ export const ingestRoutes: FastifyPluginAsyncZod = async (app) => {
         inFlightBatches--;
         inFlightLines -= lines.length;
       }
+      app.metrics.ingestLines.inc(lines.length);
       return { accepted: lines.length };
     },
   );

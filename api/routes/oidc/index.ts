@@ -111,7 +111,10 @@ export const oidcRoutes: FastifyPluginAsyncZod = async (app) => {
       }
       const claims = await oidc.completeLogin(req.query.code, pending);
       const who = identityFromClaims(claims);
-      if ("error" in who) return reply.code(401).send(await refusal(req, reply, "Sign-in failed", who.error));
+      if ("error" in who) {
+        app.metrics.signIns.inc({ method: "oidc", result: "failed" });
+        return reply.code(401).send(await refusal(req, reply, "Sign-in failed", who.error));
+      }
       let employee: Employee | undefined;
       for (const key of who.keys) {
         employee = await findEmployee(db, key);
@@ -125,6 +128,7 @@ export const oidcRoutes: FastifyPluginAsyncZod = async (app) => {
           requestId: req.id,
           data: { reason: "NotProvisioned", method: "oidc" },
         });
+        app.metrics.signIns.inc({ method: "oidc", result: "refused" });
         return reply.code(403).send(
           await refusal(
             req,
@@ -145,6 +149,7 @@ export const oidcRoutes: FastifyPluginAsyncZod = async (app) => {
           requestId: req.id,
           data: { reason: "Deactivated", method: "oidc" },
         });
+        app.metrics.signIns.inc({ method: "oidc", result: "refused" });
         return reply
           .code(403)
           .send(
@@ -175,6 +180,7 @@ export const oidcRoutes: FastifyPluginAsyncZod = async (app) => {
         requestId: req.id,
         data: { method: "oidc", tenant: who.tenantId },
       });
+      app.metrics.signIns.inc({ method: "oidc", result: "succeeded" });
       // A page of our own that moves on: a SameSite=Strict session cookie set at the end of a
       // cross-site redirect chain would not be sent on a redirect, but is on our own navigation.
       const to = pending.returnTo;
