@@ -58,7 +58,27 @@ export async function ensureBinaries(log: (line: string) => void = (l) => proces
   return binDir;
 }
 
+// A loopback port nobody listens on. Picked below Linux's ephemeral range (32768-60999), where
+// the kernel also hands out the local ports of outgoing connections: under a loaded parallel run
+// a port 0 handed back could be taken by some client's connect() before our server bound it.
 export async function freePort(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (await canBind(port)) return port;
+  }
+  return bindZero();
+}
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once("error", () => resolve(false));
+    srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
+  });
+}
+
+function bindZero(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();

@@ -2,10 +2,10 @@
 // and ./dev up. Built once from the Go module proxy (test/support/mailpit-build.sh, cached
 // under ~/.cache/ipsolis keyed by version). Tests read what a mailbox would show via its API.
 import { execFile, spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { freePort } from "../cluster/control-plane.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -20,17 +20,6 @@ export type Mailpit = {
   stop(): Promise<void>;
 };
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === "object" && a ? a.port : 0));
-    });
-  });
-}
-
 export async function buildMailpit(): Promise<string> {
   const { stdout } = await promisify(execFile)(join(here, "mailpit-build.sh"), { maxBuffer: 1 << 20 });
   return stdout.trim().split("\n").at(-1)!;
@@ -38,34 +27,50 @@ export async function buildMailpit(): Promise<string> {
 
 export async function startMailpit(opts: { smtpPort?: number } = {}): Promise<Mailpit> {
   const bin = await buildMailpit();
-  const smtpPort = opts.smtpPort ?? (await freePort());
-  const httpPort = await freePort();
-  const child = spawn(
-    bin,
-    [
-      "--smtp",
-      `127.0.0.1:${smtpPort}`,
-      "--listen",
-      `127.0.0.1:${httpPort}`,
-      "--smtp-auth-accept-any",
-      "--smtp-auth-allow-insecure",
-    ],
-    { stdio: "ignore" },
-  );
-  const webUrl = `http://127.0.0.1:${httpPort}`;
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const ok = await fetch(`${webUrl}/api/v1/messages`).then(
-      (r) => r.ok,
-      () => false,
+  // A port freePort found can be taken by a parallel test before mailpit binds it; mailpit then
+  // exits at once. Such a start is retried on fresh ports; a slow or broken one says why.
+  let last = "";
+  for (let attempt = 1; attempt <= 5; attempt++) {
+    const smtpPort = opts.smtpPort ?? (await freePort());
+    const httpPort = await freePort();
+    const child = spawn(
+      bin,
+      [
+        "--smtp",
+        `127.0.0.1:${smtpPort}`,
+        "--listen",
+        `127.0.0.1:${httpPort}`,
+        "--smtp-auth-accept-any",
+        "--smtp-auth-allow-insecure",
+        "--disable-version-check",
+      ],
+      { stdio: ["ignore", "ignore", "pipe"] },
     );
-    if (ok) break;
-    if (Date.now() > deadline || child.exitCode !== null) {
-      child.kill();
-      throw new Error("mailpit did not start within 15 s");
+    let stderr = "";
+    child.stderr.on("data", (b: Buffer) => {
+      stderr = (stderr + b.toString()).slice(-2000);
+    });
+    const webUrl = `http://127.0.0.1:${httpPort}`;
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const ok = await fetch(`${webUrl}/api/v1/messages`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ok) return handle(child, smtpPort, webUrl);
+      if (child.exitCode !== null) break;
+      if (Date.now() > deadline) {
+        child.kill("SIGKILL");
+        throw new Error(`mailpit did not answer within 30 s: ${stderr.trim()}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
     }
-    await new Promise((r) => setTimeout(r, 100));
+    last = `mailpit exited ${child.exitCode} on attempt ${attempt}: ${stderr.trim()}`;
   }
+  throw new Error(last);
+}
+
+function handle(child: ReturnType<typeof spawn>, smtpPort: number, webUrl: string): Mailpit {
   return {
     smtpPort,
     webUrl,
