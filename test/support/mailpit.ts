@@ -6,6 +6,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { freePort } from "../cluster/control-plane.ts";
+import { eventually } from "./kube.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -51,20 +52,22 @@ export async function startMailpit(opts: { smtpPort?: number } = {}): Promise<Ma
       stderr = (stderr + b.toString()).slice(-2000);
     });
     const webUrl = `http://127.0.0.1:${httpPort}`;
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const ok = await fetch(`${webUrl}/api/v1/messages`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ok) return handle(child, smtpPort, webUrl);
-      if (child.exitCode !== null) break;
-      if (Date.now() > deadline) {
-        child.kill("SIGKILL");
-        throw new Error(`mailpit did not answer within 30 s: ${stderr.trim()}`);
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const state = await eventually(
+      `mailpit on ${webUrl}`,
+      async () => {
+        const ok = await fetch(`${webUrl}/api/v1/messages`).then(
+          (r) => r.ok,
+          () => false,
+        );
+        if (ok) return "up";
+        return child.exitCode !== null ? "exited" : undefined;
+      },
+      30_000,
+    ).catch((err: unknown) => {
+      child.kill("SIGKILL");
+      throw new Error(`${err instanceof Error ? err.message : String(err)}; mailpit said: ${stderr.trim()}`);
+    });
+    if (state === "up") return handle(child, smtpPort, webUrl);
     last = `mailpit exited ${child.exitCode} on attempt ${attempt}: ${stderr.trim()}`;
   }
   throw new Error(last);
