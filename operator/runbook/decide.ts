@@ -109,17 +109,17 @@ export function decideRunbook(input: {
         kind: "Emit",
         type: "Normal",
         reason: cronJob ? "CronJobUpdated" : "CronJobCreated",
-        note: `CronJob ${name} ${cronJob ? "updated" : "created"} for schedule "${want.spec!.schedule}" (${want.spec!.timeZone})`,
+        note: `CronJob ${name} ${cronJob ? "updated" : "created"} for schedule "${want.spec.schedule}" (${want.spec.timeZone})`,
       });
     }
-    const suspended = want.spec!.suspend === true;
+    const suspended = want.spec.suspend === true;
     put(
       "CronJobSynced",
       "True",
       suspended ? "Suspended" : "CronJobInSync",
       suspended
         ? `CronJob ${name} is suspended`
-        : `CronJob ${name} runs "${want.spec!.schedule}" (${want.spec!.timeZone})`,
+        : `CronJob ${name} runs "${want.spec.schedule}" (${want.spec.timeZone})`,
     );
     status.cronJobName = name;
   } else {

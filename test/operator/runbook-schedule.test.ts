@@ -143,7 +143,7 @@ test("a scheduled run is recorded once: an audit row per step and one for the ru
           },
         ],
       },
-      spec: cj.spec!.jobTemplate.spec!,
+      spec: cj.spec.jobTemplate.spec!,
     },
   });
   const db = new pg.Pool({ connectionString: url, max: 1 });
