@@ -1,17 +1,17 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { parseCli, type Parsed } from "./args.ts";
+import { parseCli } from "./args.ts";
 import { COMMAND_USAGE, COMMANDS, TOP_USAGE } from "./usage.ts";
 
 const run = (argv: string[]) => {
   const p = parseCli(argv);
   assert.equal(p.kind, "run", JSON.stringify(p));
-  return p as Extract<Parsed, { kind: "run" }>;
+  return p;
 };
 const usageError = (argv: string[]) => {
   const p = parseCli(argv);
   assert.equal(p.kind, "usage-error", JSON.stringify(p));
-  return p as Extract<Parsed, { kind: "usage-error" }>;
+  return p;
 };
 
 test("each command parses to what it asks the API for", () => {
