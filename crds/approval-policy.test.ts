@@ -1,7 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { countsAsApproval, eligibleEntries, entriesOf, type ApprovalPolicy } from "./approval-policy.ts";
+import {
+  awaitedApprovals,
+  countsAsApproval,
+  eligibleEntries,
+  entriesOf,
+  type ApprovalPolicy,
+} from "./approval-policy.ts";
 
 const requester = { id: "emp1", email: "emp@example.com", manager: "boss@example.com" };
 const approvers = (...a: string[]): ApprovalPolicy => ({ policy: "Approvers", approvers: a });
@@ -69,4 +75,65 @@ test("property: what the API accepts (entriesOf) is exactly what the operator co
       }
     }),
   );
+});
+
+test("awaited approvals: who has not approved yet and how many more the quorum needs", () => {
+  const ok = (approver: string) => ({ approver, decision: "Approved" });
+  const cases: {
+    name: string;
+    policy: ApprovalPolicy;
+    approvals: { approver: string; decision: string }[];
+    want: { approvers: string[]; needed: number } | undefined;
+  }[] = [
+    { name: "no approval needed", policy: { policy: "None" }, approvals: [], want: undefined },
+    {
+      name: "manager, nobody decided",
+      policy: { policy: "Manager" },
+      approvals: [],
+      want: { approvers: ["boss@example.com"], needed: 1 },
+    },
+    {
+      name: "manager approved",
+      policy: { policy: "Manager" },
+      approvals: [ok("boss@example.com")],
+      want: undefined,
+    },
+    {
+      name: "2 of 3, one approved: the other two, one more needed",
+      policy: { policy: "Approvers", approvers: ["ann", "bert", "carl"], quorum: 2 },
+      approvals: [ok("BERT")],
+      want: { approvers: ["ann", "carl"], needed: 1 },
+    },
+    {
+      name: "an entry that does not count (not listed) changes nothing",
+      policy: { policy: "Approvers", approvers: ["ann", "bert"], quorum: 1 },
+      approvals: [ok("zed")],
+      want: { approvers: ["ann", "bert"], needed: 1 },
+    },
+    {
+      name: "the requester is never awaited, duplicates once",
+      policy: { policy: "Approvers", approvers: ["emp1", "ann", " Ann "], quorum: 1 },
+      approvals: [],
+      want: { approvers: ["ann"], needed: 1 },
+    },
+    {
+      name: "a counted decline: nothing awaited",
+      policy: { policy: "Approvers", approvers: ["ann", "bert"], quorum: 2 },
+      approvals: [{ approver: "ann", decision: "Declined" }],
+      want: undefined,
+    },
+    {
+      name: "expired: nothing awaited",
+      policy: { policy: "Approvers", approvers: ["ann"] },
+      approvals: [{ approver: "system:approvals", decision: "Declined" }],
+      want: undefined,
+    },
+    {
+      name: "quorum met",
+      policy: { policy: "Approvers", approvers: ["ann", "bert"], quorum: 2 },
+      approvals: [ok("ann"), ok("bert")],
+      want: undefined,
+    },
+  ];
+  for (const c of cases) assert.deepEqual(awaitedApprovals(c.policy, requester, c.approvals), c.want, c.name);
 });

@@ -89,3 +89,33 @@ export function policyForAction(
  * and the API refuses any later decision. Not a person's name (no listed approver matches it).
  */
 export const EXPIRY_APPROVER = "system:approvals";
+
+/**
+ * Whom an Order still waits for under its policy (shown as "waiting for" by the API's order
+ * views and `kubectl ipsolis get orders`): the eligible entries that have not approved yet
+ * (never the requester), and how many more approvals the quorum needs. Undefined when nothing
+ * is awaited: no approval needed, a counted decline, the approval expired, or the quorum is met.
+ * Counts exactly what the operator counts (`countsAsApproval`).
+ */
+export function awaitedApprovals(
+  policy: ApprovalPolicy,
+  requester: Requester,
+  approvals: readonly { approver: string; decision: string }[],
+): { approvers: string[]; needed: number } | undefined {
+  if (policy.policy === "None") return undefined;
+  if (approvals.some((a) => a.approver === EXPIRY_APPROVER)) return undefined;
+  const votes = approvals.filter((a) => countsAsApproval(a.approver, policy, requester));
+  if (votes.some((a) => a.decision === "Declined")) return undefined;
+  const approved = new Set(votes.filter((a) => a.decision === "Approved").map((a) => normName(a.approver)));
+  const quorum = policy.policy === "Manager" ? 1 : Math.max(1, policy.quorum ?? 1);
+  const needed = quorum - approved.size;
+  if (needed <= 0) return undefined;
+  const seen = new Set<string>();
+  const approvers = eligibleEntries(policy, requester).filter((e) => {
+    const n = normName(e);
+    if (approved.has(n) || seen.has(n) || isRequesterName(e, requester)) return false;
+    seen.add(n);
+    return true;
+  });
+  return { approvers, needed };
+}

@@ -19,6 +19,35 @@ export function describeCheck(c: ChainCheck, a?: AnchorCheck): string {
   return `intact: ${c.count} rows, head ${c.lastId ?? "none"} ${c.lastHash}${anchors}`;
 }
 
+/**
+ * Walks the chain in one snapshot (appends during verification do not confuse it) and, when
+ * it holds, compares the anchors with their rows. `c` is a connection of its own (a pg.Client,
+ * or a client taken from a pool): the snapshot is a transaction on it. The verify command and
+ * `GET /audit/verify` both call this.
+ */
+export async function verifyRecord(
+  c: Pick<pg.ClientBase, "query">,
+  anchors: readonly Anchor[] | undefined,
+): Promise<{ chain: ChainCheck; anchors: AnchorCheck | undefined }> {
+  await c.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  try {
+    const chain = await verifyStoredChain(c);
+    let a: AnchorCheck | undefined;
+    if (chain.ok && anchors) {
+      const r = await c.query<{ id: string; hash: string }>(
+        "SELECT id::text, hash FROM audit_events WHERE id = ANY($1::bigint[])",
+        [anchors.map((x) => x.id)],
+      );
+      a = checkAnchors(anchors, new Map(r.rows.map((x) => [x.id, x.hash])));
+    }
+    await c.query("COMMIT");
+    return { chain, anchors: a };
+  } catch (err) {
+    await c.query("ROLLBACK").catch(() => undefined);
+    throw err;
+  }
+}
+
 const USAGE =
   "usage: node record/verify-audit.ts --database-url postgres://… [--anchors-configmap <namespace>/<name> [--kubeconfig <path>]] [--anchors-file <path>]\n";
 
@@ -73,18 +102,7 @@ export async function main(argv: string[]): Promise<number> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
   try {
     await client.connect();
-    // One snapshot for the whole walk: appends during verification do not confuse it.
-    await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    const c = await verifyStoredChain(client);
-    let a: AnchorCheck | undefined;
-    if (c.ok && anchors) {
-      const r = await client.query<{ id: string; hash: string }>(
-        "SELECT id::text, hash FROM audit_events WHERE id = ANY($1::bigint[])",
-        [anchors.map((x) => x.id)],
-      );
-      a = checkAnchors(anchors, new Map(r.rows.map((x) => [x.id, x.hash])));
-    }
-    await client.query("COMMIT");
+    const { chain: c, anchors: a } = await verifyRecord(client, anchors);
     process.stdout.write(describeCheck(c, a) + "\n");
     return c.ok && (a?.ok ?? true) ? 0 : 1;
   } catch (err) {

@@ -74,7 +74,7 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
 const patterns =
   files.length > 0
     ? files
-    : ["{api,operator,record,crds,portal,runbooks,bench}/**/*.test.ts", "test/**/*.test.ts"];
+    : ["{api,cli,operator,record,crds,portal,runbooks,bench}/**/*.test.ts", "test/**/*.test.ts"];
 const code = await runCmd(
   "node",
   [

@@ -12,6 +12,8 @@ import {
 } from "../../record/audit-query.ts";
 import { verifyStoredChain, type ChainCheck } from "../../record/audit.ts";
 import { readAnchorConfigMap, type Anchor } from "../../record/anchor.ts";
+import { translatePgError } from "../../record/db.ts";
+import { describeCheck, verifyRecord } from "../../record/verify-audit.ts";
 import { aclReachFor } from "../plugins/acl.ts";
 
 const CSV_PAGE = 1000;
@@ -62,4 +64,61 @@ export async function chainStatus(req: FastifyRequest): Promise<ChainStatus> {
     throw err;
   });
   return { check, lastAnchor: anchors.at(-1) };
+}
+
+/** What `GET /audit/verify` answers: the verify command's check, as JSON. */
+export type AuditVerification = {
+  intact: boolean;
+  /** The verify command's sentence: "intact: N rows, head …", or the first broken link. */
+  message: string;
+  count?: number;
+  head?: { id: string | null; hash: string };
+  anchorsChecked?: number;
+  lastAnchor?: Anchor;
+  brokenLink?: { id: string; field: string; expected: string; found: string };
+  anchorMismatch?: { id: string; at: string; anchored: string; found: string | null };
+};
+
+/**
+ * Verifies the whole chain as `node record/verify-audit.ts --anchors-configmap` does (one
+ * snapshot on a connection of its own; the anchors the operator keeps in this namespace).
+ */
+export async function verifyAudit(req: FastifyRequest): Promise<AuditVerification> {
+  const deps = req.server.deps;
+  const anchors = await readAnchorConfigMap(deps.kc, deps.namespace).catch((err: unknown) => {
+    if ((err as { code?: number }).code === 404) return [];
+    throw err;
+  });
+  const c = await deps.db.connect().catch((err: unknown) => {
+    throw translatePgError(err, "verifying the audit log");
+  });
+  let r: Awaited<ReturnType<typeof verifyRecord>>;
+  try {
+    r = await verifyRecord(c, anchors);
+  } catch (err) {
+    throw translatePgError(err, "verifying the audit log");
+  } finally {
+    c.release();
+  }
+  const { chain, anchors: a } = r;
+  const message = describeCheck(chain, a);
+  if (!chain.ok) {
+    const { id, field, expected, found } = chain;
+    return { intact: false, message, brokenLink: { id, field, expected, found } };
+  }
+  if (a && !a.ok) {
+    return {
+      intact: false,
+      message,
+      anchorMismatch: { id: a.anchor.id, at: a.anchor.at, anchored: a.anchor.hash, found: a.found },
+    };
+  }
+  return {
+    intact: true,
+    message,
+    count: chain.count,
+    head: { id: chain.lastId, hash: chain.lastHash },
+    anchorsChecked: a?.ok ? a.checked : 0,
+    ...(anchors.length > 0 ? { lastAnchor: anchors.at(-1) } : {}),
+  };
 }

@@ -16,6 +16,7 @@ import type { OrderSpec, OrderStatus } from "../../crds/generated/order.ts";
 import type { AssetTypeSpec } from "../../crds/generated/assettype.ts";
 import { appendAudit } from "../../record/audit.ts";
 import { needsCleanup } from "../../crds/order-cleanup.ts";
+import { awaitedApprovals, policyForAction } from "../../crds/approval-policy.ts";
 import { deprovisionOrderName } from "../leaver/decide.ts";
 import { decideRetry } from "../policy/orders.ts";
 import { ConflictError, ForbiddenError, InputError, UnprocessableError } from "../../record/errors.ts";
@@ -38,6 +39,8 @@ export type OrderCr = Cr<OrderSpec, OrderStatus>;
 
 export const OrderView = z.object({
   name: z.string(),
+  /** The namespace the Order lives in (the API's product namespace). */
+  namespace: z.string().optional(),
   assetType: z.string(),
   action: z.string(),
   target: z.string().optional(),
@@ -80,13 +83,31 @@ export const OrderView = z.object({
    * (cleanup) is needed, or nothing ran and no cleanup is needed (#19).
    */
   cleanup: z.enum(["needed", "notNeeded"]).optional(),
+  /**
+   * PendingApproval only, in the list and detail views: whom the order waits for under its asset
+   * type's policy for its action (crds/approval-policy.ts awaitedApprovals): the listed approvers
+   * (or the manager) who have not approved yet, and how many more approvals are needed.
+   */
+  waitingFor: z
+    .object({
+      policy: z.enum(["Manager", "Approvers"]),
+      approvers: z.array(z.string()),
+      needed: z.number(),
+    })
+    .optional(),
   createdAt: z.string().optional(),
 });
 export type OrderView = z.infer<typeof OrderView>;
 
-export function orderView(o: OrderCr): OrderView {
+/**
+ * The JSON view of an Order. With its asset type (`at`), a PendingApproval order also says whom
+ * it waits for (`waitingFor`).
+ */
+export function orderView(o: OrderCr, at?: Pick<AssetTypeSpec, "approval">): OrderView {
+  const waitingFor = at && o.status?.phase === "PendingApproval" ? waitingForOf(o, at) : undefined;
   return {
     name: o.metadata.name,
+    ...(o.metadata.namespace ? { namespace: o.metadata.namespace } : {}),
     assetType: o.spec.assetType,
     action: o.spec.action ?? "Provision",
     ...(o.spec.target ? { target: o.spec.target } : {}),
@@ -113,10 +134,34 @@ export function orderView(o: OrderCr): OrderView {
     ...((o.spec.action ?? "Provision") === "Provision" && o.status?.phase === "Failed"
       ? { cleanup: needsCleanup(o) ? ("needed" as const) : ("notNeeded" as const) }
       : {}),
+    ...(waitingFor ? { waitingFor } : {}),
     ...(o.metadata.creationTimestamp
       ? { createdAt: new Date(o.metadata.creationTimestamp).toISOString() }
       : {}),
   };
+}
+
+function waitingForOf(o: OrderCr, at: Pick<AssetTypeSpec, "approval">): OrderView["waitingFor"] {
+  const policy = policyForAction(at.approval, o.spec.action);
+  if (policy.policy === "None") return undefined;
+  const a = awaitedApprovals(policy, o.spec.requester, o.spec.approvals ?? []);
+  return a ? { policy: policy.policy, ...a } : undefined;
+}
+
+/**
+ * Views of these Orders as the list and detail routes answer them: each PendingApproval one
+ * with whom it waits for, from its asset type (read once per type; a type that is gone: none).
+ */
+export async function orderViews(req: FastifyRequest, orders: readonly OrderCr[]): Promise<OrderView[]> {
+  const res = resourcesOf(req.server.deps);
+  const types = new Map<string, AssetTypeSpec | undefined>();
+  const out: OrderView[] = [];
+  for (const o of orders) {
+    if (o.status?.phase === "PendingApproval" && !types.has(o.spec.assetType))
+      types.set(o.spec.assetType, (await res.get<AssetTypeSpec>("AssetType", o.spec.assetType))?.spec);
+    out.push(orderView(o, types.get(o.spec.assetType)));
+  }
+  return out;
 }
 
 /**

@@ -1,5 +1,6 @@
 // Every route × every role: the auth plugin allows exactly what api/policy/permissions.ts
-// says, and every route declares a permission (a route that declares none fails this test).
+// says, and every route declares a permission (a route that declares none fails this test);
+// plus the roles of GET /audit/verify spelled out, and what it answers.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
@@ -11,6 +12,7 @@ import {
   type Role,
 } from "../../api/policy/permissions.ts";
 import { createSession } from "../../record/identity/sessions.ts";
+import { appendAudit } from "../../record/audit.ts";
 import { addAdmin, newApi, withCsrf, type Api } from "./support.ts";
 import { applyCrds } from "../support/crds.ts";
 
@@ -106,4 +108,44 @@ test("anonymous callers get 401 on every non-public route (a portal page sends a
     if (!ok) failures.push(`${r.method} ${r.url}: ${res.statusCode} ${String(res.headers.location ?? "")}`);
   }
   assert.deepEqual(failures, []);
+});
+
+test("GET /audit/verify: auditor and above (audit:read); intact on a clean record, the first broken link after a tamper", async (t) => {
+  await applyCrds();
+  const api = await newApi(t);
+  const route = api.app.routeTable.find((r) => r.method === "GET" && r.url === "/audit/verify");
+  assert.equal(route?.permission, "audit:read");
+  const userIds = new Map<Role, string>();
+  for (const role of ROLES) userIds.set(role, (await addAdmin(api, `v-${role}`, role)).id);
+  const allowed: string[] = [];
+  for (const role of [...ROLES, "employee"] as const) {
+    const b = await browserFor(api, role, userIds);
+    const res = await api.app.inject({ method: "GET", url: "/audit/verify", headers: b.headers });
+    if (res.statusCode === 200) allowed.push(role);
+    else assert.equal(res.statusCode, 403, `${role}: ${res.body}`);
+  }
+  assert.deepEqual(allowed.sort(), ["admin", "auditor", "superadmin"]);
+
+  const root = await browserFor(api, "superadmin", userIds);
+  await appendAudit(api.db, { actor: "system:api", action: "x_happened", source: "api" });
+  const ok = await api.app.inject({ method: "GET", url: "/audit/verify", headers: root.headers });
+  const body = ok.json<{ intact: boolean; count: number; head: { id: string }; message: string }>();
+  assert.equal(body.intact, true, ok.body);
+  assert.ok(body.count >= 1);
+  assert.equal(body.head.id, String(body.count));
+  assert.match(body.message, /^intact: \d+ rows, head \d+ [0-9a-f]{64}; 0 anchors match$/);
+
+  await api.db.query(`
+    ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only;
+    UPDATE audit_events SET data = '{"forged": true}' WHERE id = 1;
+    ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only;`);
+  const bad = await api.app.inject({ method: "GET", url: "/audit/verify", headers: root.headers });
+  assert.equal(bad.statusCode, 200, bad.body);
+  const broken = bad.json<{ intact: boolean; brokenLink: { id: string; field: string }; message: string }>();
+  assert.equal(broken.intact, false);
+  assert.deepEqual([broken.brokenLink.id, broken.brokenLink.field], ["1", "hash"]);
+  assert.match(
+    broken.message,
+    /^broken link at audit row 1: hash expected [0-9a-f]{64}, found [0-9a-f]{64}$/,
+  );
 });

@@ -4,7 +4,7 @@ import { PassThrough } from "node:stream";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import type { FastifyRequest } from "fastify";
 import { z } from "zod";
-import { auditCsv, searchAudit, type AuditSearch } from "../../audit/service.ts";
+import { auditCsv, searchAudit, verifyAudit, type AuditSearch } from "../../audit/service.ts";
 import { readOrderLog, type StoredLine } from "../../../record/step-output.ts";
 import { createLogListener } from "../../../record/log-listener.ts";
 import { visibleOrder } from "../orders/index.ts";
@@ -110,6 +110,36 @@ export const auditRoutes: FastifyPluginAsyncZod = async (app) => {
         .header("content-disposition", 'attachment; filename="audit.csv"')
         .send(out);
     },
+  );
+
+  // The hash chain's verification through the API (`kubectl ipsolis verify-audit`): the same
+  // walk as `node record/verify-audit.ts`, with the anchors the operator keeps. 200 either way:
+  // `intact` is the answer; a broken chain names its first broken link.
+  const Anchor = z.object({ id: z.string(), hash: z.string(), at: z.string() });
+  app.get(
+    "/audit/verify",
+    {
+      config: { permission: "audit:read" },
+      schema: {
+        response: {
+          200: z.object({
+            intact: z.boolean(),
+            message: z.string(),
+            count: z.number().optional(),
+            head: z.object({ id: z.string().nullable(), hash: z.string() }).optional(),
+            anchorsChecked: z.number().optional(),
+            lastAnchor: Anchor.optional(),
+            brokenLink: z
+              .object({ id: z.string(), field: z.string(), expected: z.string(), found: z.string() })
+              .optional(),
+            anchorMismatch: z
+              .object({ id: z.string(), at: z.string(), anchored: z.string(), found: z.string().nullable() })
+              .optional(),
+          }),
+        },
+      },
+    },
+    async (req) => verifyAudit(req),
   );
 
   // An order's step output is part of the record: staff who read orders see it at the order,

@@ -13,6 +13,7 @@ import {
   listVisibleOrders,
   OrderView,
   orderView,
+  orderViews,
   visibleOrder,
 } from "../../orders/index.ts";
 
@@ -78,13 +79,13 @@ export const orderRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: z.object({ items: z.array(OrderView) }) },
       },
     },
-    async (req) => ({ items: (await listVisibleOrders(req, req.query)).map(orderView) }),
+    async (req) => ({ items: await orderViews(req, await listVisibleOrders(req, req.query)) }),
   );
 
   app.get(
     "/orders/:name",
     { config: { permission: "orders:read" }, schema: { params: Params, response: { 200: OrderView } } },
-    async (req) => orderView(await visibleOrder(req, req.params.name)),
+    async (req) => (await orderViews(req, [await visibleOrder(req, req.params.name)]))[0]!,
   );
 
   app.post(

@@ -1,0 +1,169 @@
+// Command-line parsing for `kubectl ipsolis` (pure): argv → one command with its flags, a help
+// request, or a usage error with the help text to print. kubectl's own conventions: flags may
+// come before or after the command, `-n`/`-A`/`-o`, `--flag=value`.
+import { parseArgs } from "node:util";
+import { COMMAND_USAGE, COMMANDS, TOP_USAGE, type CommandName } from "./usage.ts";
+
+export type Output = "table" | "wide" | "json";
+
+export type Command =
+  | { kind: "get-orders"; name?: string; namespace?: string; allNamespaces: boolean; output: Output }
+  | { kind: "approve"; order: string; comment?: string; output: Output }
+  | { kind: "decline"; order: string; comment: string; output: Output }
+  | { kind: "logs"; order: string; follow: boolean }
+  | { kind: "cancel"; order: string; output: Output }
+  | { kind: "revoke"; order: string; reason?: string; output: Output }
+  | { kind: "leaver-plan"; person: string; output: Output }
+  | { kind: "verify-audit"; output: Output };
+
+/** Connection flags; the environment fills what is not given (`config.ts`). */
+export type ConnectionFlags = { server?: string; token?: string };
+
+export type Parsed =
+  | { kind: "run"; command: Command; connection: ConnectionFlags }
+  | { kind: "help"; text: string }
+  | { kind: "usage-error"; message: string; usage: string };
+
+const OPTIONS = {
+  server: { type: "string" },
+  token: { type: "string" },
+  namespace: { type: "string", short: "n" },
+  "all-namespaces": { type: "boolean", short: "A" },
+  output: { type: "string", short: "o" },
+  comment: { type: "string" },
+  reason: { type: "string" },
+  follow: { type: "boolean", short: "f" },
+  help: { type: "boolean", short: "h" },
+} as const;
+type Flag = keyof typeof OPTIONS;
+
+/** The flags each command takes besides --server, --token and --help. */
+const FLAGS: Record<CommandName, readonly Flag[]> = {
+  get: ["namespace", "all-namespaces", "output"],
+  approve: ["comment", "output"],
+  decline: ["comment", "output"],
+  logs: ["follow"],
+  cancel: ["output"],
+  revoke: ["reason", "output"],
+  leaver: ["output"],
+  "verify-audit": ["output"],
+};
+
+const isCommand = (s: string | undefined): s is CommandName =>
+  s !== undefined && (COMMANDS as readonly string[]).includes(s);
+
+const ORDER_RESOURCES = new Set(["orders", "order", "ord", "orders.ipsolis.io", "order.ipsolis.io"]);
+
+export function parseCli(argv: readonly string[]): Parsed {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    // An unknown flag or a missing value: say which, with the help of the command if one is named.
+    const first = argv.find((a) => !a.startsWith("-"));
+    const usage = isCommand(first) ? COMMAND_USAGE[first] : TOP_USAGE;
+    return { kind: "usage-error", message: (err as Error).message, usage };
+  }
+  const { values, positionals } = parsed;
+  const [word, ...rest] = positionals;
+  if (word === undefined || word === "help") {
+    if (word === "help" && isCommand(rest[0])) return { kind: "help", text: COMMAND_USAGE[rest[0]] };
+    if (word === "help" && rest[0] !== undefined)
+      return { kind: "usage-error", message: `unknown command "${rest[0]}"`, usage: TOP_USAGE };
+    return { kind: "help", text: TOP_USAGE };
+  }
+  if (!isCommand(word))
+    return { kind: "usage-error", message: `unknown command "${word}"`, usage: TOP_USAGE };
+  const usage = COMMAND_USAGE[word];
+  if (values.help) return { kind: "help", text: usage };
+  const fail = (message: string): Parsed => ({ kind: "usage-error", message, usage });
+
+  const given = (Object.keys(values) as Flag[]).filter((f) => !["server", "token", "help"].includes(f));
+  const unknown = given.find((f) => !FLAGS[word].includes(f));
+  if (unknown) return fail(`unknown flag for "${word}": --${unknown}`);
+  const connection: ConnectionFlags = {
+    ...(values.server !== undefined ? { server: values.server } : {}),
+    ...(values.token !== undefined ? { token: values.token } : {}),
+  };
+
+  const o = values.output;
+  const allowed: readonly string[] = word === "get" ? ["json", "wide"] : ["json"];
+  if (o !== undefined && !allowed.includes(o))
+    return fail(`unknown output format "${o}": use ${allowed.map((a) => `-o ${a}`).join(" or ")}`);
+  const output: Output = o === "json" ? "json" : o === "wide" ? "wide" : "table";
+  const run = (command: Command): Parsed => ({ kind: "run", command, connection });
+
+  // Commands that take exactly one name (an order, a person).
+  const one = (what: string, args: readonly string[]): string | Parsed => {
+    if (args.length === 0) return fail(`${word} needs ${what}`);
+    if (args.length > 1)
+      return fail(`${word} takes one argument (${what}), got ${args.length}: ${args.join(" ")}`);
+    const v = args[0]!;
+    return v.trim() === "" ? fail(`${word} needs ${what}`) : v;
+  };
+
+  switch (word) {
+    case "get": {
+      const [resource, ...names] = rest;
+      if (resource === undefined) return fail('get needs a resource: "get orders"');
+      if (!ORDER_RESOURCES.has(resource))
+        return fail(`unknown resource "${resource}": kubectl ipsolis gets orders`);
+      if (names.length > 1) return fail(`get orders takes at most one name, got ${names.length}`);
+      return run({
+        kind: "get-orders",
+        ...(names[0] !== undefined ? { name: names[0] } : {}),
+        ...(values.namespace !== undefined ? { namespace: values.namespace } : {}),
+        allNamespaces: values["all-namespaces"] ?? false,
+        output,
+      });
+    }
+    case "approve": {
+      const order = one("an order name", rest);
+      if (typeof order !== "string") return order;
+      return run({
+        kind: "approve",
+        order,
+        ...(values.comment !== undefined ? { comment: values.comment } : {}),
+        output,
+      });
+    }
+    case "decline": {
+      const order = one("an order name", rest);
+      if (typeof order !== "string") return order;
+      if (values.comment === undefined || values.comment.trim() === "")
+        return fail("decline needs --comment: say why, the requester is told");
+      return run({ kind: "decline", order, comment: values.comment, output });
+    }
+    case "logs": {
+      const order = one("an order name", rest);
+      if (typeof order !== "string") return order;
+      return run({ kind: "logs", order, follow: values.follow ?? false });
+    }
+    case "cancel": {
+      const order = one("an order name", rest);
+      if (typeof order !== "string") return order;
+      return run({ kind: "cancel", order, output });
+    }
+    case "revoke": {
+      const order = one("an order name", rest);
+      if (typeof order !== "string") return order;
+      return run({
+        kind: "revoke",
+        order,
+        ...(values.reason !== undefined ? { reason: values.reason } : {}),
+        output,
+      });
+    }
+    case "leaver": {
+      const [sub, ...people] = rest;
+      if (sub !== "plan")
+        return fail(sub === undefined ? 'leaver needs "plan PERSON"' : `unknown leaver command "${sub}"`);
+      const person = one("a person (user name, e-mail or employee id)", people);
+      if (typeof person !== "string") return person;
+      return run({ kind: "leaver-plan", person, output });
+    }
+    case "verify-audit":
+      if (rest.length > 0) return fail(`verify-audit takes no arguments, got: ${rest.join(" ")}`);
+      return run({ kind: "verify-audit", output });
+  }
+}

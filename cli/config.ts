@@ -1,0 +1,41 @@
+// Where the plugin connects and as whom: flags first, then IPSOLIS_URL / IPSOLIS_TOKEN. Parsed
+// once at start (pure over the environment it is given); every problem is named in one message,
+// never the token itself.
+import { z } from "zod";
+import type { ConnectionFlags } from "./args.ts";
+
+export type Connection = Readonly<{ server: string; token: string }>;
+
+const Server = z
+  .url({ protocol: /^https?$/, error: "must be an http(s) URL, e.g. https://ipsolis.example.com" })
+  .transform((u) => u.replace(/\/+$/, ""));
+const Token = z
+  .string()
+  .trim()
+  .min(1, "is empty")
+  .refine((t) => !/\s/.test(t), "contains white space");
+
+export function loadConnection(
+  flags: ConnectionFlags,
+  env: Readonly<Record<string, string | undefined>>,
+): { ok: true; connection: Connection } | { ok: false; message: string } {
+  const server = flags.server ?? env.IPSOLIS_URL;
+  const token = flags.token ?? env.IPSOLIS_TOKEN;
+  const problems: string[] = [];
+  if (server === undefined || server === "")
+    problems.push("no API URL: pass --server or set IPSOLIS_URL (e.g. https://ipsolis.example.com)");
+  if (token === undefined || token === "")
+    problems.push(
+      "no API token: pass --token or set IPSOLIS_TOKEN (an admin mints one with POST /admin/tokens)",
+    );
+  const s = server ? Server.safeParse(server) : undefined;
+  if (s && !s.success) problems.push(`the API URL ${s.error.issues[0]?.message ?? "is invalid"}`);
+  const t = token ? Token.safeParse(token) : undefined;
+  // The message names the source, never the value.
+  if (t && !t.success)
+    problems.push(
+      `the API token (${flags.token !== undefined ? "--token" : "IPSOLIS_TOKEN"}) ${t.error.issues[0]?.message ?? "is invalid"}`,
+    );
+  if (problems.length > 0 || !s?.success || !t?.success) return { ok: false, message: problems.join("\n") };
+  return { ok: true, connection: Object.freeze({ server: s.data, token: t.data }) };
+}
