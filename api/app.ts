@@ -10,7 +10,6 @@ import Fastify, {
 import type { IncomingMessage, ServerResponse } from "node:http";
 import {
   hasZodFastifySchemaValidationErrors,
-  jsonSchemaTransform,
   serializerCompiler,
   validatorCompiler,
   type ZodTypeProvider,
@@ -45,6 +44,7 @@ import { portalRoutes } from "./routes/portal/index.ts";
 import { oidcRoutes } from "./routes/oidc/index.ts";
 import type { OidcClient } from "./oidc/client.ts";
 import { makeApiMetrics, scimResourceOf, type ApiMetrics } from "./metrics.ts";
+import { OPENAPI_BASE, openapiTransform } from "./openapi/document.ts";
 
 export type AppDeps = {
   log: Logger;
@@ -192,10 +192,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     if (hasNul(req.body)) throw nulError("the body");
   });
 
-  await app.register(swagger, {
-    openapi: { info: { title: "ipsolis API", version: "0.1.0" } },
-    transform: jsonSchemaTransform,
-  });
+  // Security, tags and summaries come from each route's own config (api/openapi/document.ts).
+  await app.register(swagger, { openapi: OPENAPI_BASE, transform: openapiTransform });
 
   // Shared plugins: security headers, cookies, forms, CSRF, rate limiting (per route, e.g. the
   // sign-in), then authentication + the permission check of every route.

@@ -213,6 +213,15 @@ export function layout(ctx: Ctx, title: string, body: SafeHtml, opts: { wide?: b
           <h1>${title}</h1>
           ${body}
         </main>
+        ${
+          ctx.user?.isStaff
+            ? html`<footer class="foot">
+                <a href="/docs/api" ${ctx.path.startsWith("/docs/api") ? html`aria-current="page"` : ""}
+                  >${ctx.t("nav.apiReference")}</a
+                >
+              </footer>`
+            : ""
+        }
       </body>
     </html>`;
 }

@@ -25,6 +25,7 @@ import {
 import { employeeRoutes } from "./employee-routes.ts";
 import { approvalLinkRoutes } from "./link-routes.ts";
 import { consoleRoutes } from "./console/routes.ts";
+import { referenceRoutes } from "./reference-routes.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const Form = (shape: z.ZodRawShape) => z.object({ _csrf: z.string().optional(), ...shape });
@@ -289,4 +290,5 @@ export const portalRoutes: FastifyPluginAsyncZod = async (app) => {
   await app.register(employeeRoutes);
   await app.register(approvalLinkRoutes);
   await app.register(consoleRoutes);
+  await app.register(referenceRoutes);
 };

@@ -218,6 +218,8 @@ export const consoleEn = {
   "tok.createdBy": "Created by",
   "tok.shownOnce": "Copy this token now: it is shown only once.",
   "tok.copy": "Copy",
+  "tok.useWith":
+    "Send a token as Authorization: Bearer; every operation, with the permission it needs, is in the",
   "tok.revokedDone": "Token {name} was revoked.",
   "set.title": "Settings",
   "set.security": "Security",
@@ -449,6 +451,8 @@ export const consoleDe: Record<ConsoleKey, string> = {
   "tok.createdBy": "Angelegt von",
   "tok.shownOnce": "Kopieren Sie dieses Token jetzt: Es wird nur einmal angezeigt.",
   "tok.copy": "Kopieren",
+  "tok.useWith":
+    "Ein Token wird als Authorization: Bearer gesendet; jede Operation mit der nötigen Berechtigung steht in der",
   "tok.revokedDone": "Token {name} wurde widerrufen.",
   "set.title": "Einstellungen",
   "set.security": "Sicherheit",

@@ -1391,6 +1391,7 @@ export function tokensPage(
     ctx,
     t("tok.title"),
     html`${flashes(p)}
+      <p>${t("tok.useWith")} <a href="/docs/api">${t("nav.apiReference")}</a>.</p>
       ${
         p.minted
           ? html`<section class="card minted" aria-labelledby="minted-h" role="status">

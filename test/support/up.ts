@@ -205,7 +205,7 @@ process.stdout.write(`
 ipsolis is up (${Math.round((Date.now() - t0) / 1000)} s)
   portal:      ${publicUrl}/portal/login      (employees: ${publicUrl}/auth/oidc/login as "ann" or "bob", any password)
   console:     ${publicUrl}/console            (IT staff: sign in at ${publicUrl}/portal/login with the admin login below)
-  API:         ${publicUrl}   (OpenAPI: ${publicUrl}/openapi.json, SCIM: ${publicUrl}/scim/v2)
+  API:         ${publicUrl}   (reference: ${publicUrl}/docs/api, OpenAPI: ${publicUrl}/openapi.json, SCIM: ${publicUrl}/scim/v2)
   kubeconfig:  ${cp.kubeconfig}   (export KUBECONFIG=${cp.kubeconfig}; kubectl: ${cp.binDir}/kubectl get orders -n ${NAMESPACE})
   Postgres:    ${pgsrv.adminUrl}
   operator:    metrics and health on http://127.0.0.1:${operator.port}/metrics
