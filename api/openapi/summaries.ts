@@ -72,6 +72,7 @@ export const SUMMARIES: Readonly<Record<string, string>> = {
   // Audit
   "GET /audit": "Search the audit log (JSON pages or CSV)",
   "GET /audit/orders/:name/log": "An order's step output, for auditors",
+  "GET /audit/verify": "Verify the audit log's hash chain and its anchors",
 
   // Cost
   "GET /cost": "Cost report by cost centre, asset type, user or month (JSON or CSV)",
