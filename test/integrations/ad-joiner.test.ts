@@ -90,6 +90,18 @@ async function setup(t: TestContext, domain: AdDomain, keytab?: Buffer) {
   return { api, ns };
 }
 
+/** Waits for an end phase, so a failure shows at once with its reason instead of a timeout. */
+async function settled(ns: string, name: string, want: "Provisioned" | "Revoked"): Promise<Order> {
+  const o = await waitOrder(
+    ns,
+    name,
+    (x) => [want, "Failed", "Cancelled"].includes(x.status?.phase ?? ""),
+    RUN_MS,
+  );
+  assert.equal(o.status?.phase, want, condition(o, "Ready")?.message);
+  return o;
+}
+
 const vpnOrder = (
   name: string,
   requester: { id: string; email: string },
@@ -119,7 +131,7 @@ test("joiner: an AD-group order is Provisioned, LDAP shows the membership, the l
 
   const t0 = Date.now();
   await create(ns, "orders", vpnOrder("ann-vpn", ANN));
-  const o = await waitOrder(ns, "ann-vpn", phaseIs("Provisioned"), RUN_MS);
+  const o = await settled(ns, "ann-vpn", "Provisioned");
   const joinMs = Date.now() - t0;
   t.diagnostic(`joiner: order created → Provisioned in ${joinMs} ms`);
   assert.equal(condition(o, "Ready")?.status, "True");
@@ -174,7 +186,7 @@ test("joiner: an AD-group order is Provisioned, LDAP shows the membership, the l
     "orders",
     vpnOrder("ann-vpn-deprovision", ANN, { action: "Deprovision", target: "ann-vpn" }),
   );
-  const d = await waitOrder(ns, "ann-vpn-deprovision", phaseIs("Revoked"), RUN_MS);
+  const d = await settled(ns, "ann-vpn-deprovision", "Revoked");
   t.diagnostic(`deprovision: order created → Revoked in ${Date.now() - t1} ms`);
   assert.deepEqual(
     d.status?.steps?.map((s) => [s.name, s.state]),
