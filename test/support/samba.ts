@@ -14,6 +14,7 @@
 // services get free ports; only the ldap and kdc services run (no smb, nbt, rpc, drepl).
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { rmSync } from "node:fs";
 import { access, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -205,7 +206,9 @@ export async function startAdDomain(
       "--dns-backend=NONE",
       "--use-rfc2307",
       `--adminpass=${randomPassword()}`,
-      o("interfaces", address),
+      // Samba matches `interfaces` against the host's addresses: 127.0.0.2 alone is "no network
+      // interfaces found"; 127.0.0.2/8 (lo's network) binds that address only.
+      o("interfaces", `${address}/8`),
       o("bind interfaces only", "yes"),
       o("server services", "ldap, kdc"),
       o("pid directory", join(dir, "run")),
@@ -264,6 +267,20 @@ export async function startAdDomain(
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],
     });
+    // A test process that dies without stop() (uncaught error, process.exit) must not leave a
+    // DC holding port 389: a detached child would outlive it.
+    const pid = child.pid;
+    const onExit = () => {
+      if (pid === undefined) return;
+      try {
+        process.kill(-pid, "SIGKILL");
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "ESRCH") throw err;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    };
+    process.once("exit", onExit);
+    child.once("exit", () => process.removeListener("exit", onExit));
     let output = "";
     const keep = (d: Buffer) => {
       output = (output + d.toString()).slice(-8000);
