@@ -549,6 +549,28 @@ test("a non-critical failed step does not name itself when a critical one failed
   assert.equal(status.message, "step add-group failed: denied");
 });
 
+test("a run that failed before any step (kinit): the Order's message is the runner's, not the Job's", () => {
+  const why =
+    "kerberos: kinit -kt /k/keytab svc@EX.COM failed: kinit: Preauthentication failed while getting initial credentials";
+  const { status } = decide({
+    ...base("Processing"),
+    job: {
+      state: "Failed",
+      message: "Job has reached the specified backoff limit",
+      runMessage: why,
+      steps: [{ name: "add-group", state: "Skipped", attempts: 0, message: `skipped: ${why}` }],
+    },
+  });
+  assert.equal(status.phase, "Failed");
+  assert.equal(status.message, `the run failed: ${why}`);
+  // Without the runner's summary, the Job controller's reason is all there is.
+  const bare = decide({
+    ...base("Processing"),
+    job: { state: "Failed", message: "Job has reached the specified backoff limit" },
+  });
+  assert.equal(bare.status.message, "the run failed: Job has reached the specified backoff limit");
+});
+
 test("succeeded Job: Provisioned, Ready=True, steps from the runner summary, lock released", () => {
   const given = OBSERVATIONS.find((o) => o.name === "job succeeded")!.apply(base("Processing"));
   const { status, actions } = decide(given);

@@ -25,7 +25,14 @@ export type JobSeen =
   | { state: "Absent" }
   | { state: "Running" }
   | { state: "Succeeded"; steps?: StepStatus[] }
-  | { state: "Failed"; reason?: string; message?: string; steps?: StepStatus[] };
+  | {
+      state: "Failed";
+      reason?: string;
+      message?: string;
+      steps?: StepStatus[];
+      /** The runner's own run message (its termination summary), e.g. why kinit failed before any step. */
+      runMessage?: string;
+    };
 
 /**
  * The asset lock (a Lease). A lock whose holder Order is gone or no longer Processing is stale:
@@ -309,7 +316,10 @@ function failureOf(
     const message = "the run exceeded its deadline and was stopped";
     return { message, cond: { type: "JobReady", status: "False", reason: "JobDeadlineExceeded", message } };
   }
-  const message = `the run failed${job.message ? `: ${job.message}` : ""}`;
+  // No step failed (a setup error such as kinit skipped them all): the runner's reason says
+  // more than the Job controller's "reached the specified backoff limit".
+  const why = job.runMessage ?? job.message;
+  const message = `the run failed${why ? `: ${why}` : ""}`;
   return { message, cond: { type: "JobReady", status: "False", reason: "JobFailed", message } };
 }
 

@@ -41,10 +41,19 @@ const Summary = z.object({
       message: z.string().optional(),
     }),
   ),
+  message: z.string().optional(),
 });
 
 /** The runner's termination-message summary of a Job's pod, if the cache has it. */
 export function summaryOf(pods: readonly k8s.V1Pod[], jobName: string): StepStatus[] | undefined {
+  return runSummaryOf(pods, jobName)?.steps;
+}
+
+/** The same summary with the run's own message (why it failed before or between steps). */
+export function runSummaryOf(
+  pods: readonly k8s.V1Pod[],
+  jobName: string,
+): { steps: StepStatus[]; message?: string } | undefined {
   for (const p of pods) {
     const l = p.metadata?.labels ?? {};
     if (l["batch.kubernetes.io/job-name"] !== jobName && l["job-name"] !== jobName) continue;
@@ -52,7 +61,8 @@ export function summaryOf(pods: readonly k8s.V1Pod[], jobName: string): StepStat
     if (!msg) continue;
     try {
       const r = Summary.safeParse(JSON.parse(msg));
-      if (r.success) return r.data.steps;
+      if (r.success)
+        return r.data.message ? { steps: r.data.steps, message: r.data.message } : { steps: r.data.steps };
     } catch (err) {
       if (!(err instanceof SyntaxError)) throw err;
       // Not the runner's JSON (e.g. the kubelet's own message): no summary.
@@ -70,14 +80,23 @@ function jobSeen(o: Order, deps: OrderDeps, now: Date): { job: JobSeen; retryInM
   const conds = job.status?.conditions ?? [];
   const done = conds.find((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True");
   if (!done) return { job: { state: "Running" } };
-  const steps = summaryOf(deps.caches.pods.list(), name);
+  const summary = runSummaryOf(deps.caches.pods.list(), name);
+  const steps = summary?.steps;
   const finishedAt = Date.parse(String(done.lastTransitionTime ?? "")) || now.getTime();
   if (!steps && now.getTime() - finishedAt < SUMMARY_GRACE_MS) {
     // The pod's termination message travels on another watch: give it a moment.
     return { job: { state: "Running" }, retryInMs: 250 };
   }
   if (done.type === "Complete") return { job: { state: "Succeeded", steps } };
-  return { job: { state: "Failed", reason: done.reason, message: done.message, steps } };
+  return {
+    job: {
+      state: "Failed",
+      reason: done.reason,
+      message: done.message,
+      steps,
+      ...(summary?.message ? { runMessage: summary.message } : {}),
+    },
+  };
 }
 
 /** The Provision Order whose asset this Order acts on (itself, or its target). */

@@ -197,7 +197,11 @@ await kc
   .catch((err: unknown) => {
     if (!(err instanceof k8s.ApiException && err.code === 409)) throw err;
   });
-const samples = (await readdir(join(root, "runbooks"))).filter((f) => f.endsWith("-bash.yaml")).sort();
+// ad-group-ldap-bash.yaml talks to a real AD domain, which the demo does not start yet (issue #22).
+const NEEDS_AD = new Set(["ad-group-ldap-bash.yaml"]);
+const samples = (await readdir(join(root, "runbooks")))
+  .filter((f) => f.endsWith("-bash.yaml") && !NEEDS_AD.has(f))
+  .sort();
 for (const f of samples) await applyFile(join(root, "runbooks", f), NAMESPACE);
 say(`demo catalogue: ${samples.join(", ")}`);
 

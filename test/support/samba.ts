@@ -1,0 +1,420 @@
+// A throw-away Active Directory domain for tests (and later the demo): Debian's Samba AD DC
+// provisioned per run in its own temp directory, on a loopback address, with a unique realm.
+// Every file it writes (databases, pid, sockets, caches, logs, keytabs, ticket caches) lives in
+// that directory; the DC is stopped by PID. ../shared/PLATFORM.md has the verified flags.
+//
+// What it sets up: an OU for managed users (OU=Managed), users in it, groups in it, and a service
+// account (svc-ipsolis) whose only extra right is a delegated one: write the `member` attribute
+// of groups in that OU (an inheritable ACE on the OU). It is not in Account Operators, which
+// could also change users and groups elsewhere in the domain. Its keys are exported to a keytab,
+// and a client krb5.conf names the DC's KDC port.
+//
+// LDAP (389/636) and the global catalog (3268/3269) ports are fixed in Samba's code, so there
+// is one domain per loopback address: pass `address: "127.0.0.2"` for a second one. The other
+// services get free ports; only the ldap and kdc services run (no smb, nbt, rpc, drepl).
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { rmSync } from "node:fs";
+import { access, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { connect, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import * as k8s from "@kubernetes/client-node";
+import { freePort } from "../cluster/control-plane.ts";
+
+const run = promisify(execFile);
+
+/** What ./dev installs for the fixture (samba-ad-provision holds the schema files). */
+export const SAMBA_DEBS =
+  "samba samba-ad-dc samba-ad-provision winbind krb5-user ldap-utils libsasl2-modules-gssapi-mit";
+
+export type AdDomain = {
+  /** Kerberos realm, e.g. `S1A2B3C.IPSOLIS.TEST`. */
+  readonly realm: string;
+  /** NetBIOS domain name, e.g. `S1A2B3C`. */
+  readonly domain: string;
+  /** The DC's address (loopback) and LDAP URL (`ldap://127.0.0.1`). */
+  readonly address: string;
+  readonly ldapUrl: string;
+  readonly kdcPort: number;
+  /** `DC=s1a2b3c,DC=ipsolis,DC=test`. */
+  readonly baseDn: string;
+  /** `OU=Managed,<baseDn>`: the users and groups the service account manages. */
+  readonly managedOu: string;
+  readonly dir: string;
+  /** The service account: its principal and its exported keytab (current keys). */
+  readonly service: { readonly name: string; readonly principal: string; readonly keytab: Buffer };
+  /** Client krb5.conf for the realm (KDC on the fixture's port) and where it is written. */
+  readonly krb5Conf: string;
+  readonly krb5ConfPath: string;
+  /** Milliseconds: provisioning (incl. OU, users, groups, rights, keytab) and start to LDAP answering. */
+  readonly timings: { readonly provisionMs: number; readonly readyMs: number };
+  userDn(name: string): string;
+  groupDn(name: string): string;
+  /** Creates a user in the managed OU (random password, never returned). */
+  addUser(name: string, opts?: { mail?: string }): Promise<string>;
+  addGroup(name: string): Promise<string>;
+  /** The DNs of a group's members, read over LDAP with GSSAPI as the service account. */
+  membersOf(group: string): Promise<string[]>;
+  /** Adds a member directly (test setup), bypassing any runbook. */
+  addMember(group: string, user: string): Promise<void>;
+  /**
+   * A keytab of the service account whose keys the DC no longer accepts: the account's password
+   * is changed after the export, and `service.keytab` is replaced with the new keys.
+   */
+  staleKeytab(): Promise<Buffer>;
+  stop(): Promise<void>;
+};
+
+export async function hasSamba(): Promise<boolean> {
+  const files = ["/usr/sbin/samba", "/usr/bin/samba-tool", "/usr/bin/ldapmodify", "/usr/share/samba/setup"];
+  for (const f of files) {
+    const ok = await access(f).then(
+      () => true,
+      () => false,
+    );
+    if (!ok) return false;
+  }
+  return true;
+}
+
+function canBind(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once("error", () => resolve(false));
+    srv.listen(port, host, () => srv.close(() => resolve(true)));
+  });
+}
+
+async function ldapAnswers(address: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(389, address);
+    s.once("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => resolve(false));
+  });
+}
+
+const randomPassword = () => `Aa1!${randomBytes(18).toString("base64url")}`;
+
+export async function startAdDomain(
+  opts: {
+    address?: string;
+    users?: { name: string; mail?: string }[];
+    groups?: string[];
+    log?: (l: string) => void;
+  } = {},
+): Promise<AdDomain> {
+  if (!(await hasSamba()))
+    throw new Error(`Samba AD DC is not installed: apt-get install -y --no-install-recommends ${SAMBA_DEBS}`);
+  const address = opts.address ?? "127.0.0.1";
+  if (!/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(address))
+    throw new Error(`the AD fixture runs on loopback only, not ${address}`);
+  for (const port of [389, 636, 3268, 3269]) {
+    if (!(await canBind(port, address)))
+      throw new Error(
+        `port ${port} on ${address} is in use (another domain there?): LDAP ports are fixed, use another loopback address`,
+      );
+  }
+  const t0 = Date.now();
+  const dir = await mkdtemp(join(tmpdir(), "ipsolis-samba-"));
+  const tag = randomBytes(3).toString("hex").toUpperCase();
+  const domain = `S${tag}`;
+  const dnsDomain = `${domain.toLowerCase()}.ipsolis.test`;
+  const realm = dnsDomain.toUpperCase();
+  const baseDn = dnsDomain
+    .split(".")
+    .map((p) => `DC=${p}`)
+    .join(",");
+  const managedOu = `OU=Managed,${baseDn}`;
+  const hostName = "dc1";
+  const ports: number[] = [];
+  while (ports.length < 6) {
+    const p = await freePort();
+    if (!ports.includes(p) && (await canBind(p, address))) ports.push(p);
+  }
+  const [kdcPort, kpasswdPort, cldapPort, smbPort, nbtPort, dgramPort] = ports as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const smbConf = join(dir, "etc", "smb.conf");
+  const krb5ConfPath = join(dir, "krb5.conf");
+  const krb5Conf = `[libdefaults]
+ default_realm = ${realm}
+ dns_lookup_kdc = false
+ dns_lookup_realm = false
+ rdns = false
+ dns_canonicalize_hostname = false
+ udp_preference_limit = 1
+
+[realms]
+ ${realm} = {
+  kdc = ${address}:${kdcPort}
+ }
+`;
+  // The fixture's own Kerberos environment: never the machine's /etc/krb5.conf or ticket cache.
+  const env = {
+    ...process.env,
+    KRB5_CONFIG: krb5ConfPath,
+    KRB5CCNAME: `FILE:${join(dir, "krb5cc-fixture")}`,
+  };
+  const exec = (cmd: string, args: string[]) =>
+    run(cmd, args, { cwd: dir, env, timeout: 60_000 }).catch((err: unknown) => {
+      const e = err as { stderr?: string; message: string };
+      throw new Error(`${cmd} ${args.slice(0, 3).join(" ")} failed: ${e.stderr?.trim() || e.message}`, {
+        cause: err,
+      });
+    });
+  const tool = (...args: string[]) => exec("samba-tool", [...args, "-s", smbConf]);
+
+  let child: ChildProcess | undefined;
+  const stopChild = async () => {
+    const c = child;
+    if (!c?.pid || c.exitCode !== null || c.signalCode !== null) return;
+    const exited = new Promise((r) => c.once("exit", r));
+    // Its own process group (detached): the DC and anything it forked go together.
+    process.kill(-c.pid, "SIGTERM");
+    const timer = setTimeout(() => {
+      if (c.exitCode === null && c.signalCode === null && c.pid) process.kill(-c.pid, "SIGKILL");
+    }, 10_000);
+    await exited;
+    clearTimeout(timer);
+  };
+
+  try {
+    await writeFile(krb5ConfPath, krb5Conf);
+    await writeFile(join(dir, "empty.conf"), "");
+    const o = (k: string, v: string | number) => `--option=${k}=${v}`;
+    await exec("samba-tool", [
+      "domain",
+      "provision",
+      "-s",
+      join(dir, "empty.conf"),
+      `--targetdir=${dir}`,
+      `--realm=${realm}`,
+      `--domain=${domain}`,
+      `--host-name=${hostName}`,
+      "--server-role=dc",
+      "--dns-backend=NONE",
+      "--use-rfc2307",
+      `--adminpass=${randomPassword()}`,
+      // Samba matches `interfaces` against the host's addresses: 127.0.0.2 alone is "no network
+      // interfaces found"; 127.0.0.2/8 (lo's network) binds that address only.
+      o("interfaces", `${address}/8`),
+      o("bind interfaces only", "yes"),
+      o("server services", "ldap, kdc"),
+      o("pid directory", join(dir, "run")),
+      o("ncalrpc dir", join(dir, "run", "ncalrpc")),
+      o("winbindd socket directory", join(dir, "run", "winbindd")),
+      o("ntp signd socket directory", join(dir, "run", "ntp_signd")),
+      o("log file", join(dir, "log.%m")),
+      o("krb5 port", kdcPort),
+      o("kpasswd port", kpasswdPort),
+      o("cldap port", cldapPort),
+      o("smb ports", smbPort),
+      o("nbt port", nbtPort),
+      o("dgram port", dgramPort),
+    ]);
+    await mkdir(join(dir, "cache"), { recursive: true });
+    // Directory content before the DC starts: samba-tool writes sam.ldb directly (no bind needed).
+    await tool("ou", "create", managedOu);
+    for (const g of opts.groups ?? []) await tool("group", "add", g, "--groupou=OU=Managed");
+    for (const u of opts.users ?? [])
+      await tool(
+        "user",
+        "create",
+        u.name,
+        randomPassword(),
+        "--use-username-as-cn",
+        "--userou=OU=Managed",
+        ...(u.mail ? [`--mail-address=${u.mail}`] : []),
+      );
+    const svc = "svc-ipsolis";
+    await tool("user", "create", svc, randomPassword(), "--use-username-as-cn", "--userou=OU=Managed");
+    await tool("user", "setexpiry", svc, "--noexpiry");
+    const shown = (await tool("user", "show", svc, "--attributes=objectSid")).stdout;
+    const sid = /objectSid: (S-[\d-]+)/.exec(shown)?.[1];
+    if (!sid) throw new Error(`no objectSid for ${svc}: ${shown}`);
+    // WriteProperty on `member` (bf9679c0-…) of group objects (bf967a9c-…), inherited by every
+    // group in the OU (CIIO): membership changes there, nothing else.
+    await tool(
+      "dsacl",
+      "set",
+      `--objectdn=${managedOu}`,
+      `--sddl=(OA;CIIO;WP;bf9679c0-0de6-11d0-a285-00aa003049e2;bf967a9c-0de6-11d0-a285-00aa003049e2;${sid})`,
+    );
+    // GSSAPI clients given -N ask for ldap/<address> (no reverse lookup: 127.0.0.1 would become
+    // "localhost"), so the DC account carries that SPN too.
+    await tool("spn", "add", `ldap/${address}`, `${hostName.toUpperCase()}$`);
+    const principal = `${svc}@${realm}`;
+    let keytabPath = join(dir, "svc.keytab");
+    await tool("domain", "exportkeytab", keytabPath, `--principal=${principal}`);
+    const service = { name: svc, principal, keytab: await readFile(keytabPath) };
+    const provisionMs = Date.now() - t0;
+
+    const t1 = Date.now();
+    child = spawn("samba", ["-F", "--debug-stdout", "-M", "single", "-s", smbConf], {
+      cwd: dir,
+      env,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    // A test process that dies without stop() (uncaught error, process.exit) must not leave a
+    // DC holding port 389: a detached child would outlive it.
+    const pid = child.pid;
+    const onExit = () => {
+      if (pid === undefined) return;
+      try {
+        process.kill(-pid, "SIGKILL");
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "ESRCH") throw err;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    };
+    process.once("exit", onExit);
+    child.once("exit", () => process.removeListener("exit", onExit));
+    let output = "";
+    const keep = (d: Buffer) => {
+      output = (output + d.toString()).slice(-8000);
+    };
+    child.stdout?.on("data", keep);
+    child.stderr?.on("data", keep);
+    const deadline = Date.now() + 30_000;
+    while (!(await ldapAnswers(address))) {
+      if (child.exitCode !== null || Date.now() > deadline)
+        throw new Error(
+          `samba did not answer LDAP on ${address}:389 (exit ${String(child.exitCode)}): ${output.slice(-2000)}`,
+        );
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const readyMs = Date.now() - t1;
+    opts.log?.(
+      `AD domain ${realm} on ${address}: provisioned in ${provisionMs} ms, LDAP ready in ${readyMs} ms`,
+    );
+
+    let kinitDone = false;
+    const ldap = async (tool: "ldapsearch" | "ldapmodify", args: string[], input?: string) => {
+      if (!kinitDone) {
+        await exec("kinit", ["-kt", keytabPath, principal]);
+        kinitDone = true;
+      }
+      return new Promise<string>((resolve, reject) => {
+        const p = execFile(
+          tool,
+          ["-N", "-Q", "-Y", "GSSAPI", "-H", `ldap://${address}`, "-o", "ldif-wrap=no", ...args],
+          { cwd: dir, env, timeout: 30_000 },
+          (err, stdout, stderr) =>
+            err ? reject(new Error(`${tool}: ${stderr.trim()}`, { cause: err })) : resolve(stdout),
+        );
+        if (input !== undefined) p.stdin?.end(input);
+      });
+    };
+    const userDn = (name: string) => `CN=${name},${managedOu}`;
+    const groupDn = (name: string) => `CN=${name},${managedOu}`;
+    return {
+      realm,
+      domain,
+      address,
+      ldapUrl: `ldap://${address}`,
+      kdcPort,
+      baseDn,
+      managedOu,
+      dir,
+      service,
+      krb5Conf,
+      krb5ConfPath,
+      timings: { provisionMs, readyMs },
+      userDn,
+      groupDn,
+      async addUser(name, o = {}) {
+        await tool(
+          "user",
+          "create",
+          name,
+          randomPassword(),
+          "--use-username-as-cn",
+          "--userou=OU=Managed",
+          ...(o.mail ? [`--mail-address=${o.mail}`] : []),
+        );
+        return userDn(name);
+      },
+      async addGroup(name) {
+        await tool("group", "add", name, "--groupou=OU=Managed");
+        return groupDn(name);
+      },
+      async membersOf(group) {
+        const out = await ldap("ldapsearch", [
+          "-LLL",
+          "-b",
+          groupDn(group),
+          "-s",
+          "base",
+          "(objectClass=group)",
+          "member",
+        ]);
+        return out
+          .split("\n")
+          .filter((l) => l.startsWith("member: "))
+          .map((l) => l.slice("member: ".length));
+      },
+      async addMember(group, user) {
+        await ldap(
+          "ldapmodify",
+          [],
+          `dn: ${groupDn(group)}\nchangetype: modify\nadd: member\nmember: ${userDn(user)}\n`,
+        );
+      },
+      async staleKeytab() {
+        const stalePath = join(dir, `stale-${randomBytes(4).toString("hex")}.keytab`);
+        await tool("domain", "exportkeytab", stalePath, `--principal=${principal}`);
+        const stale = await readFile(stalePath);
+        // A new password gives new keys (kvno + 1): the keytab exported above no longer works.
+        // `service.keytab` is re-exported with the new keys; Secrets made before hold stale ones.
+        await tool("user", "setpassword", svc, `--newpassword=${randomPassword()}`);
+        keytabPath = join(dir, `svc-${randomBytes(4).toString("hex")}.keytab`);
+        await tool("domain", "exportkeytab", keytabPath, `--principal=${principal}`);
+        service.keytab = await readFile(keytabPath);
+        kinitDone = false;
+        return stale;
+      },
+      async stop() {
+        await stopChild();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await stopChild().catch((e: unknown) => opts.log?.(`stopping samba: ${String(e)}`));
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/**
+ * Loads the domain's service keytab and krb5.conf into a namespace as the Kerberos Secret a
+ * Runbook's `spec.kerberos.secretName` names (keys `keytab` and `krb5.conf`, the CRD's
+ * defaults), labelled for runbook use (docs/security/runbook-secrets.md).
+ */
+export async function createKerberosSecret(
+  kc: k8s.KubeConfig,
+  namespace: string,
+  name: string,
+  ad: Pick<AdDomain, "service" | "krb5Conf">,
+  keytab: Buffer = ad.service.keytab,
+): Promise<void> {
+  await kc.makeApiClient(k8s.CoreV1Api).createNamespacedSecret({
+    namespace,
+    body: {
+      metadata: { name, labels: { "ipsolis.io/runbook-secret": "true" } },
+      data: { keytab: keytab.toString("base64") },
+      stringData: { "krb5.conf": ad.krb5Conf },
+    },
+  });
+}
