@@ -152,7 +152,8 @@ export const TAGS: readonly Tag[] = [
   },
   {
     name: "Audit",
-    description: "The hash-chained audit log: search, CSV export, and orders' step output for auditors.",
+    description:
+      "The hash-chained audit log for auditors: search, CSV export, orders' step output, and verification of the chain and its anchors.",
     prefixes: ["/audit"],
   },
   {
