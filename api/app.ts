@@ -28,6 +28,7 @@ import { AppError } from "../record/errors.ts";
 import type { ApiConfig } from "./config.ts";
 import { hasNul, nulError } from "./plugins/nul.ts";
 import { authPlugin, csrfUserInfo } from "./plugins/auth.ts";
+import { makeTokenReviewer } from "./plugins/kube-identity.ts";
 import { healthRoutes } from "./routes/health/index.ts";
 import { authRoutes } from "./routes/auth/index.ts";
 import { adminRoutes } from "./routes/admin/index.ts";
@@ -230,7 +231,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     },
   });
   await app.register(rateLimit, { global: false });
-  await app.register(authPlugin, { adminKey: security.adminKey });
+  await app.register(authPlugin, {
+    adminKey: security.adminKey,
+    reviewKubeToken: deps.config?.IPSOLIS_KUBE_IDENTITY === "off" ? undefined : makeTokenReviewer(deps.kc),
+  });
 
   await app.register(healthRoutes);
   await app.register(authRoutes);

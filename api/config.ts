@@ -42,6 +42,10 @@ export const ApiEnv = z
     // Inbound webhooks signed with X-Hub-Signature-256 (body only, replayable): accepted today's
     // senders' way, or refused so only Standard Webhooks (id + timestamp signed) get in.
     IPSOLIS_WEBHOOK_LEGACY_SIGNATURES: z.enum(["accept", "refuse"]).default("accept"),
+    // Bearer tokens that are not ipsolis API tokens are reviewed by the cluster (TokenReview) and
+    // act as the admin account their Kubernetes username is mapped to (kubectl ipsolis); "off"
+    // refuses them without asking the cluster.
+    IPSOLIS_KUBE_IDENTITY: z.enum(["on", "off"]).default("on"),
     /** HMAC secret of the runners' per-Job ingest tokens (record/ingest-token.ts). */
     IPSOLIS_INGEST_SECRET: secret("IPSOLIS_INGEST_SECRET").optional(),
     /** The API's ServiceAccount (the only identity allowed to write Order spec.approvals). */

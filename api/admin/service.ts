@@ -25,6 +25,7 @@ import {
   updateUser,
 } from "../../record/identity/users.ts";
 import { deleteUserSessions } from "../../record/identity/sessions.ts";
+import { listKubeIdentities, replaceKubeIdentities } from "../../record/identity/kube-identities.ts";
 import {
   createApiToken,
   listApiTokens,
@@ -187,6 +188,42 @@ export async function setGrants(
       data: { before, after: wanted },
     });
     return { assetTypes: wanted };
+  });
+}
+
+/** The Kubernetes usernames that act as an account (kubectl ipsolis with a kubeconfig). */
+export async function kubeIdentitiesOf(req: FastifyRequest, id: string): Promise<string[]> {
+  const u = await getUser(req.server.deps.db, id);
+  if (!u) throw new NotFoundError(`user ${id} not found`);
+  return listKubeIdentities(req.server.deps.db, u.id);
+}
+
+/**
+ * Sets the Kubernetes usernames that act as an account. A Kubernetes user then signs in to the
+ * API with any token the cluster accepts for it, with the account's role at the time of each
+ * request; one already acting as another account is refused (409).
+ */
+export async function setKubeIdentities(
+  req: FastifyRequest,
+  id: string,
+  body: { usernames: string[] },
+): Promise<{ usernames: string[] }> {
+  const p = principalOf(req);
+  return withTransaction(req.server.deps.db, async (c) => {
+    const u = await getUser(c, id, { forUpdate: true });
+    if (!u) throw new NotFoundError(`user ${id} not found`);
+    const before = await listKubeIdentities(c, u.id);
+    const wanted = [...new Set(body.usernames)].sort();
+    await replaceKubeIdentities(c, u.id, wanted);
+    await appendAudit(c, {
+      actor: p.actor,
+      action: "kube_identities_updated",
+      target: `user:${u.username}`,
+      requestId: req.id,
+      source: "api",
+      data: { before, after: wanted },
+    });
+    return { usernames: wanted };
   });
 }
 

@@ -16,6 +16,7 @@ export type SecurityScheme =
 export type SchemeName =
   | "apiToken"
   | "scimToken"
+  | "kubernetesToken"
   | "sessionCookie"
   | "adminKey"
   | "ingestToken"
@@ -39,6 +40,12 @@ export const SECURITY_SCHEMES: Readonly<Record<SchemeName, SecurityScheme>> = {
     bearerFormat: "ips_…",
     description:
       "SCIM clients (e.g. Entra ID provisioning's secret token): an API token bound to the admin role with the `scim` scope, sent as `Authorization: Bearer ips_…`.",
+  },
+  kubernetesToken: {
+    type: "http",
+    scheme: "bearer",
+    description:
+      "A Kubernetes identity (what `kubectl ipsolis` sends from the kubeconfig): any bearer token the cluster accepts (TokenReview), acting as the admin account a superadmin mapped its username to (PUT /admin/users/{id}/kube-identities), with that account's current role. Off with IPSOLIS_KUBE_IDENTITY=off.",
   },
   sessionCookie: {
     type: "apiKey",
@@ -80,8 +87,8 @@ export const SECURITY_SCHEMES: Readonly<Record<SchemeName, SecurityScheme>> = {
 /**
  * Who may call a route, from its own `config` exactly as the auth plugin decides: `public` needs
  * nothing; `ingest` only the runner's token (the route checks it); every other permission any
- * principal that holds it: an API token (named scimToken on SCIM routes), the session cookie or
- * the legacy key. Routes with `config.hmac` also take a signed delivery instead.
+ * principal that holds it: an API token (named scimToken on SCIM routes), a Kubernetes token
+ * mapped to an admin account, the session cookie or the legacy key. Routes with `config.hmac` also take a signed delivery instead.
  */
 export function securityOf(config: { permission?: string; hmac?: string }): SecurityRequirement[] {
   const permission = config.permission as Permission | undefined;
@@ -92,6 +99,7 @@ export function securityOf(config: { permission?: string; hmac?: string }): Secu
   return [
     ...signed,
     permission === "scim" ? { scimToken: [] } : { apiToken: [] },
+    { kubernetesToken: [] },
     { sessionCookie: [] },
     { adminKey: [] },
   ];

@@ -1,7 +1,8 @@
 // Authentication and the permission check for every route. Each route declares
 // `config: { permission }` (api/policy/permissions.ts); this plugin resolves `req.principal`
-// from an API token (`Authorization: Bearer ips_…`), the legacy `X-Admin-Key`, or a session
-// cookie, and refuses what the principal's role ∩ scopes do not allow. It fails closed: a
+// from an API token (`Authorization: Bearer ips_…`), a Kubernetes bearer token mapped to an
+// admin account (any other bearer token: the cluster reviews it, api/plugins/kube-identity.ts),
+// the legacy `X-Admin-Key`, or a session cookie, and refuses what the principal's role ∩ scopes do not allow. It fails closed: a
 // matched route that declares no permission answers 500 and logs why.
 //
 // Webhook routes may also declare `config.hmac` (e.g. "hr"): a request carrying
@@ -13,14 +14,17 @@ import fp from "fastify-plugin";
 import { isSignedWebhook } from "../leaver/webhook.ts";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { chainExpiry, isAllowed, tokenRights, type Permission, type Role } from "../policy/permissions.ts";
-import { authenticateToken } from "../../record/identity/tokens.ts";
+import { authenticateToken, TOKEN_PREFIX } from "../../record/identity/tokens.ts";
+import { accountOfKubeUser } from "../../record/identity/kube-identities.ts";
+import type { TokenReviewer } from "./kube-identity.ts";
 import { readSession } from "../../record/identity/sessions.ts";
 import { ForbiddenError, UnauthenticatedError } from "../../record/errors.ts";
 
 export type Principal = {
   /** Audit actor string: `admin:<username>`, `user:<email>`, `token:<name>`, `admin:legacy_key`. */
   actor: string;
-  kind: "session" | "token" | "legacy";
+  /** `kube`: a Kubernetes identity acting as its mapped admin account (bearer, so no CSRF). */
+  kind: "session" | "token" | "legacy" | "kube";
   role: Role;
   /** Token scopes; null for sessions and the legacy key (the role alone decides). */
   scopes: string[] | null;
@@ -36,6 +40,8 @@ export type Principal = {
   accountId?: string;
   /** Tokens: the earliest expiry along the token's chain (what a token it mints may not outlive). */
   expiresAt?: Date;
+  /** The Kubernetes username behind a `kube` principal (what TokenReview answered). */
+  kubeUsername?: string;
   /** Employee id (SCIM userName) of a portal session. */
   employeeId?: string;
   displayName?: string;
@@ -47,6 +53,8 @@ export const LEGACY_ACTOR = "admin:legacy_key";
 export type AuthOptions = {
   /** Legacy shared admin key; undefined disables `X-Admin-Key`. */
   adminKey?: string | undefined;
+  /** Reviews bearer tokens that are not ours (Kubernetes identities); undefined turns that off. */
+  reviewKubeToken?: TokenReviewer | undefined;
 };
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
@@ -74,6 +82,9 @@ async function resolvePrincipal(req: FastifyRequest, opts: AuthOptions): Promise
     const m = /^Bearer\s+(\S+)$/i.exec(authz);
     if (!m?.[1])
       return { error: new UnauthenticatedError("malformed Authorization header (want: Bearer <token>)") };
+    if (!m[1].startsWith(TOKEN_PREFIX) && opts.reviewKubeToken !== undefined) {
+      return kubePrincipal(req, m[1], opts.reviewKubeToken);
+    }
     const found = await authenticateToken(db, m[1], now());
     if (!found.ok)
       return { error: new UnauthenticatedError(found.message, { reason: `Token${found.reason}` }) };
@@ -151,6 +162,45 @@ async function resolvePrincipal(req: FastifyRequest, opts: AuthOptions): Promise
     };
   }
   return undefined;
+}
+
+/**
+ * A Kubernetes identity: the cluster says who holds the token, the record says which admin
+ * account that person acts as. The account's current role and state decide on every request
+ * (demoted or disabled takes effect at once; only the cluster's answer is cached briefly).
+ */
+async function kubePrincipal(req: FastifyRequest, token: string, review: TokenReviewer): Promise<Resolved> {
+  const r = await review(token);
+  if (!r.ok) return { error: new UnauthenticatedError(r.message, { reason: r.reason }) };
+  const a = await accountOfKubeUser(req.server.deps.db, r.username);
+  if (!a) {
+    return {
+      error: new UnauthenticatedError(
+        `Kubernetes user "${r.username}" acts as no ipsolis admin account (a superadmin maps it: PUT /admin/users/<id>/kube-identities)`,
+        { reason: "KubeIdentityUnmapped" },
+      ),
+    };
+  }
+  if (a.disabled) {
+    return {
+      error: new UnauthenticatedError(
+        `Kubernetes user "${r.username}" acts as admin account ${a.username}, which is disabled`,
+        { reason: "AccountDisabled" },
+      ),
+    };
+  }
+  return {
+    principal: {
+      actor: `admin:${a.username}`,
+      kind: "kube",
+      role: a.role,
+      scopes: null,
+      username: a.username,
+      accountId: a.id,
+      kubeUsername: r.username,
+      ...(a.email ? { email: a.email } : {}),
+    },
+  };
 }
 
 /**

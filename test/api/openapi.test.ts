@@ -42,6 +42,10 @@ test("OpenAPI: security schemes, and each operation's security follows its route
     { type: "http", scheme: "bearer" },
   );
   assert.deepEqual(
+    { type: schemes.kubernetesToken?.type, scheme: schemes.kubernetesToken?.scheme },
+    { type: "http", scheme: "bearer" },
+  );
+  assert.deepEqual(
     { type: schemes.adminKey?.type, in: schemes.adminKey?.in, name: schemes.adminKey?.name },
     { type: "apiKey", in: "header", name: "X-Admin-Key" },
   );
@@ -82,7 +86,7 @@ test("OpenAPI: security schemes, and each operation's security follows its route
       if (names.join() !== "ingestToken") failures.push(`${key}: ingest but security ${names.join(",")}`);
     } else {
       const bearer = r.permission === "scim" ? "scimToken" : "apiToken";
-      for (const n of [bearer, "sessionCookie", "adminKey"])
+      for (const n of [bearer, "kubernetesToken", "sessionCookie", "adminKey"])
         if (!names.includes(n)) failures.push(`${key}: ${r.permission} without ${n}`);
     }
   }

@@ -322,6 +322,41 @@ test(
     });
     assert.equal(desk.status, 201, JSON.stringify(desk.body));
     const asDesk = await asUser(inst, "desk", "a long enough password");
+
+    // kubectl ipsolis with a kubeconfig identity: the installed API reviews a ServiceAccount's
+    // token with the cluster (the chart's ClusterRole for tokenreviews) and acts as the account
+    // the identity is mapped to.
+    const core = testKubeConfig().makeApiClient(k8s.CoreV1Api);
+    await core.createNamespacedServiceAccount({
+      namespace: inst.ns,
+      body: { metadata: { name: "desk-kubectl" } },
+    });
+    const review = await core.createNamespacedServiceAccountToken({
+      name: "desk-kubectl",
+      namespace: inst.ns,
+      body: { spec: { audiences: [], expirationSeconds: 600 } },
+    });
+    const deskId = (desk.body.user as { id: string }).id;
+    const kubeUser = `system:serviceaccount:${inst.ns}:desk-kubectl`;
+    const mapped = await call(inst, "PUT", `/admin/users/${deskId}/kube-identities`, {
+      usernames: [kubeUser],
+    });
+    assert.equal(mapped.status, 200, JSON.stringify(mapped.body));
+    const whoami = await fetch(`${await apiBase(inst)}/auth/me`, {
+      headers: { authorization: `Bearer ${review.status!.token!}` },
+    });
+    assert.equal(whoami.status, 200, await whoami.clone().text());
+    assert.deepEqual(
+      { ...((await whoami.json()) as Record<string, unknown>) },
+      {
+        actor: "admin:desk",
+        kind: "kube",
+        role: "admin",
+        scopes: null,
+        username: "desk",
+        kubeUsername: kubeUser,
+      },
+    );
     const gated = await asDesk("POST", "/orders", { assetType: "vpn-approved", requester });
     assert.equal(gated.status, 201, JSON.stringify(gated.body));
     const gatedName = gated.body.name as string;

@@ -55,6 +55,7 @@ await kc
   });
 await applyFile(join(root, "manifests/admission/order-approvals.yaml"));
 await applyFile(join(root, "manifests/api/rbac.yaml"), NAMESPACE);
+await applyFile(join(root, "manifests/api/tokenreview.yaml"));
 say(
   `applied ${crdFiles.length} CRDs, the approvals and order-status admission policies, the API's and the operator's RBAC`,
 );

@@ -11,12 +11,14 @@ import {
   createAdminUser,
   deleteAdminUser,
   grantsOf,
+  kubeIdentitiesOf,
   listAdminUsers,
   listTokens,
   mintToken,
   revokeToken,
   securitySettingsOf,
   setGrants,
+  setKubeIdentities,
   unlockAdminUser,
   updateAdminUser,
 } from "../../admin/service.ts";
@@ -125,6 +127,42 @@ export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (req) => setGrants(req, req.params.id, req.body),
+  );
+
+  // ---- Kubernetes identities acting as the account (kubectl ipsolis with a kubeconfig) ----
+  app.get(
+    "/admin/users/:id/kube-identities",
+    {
+      config: { permission: "users:admin" },
+      schema: { params: IdParams, response: { 200: z.object({ usernames: z.array(z.string()) }) } },
+    },
+    async (req) => ({ usernames: await kubeIdentitiesOf(req, req.params.id) }),
+  );
+
+  app.put(
+    "/admin/users/:id/kube-identities",
+    {
+      config: { permission: "users:admin" },
+      schema: {
+        params: IdParams,
+        body: z.object({
+          usernames: z
+            .array(
+              z
+                .string()
+                .min(1)
+                .max(253)
+                .regex(
+                  /^[^\s\p{Cc}](?:[^\p{Cc}]*[^\s\p{Cc}])?$/u,
+                  "a Kubernetes username (no control characters, no leading or trailing space)",
+                ),
+            )
+            .max(100),
+        }),
+        response: { 200: z.object({ usernames: z.array(z.string()) }) },
+      },
+    },
+    async (req) => setKubeIdentities(req, req.params.id, req.body),
   );
 
   // ---- API tokens ----

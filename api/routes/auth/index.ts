@@ -92,11 +92,12 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
         response: {
           200: z.object({
             actor: z.string(),
-            kind: z.enum(["session", "token", "legacy"]),
+            kind: z.enum(["session", "token", "legacy", "kube"]),
             role: z.string(),
             scopes: z.array(z.string()).nullable(),
             username: z.string().optional(),
             email: z.string().optional(),
+            kubeUsername: z.string().optional(),
           }),
         },
       },
@@ -110,6 +111,7 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
         scopes: p.scopes,
         ...(p.username ? { username: p.username } : {}),
         ...(p.email ? { email: p.email } : {}),
+        ...(p.kubeUsername ? { kubeUsername: p.kubeUsername } : {}),
       };
     },
   );
