@@ -6,6 +6,7 @@
 // Exit codes: 0 done; 1 the API refused or the operation failed (its message on stderr);
 // 2 usage error, no token or URL, an http URL refused, or the API cannot be reached (or does
 // not answer within --request-timeout).
+import { realpathSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { parseCli, type Command } from "./args.ts";
@@ -278,7 +279,8 @@ async function followLogs(client: Client, name: string, io: Io): Promise<number>
   return printLogs(client, name, io, print).then(() => 0);
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
+// Run as the entry, also through a symlinked checkout (Node runs the real path, argv keeps the link).
+if (process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
   process.exitCode = await main(process.argv.slice(2), process.env, {
     stdout: (s) => process.stdout.write(s),
     stderr: (s) => process.stderr.write(s),
