@@ -81,6 +81,9 @@ function request(
       url,
       { method: opts.method, headers: opts.headers, signal: opts.signal },
       (res) => {
+        // The web stream below reports a failure to its reader; after the reader has cancelled (the
+        // follower stops), the socket's late "aborted" has nobody to tell and must not crash the CLI.
+        res.on("error", () => undefined);
         const headers = new Headers();
         for (const [k, v] of Object.entries(res.headers))
           for (const one of Array.isArray(v) ? v : v === undefined ? [] : [v]) headers.append(k, one);

@@ -268,7 +268,8 @@ async function followLogs(client: Client, name: string, io: Io): Promise<number>
       }
       await reader.cancel().catch(() => undefined);
     } catch (err) {
-      if (!isAbort(err)) failure ??= err;
+      // After our own abort the socket's end may surface as a reset ("aborted"): not a failure.
+      if (!isAbort(err) && !ac.signal.aborted) failure ??= err;
     }
     ac.abort();
     await watcher;
