@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { parseCli } from "./args.ts";
+import { parseCli, parseRequestTimeout } from "./args.ts";
 import { COMMAND_USAGE, COMMANDS, TOP_USAGE } from "./usage.ts";
 
 const run = (argv: string[]) => {
@@ -99,4 +99,24 @@ test("usage errors say what is wrong and carry the right help text", () => {
     assert.match(e.message, message, argv.join(" "));
     assert.equal(e.usage, usage, argv.join(" "));
   }
+});
+
+test("--request-timeout: kubectl durations, 0 for none, a generous default for verify-audit; --insecure", () => {
+  assert.equal(run(["get", "orders"]).requestTimeoutMs, 30_000);
+  assert.equal(run(["verify-audit"]).requestTimeoutMs, 10 * 60_000);
+  assert.equal(run(["verify-audit", "--request-timeout", "0"]).requestTimeoutMs, 0);
+  assert.equal(run(["--request-timeout=2m", "get", "orders"]).requestTimeoutMs, 120_000);
+  for (const [s, ms] of [
+    ["30s", 30_000],
+    ["1h30m", 5_400_000],
+    ["1.5s", 1500],
+    ["500ms", 500],
+    ["45", 45_000],
+  ] as const)
+    assert.equal(parseRequestTimeout(s), ms, s);
+  for (const bad of ["", "abc", "-1s", "10x", "1m 30s"])
+    assert.equal(parseRequestTimeout(bad), undefined, bad);
+  const e = usageError(["logs", "x", "--request-timeout", "soon"]);
+  assert.match(e.message, /^invalid --request-timeout "soon": give a duration with its unit/);
+  assert.deepEqual(run(["get", "orders", "--insecure"]).connection, { insecure: true });
 });

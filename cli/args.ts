@@ -17,16 +17,27 @@ export type Command =
   | { kind: "verify-audit"; output: Output };
 
 /** Connection flags; the environment fills what is not given (`config.ts`). */
-export type ConnectionFlags = { server?: string; token?: string };
+export type ConnectionFlags = { server?: string; token?: string; insecure?: true };
 
 export type Parsed =
-  | { kind: "run"; command: Command; connection: ConnectionFlags }
+  | {
+      kind: "run";
+      /** The command's word, for "See 'kubectl ipsolis <name> --help'". */
+      name: CommandName;
+      command: Command;
+      connection: ConnectionFlags;
+      /** How long one API request may take, in milliseconds; 0: no limit (`--request-timeout`). */
+      requestTimeoutMs: number;
+    }
   | { kind: "help"; text: string }
   | { kind: "usage-error"; message: string; usage: string };
+type UsageError = Extract<Parsed, { kind: "usage-error" }>;
 
 const OPTIONS = {
   server: { type: "string" },
   token: { type: "string" },
+  insecure: { type: "boolean" },
+  "request-timeout": { type: "string" },
   namespace: { type: "string", short: "n" },
   "all-namespaces": { type: "boolean", short: "A" },
   output: { type: "string", short: "o" },
@@ -37,7 +48,32 @@ const OPTIONS = {
 } as const;
 type Flag = keyof typeof OPTIONS;
 
-/** The flags each command takes besides --server, --token and --help. */
+/** The flags every command takes. */
+const CONNECTION_FLAGS: readonly Flag[] = ["server", "token", "insecure", "request-timeout", "help"];
+
+/**
+ * `--request-timeout` when not given: 30 s for a request, and more for verify-audit, which walks
+ * every row of the audit log before it answers.
+ */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+export const VERIFY_AUDIT_REQUEST_TIMEOUT_MS = 10 * 60_000;
+
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+
+/**
+ * kubectl's `--request-timeout`: a Go duration (`30s`, `2m`, `1h30m`, `1.5s`, `500ms`), a bare
+ * number of seconds, or `0` for no limit. Undefined when it is none of these.
+ */
+export function parseRequestTimeout(s: string): number | undefined {
+  if (/^\d+$/.test(s)) return Number(s) * 1000;
+  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(s)) return undefined;
+  let ms = 0;
+  for (const [, n, unit] of s.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g))
+    ms += Number(n) * UNIT_MS[unit as keyof typeof UNIT_MS];
+  return Math.round(ms);
+}
+
+/** The flags each command takes besides the connection flags. */
 const FLAGS: Record<CommandName, readonly Flag[]> = {
   get: ["namespace", "all-namespaces", "output"],
   approve: ["comment", "output"],
@@ -76,22 +112,40 @@ export function parseCli(argv: readonly string[]): Parsed {
     return { kind: "usage-error", message: `unknown command "${word}"`, usage: TOP_USAGE };
   const usage = COMMAND_USAGE[word];
   if (values.help) return { kind: "help", text: usage };
-  const fail = (message: string): Parsed => ({ kind: "usage-error", message, usage });
+  const fail = (message: string): UsageError => ({ kind: "usage-error", message, usage });
 
-  const given = (Object.keys(values) as Flag[]).filter((f) => !["server", "token", "help"].includes(f));
+  const given = (Object.keys(values) as Flag[]).filter((f) => !CONNECTION_FLAGS.includes(f));
   const unknown = given.find((f) => !FLAGS[word].includes(f));
   if (unknown) return fail(`unknown flag for "${word}": --${unknown}`);
   const connection: ConnectionFlags = {
     ...(values.server !== undefined ? { server: values.server } : {}),
     ...(values.token !== undefined ? { token: values.token } : {}),
+    ...(values.insecure ? { insecure: true } : {}),
   };
+  const rt = values["request-timeout"];
+  const requestTimeoutMs =
+    rt === undefined
+      ? word === "verify-audit"
+        ? VERIFY_AUDIT_REQUEST_TIMEOUT_MS
+        : DEFAULT_REQUEST_TIMEOUT_MS
+      : parseRequestTimeout(rt);
+  if (requestTimeoutMs === undefined)
+    return fail(
+      `invalid --request-timeout "${rt}": give a duration with its unit (e.g. 30s, 2m, 1h) or 0 for no limit`,
+    );
 
   const o = values.output;
   const allowed: readonly string[] = word === "get" ? ["json", "wide"] : ["json"];
   if (o !== undefined && !allowed.includes(o))
     return fail(`unknown output format "${o}": use ${allowed.map((a) => `-o ${a}`).join(" or ")}`);
   const output: Output = o === "json" ? "json" : o === "wide" ? "wide" : "table";
-  const run = (command: Command): Parsed => ({ kind: "run", command, connection });
+  const run = (command: Command): Parsed => ({
+    kind: "run",
+    name: word,
+    command,
+    connection,
+    requestTimeoutMs,
+  });
 
   // Commands that take exactly one name (an order, a person).
   const one = (what: string, args: readonly string[]): string | Parsed => {
@@ -101,6 +155,16 @@ export function parseCli(argv: readonly string[]): Parsed {
     const v = args[0]!;
     return v.trim() === "" ? fail(`${word} needs ${what}`) : v;
   };
+  // The commands on one order: the name is parsed once, here, for all of them.
+  const onOrder = (build: (order: string) => Command | UsageError): Parsed => {
+    const order = one("an order name", rest);
+    if (typeof order !== "string") return order;
+    const c = build(order);
+    return c.kind === "usage-error" ? c : run(c);
+  };
+  /** An optional text flag as a field, absent when not given. */
+  const text = <K extends string>(key: K, v: string | undefined) =>
+    (v === undefined ? {} : { [key]: v }) as Partial<Record<K, string>>;
 
   switch (word) {
     case "get": {
@@ -117,43 +181,20 @@ export function parseCli(argv: readonly string[]): Parsed {
         output,
       });
     }
-    case "approve": {
-      const order = one("an order name", rest);
-      if (typeof order !== "string") return order;
-      return run({
-        kind: "approve",
-        order,
-        ...(values.comment !== undefined ? { comment: values.comment } : {}),
-        output,
-      });
-    }
-    case "decline": {
-      const order = one("an order name", rest);
-      if (typeof order !== "string") return order;
-      if (values.comment === undefined || values.comment.trim() === "")
-        return fail("decline needs --comment: say why, the requester is told");
-      return run({ kind: "decline", order, comment: values.comment, output });
-    }
-    case "logs": {
-      const order = one("an order name", rest);
-      if (typeof order !== "string") return order;
-      return run({ kind: "logs", order, follow: values.follow ?? false });
-    }
-    case "cancel": {
-      const order = one("an order name", rest);
-      if (typeof order !== "string") return order;
-      return run({ kind: "cancel", order, output });
-    }
-    case "revoke": {
-      const order = one("an order name", rest);
-      if (typeof order !== "string") return order;
-      return run({
-        kind: "revoke",
-        order,
-        ...(values.reason !== undefined ? { reason: values.reason } : {}),
-        output,
-      });
-    }
+    case "approve":
+      return onOrder((order) => ({ kind: "approve", order, ...text("comment", values.comment), output }));
+    case "decline":
+      return onOrder((order) =>
+        values.comment === undefined || values.comment.trim() === ""
+          ? fail("decline needs --comment: say why, the requester is told")
+          : { kind: "decline", order, comment: values.comment, output },
+      );
+    case "logs":
+      return onOrder((order) => ({ kind: "logs", order, follow: values.follow ?? false }));
+    case "cancel":
+      return onOrder((order) => ({ kind: "cancel", order, output }));
+    case "revoke":
+      return onOrder((order) => ({ kind: "revoke", order, ...text("reason", values.reason), output }));
     case "leaver": {
       const [sub, ...people] = rest;
       if (sub !== "plan")

@@ -1,10 +1,13 @@
-// The plugin's one HTTP client for the ipsolis API (global fetch): the bearer token on every
-// request, JSON in and out, a timeout, and the two ways a call fails translated where they
-// enter: the API answered a refusal (ApiError: status, the API's message and reason), or the
-// API could not be reached (UnreachableError). The token is never part of a message.
+// The plugin's one HTTP client for the ipsolis API (node:http/https): the bearer token on every
+// request, JSON in and out, a timeout (`--request-timeout`, 0: none), and the two ways a call
+// fails translated where they enter: the API answered a refusal (ApiError: status, the API's
+// message and reason), or the API could not be reached (UnreachableError). The token is never
+// part of a message. Not global fetch: its client (undici) gives up on any answer whose headers
+// take more than 300 s, whatever the timeout, and verify-audit on a large record takes longer.
+import * as http from "node:http";
+import * as https from "node:https";
+import { Readable } from "node:stream";
 import type { Connection } from "./config.ts";
-
-const TIMEOUT_MS = 30_000;
 
 /** The API refused (4xx) or failed (5xx); `message` is the API's own sentence. */
 export class ApiError extends Error {
@@ -60,37 +63,98 @@ async function refusal(res: Response): Promise<ApiError> {
   return new ApiError(res.status, message, reason);
 }
 
-export function createClient(c: Connection, fetchImpl: typeof fetch = fetch): Client {
+/** "30s", "2m", "1m30s": a timeout as the user wrote it in kubectl's style. */
+export function formatTimeout(ms: number): string {
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms > 60_000 && ms % 1000 === 0) return `${Math.floor(ms / 60_000)}m${(ms % 60_000) / 1000}s`;
+  return `${ms / 1000}s`;
+}
+
+/** One HTTP exchange: the answer as a web Response, its body streamed; aborted by `signal`. */
+function request(
+  url: URL,
+  opts: { method: string; headers: Record<string, string>; body?: string; signal: AbortSignal },
+): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const lib = url.protocol === "https:" ? https : http;
+    const req = lib.request(
+      url,
+      { method: opts.method, headers: opts.headers, signal: opts.signal },
+      (res) => {
+        // The web stream below reports a failure to its reader; after the reader has cancelled (the
+        // follower stops), the socket's late "aborted" has nobody to tell and must not crash the CLI.
+        res.on("error", () => undefined);
+        const headers = new Headers();
+        for (const [k, v] of Object.entries(res.headers))
+          for (const one of Array.isArray(v) ? v : v === undefined ? [] : [v]) headers.append(k, one);
+        const status = res.statusCode ?? 500;
+        const empty = status === 204 || status === 304;
+        resolve(
+          new Response(empty ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>), {
+            status,
+            statusText: res.statusMessage ?? "",
+            headers,
+          }),
+        );
+      },
+    );
+    req.on("error", reject);
+    req.end(opts.body);
+  });
+}
+
+export function createClient(c: Connection, opts: { timeoutMs: number }): Client {
   const headers = (extra: Record<string, string>) => ({
     authorization: `Bearer ${c.token}`,
     "user-agent": "kubectl-ipsolis",
     ...extra,
   });
-  const send = async (path: string, init: RequestInit): Promise<Response> => {
+  const unreachable = (err: unknown, timeout: AbortSignal | undefined): UnreachableError => {
+    const why = timeout?.aborted
+      ? `no answer within ${formatTimeout(opts.timeoutMs)} (--request-timeout; 0 waits as long as it takes)`
+      : causeOf(err);
+    return new UnreachableError(`cannot reach the ipsolis API at ${c.server}: ${why}`, { cause: err });
+  };
+  /** `signal`: the caller's own abort (the follower stops), which is not a failure to reach the API. */
+  const send = async (
+    path: string,
+    init: { method: string; headers: Record<string, string>; body?: string },
+    signal: AbortSignal | undefined,
+    timeout: AbortSignal | undefined,
+  ): Promise<Response> => {
+    const signals = [signal, timeout].filter((s): s is AbortSignal => s !== undefined);
     try {
-      return await fetchImpl(`${c.server}${path}`, init);
+      return await request(new URL(`${c.server}${path}`), { ...init, signal: AbortSignal.any(signals) });
     } catch (err) {
-      // Our own abort (the follower stops): not a failure to reach the API.
-      if ((err as Error).name === "AbortError") throw err;
-      const why =
-        (err as Error).name === "TimeoutError" ? `no answer within ${TIMEOUT_MS / 1000} s` : causeOf(err);
-      throw new UnreachableError(`cannot reach the ipsolis API at ${c.server}: ${why}`, { cause: err });
+      if (signal?.aborted) throw err;
+      throw unreachable(err, timeout);
     }
   };
   return {
     server: c.server,
     async call<T>(method: "GET" | "POST", path: string, body?: unknown) {
-      const res = await send(path, {
-        method,
-        headers: headers({
-          accept: "application/json",
-          ...(body !== undefined ? { "content-type": "application/json" } : {}),
-        }),
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        signal: AbortSignal.timeout(TIMEOUT_MS),
-      });
+      // The limit covers the whole exchange: the answer's headers and its body.
+      const timeout = opts.timeoutMs > 0 ? AbortSignal.timeout(opts.timeoutMs) : undefined;
+      const res = await send(
+        path,
+        {
+          method,
+          headers: headers({
+            accept: "application/json",
+            ...(body !== undefined ? { "content-type": "application/json" } : {}),
+          }),
+          ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        },
+        undefined,
+        timeout,
+      );
       if (!res.ok) throw await refusal(res);
-      const text = await res.text();
+      let text: string;
+      try {
+        text = await res.text();
+      } catch (err) {
+        throw unreachable(err, timeout);
+      }
       try {
         return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
       } catch (err) {
@@ -100,11 +164,13 @@ export function createClient(c: Connection, fetchImpl: typeof fetch = fetch): Cl
       }
     },
     async stream(path: string, signal: AbortSignal) {
-      const res = await send(path, {
-        method: "GET",
-        headers: headers({ accept: "text/event-stream" }),
+      // A live stream has no overall limit; the API's heartbeats keep it open.
+      const res = await send(
+        path,
+        { method: "GET", headers: headers({ accept: "text/event-stream" }) },
         signal,
-      });
+        undefined,
+      );
       if (!res.ok) throw await refusal(res);
       return res;
     },

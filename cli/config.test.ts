@@ -45,3 +45,36 @@ test("every problem is named at once, and never the token's value", () => {
     assert.doesNotMatch(r.message, /secretvalue|ips_a/);
   }
 });
+
+test("plain http only to this machine or with --insecure; no credentials in the URL", () => {
+  const env = { IPSOLIS_TOKEN: TOKEN };
+  for (const ok of [
+    "http://127.0.0.1:8080",
+    "http://127.1.2.3",
+    "http://localhost:3000",
+    "http://[::1]:8080",
+  ])
+    assert.equal(loadConnection({ server: ok }, env).ok, true, ok);
+  for (const far of [
+    "http://ipsolis.example.com",
+    "http://10.0.0.1",
+    "http://[::ffff:7f00:1]",
+    "http://localhost.example",
+  ]) {
+    const r = loadConnection({ server: far }, env);
+    assert.equal(r.ok, false, far);
+    if (!r.ok)
+      assert.match(
+        r.message,
+        /^refusing to send the API token over plain http to .*: use an https:\/\/ URL, or pass --insecure/,
+      );
+    assert.equal(loadConnection({ server: far, insecure: true }, env).ok, true, `${far} --insecure`);
+  }
+  const creds = loadConnection({ server: "https://ann:s3cret@ipsolis.example.com" }, env);
+  assert.equal(creds.ok, false);
+  if (!creds.ok) {
+    assert.match(creds.message, /must not contain user:password@ credentials/);
+    assert.doesNotMatch(creds.message, /s3cret/);
+  }
+  assert.equal(loadConnection({ server: "https://ann@ipsolis.example.com", insecure: true }, env).ok, false);
+});

@@ -1,6 +1,7 @@
 // Where the plugin connects and as whom: flags first, then IPSOLIS_URL / IPSOLIS_TOKEN. Parsed
 // once at start (pure over the environment it is given); every problem is named in one message,
-// never the token itself.
+// never the token itself. The token travels in every request, so the URL must be https, or http
+// to this machine (loopback), or http with --insecure; credentials in the URL are refused.
 import { z } from "zod";
 import type { ConnectionFlags } from "./args.ts";
 
@@ -8,7 +9,20 @@ export type Connection = Readonly<{ server: string; token: string }>;
 
 const Server = z
   .url({ protocol: /^https?$/, error: "must be an http(s) URL, e.g. https://ipsolis.example.com" })
+  .refine((u) => {
+    const url = URL.parse(u);
+    return url === null || (url.username === "" && url.password === "");
+  }, "must not contain user:password@ credentials: the plugin authenticates with the API token")
   .transform((u) => u.replace(/\/+$/, ""));
+
+/**
+ * Whether a URL's host is this machine: localhost, 127.0.0.0/8 or ::1. The WHATWG URL parser
+ * has already normalised the host (`127.1` and `0x7f.0.0.1` are `127.0.0.1`, IPv6 is bracketed).
+ */
+export function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.toLowerCase().replace(/\.$/, "");
+  return h === "localhost" || h === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
 const Token = z
   .string()
   .trim()
@@ -30,6 +44,13 @@ export function loadConnection(
     );
   const s = server ? Server.safeParse(server) : undefined;
   if (s && !s.success) problems.push(`the API URL ${s.error.issues[0]?.message ?? "is invalid"}`);
+  if (s?.success && !flags.insecure) {
+    const url = new URL(s.data);
+    if (url.protocol === "http:" && !isLoopbackHost(url.hostname))
+      problems.push(
+        `refusing to send the API token over plain http to ${url.host}: use an https:// URL, or pass --insecure to allow it (http is allowed only to localhost, 127.0.0.0/8 and ::1)`,
+      );
+  }
   const t = token ? Token.safeParse(token) : undefined;
   // The message names the source, never the value.
   if (t && !t.success)

@@ -1,4 +1,5 @@
 import { test } from "node:test";
+import { awaitedApprovals, type ApprovalPolicy } from "../crds/approval-policy.ts";
 import assert from "node:assert/strict";
 import {
   formatAge,
@@ -8,6 +9,7 @@ import {
   formatTable,
   formatVerification,
   formatWaitingFor,
+  formatJobHeader,
   type OrderView,
 } from "./format.ts";
 
@@ -95,6 +97,79 @@ test("WAITING FOR: who has not approved yet, or how many of them; nothing once n
     [{ phase: "Scheduled", waitingFor: { policy: "Approvers", approvers: ["bert"], needed: 1 } }, "<none>"],
   ];
   for (const [o, want] of cases) assert.equal(formatWaitingFor(o), want);
+});
+
+test("WAITING FOR says so when the quorum cannot be met: more needed than approvers left, or the requester is their own manager", () => {
+  // What the API computes (crds/approval-policy.ts awaitedApprovals), as the plugin gets it.
+  const requester = { id: "emp", email: "emp@example.com", manager: "boss@example.com" };
+  const show = (
+    policy: ApprovalPolicy,
+    approvals: { approver: string; decision: string }[] = [],
+    who = requester,
+  ) => {
+    const a = awaitedApprovals(policy, who, approvals);
+    assert.ok(a, "awaited");
+    return formatWaitingFor({
+      phase: "PendingApproval",
+      waitingFor: { policy: policy.policy, ...a },
+      requester: who,
+    });
+  };
+  assert.equal(
+    show({ policy: "Approvers", approvers: ["ann", "bert"], quorum: 3 }),
+    "unreachable: needs 3 more approvals, only 2 approvers left (ann, bert)",
+  );
+  assert.equal(
+    show({ policy: "Approvers", approvers: ["ann", "bert"], quorum: 3 }, [
+      { approver: "ann", decision: "Approved" },
+    ]),
+    "unreachable: needs 2 more approvals, only 1 approver left (bert)",
+  );
+  // The requester is listed but never counts: 2 of [emp, ann] cannot be reached.
+  assert.equal(
+    show({ policy: "Approvers", approvers: ["emp", "ann"], quorum: 2 }),
+    "unreachable: needs 2 more approvals, only 1 approver left (ann)",
+  );
+  assert.equal(
+    show({ policy: "Approvers", approvers: ["emp"], quorum: 1 }),
+    "unreachable: needs 1 more approval, no approver left",
+  );
+  assert.equal(
+    show({ policy: "Manager" }, [], { ...requester, manager: "EMP@example.com" }),
+    "unreachable: the requester is their own manager",
+  );
+  assert.equal(
+    show({ policy: "Manager" }, [], { id: "emp", email: "emp@example.com" } as typeof requester),
+    "nobody (the requester has no manager)",
+  );
+  assert.equal(show({ policy: "Manager" }), "boss@example.com");
+  assert.equal(show({ policy: "Approvers", approvers: ["ann", "bert"], quorum: 2 }), "ann, bert");
+});
+
+test("step output is printed without terminal control sequences; tab and newline stay", () => {
+  const line = (text: string) => formatLogLine({ job: "j", seq: 1, ts: "", kind: "line", text });
+  assert.equal(line("\x1b[31mred\x1b[0m plain"), "red plain");
+  assert.equal(line("a\x1b]0;owned title\x07b"), "ab", "OSC (window title), BEL-terminated");
+  assert.equal(line("a\x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\b"), "alinkb", "OSC 8, ST-terminated");
+  assert.equal(line("x\x1bPq#0;2;0;0;0\x1b\\y"), "xy", "DCS string");
+  assert.equal(line("over\rwrite\x08\x08!\x00\x7f"), "overwrite!");
+  assert.equal(line("c1:\x9b2Jgone\x85\x9d0;t\x9c."), "c1:gone.");
+  assert.equal(line("\x1bcreset\x1b7saved"), "resetsaved");
+  assert.equal(line("tab\there\nnext"), "tab\there\nnext");
+  assert.equal(line("ünïcode ✓ 日本"), "ünïcode ✓ 日本");
+  assert.equal(
+    formatLogLine({
+      job: "j",
+      seq: 2,
+      ts: "",
+      kind: "step_end",
+      step: "a\x1b[2Kb",
+      state: "Failed",
+      message: "m\x1b[1Ax",
+    }),
+    "<== step ab: Failed: mx",
+  );
+  assert.equal(formatJobHeader("j\x1b[8m"), "--- job j");
 });
 
 test("get orders: the default, -A and -o wide columns", () => {

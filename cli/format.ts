@@ -9,7 +9,7 @@ export type OrderView = {
   assetType: string;
   action: string;
   target?: string;
-  requester: { id: string; email: string; displayName?: string };
+  requester: { id: string; email: string; displayName?: string; manager?: string };
   phase?: string;
   message?: string;
   approvals: { approver: string; decision: string; at: string; comment?: string }[];
@@ -83,13 +83,29 @@ export function formatAge(from: Date, now: Date): string {
   return `${y}y`;
 }
 
-/** WAITING FOR: who has not approved yet: "a, b" (all of them), "a or b" (any one), "2 of a, b, c". */
-export function formatWaitingFor(o: Pick<OrderView, "phase" | "waitingFor">): string {
+/**
+ * WAITING FOR: who has not approved yet: "a, b" (all of them), "a or b" (any one), "2 of a, b, c".
+ * When the approvers left cannot meet the quorum (the policy asks more approvals than it lists
+ * people other than the requester, or the requester is their own manager) it says so: the
+ * order waits until it expires or is cancelled, whoever approves.
+ */
+export function formatWaitingFor(
+  o: Pick<OrderView, "phase" | "waitingFor"> & { requester?: Pick<OrderView["requester"], "manager"> },
+): string {
   const w = o.waitingFor;
   if (o.phase !== "PendingApproval" || !w) return NONE;
-  if (w.approvers.length === 0)
-    return w.policy === "Manager" ? "nobody (the requester has no manager)" : "nobody (no approver listed)";
-  if (w.needed >= w.approvers.length) return w.approvers.join(", ");
+  if (w.policy === "Manager" && w.approvers.length === 0)
+    return o.requester?.manager
+      ? "unreachable: the requester is their own manager"
+      : "nobody (the requester has no manager)";
+  if (w.needed > w.approvers.length) {
+    const more = `${w.needed} more approval${w.needed === 1 ? "" : "s"}`;
+    const left = w.approvers.length;
+    return left === 0
+      ? `unreachable: needs ${more}, no approver left`
+      : `unreachable: needs ${more}, only ${left} approver${left === 1 ? "" : "s"} left (${w.approvers.join(", ")})`;
+  }
+  if (w.needed === w.approvers.length) return w.approvers.join(", ");
   if (w.needed === 1) return w.approvers.join(" or ");
   return `${w.needed} of ${w.approvers.join(", ")}`;
 }
@@ -122,7 +138,28 @@ export function formatOrders(
 }
 
 function oneLine(s: string | undefined): string | undefined {
-  return s?.replace(/\s+/g, " ").trim() || undefined;
+  return stripControls(s)?.replace(/\s+/g, " ").trim() || undefined;
+}
+
+/**
+ * Step output is written by runbook scripts: printed raw, an escape sequence in it would drive
+ * the user's terminal (move the cursor, rewrite earlier lines, set the window title, on some
+ * terminals more). Removes ANSI escape sequences (CSI, OSC, DCS/SOS/PM/APC strings, two-byte
+ * ESC sequences), then every other C0 and C1 control character and DEL except tab and newline.
+ */
+export function stripControls(s: string): string;
+export function stripControls(s: string | undefined): string | undefined;
+export function stripControls(s: string | undefined): string | undefined {
+  return (
+    s
+      ?.replace(
+        // eslint-disable-next-line no-control-regex
+        /(?:\x1b\[|\x9b)[\x30-\x3f]*[\x20-\x2f]*[\x40-\x7e]?|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?|\x1b[\x20-\x2f]*[\x30-\x7e]?/g,
+        "",
+      )
+      // eslint-disable-next-line no-control-regex
+      .replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, "")
+  );
 }
 
 /**
@@ -132,21 +169,21 @@ function oneLine(s: string | undefined): string | undefined {
 export function formatLogLine(l: LogLine): string {
   switch (l.kind) {
     case "line":
-      return l.text ?? "";
+      return stripControls(l.text ?? "");
     case "step_start":
-      return `==> step ${l.step ?? "?"}${l.attempt && l.attempt > 1 ? ` (attempt ${l.attempt})` : ""}`;
+      return `==> step ${stripControls(l.step) ?? "?"}${l.attempt && l.attempt > 1 ? ` (attempt ${l.attempt})` : ""}`;
     case "step_end":
-      return `<== step ${l.step ?? "?"}: ${l.state ?? "ended"}${l.exitCode !== undefined ? ` (exit ${l.exitCode})` : ""}${l.message ? `: ${oneLine(l.message)}` : ""}`;
+      return `<== step ${stripControls(l.step) ?? "?"}: ${stripControls(l.state) ?? "ended"}${l.exitCode !== undefined ? ` (exit ${l.exitCode})` : ""}${l.message ? `: ${oneLine(l.message)}` : ""}`;
     case "run_end":
-      return `==> run ${l.state ?? "ended"}${l.message ? `: ${oneLine(l.message)}` : ""}`;
+      return `==> run ${stripControls(l.state) ?? "ended"}${l.message ? `: ${oneLine(l.message)}` : ""}`;
     default:
-      return `${l.kind}${l.message ? `: ${oneLine(l.message)}` : ""}`;
+      return `${stripControls(l.kind)}${l.message ? `: ${oneLine(l.message)}` : ""}`;
   }
 }
 
 /** The header line before a Job's first output line. */
 export function formatJobHeader(job: string): string {
-  return `--- job ${job}`;
+  return `--- job ${stripControls(job)}`;
 }
 
 export function formatLeaverPlan(person: string, p: LeaverPlan): string {

@@ -4,7 +4,9 @@
 // separation of duties, ACL scope and the audit. `bin/kubectl-ipsolis` runs this file.
 //
 // Exit codes: 0 done; 1 the API refused or the operation failed (its message on stderr);
-// 2 usage error, no token or URL, or the API cannot be reached.
+// 2 usage error, no token or URL, an http URL refused, or the API cannot be reached (or does
+// not answer within --request-timeout).
+import { realpathSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { parseCli, type Command } from "./args.ts";
@@ -22,11 +24,32 @@ import {
   type OrderView,
 } from "./format.ts";
 import { createSseParser } from "./sse.ts";
+import { orderPhaseTransitions } from "../crds/reasons.ts";
 
 export type Io = { stdout(s: string): void; stderr(s: string): void };
 
-/** Phases after which an order's current attempt writes no more output. */
-const FINISHED = new Set(["Provisioned", "Failed", "Cancelled", "Revoked"]);
+/** The phase in which an order's Jobs run and write step output. */
+const RUNNING_PHASE = "Processing";
+
+/**
+ * Whether an order in this phase writes no more step output: the Order phase machine
+ * (crds/reasons.ts) leads from it to no Processing, ever (Provisioned, Cancelled, Revoked).
+ * Failed is not final: a retry leads it back through Scheduled to Processing, with a new Job.
+ * An unknown phase (an order the operator has not seen yet) is not final either.
+ */
+export function isFinalPhase(phase: string | undefined): boolean {
+  if (phase === undefined || !Object.hasOwn(orderPhaseTransitions, phase)) return false;
+  const seen = new Set<string>();
+  const next = [phase as keyof typeof orderPhaseTransitions];
+  while (next.length > 0) {
+    const p = next.pop()!;
+    if (p === RUNNING_PHASE) return false;
+    if (seen.has(p)) continue;
+    seen.add(p);
+    next.push(...orderPhaseTransitions[p]);
+  }
+  return true;
+}
 /** How often `logs -f` asks whether the order has finished (the lines themselves arrive live). */
 const FOLLOW_POLL_MS = 1000;
 
@@ -60,10 +83,12 @@ export async function main(
   }
   const conn = loadConnection(parsed.connection, env);
   if (!conn.ok) {
-    io.stderr(`error: ${conn.message.split("\n").join("\nerror: ")}\n`);
+    io.stderr(
+      `error: ${conn.message.split("\n").join("\nerror: ")}\nSee 'kubectl ipsolis ${parsed.name} --help' for usage.\n`,
+    );
     return 2;
   }
-  const client = createClient(conn.connection);
+  const client = createClient(conn.connection, { timeoutMs: parsed.requestTimeoutMs });
   try {
     return await run(parsed.command, client, io, now);
   } catch (err) {
@@ -191,7 +216,16 @@ async function followLogs(client: Client, name: string, io: Io): Promise<number>
   const phaseOf = async (): Promise<string | undefined> =>
     (await client.call<OrderView>("GET", orderPath(name))).body.phase;
   const print = logPrinter(io);
-  if (FINISHED.has((await phaseOf()) ?? "")) return printLogs(client, name, io, print);
+  const first = await phaseOf();
+  if (isFinalPhase(first)) return printLogs(client, name, io, print);
+  // Failed, Scheduled again by a retry: said once each time, so a waiting follower is no mystery.
+  let failedNoted = false;
+  const noteFailed = (phase: string | undefined) => {
+    if (phase === "Failed" && !failedNoted)
+      io.stderr(`order ${name} is Failed: following on for a retry (Ctrl-C to stop)\n`);
+    failedNoted = phase === "Failed";
+  };
+  noteFailed(first);
 
   let finished = false;
   let failure: unknown;
@@ -208,10 +242,10 @@ async function followLogs(client: Client, name: string, io: Io): Promise<number>
           if (!(err instanceof ApiError && err.status === 404)) throw err;
           phase = "gone";
         }
-        if (phase === "gone" || FINISHED.has(phase ?? "")) {
+        if (phase === "gone" || isFinalPhase(phase)) {
           finished = true;
           ac.abort();
-        }
+        } else noteFailed(phase);
       }
     })().catch((err: unknown) => {
       if (isAbort(err)) return;
@@ -234,7 +268,8 @@ async function followLogs(client: Client, name: string, io: Io): Promise<number>
       }
       await reader.cancel().catch(() => undefined);
     } catch (err) {
-      if (!isAbort(err)) failure ??= err;
+      // After our own abort the socket's end may surface as a reset ("aborted"): not a failure.
+      if (!isAbort(err) && !ac.signal.aborted) failure ??= err;
     }
     ac.abort();
     await watcher;
@@ -245,7 +280,8 @@ async function followLogs(client: Client, name: string, io: Io): Promise<number>
   return printLogs(client, name, io, print).then(() => 0);
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
+// Run as the entry, also through a symlinked checkout (Node runs the real path, argv keeps the link).
+if (process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
   process.exitCode = await main(process.argv.slice(2), process.env, {
     stdout: (s) => process.stdout.write(s),
     stderr: (s) => process.stderr.write(s),

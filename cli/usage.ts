@@ -14,8 +14,12 @@ export const COMMANDS = [
 export type CommandName = (typeof COMMANDS)[number];
 
 const CONNECTION = `Connection flags (every command):
-      --server='': the ipsolis API's URL (default $IPSOLIS_URL)
+      --server='': the ipsolis API's URL (default $IPSOLIS_URL); https, or http only to localhost,
+          127.0.0.0/8 or ::1; never with user:password@
       --token='': an API token, "ips_…" (default $IPSOLIS_TOKEN; prefer the variable: flags show in ps)
+      --insecure=false: allow a plain http:// URL to another host (the token then travels unencrypted)
+      --request-timeout='30s': how long to wait for one API request before giving up: a duration with
+          its unit (30s, 2m, 1h) or 0 for no limit (verify-audit: default 10m)
   -h, --help: help for the command`;
 
 export const TOP_USAGE = `kubectl ipsolis: orders, approvals, step logs, leavers and the audit chain, through the ipsolis API.
@@ -37,7 +41,8 @@ ${CONNECTION}
 
 Use "kubectl ipsolis <command> --help" for more about a command.
 Exit codes: 0 done; 1 the API refused or the operation failed (its message is printed); 2 usage
-error, missing token or URL, or the API cannot be reached.`;
+error, missing token or URL, an http URL refused, or the API cannot be reached or does not answer
+within --request-timeout.`;
 
 export const COMMAND_USAGE: Record<CommandName, string> = {
   get: `List orders the token may see, newest first.
@@ -48,7 +53,8 @@ Examples:
   kubectl ipsolis get order vpn-emp-1a2b3c -o json
 
 Columns: NAME, ASSET TYPE, FOR (the person), PHASE, WAITING FOR (PendingApproval: who has not
-approved yet: "a or b" when any one will do, "a, b" when both must, "2 of a, b, c"), AGE.
+approved yet: "a or b" when any one will do, "a, b" when both must, "2 of a, b, c"; "unreachable: …"
+when the approvers left cannot meet the quorum, or the requester is their own manager), AGE.
 -o wide adds ACTION, TARGET and MESSAGE.
 
 Usage:
@@ -91,7 +97,8 @@ Flags:
 
 ${CONNECTION}`,
 
-  logs: `Print an order's step output: every attempt's Job, step by step.
+  logs: `Print an order's step output: every attempt's Job, step by step. Terminal control sequences
+in the output (colours, cursor moves, titles) are not printed.
 
 Examples:
   kubectl ipsolis logs vpn-emp-1a2b3c
@@ -101,7 +108,8 @@ Usage:
   kubectl ipsolis logs ORDER [flags]
 
 Flags:
-  -f, --follow=false: keep printing new output (live) until the order is finished
+  -f, --follow=false: keep printing new output (live) until the order is Provisioned, Cancelled or
+          Revoked; a Failed order is followed on, for a retry (Ctrl-C to stop)
 
 ${CONNECTION}`,
 
@@ -151,7 +159,9 @@ Flags:
 ${CONNECTION}`,
 
   "verify-audit": `Verify the audit log's hash chain through the API (every row, and the anchors the operator
-keeps). Exit 0 when intact; exit 1 naming the first broken link.
+keeps). Exit 0 when intact; exit 1 naming the first broken link. One verification runs at a
+time: while one runs, another is refused (exit 1, AuditVerificationRunning). It walks every row,
+so it may wait up to 10 minutes by default (--request-timeout).
 
 Examples:
   kubectl ipsolis verify-audit

@@ -13,6 +13,7 @@ import {
 import { verifyStoredChain, type ChainCheck } from "../../record/audit.ts";
 import { readAnchorConfigMap, type Anchor } from "../../record/anchor.ts";
 import { translatePgError } from "../../record/db.ts";
+import { ConflictError } from "../../record/errors.ts";
 import { describeCheck, verifyRecord } from "../../record/verify-audit.ts";
 import { aclReachFor } from "../plugins/acl.ts";
 
@@ -80,8 +81,20 @@ export type AuditVerification = {
 };
 
 /**
+ * The session advisory lock one verification holds (one bigint key; record/db.ts and
+ * record/audit.ts use other keys). Exported for the test that plays another replica.
+ */
+export const VERIFY_LOCK_KEY = 0x1950_117;
+
+/**
  * Verifies the whole chain as `node record/verify-audit.ts --anchors-configmap` does (one
  * snapshot on a connection of its own; the anchors the operator keeps in this namespace).
+ *
+ * One verification at a time, across every API replica (a session advisory lock): a walk of
+ * every row is expensive, so a second one while the first runs is refused with 409
+ * `AuditVerificationRunning` at once rather than queued. A connection that failed is destroyed,
+ * never put back into the pool (it may still be inside the snapshot's transaction or hold the
+ * lock); that also releases the lock.
  */
 export async function verifyAudit(req: FastifyRequest): Promise<AuditVerification> {
   const deps = req.server.deps;
@@ -94,12 +107,22 @@ export async function verifyAudit(req: FastifyRequest): Promise<AuditVerificatio
   });
   let r: Awaited<ReturnType<typeof verifyRecord>>;
   try {
+    const lock = await c.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1) AS ok", [VERIFY_LOCK_KEY]);
+    if (!lock.rows[0]?.ok) {
+      c.release();
+      throw new ConflictError(
+        "an audit verification is already running (it reads every row): try again when it has finished",
+        { reason: "AuditVerificationRunning" },
+      );
+    }
     r = await verifyRecord(c, anchors);
+    await c.query("SELECT pg_advisory_unlock($1)", [VERIFY_LOCK_KEY]);
   } catch (err) {
+    if (err instanceof ConflictError) throw err;
+    c.release(err instanceof Error ? err : new Error(String(err)));
     throw translatePgError(err, "verifying the audit log");
-  } finally {
-    c.release();
   }
+  c.release();
   const { chain, anchors: a } = r;
   const message = describeCheck(chain, a);
   if (!chain.ok) {

