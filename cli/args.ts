@@ -17,7 +17,14 @@ export type Command =
   | { kind: "verify-audit"; output: Output };
 
 /** Connection flags; the environment fills what is not given (`config.ts`). */
-export type ConnectionFlags = { server?: string; token?: string; insecure?: true };
+export type ConnectionFlags = {
+  server?: string;
+  token?: string;
+  insecure?: true;
+  /** The kubeconfig identity, used when no API token is given (`kubeconfig.ts`). */
+  kubeconfig?: string;
+  context?: string;
+};
 
 export type Parsed =
   | {
@@ -37,6 +44,8 @@ const OPTIONS = {
   server: { type: "string" },
   token: { type: "string" },
   insecure: { type: "boolean" },
+  kubeconfig: { type: "string" },
+  context: { type: "string" },
   "request-timeout": { type: "string" },
   namespace: { type: "string", short: "n" },
   "all-namespaces": { type: "boolean", short: "A" },
@@ -49,7 +58,15 @@ const OPTIONS = {
 type Flag = keyof typeof OPTIONS;
 
 /** The flags every command takes. */
-const CONNECTION_FLAGS: readonly Flag[] = ["server", "token", "insecure", "request-timeout", "help"];
+const CONNECTION_FLAGS: readonly Flag[] = [
+  "server",
+  "token",
+  "insecure",
+  "kubeconfig",
+  "context",
+  "request-timeout",
+  "help",
+];
 
 /**
  * `--request-timeout` when not given: 30 s for a request, and more for verify-audit, which walks
@@ -121,6 +138,8 @@ export function parseCli(argv: readonly string[]): Parsed {
     ...(values.server !== undefined ? { server: values.server } : {}),
     ...(values.token !== undefined ? { token: values.token } : {}),
     ...(values.insecure ? { insecure: true } : {}),
+    ...(values.kubeconfig !== undefined ? { kubeconfig: values.kubeconfig } : {}),
+    ...(values.context !== undefined ? { context: values.context } : {}),
   };
   const rt = values["request-timeout"];
   const requestTimeoutMs =

@@ -18,12 +18,7 @@ test("flags win over IPSOLIS_URL / IPSOLIS_TOKEN; a trailing slash is dropped", 
 
 test("every problem is named at once, and never the token's value", () => {
   const cases: [flags: { server?: string; token?: string }, env: Record<string, string>, want: RegExp[]][] = [
-    [
-      {},
-      {},
-      [/no API URL: pass --server or set IPSOLIS_URL/, /no API token: pass --token or set IPSOLIS_TOKEN/],
-    ],
-    [{}, { IPSOLIS_URL: "https://x.example" }, [/^no API token/]],
+    [{}, {}, [/^no API URL: pass --server or set IPSOLIS_URL/]],
     [{}, { IPSOLIS_TOKEN: TOKEN, IPSOLIS_URL: "ftp://x.example" }, [/the API URL must be an http\(s\) URL/]],
     [{}, { IPSOLIS_TOKEN: TOKEN, IPSOLIS_URL: "not a url" }, [/the API URL must be an http\(s\) URL/]],
     [
@@ -77,4 +72,20 @@ test("plain http only to this machine or with --insecure; no credentials in the 
     assert.doesNotMatch(creds.message, /s3cret/);
   }
   assert.equal(loadConnection({ server: "https://ann@ipsolis.example.com", insecure: true }, env).ok, false);
+});
+
+test("without a token, or with --kubeconfig / --context, the kubeconfig identity is asked for", () => {
+  const url = { IPSOLIS_URL: "https://x.example" };
+  const kube = { ok: true, server: "https://x.example", fromKubeconfig: true };
+  assert.deepEqual(loadConnection({}, url), kube);
+  assert.deepEqual(loadConnection({}, { ...url, IPSOLIS_TOKEN: "" }), kube);
+  // An explicit kubeconfig flag beats the variable; --token beats both.
+  assert.deepEqual(loadConnection({ context: "prod" }, { ...url, IPSOLIS_TOKEN: TOKEN }), kube);
+  assert.deepEqual(loadConnection({ kubeconfig: "/k" }, { ...url, IPSOLIS_TOKEN: TOKEN }), kube);
+  assert.deepEqual(loadConnection({ token: TOKEN, context: "prod" }, url), {
+    ok: true,
+    connection: { server: "https://x.example", token: TOKEN },
+  });
+  // The URL is still checked first: no token travels over plain http to another host.
+  assert.equal(loadConnection({}, { IPSOLIS_URL: "http://x.example" }).ok, false);
 });

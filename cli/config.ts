@@ -1,4 +1,5 @@
-// Where the plugin connects and as whom: flags first, then IPSOLIS_URL / IPSOLIS_TOKEN. Parsed
+// Where the plugin connects and as whom: flags first, then IPSOLIS_URL / IPSOLIS_TOKEN; without
+// a token (or with --kubeconfig / --context) the kubeconfig's identity (`kubeconfig.ts`). Parsed
 // once at start (pure over the environment it is given); every problem is named in one message,
 // never the token itself. The token travels in every request, so the URL must be https, or http
 // to this machine (loopback), or http with --insecure; credentials in the URL are refused.
@@ -6,6 +7,11 @@ import { z } from "zod";
 import type { ConnectionFlags } from "./args.ts";
 
 export type Connection = Readonly<{ server: string; token: string }>;
+/** The connection once the token is known, or the server and "ask the kubeconfig". */
+export type LoadedConnection =
+  | { ok: true; connection: Connection }
+  | { ok: true; server: string; fromKubeconfig: true }
+  | { ok: false; message: string };
 
 const Server = z
   .url({ protocol: /^https?$/, error: "must be an http(s) URL, e.g. https://ipsolis.example.com" })
@@ -32,16 +38,14 @@ const Token = z
 export function loadConnection(
   flags: ConnectionFlags,
   env: Readonly<Record<string, string | undefined>>,
-): { ok: true; connection: Connection } | { ok: false; message: string } {
+): LoadedConnection {
   const server = flags.server ?? env.IPSOLIS_URL;
-  const token = flags.token ?? env.IPSOLIS_TOKEN;
+  // --token, then an explicit --kubeconfig/--context, then IPSOLIS_TOKEN, then the kubeconfig.
+  const kubeFlag = flags.kubeconfig !== undefined || flags.context !== undefined;
+  const token = flags.token ?? (kubeFlag ? undefined : env.IPSOLIS_TOKEN);
   const problems: string[] = [];
   if (server === undefined || server === "")
     problems.push("no API URL: pass --server or set IPSOLIS_URL (e.g. https://ipsolis.example.com)");
-  if (token === undefined || token === "")
-    problems.push(
-      "no API token: pass --token or set IPSOLIS_TOKEN (an admin mints one with POST /admin/tokens)",
-    );
   const s = server ? Server.safeParse(server) : undefined;
   if (s && !s.success) problems.push(`the API URL ${s.error.issues[0]?.message ?? "is invalid"}`);
   if (s?.success && !flags.insecure) {
@@ -57,6 +61,8 @@ export function loadConnection(
     problems.push(
       `the API token (${flags.token !== undefined ? "--token" : "IPSOLIS_TOKEN"}) ${t.error.issues[0]?.message ?? "is invalid"}`,
     );
-  if (problems.length > 0 || !s?.success || !t?.success) return { ok: false, message: problems.join("\n") };
+  if (problems.length > 0 || !s?.success) return { ok: false, message: problems.join("\n") };
+  if (token === undefined || token === "") return { ok: true, server: s.data, fromKubeconfig: true };
+  if (!t?.success) return { ok: false, message: problems.join("\n") };
   return { ok: true, connection: Object.freeze({ server: s.data, token: t.data }) };
 }

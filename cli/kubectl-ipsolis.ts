@@ -1,6 +1,7 @@
 // `kubectl ipsolis …`: the kubectl plugin for ipsolis (issue #21). It talks to the ipsolis API
-// over HTTP with an API token, never to the cluster: approvals must go through the API (the
-// ValidatingAdmissionPolicy refuses a kubectl write of spec.approvals), and the API applies
+// over HTTP with an API token or the kubeconfig's identity (kubeconfig.ts), never to the
+// cluster: approvals must go through the API (the ValidatingAdmissionPolicy refuses a kubectl
+// write of spec.approvals), and the API applies
 // separation of duties, ACL scope and the audit. `bin/kubectl-ipsolis` runs this file.
 //
 // Exit codes: 0 done; 1 the API refused or the operation failed (its message on stderr);
@@ -11,7 +12,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { parseCli, type Command } from "./args.ts";
 import { ApiError, createClient, UnreachableError, type Client } from "./client.ts";
-import { loadConnection } from "./config.ts";
+import { loadConnection, type Connection } from "./config.ts";
+import { kubeconfigToken } from "./kubeconfig.ts";
 import {
   formatJobHeader,
   formatLeaverPlan,
@@ -88,7 +90,17 @@ export async function main(
     );
     return 2;
   }
-  const client = createClient(conn.connection, { timeoutMs: parsed.requestTimeoutMs });
+  let connection: Connection;
+  if ("connection" in conn) connection = conn.connection;
+  else {
+    const kube = await kubeconfigToken(parsed.connection, env);
+    if (!kube.ok) {
+      io.stderr(`error: ${kube.message}\nSee 'kubectl ipsolis ${parsed.name} --help' for usage.\n`);
+      return 2;
+    }
+    connection = { server: conn.server, token: kube.token };
+  }
+  const client = createClient(connection, { timeoutMs: parsed.requestTimeoutMs });
   try {
     return await run(parsed.command, client, io, now);
   } catch (err) {

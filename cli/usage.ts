@@ -17,6 +17,9 @@ const CONNECTION = `Connection flags (every command):
       --server='': the ipsolis API's URL (default $IPSOLIS_URL); https, or http only to localhost,
           127.0.0.0/8 or ::1; never with user:password@
       --token='': an API token, "ips_…" (default $IPSOLIS_TOKEN; prefer the variable: flags show in ps)
+      --kubeconfig='': sign in as this kubeconfig's current user instead of an API token (default
+          without a token: $KUBECONFIG or ~/.kube/config)
+      --context='': the kubeconfig context whose user signs in
       --insecure=false: allow a plain http:// URL to another host (the token then travels unencrypted)
       --request-timeout='30s': how long to wait for one API request before giving up: a duration with
           its unit (30s, 2m, 1h) or 0 for no limit (verify-audit: default 10m)
@@ -26,7 +29,7 @@ export const TOP_USAGE = `kubectl ipsolis: orders, approvals, step logs, leavers
 
 Commands:
   get orders      List orders: phase and whom a pending one waits for
-  approve ORDER   Approve a pending order (as the token's account)
+  approve ORDER   Approve a pending order (as the token's or kubeconfig identity's account)
   decline ORDER   Decline a pending order, with a comment
   logs ORDER      Print an order's step output (-f follows it until the order finishes)
   cancel ORDER    Cancel an order that has not started

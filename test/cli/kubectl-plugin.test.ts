@@ -11,8 +11,9 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { applyCrds } from "../support/crds.ts";
 import { testEnv } from "../support/env.ts";
-import { eventually } from "../support/kube.ts";
-import { addAdmin, newApi, setOrderPhase, signInAs, type Api, type Browser } from "../api/support.ts";
+import * as k8s from "@kubernetes/client-node";
+import { eventually, testKubeConfig } from "../support/kube.ts";
+import { addAdmin, bearer, newApi, setOrderPhase, signInAs, type Api, type Browser } from "../api/support.ts";
 import { assetTypeSpec } from "../api/fixtures.ts";
 import { createApiToken } from "../../record/identity/tokens.ts";
 import { storeLines, type RunnerLine } from "../../record/step-output.ts";
@@ -342,11 +343,90 @@ test("leaver plan (dry run) and verify-audit through the API", async (t) => {
   );
 });
 
+/** A kubeconfig file for a new ServiceAccount of the API's namespace (a TokenRequest token). */
+async function serviceAccountKubeconfig(
+  t: TestContext,
+  w: World,
+  sa: string,
+): Promise<{ file: string; user: string }> {
+  const admin = testKubeConfig();
+  const core = admin.makeApiClient(k8s.CoreV1Api);
+  await core.createNamespacedServiceAccount({ namespace: w.api.namespace, body: { metadata: { name: sa } } });
+  const tr = await core.createNamespacedServiceAccountToken({
+    name: sa,
+    namespace: w.api.namespace,
+    body: { spec: { audiences: [], expirationSeconds: 3600 } },
+  });
+  const cluster = admin.getCurrentCluster()!;
+  const kc = new k8s.KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: "test", server: cluster.server, caData: cluster.caData, caFile: cluster.caFile }],
+    users: [{ name: sa, token: tr.status!.token! }],
+    contexts: [{ name: `${sa}@test`, cluster: "test", user: sa }],
+    currentContext: `${sa}@test`,
+  });
+  const dir = await mkdtemp(join(tmpdir(), "ipsolis-kube-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, "config");
+  await writeFile(file, kc.exportConfig(), { mode: 0o600 });
+  return { file, user: `system:serviceaccount:${w.api.namespace}:${sa}` };
+}
+
+test("without an API token the plugin signs in as the kubeconfig's identity, mapped to an admin account", async (t) => {
+  const w = await world(t);
+  const order = await newOrder(w);
+  const ops = await serviceAccountKubeconfig(t, w, "bert-kubectl");
+  const env = userEnv(w, undefined, { KUBECONFIG: ops.file });
+
+  // Not mapped yet: the API names the Kubernetes user and how to map it.
+  const unmapped = await runFile(PLUGIN, ["get", "orders"], env);
+  assert.equal(unmapped.code, 1);
+  assert.match(
+    unmapped.stderr,
+    new RegExp(
+      `^Error from server \\(KubeIdentityUnmapped\\): Kubernetes user "${ops.user}" acts as no ipsolis admin account`,
+    ),
+  );
+
+  const bert = await w.api.db.query<{ id: string }>(
+    "SELECT id::text AS id FROM users WHERE username = 'bert'",
+  );
+  const mapped = await w.api.app.inject({
+    method: "PUT",
+    url: `/admin/users/${bert.rows[0]!.id}/kube-identities`,
+    headers: bearer(w.tokens.root),
+    payload: { usernames: [ops.user] },
+  });
+  assert.equal(mapped.statusCode, 200, mapped.body);
+
+  const listed = await runFile(PLUGIN, ["get", "orders"], env);
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.match(listed.stdout, new RegExp(`^${order}\\s+vpn\\s+emp@example\\.com\\s+PendingApproval`, "m"));
+  // Acting as bert: the approval is his, recorded as admin:bert.
+  const approved = await runFile(PLUGIN, ["approve", order, "--kubeconfig", ops.file], userEnv(w, undefined));
+  assert.equal(approved.code, 0, approved.stderr);
+  const row = await w.api.db.query<{ actor: string }>(
+    "SELECT actor FROM audit_events WHERE action = 'order_approved' ORDER BY id DESC LIMIT 1",
+  );
+  assert.equal(row.rows[0]?.actor, "admin:bert");
+
+  // --context names a context the file does not have: a usage error, exit 2.
+  const badContext = await runFile(PLUGIN, ["get", "orders", "--context", "nope"], env);
+  assert.equal(badContext.code, 2);
+  assert.match(badContext.stderr, /^error: no context "nope" in the kubeconfig/);
+  // The token never shows.
+  for (const r of [unmapped, listed, approved, badContext]) assert.doesNotMatch(r.stderr + r.stdout, /eyJ/);
+});
+
 test("usage and connection errors exit 2 with a clear message; --help exits 0", async (t) => {
   const w = await world(t);
-  const noToken = await cli(w, ["get", "orders"], null);
+  // No token and no kubeconfig anywhere (an empty home).
+  const emptyHome = await mkdtemp(join(tmpdir(), "ipsolis-home-"));
+  t.after(() => rm(emptyHome, { recursive: true, force: true }));
+  const noToken = await runFile(PLUGIN, ["get", "orders"], userEnv(w, undefined, { HOME: emptyHome }));
   assert.equal(noToken.code, 2);
   assert.match(noToken.stderr, /^error: no API token: pass --token or set IPSOLIS_TOKEN/);
+  assert.match(noToken.stderr, /none found: no --kubeconfig, \$KUBECONFIG or ~\/\.kube\/config/);
   assert.equal(noToken.stdout, "");
 
   const unknown = await cli(w, ["frobnicate"]);
