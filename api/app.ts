@@ -43,6 +43,7 @@ import { hrRoutes } from "./routes/hr/index.ts";
 import { servicenowRoutes } from "./routes/servicenow/index.ts";
 import { portalRoutes } from "./routes/portal/index.ts";
 import { oidcRoutes } from "./routes/oidc/index.ts";
+import { integrationRoutes } from "./routes/integrations/index.ts";
 import type { OidcClient } from "./oidc/client.ts";
 import { makeApiMetrics, scimResourceOf, type ApiMetrics } from "./metrics.ts";
 import { OPENAPI_BASE, openapiTransform } from "./openapi/document.ts";
@@ -242,6 +243,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(orderRoutes);
   await app.register(catalogRoutes);
   await app.register(approvalRoutes);
+  await app.register(integrationRoutes);
   await app.register(auditRoutes);
   await app.register(costRoutes);
   await app.register(ingestRoutes);

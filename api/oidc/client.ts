@@ -70,6 +70,10 @@ export type OidcClient = {
   beginLogin(returnTo: string): Promise<{ url: string; pending: PendingLogin }>;
   /** Exchanges the code, verifies the id token, and returns its claims. */
   completeLogin(code: string, pending: PendingLogin): Promise<IdClaims>;
+  /** Integration health: fetches discovery and the signing keys afresh (throws when they fail). */
+  probe(): Promise<void>;
+  /** The provider's origin, for display (no secret in it). */
+  readonly authority: string;
 };
 
 export function createOidcClient(s: OidcSettings): OidcClient {
@@ -110,6 +114,10 @@ export function createOidcClient(s: OidcSettings): OidcClient {
   }
 
   return {
+    authority: authorityUrl.origin,
+    async probe() {
+      await verifier(true);
+    },
     async beginLogin(returnTo) {
       const pkce = await crypto.generatePkceCodes();
       const state = randomBytes(24).toString("base64url");

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { operationMeta, securityOf, tagOf, TAGS } from "./document.ts";
 
-const anyPrincipal = [{ apiToken: [] }, { sessionCookie: [] }, { adminKey: [] }];
+const anyPrincipal = [{ apiToken: [] }, { kubernetesToken: [] }, { sessionCookie: [] }, { adminKey: [] }];
 
 const security: { name: string; config: { permission?: string; hmac?: string }; want: unknown }[] = [
   { name: "public → no credentials", config: { permission: "public" }, want: [] },
@@ -16,7 +16,7 @@ const security: { name: string; config: { permission?: string; hmac?: string }; 
   {
     name: "scim → the SCIM token, session or legacy key",
     config: { permission: "scim" },
-    want: [{ scimToken: [] }, { sessionCookie: [] }, { adminKey: [] }],
+    want: [{ scimToken: [] }, { kubernetesToken: [] }, { sessionCookie: [] }, { adminKey: [] }],
   },
   {
     name: "a signed webhook → a signature, or a principal",

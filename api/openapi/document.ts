@@ -159,6 +159,12 @@ export const TAGS: readonly Tag[] = [
     prefixes: ["/runbooks"],
   },
   {
+    name: "Integrations",
+    description:
+      "Health of the outside systems the product reaches: directories over Kerberos, runbook targets, the mail server and the sign-in provider.",
+    prefixes: ["/integrations"],
+  },
+  {
     name: "Audit",
     description:
       "The hash-chained audit log for auditors: search, CSV export, orders' step output, and verification of the chain and its anchors.",

@@ -26,6 +26,8 @@ export const SUMMARIES: Readonly<Record<string, string>> = {
   "POST /admin/users/:id/unlock": "Unlock an account locked after failed sign-ins",
   "GET /admin/users/:id/grants": "An admin account's asset type grants (its catalogue scope)",
   "PUT /admin/users/:id/grants": "Replace an admin account's asset type grants",
+  "GET /integrations":
+    "Integration health: each system the runbooks, mail and sign-in reach, with its newest success, failure and probe",
   "GET /admin/users/:id/kube-identities": "The Kubernetes usernames that act as an admin account",
   "PUT /admin/users/:id/kube-identities":
     "Replace the Kubernetes usernames that act as an admin account (kubectl ipsolis sign-in)",
