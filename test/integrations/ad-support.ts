@@ -3,6 +3,7 @@
 import type { TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
+import { connect, createServer, type AddressInfo, type Socket } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseAllDocuments } from "yaml";
@@ -106,3 +107,75 @@ export const adOrder = (
     metadata: { name },
     spec: { assetType, requester, attributes: { justification: "on call" }, ...more },
   }) as Order;
+
+/**
+ * A TCP proxy in front of the DC's KDC that the test can take down, whole or in part. With
+ * "asOnly" it forwards AS requests (kinit gets its ticket) and cuts TGS requests (the service
+ * ticket for ldap/<dc> a step asks for): the KDC goes away between the runner's kinit and the
+ * step, without stopping LDAP. Kerberos over TCP frames each message with a 4-byte length
+ * (RFC 4120 §7.2.2); the message's first byte is its APPLICATION tag, 0x6a AS-REQ, 0x6c TGS-REQ.
+ */
+export type KdcProxy = {
+  readonly port: number;
+  mode: "up" | "asOnly" | "down";
+  /** Connections cut since start. */
+  readonly cut: number;
+  stop(): Promise<void>;
+};
+
+const AS_REQ = 0x6a;
+
+export async function startKdcProxy(target: { host: string; port: number }): Promise<KdcProxy> {
+  const sockets = new Set<Socket>();
+  let cut = 0;
+  const proxy = {
+    port: 0,
+    mode: "up" as KdcProxy["mode"],
+    get cut() {
+      return cut;
+    },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+  const server = createServer((client) => {
+    sockets.add(client);
+    client.on("close", () => sockets.delete(client));
+    client.on("error", () => client.destroy());
+    let head = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      head = Buffer.concat([head, chunk]);
+      if (head.length < 5) return;
+      client.off("data", onData);
+      client.pause();
+      const allowed = proxy.mode === "up" || (proxy.mode === "asOnly" && head[4] === AS_REQ);
+      if (!allowed) {
+        cut++;
+        client.resetAndDestroy();
+        return;
+      }
+      const kdc = connect(target.port, target.host, () => {
+        kdc.write(head);
+        client.pipe(kdc);
+        kdc.pipe(client);
+        client.resume();
+      });
+      sockets.add(kdc);
+      kdc.on("close", () => sockets.delete(kdc));
+      kdc.on("error", () => client.destroy());
+    };
+    client.on("data", onData);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  proxy.port = (server.address() as AddressInfo).port;
+  return proxy;
+}
+
+/** The domain's krb5.conf with its KDC replaced by `kdc` (host:port). */
+export function withKdc(domain: AdDomain, kdc: string): Pick<AdDomain, "service" | "krb5Conf"> {
+  const krb5Conf = domain.krb5Conf.replace(/^(\s*kdc = ).*$/m, `$1${kdc}`);
+  assert.notEqual(krb5Conf, domain.krb5Conf, "krb5.conf names a kdc");
+  return { service: domain.service, krb5Conf };
+}
