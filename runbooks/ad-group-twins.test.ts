@@ -12,6 +12,8 @@ import { fileURLToPath } from "node:url";
 import { parseAllDocuments } from "yaml";
 import type { AssetType, Runbook } from "../crds/generated/index.ts";
 
+type RunbookStep = Runbook["spec"]["steps"][number];
+
 const here = dirname(fileURLToPath(import.meta.url));
 
 async function docsOf(file: string): Promise<{ types: AssetType[]; runbooks: Map<string, Runbook> }> {
@@ -78,13 +80,14 @@ for (const action of ["provision", "deprovision"] as const) {
     assert.ok(p && b, `both flavours have a ${action} runbook`);
     assert.deepEqual(contractOf(p), contractOf(b));
     for (const [i, ps] of p.spec.steps.entries()) {
-      const bs = b.spec.steps[i];
+      const bs: RunbookStep | undefined = b.spec.steps[i];
+      assert.ok(bs, `bash step ${i} exists`);
       assert.equal(ps.shell, "pwsh", `${ps.name} is the PowerShell flavour`);
-      assert.equal(bs?.shell, "bash", `${bs?.name} is the bash flavour`);
-      assert.doesNotMatch(ps.script, /Import-Module\s+ActiveDirectory/, "RSAT does not exist on Linux");
+      assert.equal(bs.shell, "bash", `${bs.name} is the bash flavour`);
+      assert.doesNotMatch(ps.script ?? "", /Import-Module\s+ActiveDirectory/, "RSAT does not exist on Linux");
       assert.deepEqual(
-        messagesOf(ps.script, "pwsh"),
-        messagesOf(bs.script, "bash"),
+        messagesOf(ps.script ?? "", "pwsh"),
+        messagesOf(bs.script ?? "", "bash"),
         `step ${ps.name}: the same output lines`,
       );
     }
