@@ -32,8 +32,10 @@ COPY record/ ./record/
 COPY operator/ ./operator/
 COPY api/ ./api/
 COPY portal/ ./portal/
-# Non-root (the chart also sets runAsNonRoot, a read-only root filesystem and an emptyDir /tmp).
-USER 65532:65532
+# Non-root, the same uid/gid as the chart's runAsUser/runAsGroup (charts/ipsolis/templates/
+# _helpers.tpl; test/install/images.test.ts checks they agree). The chart also sets runAsNonRoot,
+# a read-only root filesystem and an emptyDir /tmp.
+USER 10001:10001
 # API/portal, operator metrics and health, API metrics (chart values api.port, operator.metricsPort,
 # api.metricsPort).
 EXPOSE 8080 8081 8082

@@ -11,7 +11,7 @@ export const RunbookResource = {
   apiVersion: "ipsolis.io/v1alpha1",
 } as const;
 
-/** Kerberos identity: the runner runs kinit with the keytab from this Secret before the first step, so steps (e.g. the ActiveDirectory module) authenticate as the principal. */
+/** Kerberos identity: the runner runs kinit with the keytab from this Secret before the first step, so steps (e.g. PSOpenAD in PowerShell, or ldapmodify -Y GSSAPI in bash) authenticate to Active Directory as the principal. */
 export type RunbookSpecKerberos = {
   /**
    * Secret (same namespace) holding the keytab and krb5.conf; mounted read-only.
@@ -162,7 +162,7 @@ export type RunbookSpec = {
    * Pattern: `^[^\s]+$`.
    */
   image: string;
-  /** Kerberos identity: the runner runs kinit with the keytab from this Secret before the first step, so steps (e.g. the ActiveDirectory module) authenticate as the principal. */
+  /** Kerberos identity: the runner runs kinit with the keytab from this Secret before the first step, so steps (e.g. PSOpenAD in PowerShell, or ldapmodify -Y GSSAPI in bash) authenticate to Active Directory as the principal. */
   kerberos?: RunbookSpecKerberos;
   /** Steps, run in order; a failed critical step fails the run and skips the rest. */
   steps: RunbookSpecStep[];

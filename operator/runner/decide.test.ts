@@ -5,6 +5,7 @@ import {
   continuesAfter,
   runOutcome,
   terminationSummary,
+  MAX_ERROR_CHARS,
   type AttemptResult,
 } from "./decide.ts";
 import { createLineSplitter, MAX_LINE_CHARS } from "./events.ts";
@@ -43,6 +44,32 @@ for (const c of attemptCases) {
   test(`afterAttempt: ${c.name}`, () => {
     const d = afterAttempt(c.step, c.attempt, c.r);
     assert.equal(d.kind === "retry" ? `retry:${d.delayMs}` : `done:${d.state}`, c.want);
+  });
+}
+
+const messageCases: { name: string; r: AttemptResult; want: string }[] = [
+  { name: "no stderr: the exit code", r: fail, want: "exited with code 3" },
+  {
+    name: "the last stderr line is quoted",
+    r: { ...fail, lastError: "kinit: Cannot contact any KDC for realm 'X' " },
+    want: "exited with code 3: kinit: Cannot contact any KDC for realm 'X'",
+  },
+  { name: "a blank stderr line is not", r: { ...fail, lastError: "  " }, want: "exited with code 3" },
+  {
+    name: "a long stderr line is cut",
+    r: { ...fail, lastError: "e".repeat(MAX_ERROR_CHARS + 10) },
+    want: `exited with code 3: ${"e".repeat(MAX_ERROR_CHARS)}…`,
+  },
+  {
+    name: "a timeout says so, whatever stderr said",
+    r: { ...timeout, lastError: "late" },
+    want: "timed out after 300s; process tree killed",
+  },
+];
+for (const c of messageCases) {
+  test(`afterAttempt message: ${c.name}`, () => {
+    const d = afterAttempt(step(), 1, c.r);
+    assert.equal(d.kind === "done" ? d.message : undefined, c.want);
   });
 }
 

@@ -11,7 +11,15 @@ export type AttemptResult = {
   timedOut: boolean;
   /** The process could not be started (e.g. pwsh missing). */
   spawnError?: string;
+  /**
+   * The last non-blank line the attempt wrote to stderr: what a person reads first when a step
+   * fails ("Cannot contact any KDC for realm ..."), so it goes into the step's message.
+   */
+  lastError?: string;
 };
+
+/** The longest stderr line quoted in a failure message (the status keeps the message short). */
+export const MAX_ERROR_CHARS = 300;
 
 export type AfterAttempt =
   | { kind: "retry"; delayMs: number; message: string }
@@ -24,7 +32,10 @@ export function describeFailure(step: PlanStep, r: AttemptResult): string {
   if (r.spawnError) return `could not start ${step.shell}: ${r.spawnError}`;
   if (r.timedOut) return `timed out after ${step.timeoutSeconds}s; process tree killed`;
   if (r.exitCode === null) return `killed by ${r.signal ?? "a signal"}`;
-  return `exited with code ${r.exitCode}`;
+  const said = r.lastError?.trim();
+  if (!said) return `exited with code ${r.exitCode}`;
+  const quoted = said.length > MAX_ERROR_CHARS ? `${said.slice(0, MAX_ERROR_CHARS)}…` : said;
+  return `exited with code ${r.exitCode}: ${quoted}`;
 }
 
 export function exitCodeOf(r: AttemptResult): number {

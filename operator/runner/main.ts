@@ -201,6 +201,7 @@ for (const [i, step] of plan.steps.entries()) {
   for (let attempt = 1; !summary; attempt++) {
     emit({ kind: "step_start", step: step.name, attempt });
     let result;
+    let lastError: string | undefined;
     try {
       const script = await scriptOf(i);
       const running = runAttempt({
@@ -209,6 +210,7 @@ for (const [i, step] of plan.steps.entries()) {
         env: { ...stepEnv, IPSOLIS_STEP_ATTEMPT: String(attempt) },
         graceMs: cfg.IPSOLIS_KILL_GRACE_SECONDS * 1000,
         onLine: (stream, text) => {
+          if (stream === "stderr" && text.trim() !== "") lastError = text;
           emit({ kind: "line", step: step.name, attempt, stream, text });
           // Back-pressure: stop reading step output while the ingest buffer is full.
           if (ingest && !ingest.hasRoom()) {
@@ -219,7 +221,7 @@ for (const [i, step] of plan.steps.entries()) {
       });
       current = running;
       if (terminating) running.kill();
-      result = await running.result;
+      result = { ...(await running.result), ...(lastError !== undefined ? { lastError } : {}) };
     } catch (err) {
       result = { exitCode: null, timedOut: false, spawnError: (err as Error).message };
     }

@@ -287,35 +287,120 @@ const GRAPH_MODULE_OF: Record<string, string> = {
   "Set-MgUserLicense": "Microsoft.Graph.Users.Actions",
   "Get-MgSubscribedSku": "Microsoft.Graph.Identity.DirectoryManagement",
 };
-// Modules a shipped runbook imports that no Linux image can hold (Windows-only RSAT), with why.
-const NOT_ON_LINUX: Record<string, string> = {
-  ActiveDirectory: "RSAT, Windows-only and not on PSGallery (runner Dockerfile says so)",
-};
+// The cmdlets PSOpenAD 0.7.0 exports (its PSGallery page). A runbook calling anything else
+// named *-OpenAD* would fail at run time on the runner image.
+const PSOPENAD_CMDLETS = new Set([
+  "Add-OpenADGroupMember",
+  "Get-OpenADAuthSupport",
+  "Get-OpenADComputer",
+  "Get-OpenADGroup",
+  "Get-OpenADGroupMember",
+  "Get-OpenADObject",
+  "Get-OpenADPrincipalGroupMembership",
+  "Get-OpenADRootDSE",
+  "Get-OpenADServiceAccount",
+  "Get-OpenADSession",
+  "Get-OpenADUser",
+  "Get-OpenADWhoami",
+  "New-OpenADObject",
+  "New-OpenADSession",
+  "New-OpenADSessionOption",
+  "Move-OpenADObject",
+  "Remove-OpenADGroupMember",
+  "Remove-OpenADObject",
+  "Remove-OpenADSession",
+  "Rename-OpenADObject",
+  "Set-OpenADObject",
+]);
+
+type PsInstall = { run: string; command: string; versions: Map<string, string>; modules: string[] };
+
+/** The runner image's PowerShell module install: its RUN, the pwsh script, pins and modules. */
+async function psInstall(): Promise<PsInstall> {
+  const dockerfile = await readFile(join(root, "operator/runner/Dockerfile"), "utf8");
+  const run = parseDockerfile(dockerfile)
+    .at(-1)
+    ?.run.find((r) => r.includes("Install-PSResource"));
+  assert.ok(run, "the runner image installs PowerShell modules");
+  const command = /^pwsh\b.*?-Command "(.*)"$/.exec(run)?.[1];
+  assert.ok(command, 'the modules are installed by one pwsh -Command "..."');
+  const versions = new Map<string, string>();
+  const modules: string[] = [];
+  for (const m of command.matchAll(/Install-PSResource\b[^;]*?-Version \$\{(\w+)\}[^;]*?-Name\s+([^;]+);/g)) {
+    const arg = m[1] ?? "";
+    const pin = new RegExp(`^ARG ${arg}=(\\d+\\.\\d+\\.\\d+)$`, "m").exec(dockerfile)?.[1];
+    assert.ok(pin, `${arg} is an ARG pinned to an exact version`);
+    for (const name of (m[2] ?? "").split(",").map((n) => n.trim())) {
+      versions.set(name, pin);
+      modules.push(name);
+    }
+  }
+  assert.equal(
+    (command.match(/Install-PSResource/g) ?? []).length,
+    (command.match(/Install-PSResource\b[^;]*?-Version \$\{\w+\}/g) ?? []).length,
+    "every Install-PSResource is pinned with -Version ${ARG}",
+  );
+  return { run, command, versions, modules };
+}
+
+test("the runner image's module install fails the build on any error and checks every module", async () => {
+  const { command, modules } = await psInstall();
+  // Inside sh's double quotes a bare $x is expanded by sh (to nothing): PowerShell's own variables
+  // must reach pwsh as \$x; only the ARGs are ${...} for sh.
+  assert.doesNotMatch(command, /(?<!\\)\$(?!\{)/, "every PowerShell $ is escaped as \\$ for sh");
+  assert.match(
+    command,
+    /^\s*\\\$ErrorActionPreference = 'Stop';/,
+    "$ErrorActionPreference = 'Stop' comes first, so a failed install fails the build",
+  );
+  const loop =
+    /foreach \(\\\$(\w+) in ([^)]*)\) \{\s*if \(-not \(Get-Module -ListAvailable -Name \\\$(\w+)\)\) \{[^}]*exit 1 \}/.exec(
+      command,
+    );
+  assert.ok(loop, "a loop runs Get-Module -ListAvailable for each module and exits 1 when one is missing");
+  assert.equal(loop[1], loop[3], "the loop checks its own variable");
+  const checked = [...(loop[2] ?? "").matchAll(/'([^']+)'/g)].map((m) => m[1]).sort();
+  assert.deepEqual(checked, [...modules].sort(), "every installed module is checked, and only those");
+});
 
 test("the runner image installs, pinned, every PowerShell module the shipped runbooks use", async () => {
-  const dockerfile = await readFile(join(root, "operator/runner/Dockerfile"), "utf8");
-  const stages = parseDockerfile(dockerfile);
-  const install = stages.at(-1)?.run.find((r) => r.includes("Install-PSResource"));
-  assert.ok(install, "the runner image installs PowerShell modules");
-  assert.match(install, /-Version \$\{GRAPH_VERSION\}/, "modules are pinned");
-  assert.match(dockerfile, /^ARG GRAPH_VERSION=\d+\.\d+\.\d+$/m);
+  const { versions } = await psInstall();
   const runbooks = (await readdir(join(root, "runbooks"))).filter((f) => f.endsWith(".yaml"));
-  const used = new Set<string>();
+  const graph = new Set<string>();
+  const openAd = new Set<string>();
   const imported = new Set<string>();
   for (const f of runbooks) {
     const text = await readFile(join(root, "runbooks", f), "utf8");
-    for (const m of text.matchAll(/\b[A-Z][a-z]+-Mg[A-Za-z]+\b/g)) used.add(m[0]);
+    for (const m of text.matchAll(/\b[A-Z][a-z]+-Mg[A-Za-z]+\b/g)) graph.add(m[0]);
+    for (const m of text.matchAll(/\b[A-Z][a-z]+-OpenAD[A-Za-z]+\b/g)) openAd.add(m[0]);
     for (const m of text.matchAll(/Import-Module\s+([A-Za-z.]+)/g)) imported.add(m[1] ?? "");
+    // Microsoft's ActiveDirectory module (RSAT) is Windows-only: its cmdlets cannot run here.
+    assert.doesNotMatch(text, /\b(?:Get|Set|New|Remove|Add|Move)-AD[A-Z]\w*/, `${f} uses no RSAT cmdlet`);
   }
-  assert.ok(used.size > 0, "the shipped runbooks use Graph cmdlets");
-  for (const c of used) {
+  assert.ok(graph.size > 0, "the shipped runbooks use Graph cmdlets");
+  assert.ok(openAd.size > 0, "the shipped runbooks use PSOpenAD cmdlets");
+  for (const c of graph) {
     const mod = GRAPH_MODULE_OF[c];
     assert.ok(mod, `${c} is used by a shipped runbook: name its module in GRAPH_MODULE_OF`);
-    assert.ok(install.includes(mod), `${mod} (for ${c}) is installed in the runner image`);
+    assert.ok(versions.has(mod), `${mod} (for ${c}) is installed in the runner image`);
   }
-  for (const m of imported) {
-    assert.ok(install.includes(m) || m in NOT_ON_LINUX, `Import-Module ${m}: installed in the runner image`);
-    if (m in NOT_ON_LINUX)
-      assert.ok(dockerfile.includes(m), `the runner Dockerfile explains why ${m} is missing`);
+  for (const c of openAd) assert.ok(PSOPENAD_CMDLETS.has(c), `${c} is a PSOpenAD 0.7.0 cmdlet`);
+  assert.equal(
+    versions.get("PSOpenAD"),
+    "0.7.0",
+    "PSOpenAD is installed at the version whose cmdlets are listed",
+  );
+  for (const m of imported) assert.ok(versions.has(m), `Import-Module ${m}: installed in the runner image`);
+});
+
+test("both images run as the uid and gid the chart's pods run as", async () => {
+  const helpers = await readFile(join(root, "charts/ipsolis/templates/_helpers.tpl"), "utf8");
+  const block = /define "ipsolis.podSecurityContext"[\s\S]*?end -/.exec(helpers)?.[0] ?? "";
+  const uid = /runAsUser: (\d+)/.exec(block)?.[1];
+  const gid = /runAsGroup: (\d+)/.exec(block)?.[1];
+  assert.ok(uid && gid, "the chart's pod security context sets runAsUser and runAsGroup");
+  for (const { dockerfile } of images) {
+    const final = parseDockerfile(await readFile(join(root, dockerfile), "utf8")).at(-1) as Stage;
+    assert.equal(final.user, `${uid}:${gid}`, `${dockerfile}: USER matches the chart's runAsUser:runAsGroup`);
   }
 });

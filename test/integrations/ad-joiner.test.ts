@@ -6,31 +6,14 @@
 // A stale keytab fails the Order with the KDC's "Preauthentication failed" and changes nothing.
 import { test, before, after, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { parseAllDocuments } from "yaml";
-import type { AssetType, Order, Runbook } from "../../crds/generated/index.ts";
+import type { Order } from "../../crds/generated/index.ts";
 import { applyCrds } from "../support/crds.ts";
-import {
-  SAMBA_DEBS,
-  createKerberosSecret,
-  hasSamba,
-  startAdDomain,
-  type AdDomain,
-} from "../support/samba.ts";
+import { createKerberosSecret, hasSamba, startAdDomain, type AdDomain } from "../support/samba.ts";
 import { runLocalNodeIn } from "../localnode/testing.ts";
 import { condition, create, INGEST_SECRET, phaseIs, runOperator, waitOrder } from "../operator/support.ts";
 import { addToken, bearer, newApi } from "../api/support.ts";
+import { KERBEROS_SECRET, RUN_MS, adOrder, catalogue, domainOrSkip, settled } from "./ad-support.ts";
 
-const RUN_MS = 180_000;
-const SAMPLE = join(
-  dirname(fileURLToPath(import.meta.url)),
-  "..",
-  "..",
-  "runbooks",
-  "ad-group-ldap-bash.yaml",
-);
 const ANN = { id: "ann@example.com", email: "ann@example.com" };
 const BOB = { id: "bob@example.com", email: "bob@example.com" };
 
@@ -50,77 +33,26 @@ before(async () => {
 });
 after(() => ad?.stop());
 
-function domainOrSkip(t: TestContext): AdDomain | undefined {
-  if (!ad) t.skip(`Samba AD DC not installed (apt-get install -y --no-install-recommends ${SAMBA_DEBS})`);
-  return ad;
-}
-
-/** The sample's AssetType and Runbooks, pointed at this domain (the sample names corp.example.com). */
-async function catalogue(domain: AdDomain): Promise<(AssetType | Runbook)[]> {
-  const docs = parseAllDocuments(await readFile(SAMPLE, "utf8")).map((d) => d.toJS() as AssetType | Runbook);
-  return docs.map((doc) => {
-    if (doc.kind === "AssetType") {
-      // Approvals are tested elsewhere; this test is about the directory.
-      return { ...doc, spec: { ...doc.spec, approval: { policy: "None" } } };
-    }
-    const value: Record<string, string> = { DC: domain.address, BASE_DN: domain.baseDn, GROUP: "VPN-Users" };
-    return {
-      ...doc,
-      spec: {
-        ...doc.spec,
-        kerberos: { secretName: "svc-ipsolis-keytab", principal: domain.service.principal },
-        steps: doc.spec.steps.map((s) => ({
-          ...s,
-          parameters: (s.parameters ?? []).map((p) => ({ ...p, value: value[p.name] ?? p.value })),
-        })),
-      },
-    };
-  });
-}
-
 async function setup(t: TestContext, domain: AdDomain, keytab?: Buffer) {
   const api = await newApi(t, { config: { IPSOLIS_INGEST_SECRET: INGEST_SECRET }, people: false });
   const ns = api.namespace;
   const base = await api.app.listen({ host: "127.0.0.1", port: 0 });
   await runLocalNodeIn(t, ns, 40);
   await runOperator(t, ns, { IPSOLIS_INGEST_URL: base, IPSOLIS_INGEST_SECRET: INGEST_SECRET });
-  await createKerberosSecret(api.kc, ns, "svc-ipsolis-keytab", domain, keytab);
+  await createKerberosSecret(api.kc, ns, KERBEROS_SECRET, domain, keytab);
   for (const obj of await catalogue(domain))
     await create(ns, obj.kind === "AssetType" ? "assettypes" : "runbooks", obj);
   return { api, ns };
-}
-
-/** Waits for an end phase, so a failure shows at once with its reason instead of a timeout. */
-async function settled(ns: string, name: string, want: "Provisioned" | "Revoked"): Promise<Order> {
-  const o = await waitOrder(
-    ns,
-    name,
-    (x) => [want, "Failed", "Cancelled"].includes(x.status?.phase ?? ""),
-    RUN_MS,
-  );
-  assert.equal(o.status?.phase, want, condition(o, "Ready")?.message);
-  return o;
 }
 
 const vpnOrder = (
   name: string,
   requester: { id: string; email: string },
   more: Partial<Order["spec"]> = {},
-) =>
-  ({
-    apiVersion: "ipsolis.io/v1alpha1",
-    kind: "Order",
-    metadata: { name },
-    spec: {
-      assetType: "vpn-access-ldap-bash",
-      requester,
-      attributes: { justification: "on call" },
-      ...more,
-    },
-  }) as Order;
+) => adOrder(name, "vpn-access-ldap-bash", requester, more);
 
 test("joiner: an AD-group order is Provisioned, LDAP shows the membership, the log names the principal and never the keytab; Deprovision removes it", async (t) => {
-  const domain = domainOrSkip(t);
+  const domain = domainOrSkip(t, ad);
   if (!domain) return;
   t.diagnostic(
     `AD domain ${domain.realm}: provisioned in ${domain.timings.provisionMs} ms, LDAP ready in ${domain.timings.readyMs} ms`,
@@ -198,7 +130,7 @@ test("joiner: an AD-group order is Provisioned, LDAP shows the membership, the l
 
 // Last in this file: it changes the service account's password (the old keytab goes stale).
 test("a stale keytab: the order Fails with the KDC's Preauthentication failed, no step runs, AD unchanged", async (t) => {
-  const domain = domainOrSkip(t);
+  const domain = domainOrSkip(t, ad);
   if (!domain) return;
   const stale = await domain.staleKeytab();
   const { ns } = await setup(t, domain, stale);
