@@ -8,11 +8,8 @@
 // checked with axe-core and photographed at 1280 and 360 px, in English and German.
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { access, mkdir, readFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { pino } from "pino";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { buildApp } from "../../api/app.ts";
 import { createPool, migrate } from "../../record/db.ts";
 import { createEmployee } from "../../record/employees/store.ts";
@@ -34,47 +31,10 @@ import {
 } from "../operator/support.ts";
 import type { Order } from "../../crds/generated/index.ts";
 import { signInAsEmployee } from "../api/support.ts";
+import { chromiumOrSkip, launchChromium, shoot as shootIn } from "../support/browser.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const AXE = join(import.meta.dirname, "../../node_modules/axe-core/axe.min.js");
-const ARTIFACTS = join(process.env.IPSOLIS_ARTIFACTS ?? join(tmpdir(), "ipsolis-artifacts"), "console");
 const LONG = 90_000;
 const PASSWORD = "a long enough password";
-
-type AxeResult = {
-  violations: { id: string; impact: string | null; help: string; nodes: { target: string[] }[] }[];
-};
-
-async function checkAxe(page: Page, name: string, found: string[]) {
-  const src = await readFile(AXE, "utf8");
-  const result = await page.evaluate<AxeResult>(
-    `(async () => { ${src}; return await axe.run(document, { runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] }); })()`,
-  );
-  for (const v of result.violations)
-    if (v.impact === "serious" || v.impact === "critical")
-      found.push(
-        `${name}: ${v.id} (${v.impact}) ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`,
-      );
-}
-
-async function shoot(page: Page, name: string, axeFound: string[]) {
-  await checkAxe(page, name, axeFound);
-  for (const [w, h] of [
-    [1280, 800],
-    [360, 740],
-  ] as const) {
-    await page.setViewportSize({ width: w, height: h });
-    // No horizontal scrolling of the page itself at phone width (wide tables scroll in their box).
-    if (w === 360) {
-      const overflow = await page.evaluate<number>(
-        "document.documentElement.scrollWidth - window.innerWidth",
-      );
-      if (overflow > 2) axeFound.push(`${name}: the page scrolls sideways at 360 px by ${overflow} px`);
-    }
-    await page.screenshot({ path: join(ARTIFACTS, `${name}-${w}.png`), fullPage: true });
-  }
-  await page.setViewportSize({ width: 1280, height: 800 });
-}
 
 /** The text of each cell of each row matched by `rows` (a table's tbody tr). */
 async function cells(page: Page, rows: string): Promise<string[][]> {
@@ -96,17 +56,9 @@ async function signIn(browser: Browser, base: string, username: string, locale =
 }
 
 test("the staff console: catalogue, orders, scoping, audit, cost, tokens and read-only roles in the browser", async (t) => {
-  if (
-    !(await access(CHROMIUM).then(
-      () => true,
-      () => false,
-    ))
-  ) {
-    t.skip(`${CHROMIUM} not installed (apt-get install chromium)`);
-    return;
-  }
-  await mkdir(ARTIFACTS, { recursive: true });
-  t.diagnostic(`screenshots in ${ARTIFACTS}`);
+  const artifacts = await chromiumOrSkip(t, "console");
+  if (!artifacts) return;
+  const shoot = (page: Page, name: string, found: string[]) => shootIn(page, artifacts, name, found);
   await applyCrds();
   // node:test runs after-hooks first-in-first-out: the database is dropped by a hook added after
   // everything that uses it (app, operator, browser), so it goes last.
@@ -202,16 +154,7 @@ test("the staff console: catalogue, orders, scoping, audit, cost, tokens and rea
     new Date(),
   );
 
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--no-first-run",
-      "--disable-background-networking",
-    ],
-  });
+  const browser = await launchChromium();
   t.after(() => browser.close());
   t.after(async () => {
     for (const fn of drop) await fn();
