@@ -993,42 +993,43 @@ export function poolPage(
   },
 ): SafeHtml {
   const t = ctx.t;
+  const tile = (kind: string, cls: string, label: string, value: number) =>
+    html`<li class="tile ${cls}" data-tile="${kind}">
+      <span class="tile-label">${label}</span><span class="tile-value">${value}</span>
+    </li>`;
+  // The tiles and holders sit in one region that portal.js refreshes in place every few seconds
+  // (the same page fetched again, so the same rules); without script the Refresh link reloads it.
   return layout(
     ctx,
     t("pool.title"),
     p.types.length === 0
       ? html`<p class="muted">${t("pool.none")}</p>`
-      : html`${p.types.map(
-          (x) =>
-            html`<section class="card" aria-labelledby="pool-${x.name}">
-              <h2 id="pool-${x.name}">${x.displayName}</h2>
-              <ul class="tiles" data-pool="${x.name}">
-                <li class="tile tile-ok">
-                  <span class="tile-label">${t("pool.free")}</span><span class="tile-value">${x.free}</span>
-                </li>
-                <li class="tile tile-wait">
-                  <span class="tile-label">${t("pool.inUse")}</span><span class="tile-value">${x.inUse}</span>
-                </li>
-                <li class="tile tile-bad">
-                  <span class="tile-label">${t("pool.failed")}</span
-                  ><span class="tile-value">${x.failed}</span>
-                </li>
-                <li class="tile">
-                  <span class="tile-label">${t("pool.maintenance")}</span
-                  ><span class="tile-value">${x.maintenance}</span>
-                </li>
-                <li class="tile">
-                  <span class="tile-label">${t("pool.total")}</span><span class="tile-value">${x.total}</span>
-                </li>
-              </ul>
-              ${table({
-                caption: t("pool.holders"),
-                head: [t("orders.order"), t("ord.requester")],
-                rows: x.holders.map((h) => [link(`/console/orders/${h.order}`, h.order), h.who]),
-                empty: t("common.none"),
-              })}
-            </section>`,
-        )}`,
+      : html`<p class="actions">
+            <a href="/console/pool">${t("pool.refresh")}</a>
+            <span class="muted" id="refresh-live" hidden>${t("pool.live")}</span>
+          </p>
+          <div id="pool-live" data-refresh="5000" data-refresh-ids="pool-live">
+            ${p.types.map(
+              (x) =>
+                html`<section class="card" aria-labelledby="pool-${x.name}">
+                  <h2 id="pool-${x.name}">${x.displayName}</h2>
+                  <ul class="tiles" data-pool="${x.name}">
+                    ${tile("free", "tile-ok", t("pool.free"), x.free)}
+                    ${tile("inUse", "tile-wait", t("pool.inUse"), x.inUse)}
+                    ${tile("failed", "tile-bad", t("pool.failed"), x.failed)}
+                    ${tile("maintenance", "", t("pool.maintenance"), x.maintenance)}
+                    ${tile("total", "", t("pool.total"), x.total)}
+                  </ul>
+                  ${table({
+                    caption: t("pool.holders"),
+                    head: [t("orders.order"), t("ord.requester")],
+                    rows: x.holders.map((h) => [link(`/console/orders/${h.order}`, h.order), h.who]),
+                    empty: t("common.none"),
+                    id: `holders-${x.name}`,
+                  })}
+                </section>`,
+            )}
+          </div>`,
     { wide: true },
   );
 }

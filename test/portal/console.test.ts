@@ -10,6 +10,7 @@ import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { pino } from "pino";
 import type { Browser, Page } from "playwright-core";
+import { CustomObjectsApi } from "@kubernetes/client-node";
 import { buildApp } from "../../api/app.ts";
 import { createPool, migrate } from "../../record/db.ts";
 import { createEmployee } from "../../record/employees/store.ts";
@@ -43,10 +44,26 @@ async function cells(page: Page, rows: string): Promise<string[][]> {
   );
 }
 
+/** A pooled type's tiles on the pool page (read without page script, so also with it off). */
+async function tiles(page: Page, assetType: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const k of ["free", "inUse", "failed", "maintenance", "total"])
+    out[k] = Number(
+      (await page.locator(`[data-pool="${assetType}"] [data-tile="${k}"] .tile-value`).textContent())?.trim(),
+    );
+  return out;
+}
+
 const text = async (page: Page) => (await page.textContent("main")) ?? "";
 
-async function signIn(browser: Browser, base: string, username: string, locale = "en-GB"): Promise<Page> {
-  const page = await (await browser.newContext({ locale })).newPage();
+async function signIn(
+  browser: Browser,
+  base: string,
+  username: string,
+  locale = "en-GB",
+  javaScriptEnabled = true,
+): Promise<Page> {
+  const page = await (await browser.newContext({ locale, javaScriptEnabled })).newPage();
   await page.goto(`${base}/portal/login?returnTo=%2Fconsole`);
   await page.fill('form[action="/portal/login"] input[name="username"]', username);
   await page.fill('form[action="/portal/login"] input[name="password"]', PASSWORD);
@@ -104,6 +121,20 @@ test("the staff console: catalogue, orders, scoping, audit, cost, tokens and rea
       displayName: "Hidden vault",
       category: "Security",
       runbooks: { provision: "secret-vault-grant" },
+      entitlement: { everyone: true },
+    }),
+  );
+
+  // A pooled type: three parking slots (the pool page lists CapacityPooled types only).
+  await create(ns, "runbooks", runbook("parking-grant", [bashStep("grant", "echo slot")]));
+  await create(ns, "runbooks", runbook("parking-revoke", [bashStep("revoke", "echo free")]));
+  await create(
+    ns,
+    "assettypes",
+    assetType("parking", {
+      displayName: "Parking space",
+      category: "Facilities",
+      assignment: { model: "CapacityPooled", capacity: 3 },
       entitlement: { everyone: true },
     }),
   );
@@ -260,8 +291,54 @@ test("the staff console: catalogue, orders, scoping, audit, cost, tokens and rea
   await shoot(root, "users", axe);
   await root.goto(`${base}/console/settings`);
   await shoot(root, "settings", axe);
+  // ---- the pool's tiles follow the slots live; without script, Refresh shows the present ----
+  // (a deleted Order's slot is returned at once)
   await root.goto(`${base}/console/pool`);
+  assert.deepEqual(await tiles(root, "parking"), { free: 3, inUse: 0, failed: 0, maintenance: 0, total: 3 });
+  assert.equal(await root.isVisible("#refresh-live"), true, "the page says it updates itself");
+  await root.evaluate("window.notReloaded = true");
+  const noJs = await signIn(browser, base, "root", "en-GB", false);
+  await noJs.goto(`${base}/console/pool`);
+  assert.equal(await noJs.isVisible("#refresh-live"), false, "no promise of updates without script");
+  // Ann orders a space through the API: the operator takes a slot (an Asset object, ADR 0005).
+  // (A hand-made Asset naming no existing Order is not a slot for long: the operator returns a
+  // deleted Order's slot at once, operator/order/reconcile.ts releaseHeldBy.)
+  const parked = await app.inject({
+    method: "POST",
+    url: "/orders",
+    headers: ann.headers,
+    payload: { assetType: "parking", attributes: {}, reason: "car" },
+  });
+  assert.equal(parked.statusCode, 201, parked.body);
+  const parking = parked.json<{ name: string }>().name;
+  await root
+    .locator('[data-pool="parking"] [data-tile="inUse"] .tile-value', { hasText: /^1$/ })
+    .waitFor({ timeout: 30_000 });
+  assert.deepEqual(await tiles(root, "parking"), { free: 2, inUse: 1, failed: 0, maintenance: 0, total: 3 });
+  assert.deepEqual(
+    (await cells(root, "#holders-parking tbody tr")).map((r) => r[0]),
+    [parking],
+  );
+  assert.equal(await root.evaluate("window.notReloaded"), true, "updated in place, not reloaded");
   await shoot(root, "pool", axe);
+  await noJs.goto(`${base}/console/pool`);
+  assert.deepEqual(await tiles(noJs, "parking"), { free: 2, inUse: 1, failed: 0, maintenance: 0, total: 3 });
+  await testKubeConfig().makeApiClient(CustomObjectsApi).deleteNamespacedCustomObject({
+    group: "ipsolis.io",
+    version: "v1alpha1",
+    namespace: ns,
+    plural: "orders",
+    name: parking,
+  });
+  await root
+    .locator('[data-pool="parking"] [data-tile="free"] .tile-value', { hasText: /^3$/ })
+    .waitFor({ timeout: 30_000 });
+  assert.equal(await root.evaluate("window.notReloaded"), true);
+  assert.deepEqual(await tiles(noJs, "parking"), { free: 2, inUse: 1, failed: 0, maintenance: 0, total: 3 });
+  await noJs.click('main a[href="/console/pool"]');
+  await noJs.waitForLoadState();
+  assert.deepEqual(await tiles(noJs, "parking"), { free: 3, inUse: 0, failed: 0, maintenance: 0, total: 3 });
+  await noJs.context().close();
   await root.goto(`${base}/console/leavers`);
   await shoot(root, "leavers", axe);
 
