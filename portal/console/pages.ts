@@ -1038,13 +1038,17 @@ export function poolPage(
 
 export function leaversPage(
   ctx: Ctx,
-  p: { rows: { id: string; who: string; effectiveAt: string; state: string; reportedBy: string }[] },
+  p: {
+    canPlan: boolean;
+    rows: { id: string; who: string; effectiveAt: string; state: string; reportedBy: string }[];
+  },
 ): SafeHtml {
   const t = ctx.t;
   return layout(
     ctx,
     t("lv.title"),
-    table({
+    html`${p.canPlan ? html`<p class="actions">${link("/console/leavers/plan", t("lvp.title"))}</p>` : ""}
+    ${table({
       caption: t("c.rows", { n: p.rows.length }),
       head: [t("lv.person"), t("lv.effective"), t("lv.state"), t("lv.reportedBy")],
       rows: p.rows.map((r) => [
@@ -1055,7 +1059,70 @@ export function leaversPage(
       ]),
       empty: t("c.none"),
       id: "leavers",
-    }),
+    })}`,
+    { wide: true },
+  );
+}
+
+/** The dry run before a leaver takes effect: who would lose what, and which orders end. */
+export function leaverPlanPage(
+  ctx: Ctx,
+  p: {
+    who: string;
+    effectiveDate: string;
+    errors: FieldError[];
+    result?: {
+      employee: string | undefined;
+      effectiveAt: string;
+      cancels: string[];
+      revokes: { target: string; assetType: string; deprovisionOrder: string; alreadyQueued: boolean }[];
+    };
+  },
+): SafeHtml {
+  const t = ctx.t;
+  const err = (id: string) => p.errors.find((e) => e.field === id)?.message;
+  const r = p.result;
+  return layout(
+    ctx,
+    t("lvp.title"),
+    html`<p>${t("lvp.intro")}</p>
+      ${errorSummary(ctx, p.errors)}
+      <form method="get" action="/console/leavers/plan" class="card" novalidate>
+        ${field(ctx, { id: "who", name: "who", label: t("lvp.who"), kind: "text", value: p.who, required: true, hint: t("lvp.whoHint"), error: err("who"), autocomplete: "off", maxlength: 320 })}
+        ${field(ctx, { id: "effectiveDate", name: "effectiveDate", label: t("lv.effective"), kind: "text", value: p.effectiveDate, hint: t("lvp.dateHint"), error: err("effectiveDate"), autocomplete: "off", maxlength: 10 })}
+        <p class="actions"><button>${t("lvp.show")}</button></p>
+      </form>
+      ${
+        r
+          ? html`<section class="card" aria-labelledby="plan-h" id="plan">
+              <h2 id="plan-h">${t("lvp.result")}</h2>
+              ${dl([
+                [t("lv.person"), r.employee ?? t("lvp.unknown", { who: p.who })],
+                [t("lv.effective"), dateHtml(ctx, r.effectiveAt)],
+              ])}
+              ${table({
+                caption: t("lvp.revokes", { n: r.revokes.length }),
+                head: [t("orders.order"), t("ord.assetType"), t("lvp.deprovision"), t("lvp.queued")],
+                rows: r.revokes.map((x) => [
+                  link(`/console/orders/${x.target}`, x.target),
+                  x.assetType,
+                  x.deprovisionOrder,
+                  x.alreadyQueued ? t("lvp.yes") : t("lvp.no"),
+                ]),
+                empty: t("lvp.noRevokes"),
+                id: "plan-revoke",
+              })}
+              ${table({
+                caption: t("lvp.cancels", { n: r.cancels.length }),
+                head: [t("orders.order")],
+                rows: r.cancels.map((c) => [link(`/console/orders/${c}`, c)]),
+                empty: t("lvp.noCancels"),
+                id: "plan-cancel",
+              })}
+              <p class="muted">${t("lvp.nothingChanged")}</p>
+            </section>`
+          : ""
+      }`,
     { wide: true },
   );
 }

@@ -342,6 +342,39 @@ test("the staff console: catalogue, orders, scoping, audit, cost, tokens and rea
   await root.goto(`${base}/console/leavers`);
   await shoot(root, "leavers", axe);
 
+  // ---- the leaver dry run: the page's rows are POST /hr/leaver?dryRun=true's answer ----
+  await root.click('main a[href="/console/leavers/plan"]');
+  await root.waitForURL(`${base}/console/leavers/plan`);
+  await root.click('button:has-text("Show the plan")');
+  await root.waitForSelector("#error-summary");
+  await root.fill("#who", "ann@corp.example");
+  await root.click('button:has-text("Show the plan")');
+  await root.waitForSelector("#plan");
+  const planRows = await cells(root, "#plan-revoke tbody tr");
+  const dry = await root.evaluate<{
+    wouldRevoke: { target: string; assetType: string; deprovisionOrder: string; alreadyQueued: boolean }[];
+    wouldCancel: string[];
+  }>(`(async () => {
+    const csrf = document.querySelector('input[name="_csrf"]').value;
+    const r = await fetch("/hr/leaver?dryRun=true", {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-csrf-token": csrf },
+      body: JSON.stringify({ email: "ann@corp.example" }),
+    });
+    return r.json();
+  })()`);
+  assert.ok(
+    dry.wouldRevoke.some((w) => w.target === orderName),
+    JSON.stringify(dry),
+  );
+  assert.deepEqual(
+    planRows,
+    dry.wouldRevoke.map((w) => [w.target, w.assetType, w.deprovisionOrder, w.alreadyQueued ? "yes" : "no"]),
+  );
+  assert.equal((await cells(root, "#plan-cancel tbody tr")).length, dry.wouldCancel.length);
+  await shoot(root, "leaver-plan", axe);
+  assert.equal((await get<Order>(ns, "orders", orderName)).status?.phase, "Provisioned", "nothing changed");
+
   // ---- the page and the API agree (orders list, for the superadmin) ----
   const apiOrders = await root.evaluate(
     async () => (await (await fetch("/orders")).json()) as { items: { name: string }[] },
@@ -412,6 +445,10 @@ test("the staff console: catalogue, orders, scoping, audit, cost, tokens and rea
   // An auditor has no catalogue: the nav does not offer it and the page is refused.
   assert.equal(await aud.$('nav a[href="/console/asset-types"]'), null);
   assert.equal((await aud.goto(`${base}/console/asset-types`))?.status(), 403);
+  // Leavers, yes; the dry run needs hr:leaver, as POST /hr/leaver does.
+  await aud.goto(`${base}/console/leavers`);
+  assert.equal(await aud.$('main a[href="/console/leavers/plan"]'), null);
+  assert.equal((await aud.goto(`${base}/console/leavers/plan?who=ann%40corp.example`))?.status(), 403);
 
   // ---- helpdesk: orders and logs, no write buttons; a forged POST is refused ----
   const hd = await signIn(browser, base, "hd", "de-DE");
