@@ -471,5 +471,12 @@ test("the staff console: catalogue, orders, scoping, audit, cost, tokens and rea
   assert.match(await text(hd), /Übersicht/);
   await shoot(hd, "dashboard-de", axe);
 
+  // The leaver dry run in German (a plain GET: the URL is the question).
+  const rootDe = await signIn(browser, base, "root", "de-DE");
+  await rootDe.goto(`${base}/console/leavers/plan?who=ann%40corp.example`);
+  assert.equal(await rootDe.textContent("h1"), "Austrittsplan (Probelauf)");
+  assert.equal((await cells(rootDe, "#plan-revoke tbody tr")).length, planRows.length);
+  await shoot(rootDe, "leaver-plan-de", axe);
+
   assert.deepEqual(axe, [], axe.join("\n"));
 });
