@@ -993,42 +993,43 @@ export function poolPage(
   },
 ): SafeHtml {
   const t = ctx.t;
+  const tile = (kind: string, cls: string, label: string, value: number) =>
+    html`<li class="tile ${cls}" data-tile="${kind}">
+      <span class="tile-label">${label}</span><span class="tile-value">${value}</span>
+    </li>`;
+  // The tiles and holders sit in one region that portal.js refreshes in place every few seconds
+  // (the same page fetched again, so the same rules); without script the Refresh link reloads it.
   return layout(
     ctx,
     t("pool.title"),
     p.types.length === 0
       ? html`<p class="muted">${t("pool.none")}</p>`
-      : html`${p.types.map(
-          (x) =>
-            html`<section class="card" aria-labelledby="pool-${x.name}">
-              <h2 id="pool-${x.name}">${x.displayName}</h2>
-              <ul class="tiles" data-pool="${x.name}">
-                <li class="tile tile-ok">
-                  <span class="tile-label">${t("pool.free")}</span><span class="tile-value">${x.free}</span>
-                </li>
-                <li class="tile tile-wait">
-                  <span class="tile-label">${t("pool.inUse")}</span><span class="tile-value">${x.inUse}</span>
-                </li>
-                <li class="tile tile-bad">
-                  <span class="tile-label">${t("pool.failed")}</span
-                  ><span class="tile-value">${x.failed}</span>
-                </li>
-                <li class="tile">
-                  <span class="tile-label">${t("pool.maintenance")}</span
-                  ><span class="tile-value">${x.maintenance}</span>
-                </li>
-                <li class="tile">
-                  <span class="tile-label">${t("pool.total")}</span><span class="tile-value">${x.total}</span>
-                </li>
-              </ul>
-              ${table({
-                caption: t("pool.holders"),
-                head: [t("orders.order"), t("ord.requester")],
-                rows: x.holders.map((h) => [link(`/console/orders/${h.order}`, h.order), h.who]),
-                empty: t("common.none"),
-              })}
-            </section>`,
-        )}`,
+      : html`<p class="actions">
+            <a href="/console/pool">${t("pool.refresh")}</a>
+            <span class="muted" id="refresh-live" hidden>${t("pool.live")}</span>
+          </p>
+          <div id="pool-live" data-refresh="5000" data-refresh-ids="pool-live">
+            ${p.types.map(
+              (x) =>
+                html`<section class="card" aria-labelledby="pool-${x.name}">
+                  <h2 id="pool-${x.name}">${x.displayName}</h2>
+                  <ul class="tiles" data-pool="${x.name}">
+                    ${tile("free", "tile-ok", t("pool.free"), x.free)}
+                    ${tile("inUse", "tile-wait", t("pool.inUse"), x.inUse)}
+                    ${tile("failed", "tile-bad", t("pool.failed"), x.failed)}
+                    ${tile("maintenance", "", t("pool.maintenance"), x.maintenance)}
+                    ${tile("total", "", t("pool.total"), x.total)}
+                  </ul>
+                  ${table({
+                    caption: t("pool.holders"),
+                    head: [t("orders.order"), t("ord.requester")],
+                    rows: x.holders.map((h) => [link(`/console/orders/${h.order}`, h.order), h.who]),
+                    empty: t("common.none"),
+                    id: `holders-${x.name}`,
+                  })}
+                </section>`,
+            )}
+          </div>`,
     { wide: true },
   );
 }
@@ -1037,13 +1038,17 @@ export function poolPage(
 
 export function leaversPage(
   ctx: Ctx,
-  p: { rows: { id: string; who: string; effectiveAt: string; state: string; reportedBy: string }[] },
+  p: {
+    canPlan: boolean;
+    rows: { id: string; who: string; effectiveAt: string; state: string; reportedBy: string }[];
+  },
 ): SafeHtml {
   const t = ctx.t;
   return layout(
     ctx,
     t("lv.title"),
-    table({
+    html`${p.canPlan ? html`<p class="actions">${link("/console/leavers/plan", t("lvp.title"))}</p>` : ""}
+    ${table({
       caption: t("c.rows", { n: p.rows.length }),
       head: [t("lv.person"), t("lv.effective"), t("lv.state"), t("lv.reportedBy")],
       rows: p.rows.map((r) => [
@@ -1054,7 +1059,70 @@ export function leaversPage(
       ]),
       empty: t("c.none"),
       id: "leavers",
-    }),
+    })}`,
+    { wide: true },
+  );
+}
+
+/** The dry run before a leaver takes effect: who would lose what, and which orders end. */
+export function leaverPlanPage(
+  ctx: Ctx,
+  p: {
+    who: string;
+    effectiveDate: string;
+    errors: FieldError[];
+    result?: {
+      employee: string | undefined;
+      effectiveAt: string;
+      cancels: string[];
+      revokes: { target: string; assetType: string; deprovisionOrder: string; alreadyQueued: boolean }[];
+    };
+  },
+): SafeHtml {
+  const t = ctx.t;
+  const err = (id: string) => p.errors.find((e) => e.field === id)?.message;
+  const r = p.result;
+  return layout(
+    ctx,
+    t("lvp.title"),
+    html`<p>${t("lvp.intro")}</p>
+      ${errorSummary(ctx, p.errors)}
+      <form method="get" action="/console/leavers/plan" class="card" novalidate>
+        ${field(ctx, { id: "who", name: "who", label: t("lvp.who"), kind: "text", value: p.who, required: true, hint: t("lvp.whoHint"), error: err("who"), autocomplete: "off", maxlength: 320 })}
+        ${field(ctx, { id: "effectiveDate", name: "effectiveDate", label: t("lv.effective"), kind: "text", value: p.effectiveDate, hint: t("lvp.dateHint"), error: err("effectiveDate"), autocomplete: "off", maxlength: 10 })}
+        <p class="actions"><button>${t("lvp.show")}</button></p>
+      </form>
+      ${
+        r
+          ? html`<section class="card" aria-labelledby="plan-h" id="plan">
+              <h2 id="plan-h">${t("lvp.result")}</h2>
+              ${dl([
+                [t("lv.person"), r.employee ?? t("lvp.unknown", { who: p.who })],
+                [t("lv.effective"), dateHtml(ctx, r.effectiveAt)],
+              ])}
+              ${table({
+                caption: t("lvp.revokes", { n: r.revokes.length }),
+                head: [t("orders.order"), t("ord.assetType"), t("lvp.deprovision"), t("lvp.queued")],
+                rows: r.revokes.map((x) => [
+                  link(`/console/orders/${x.target}`, x.target),
+                  x.assetType,
+                  x.deprovisionOrder,
+                  x.alreadyQueued ? t("lvp.yes") : t("lvp.no"),
+                ]),
+                empty: t("lvp.noRevokes"),
+                id: "plan-revoke",
+              })}
+              ${table({
+                caption: t("lvp.cancels", { n: r.cancels.length }),
+                head: [t("orders.order")],
+                rows: r.cancels.map((c) => [link(`/console/orders/${c}`, c)]),
+                empty: t("lvp.noCancels"),
+                id: "plan-cancel",
+              })}
+              <p class="muted">${t("lvp.nothingChanged")}</p>
+            </section>`
+          : ""
+      }`,
     { wide: true },
   );
 }

@@ -43,7 +43,9 @@ import {
   updateAdminUser,
 } from "../../api/admin/service.ts";
 import { orderLogOf } from "../../api/portal/index.ts";
-import { reportLeaver, retryLeaver } from "../../api/leaver/fanout.ts";
+import { planFor, reportLeaver, retryLeaver } from "../../api/leaver/fanout.ts";
+import { effectiveAt, subjectOfEmployee, subjectOfIdentifier } from "../../api/leaver/decide.ts";
+import { findEmployee } from "../../record/employees/store.ts";
 import { listLeaverEvents } from "../../record/leavers/store.ts";
 import { listScheduledRuns } from "../../record/scheduled-runs.ts";
 import { csvLine } from "../../record/audit-query.ts";
@@ -64,6 +66,7 @@ import {
   costPage,
   dashboardPage,
   leaverPage,
+  leaverPlanPage,
   leaversPage,
   ordersListPage,
   poolPage,
@@ -1322,6 +1325,7 @@ export const consoleRoutes: FastifyPluginAsyncZod = async (app) => {
     return send(
       reply,
       leaversPage(ctx, {
+        canPlan: can(req, "hr:leaver"),
         rows: events.map((e) => ({
           id: e.id,
           who: e.displayName ? `${e.displayName} (${e.identifier})` : e.identifier,
@@ -1332,6 +1336,58 @@ export const consoleRoutes: FastifyPluginAsyncZod = async (app) => {
       }),
     );
   });
+
+  // The dry run of POST /hr/leaver (dryRun): the same permission (hr:leaver), the same person
+  // lookup and the same plan (planFor), changing nothing. A GET form: the URL is the question.
+  const PlanQ = z.object({
+    who: z.string().trim().max(320).optional(),
+    effectiveDate: z.string().max(10).optional(),
+  });
+  app.get(
+    "/console/leavers/plan",
+    { ...page("hr:leaver"), schema: { hide: true, querystring: PlanQ } },
+    async (req, reply) => {
+      const ctx = await ctxOf(req, reply);
+      const t = ctx.t;
+      const who = req.query.who ?? "";
+      const date = req.query.effectiveDate ?? "";
+      const errors: FieldError[] = [];
+      if (req.query.who !== undefined && who === "")
+        errors.push({ field: "who", message: t("lvp.whoRequired") });
+      if (date !== "" && !/^\d{4}-\d{2}-\d{2}$/.test(date) && Number.isNaN(Date.parse(date)))
+        errors.push({ field: "effectiveDate", message: t("lvp.badDate") });
+      if (who === "" || errors.length > 0)
+        return send(
+          reply,
+          leaverPlanPage(ctx, { who, effectiveDate: date, errors }),
+          errors.length ? 400 : 200,
+        );
+      const deps = req.server.deps;
+      const employee = await findEmployee(deps.db, who);
+      const subject = employee ? subjectOfEmployee(employee) : subjectOfIdentifier(who);
+      const when = effectiveAt(date ? new Date(date) : undefined, deps.now());
+      const plan = await planFor(deps, subject);
+      return send(
+        reply,
+        leaverPlanPage(ctx, {
+          who,
+          effectiveDate: date,
+          errors,
+          result: {
+            employee: employee ? `${employee.displayName ?? ""} (${employee.userName})`.trim() : undefined,
+            effectiveAt: when.toISOString(),
+            cancels: plan.cancels,
+            revokes: plan.deprovisions.map((d) => ({
+              target: d.target,
+              assetType: d.assetType,
+              deprovisionOrder: d.orderName,
+              alreadyQueued: d.alreadyQueued,
+            })),
+          },
+        }),
+      );
+    },
+  );
 
   app.get(
     "/console/leavers/:id",

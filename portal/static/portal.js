@@ -78,10 +78,18 @@
     if (note) note.hidden = false;
   }
 
-  // While an order is open, refresh its status and timeline in place (same page, same rules).
+  // Live regions: while an order is open (its status and timeline), and the pool's tiles. The
+  // same page is fetched again (same rules) and the elements named by data-refresh-ids (default:
+  // the order page's) are replaced in place; polling stops when the new page has no
+  // data-refresh. Without script the page is complete as served and a reload shows the present.
   var live = document.querySelector("[data-refresh]");
   if (live && window.fetch && window.DOMParser) {
     var every = Number(live.getAttribute("data-refresh")) || 3000;
+    var ids = (live.getAttribute("data-refresh-ids") || "status timeline order-actions")
+      .split(/\s+/)
+      .filter(Boolean);
+    var liveNote = document.getElementById("refresh-live");
+    if (liveNote) liveNote.hidden = false;
     var tick = function () {
       fetch(window.location.href, { headers: { accept: "text/html" }, credentials: "same-origin" })
         .then(function (r) {
@@ -90,7 +98,7 @@
         .then(function (text) {
           if (!text) return;
           var doc = new DOMParser().parseFromString(text, "text/html");
-          ["status", "timeline", "order-actions"].forEach(function (id) {
+          ids.forEach(function (id) {
             var now = document.getElementById(id);
             var next = doc.getElementById(id);
             if (now && next && now.innerHTML !== next.innerHTML) now.innerHTML = next.innerHTML;

@@ -6,21 +6,13 @@
 // without JavaScript, language switch included.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { access, mkdir, readFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { freePort } from "../cluster/control-plane.ts";
 import { addAdmin, newApi, signInAs } from "../api/support.ts";
-
-const CHROMIUM = "/usr/bin/chromium";
-const AXE = join(import.meta.dirname, "../../node_modules/axe-core/axe.min.js");
-const ARTIFACTS = join(process.env.IPSOLIS_ARTIFACTS ?? join(tmpdir(), "ipsolis-artifacts"), "docs");
+import { checkAxe, chromiumOrSkip, launchChromium, shoot as shootIn } from "../support/browser.ts";
 
 type Doc = { paths: Record<string, Record<string, { security?: unknown[] }>> };
-type AxeResult = {
-  violations: { id: string; impact: string | null; help: string; nodes: { target: string[] }[] }[];
-};
 
 const opId = (method: string, path: string) =>
   `op-${`${method} ${path}`
@@ -78,36 +70,6 @@ test("the API reference is a public page listing every operation with its auth, 
   assert.match(signedIn.body, /<footer class="foot">\s*<a href="\/docs\/api" aria-current="page"/);
 });
 
-async function checkAxe(page: Page, name: string, found: string[]) {
-  const src = await readFile(AXE, "utf8");
-  const result = await page.evaluate<AxeResult>(
-    `(async () => { ${src}; return await axe.run(document, { runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] }); })()`,
-  );
-  for (const v of result.violations)
-    if (v.impact === "serious" || v.impact === "critical")
-      found.push(
-        `${name}: ${v.id} (${v.impact}) ${v.help} at ${v.nodes.map((x) => x.target.join(" ")).join(", ")}`,
-      );
-}
-
-async function shoot(page: Page, name: string, found: string[]) {
-  for (const [w, h] of [
-    [1280, 800],
-    [360, 740],
-  ] as const) {
-    await page.setViewportSize({ width: w, height: h });
-    if (w === 360) {
-      const overflow = await page.evaluate<number>(
-        "document.documentElement.scrollWidth - window.innerWidth",
-      );
-      if (overflow > 2) found.push(`${name}: the page scrolls sideways at 360 px by ${overflow} px`);
-    }
-    // The viewport, not the full page: all operations make a picture of several megabytes.
-    await page.screenshot({ path: join(ARTIFACTS, `${name}-${w}.png`) });
-  }
-  await page.setViewportSize({ width: 1280, height: 800 });
-}
-
 const active = (page: Page) =>
   page.evaluate<string>(
     "(() => { const e = document.activeElement; return e ? `${e.tagName} ${e.getAttribute('href') ?? ''} ${(e.textContent || '').trim().slice(0, 40)}` : '' })()",
@@ -123,31 +85,16 @@ async function tabUntil(page: Page, want: RegExp, max = 40): Promise<string> {
 }
 
 test("the API reference in Chromium: axe, phone and laptop widths, keyboard, English and German, without JavaScript", async (t) => {
-  if (
-    !(await access(CHROMIUM).then(
-      () => true,
-      () => false,
-    ))
-  ) {
-    t.skip(`${CHROMIUM} not installed (apt-get install chromium)`);
-    return;
-  }
-  await mkdir(ARTIFACTS, { recursive: true });
-  t.diagnostic(`screenshots in ${ARTIFACTS}`);
+  const artifacts = await chromiumOrSkip(t, "docs");
+  if (!artifacts) return;
+  // The viewport, not the full page: all operations make a picture of several megabytes.
+  const shoot = (page: Page, name: string, found: string[]) =>
+    shootIn(page, artifacts, name, found, { axe: false, fullPage: false });
   const api = await newApi(t, { people: false });
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   await api.app.listen({ host: "127.0.0.1", port });
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--no-first-run",
-      "--disable-background-networking",
-    ],
-  });
+  const browser = await launchChromium();
   t.after(() => browser.close());
   const found: string[] = [];
 
@@ -174,7 +121,7 @@ test("the API reference in Chromium: axe, phone and laptop widths, keyboard, Eng
     await page.keyboard.press("Enter");
     assert.equal(await page.evaluate<boolean>("document.activeElement.parentElement.open"), true);
     await checkAxe(page, `${name}-schema-open`, found);
-    await page.screenshot({ path: join(ARTIFACTS, `${name}-schema-1280.png`) });
+    await page.screenshot({ path: join(artifacts, `${name}-schema-1280.png`) });
     await page.context().close();
   }
 

@@ -6,11 +6,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { X509Certificate, createHash } from "node:crypto";
-import { access, mkdir, readFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFile } from "node:fs/promises";
 import { pino } from "pino";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { buildApp } from "../../api/app.ts";
 import { createOidcClient } from "../../api/oidc/client.ts";
 import { createPool, migrate } from "../../record/db.ts";
@@ -32,46 +30,14 @@ import {
 } from "../operator/support.ts";
 import type { Order } from "../../crds/generated/index.ts";
 import { CustomObjectsApi } from "@kubernetes/client-node";
+import { chromiumOrSkip, launchChromium, shoot as shootIn } from "../support/browser.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const AXE = join(import.meta.dirname, "../../node_modules/axe-core/axe.min.js");
-const ARTIFACTS = join(process.env.IPSOLIS_ARTIFACTS ?? join(tmpdir(), "ipsolis-artifacts"), "portal");
 const LONG = 90_000;
 
 async function spkiHash(certFile: string): Promise<string> {
   const cert = new X509Certificate(await readFile(certFile));
   const der = cert.publicKey.export({ type: "spki", format: "der" });
   return createHash("sha256").update(der).digest("base64");
-}
-
-type AxeResult = {
-  violations: { id: string; impact: string | null; help: string; nodes: { target: string[] }[] }[];
-};
-
-/** axe-core on the current page (evaluated as source: the page's CSP forbids injected script tags). */
-async function checkAxe(page: Page, name: string, found: string[]) {
-  const src = await readFile(AXE, "utf8");
-  const result = await page.evaluate<AxeResult>(
-    `(async () => { ${src}; return await axe.run(document, { runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] }); })()`,
-  );
-  for (const v of result.violations)
-    if (v.impact === "serious" || v.impact === "critical")
-      found.push(
-        `${name}: ${v.id} (${v.impact}) ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`,
-      );
-}
-
-/** Screenshots at laptop and phone width, and the axe check. */
-async function shoot(page: Page, name: string, axeFound: string[]) {
-  await checkAxe(page, name, axeFound);
-  for (const [w, h] of [
-    [1280, 800],
-    [360, 740],
-  ] as const) {
-    await page.setViewportSize({ width: w, height: h });
-    await page.screenshot({ path: join(ARTIFACTS, `${name}-${w}.png`), fullPage: true });
-  }
-  await page.setViewportSize({ width: 1280, height: 800 });
 }
 
 async function ssoSignIn(page: Page, authority: string, login: string) {
@@ -87,17 +53,11 @@ async function ssoSignIn(page: Page, authority: string, login: string) {
 const text = async (page: Page) => (await page.textContent("main")) ?? "";
 
 test("employees sign in, order, follow live, return, cancel, approve, delegate; leavers are blocked", async (t) => {
-  if (
-    !(await access(CHROMIUM).then(
-      () => true,
-      () => false,
-    ))
-  ) {
-    t.skip(`${CHROMIUM} not installed (apt-get install chromium)`);
-    return;
-  }
-  await mkdir(ARTIFACTS, { recursive: true });
-  t.diagnostic(`screenshots in ${ARTIFACTS}`);
+  const artifacts = await chromiumOrSkip(t, "portal");
+  if (!artifacts) return;
+  /** Screenshots at laptop and phone width, and the axe check. */
+  const shoot = (page: Page, name: string, found: string[]) =>
+    shootIn(page, artifacts, name, found, { sideways: false });
   await applyCrds();
   const url = await newDatabase(t, "portal");
   await migrate(url);
@@ -237,19 +197,11 @@ test("employees sign in, order, follow live, return, cancel, approve, delegate; 
     }),
   });
   await app.listen({ host: "127.0.0.1", port });
-  const browser: Browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-      `--ignore-certificate-errors-spki-list=${await spkiHash(idp.certFile)}`,
-    ],
-  });
+  const browser: Browser = await launchChromium([
+    "--disable-component-update",
+    "--disable-sync",
+    `--ignore-certificate-errors-spki-list=${await spkiHash(idp.certFile)}`,
+  ]);
   const contexts: BrowserContext[] = [];
   t.after(async () => {
     for (const c of contexts) await c.close();
