@@ -83,9 +83,20 @@ async function endSessions(q: Queryable, subject: Subject, by: Attribution): Pro
 export async function planFor(
   deps: LeaverDeps,
   subject: Subject,
-): Promise<{ deprovisions: PlannedDeprovision[]; cancels: string[] }> {
+): Promise<{
+  deprovisions: PlannedDeprovision[];
+  cancels: string[];
+  /** The cancels with their asset types (for ACL scoping). */
+  cancelOrders: { name: string; assetType: string }[];
+}> {
   const orders = (await listOrders(deps.kc, deps.namespace)).map(viewOf);
-  return { deprovisions: planFanout(orders, subject), cancels: pendingOrdersOf(orders, subject) };
+  const cancels = pendingOrdersOf(orders, subject);
+  const typeOf = new Map(orders.map((o) => [o.name, o.assetType]));
+  return {
+    deprovisions: planFanout(orders, subject),
+    cancels,
+    cancelOrders: cancels.map((name) => ({ name, assetType: typeOf.get(name) ?? "" })),
+  };
 }
 
 /**

@@ -43,9 +43,8 @@ import {
   updateAdminUser,
 } from "../../api/admin/service.ts";
 import { orderLogOf } from "../../api/portal/index.ts";
-import { planFor, reportLeaver, retryLeaver } from "../../api/leaver/fanout.ts";
-import { effectiveAt, subjectOfEmployee, subjectOfIdentifier } from "../../api/leaver/decide.ts";
-import { findEmployee } from "../../record/employees/store.ts";
+import { reportLeaver, retryLeaver } from "../../api/leaver/fanout.ts";
+import { leaverPlan } from "../../api/leaver/plan.ts";
 import { listLeaverEvents } from "../../record/leavers/store.ts";
 import { listScheduledRuns } from "../../record/scheduled-runs.ts";
 import { csvLine } from "../../record/audit-query.ts";
@@ -1362,11 +1361,9 @@ export const consoleRoutes: FastifyPluginAsyncZod = async (app) => {
           leaverPlanPage(ctx, { who, effectiveDate: date, errors }),
           errors.length ? 400 : 200,
         );
-      const deps = req.server.deps;
-      const employee = await findEmployee(deps.db, who);
-      const subject = employee ? subjectOfEmployee(employee) : subjectOfIdentifier(who);
-      const when = effectiveAt(date ? new Date(date) : undefined, deps.now());
-      const plan = await planFor(deps, subject);
+      const plan = await leaverPlan(req, [who], date ? new Date(date) : undefined);
+      const employee = plan.employee;
+      const when = plan.effectiveAt;
       return send(
         reply,
         leaverPlanPage(ctx, {

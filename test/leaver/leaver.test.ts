@@ -8,7 +8,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { eventually } from "../support/kube.ts";
-import { addToken, bearer } from "../api/support.ts";
+import { addAdmin, addToken, bearer } from "../api/support.ts";
+import { addGrant } from "../../record/identity/users.ts";
+import { createApiToken } from "../../record/identity/tokens.ts";
 import { signBody } from "../../api/leaver/signature.ts";
 import { isOrderingBlocked } from "../../record/employees/store.ts";
 import { LEASE_MS, processDueLeavers, processLeaver } from "../../api/leaver/fanout.ts";
@@ -282,6 +284,33 @@ test("dry run returns exactly what would be revoked and changes nothing", async 
   assert.deepEqual(await auditRows(api), before);
   assert.equal((await api.db.query("SELECT 1 FROM leaver_events")).rowCount, 0);
   assert.equal(await isOrderingBlocked(api.db, ADA, api.clock.now), false);
+});
+
+test("a scoped admin's dry run names only their own asset types' orders", async (t) => {
+  const { api } = await world(t);
+  const admin = await addAdmin(api, "licences", "admin");
+  await addGrant(api.db, admin.id, "m365-e3");
+  const scoped = (
+    await createApiToken(api.db, {
+      name: "scoped",
+      role: "admin",
+      scopes: ["admin:*"],
+      createdBy: "admin:licences",
+    })
+  ).token;
+  const r = await api.app.inject({
+    method: "POST",
+    url: "/hr/leaver?dryRun=true",
+    headers: { ...bearer(scoped), "content-type": "application/json" },
+    payload: { upn: "ada@example.com" },
+  });
+  assert.equal(r.statusCode, 200, r.body);
+  const plan = r.json<{ wouldRevoke: { target: string; assetType: string }[]; wouldCancel: string[] }>();
+  assert.deepEqual(
+    plan.wouldRevoke.map((w) => [w.target, w.assetType]),
+    [["ada-licence", "m365-e3"]],
+  );
+  assert.doesNotMatch(r.body, /dev-vm|shared-mailbox/);
 });
 
 test("one failing deprovision never stops the others; the failed ones can be retried", async (t) => {

@@ -11,7 +11,8 @@ import { NotFoundError } from "../../../record/errors.ts";
 import { findEmployee, type Employee } from "../../../record/employees/store.ts";
 import { listLeaverEvents } from "../../../record/leavers/store.ts";
 import { effectiveAt, subjectOfEmployee, subjectOfIdentifier } from "../../leaver/decide.ts";
-import { planFor, recordLeaver, reportLeaver, retryLeaver } from "../../leaver/fanout.ts";
+import { recordLeaver, reportLeaver, retryLeaver } from "../../leaver/fanout.ts";
+import { leaverPlan } from "../../leaver/plan.ts";
 import { drainFanouts, startFanout, startLeaverScheduler } from "../../leaver/background.ts";
 import { authenticateWebhook, keepRawJsonBody, parseBody } from "../../leaver/webhook.ts";
 
@@ -67,16 +68,16 @@ export const hrRoutes: FastifyPluginAsyncZod = async (app) => {
       const given = [body.user, body.upn, body.email, body.employeeId, body.externalId].filter(
         (x): x is string => x !== undefined,
       );
-      let employee: Employee | undefined;
-      for (const g of given) if ((employee = await findEmployee(deps.db, g))) break;
-      const subject = employee ? subjectOfEmployee(employee) : subjectOfIdentifier(given[0]!);
-      const when = effectiveAt(body.effectiveDate ? new Date(body.effectiveDate) : undefined, deps.now());
       if (dryRun) {
-        const plan = await planFor(deps, subject);
+        const plan = await leaverPlan(
+          req,
+          given,
+          body.effectiveDate ? new Date(body.effectiveDate) : undefined,
+        );
         return reply.code(200).send({
           dryRun: true,
-          employee: employee ? { id: employee.id, userName: employee.userName } : null,
-          effectiveAt: when.toISOString(),
+          employee: plan.employee ? { id: plan.employee.id, userName: plan.employee.userName } : null,
+          effectiveAt: plan.effectiveAt.toISOString(),
           wouldCancel: plan.cancels,
           wouldRevoke: plan.deprovisions.map((p) => ({
             target: p.target,
@@ -86,6 +87,10 @@ export const hrRoutes: FastifyPluginAsyncZod = async (app) => {
           })),
         });
       }
+      let employee: Employee | undefined;
+      for (const g of given) if ((employee = await findEmployee(deps.db, g))) break;
+      const subject = employee ? subjectOfEmployee(employee) : subjectOfIdentifier(given[0]!);
+      const when = effectiveAt(body.effectiveDate ? new Date(body.effectiveDate) : undefined, deps.now());
       const { event, created } = await withTransaction(deps.db, (c) =>
         recordLeaver(deps, c, {
           subject,
