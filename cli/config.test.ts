@@ -74,11 +74,14 @@ test("plain http only to this machine or with --insecure; no credentials in the 
   assert.equal(loadConnection({ server: "https://ann@ipsolis.example.com", insecure: true }, env).ok, false);
 });
 
-test("without a token, or with --kubeconfig / --context, the kubeconfig identity is asked for", () => {
+test("the kubeconfig identity only when asked for: --kubeconfig, --context or IPSOLIS_AUTH=kubeconfig", () => {
   const url = { IPSOLIS_URL: "https://x.example" };
   const kube = { ok: true, server: "https://x.example", fromKubeconfig: true };
-  assert.deepEqual(loadConnection({}, url), kube);
-  assert.deepEqual(loadConnection({}, { ...url, IPSOLIS_TOKEN: "" }), kube);
+  // Not asked: no token is an error, the kubeconfig is not touched.
+  const none = loadConnection({}, url);
+  assert.equal(none.ok, false);
+  assert.match("message" in none ? none.message : "", /^no API token: .* IPSOLIS_AUTH=kubeconfig$/);
+  assert.deepEqual(loadConnection({}, { ...url, IPSOLIS_AUTH: "kubeconfig" }), kube);
   // An explicit kubeconfig flag beats the variable; --token beats both.
   assert.deepEqual(loadConnection({ context: "prod" }, { ...url, IPSOLIS_TOKEN: TOKEN }), kube);
   assert.deepEqual(loadConnection({ kubeconfig: "/k" }, { ...url, IPSOLIS_TOKEN: TOKEN }), kube);
@@ -86,6 +89,21 @@ test("without a token, or with --kubeconfig / --context, the kubeconfig identity
     ok: true,
     connection: { server: "https://x.example", token: TOKEN },
   });
-  // The URL is still checked first: no token travels over plain http to another host.
-  assert.equal(loadConnection({}, { IPSOLIS_URL: "http://x.example" }).ok, false);
+  // IPSOLIS_TOKEN wins over IPSOLIS_AUTH.
+  assert.deepEqual(loadConnection({}, { ...url, IPSOLIS_TOKEN: TOKEN, IPSOLIS_AUTH: "kubeconfig" }), {
+    ok: true,
+    connection: { server: "https://x.example", token: TOKEN },
+  });
+  // A kubeconfig credential never travels over plain http to another host, even with --insecure.
+  const plain = loadConnection({ context: "prod", insecure: true }, { IPSOLIS_URL: "http://x.example" });
+  assert.equal(plain.ok, false);
+  assert.match(
+    "message" in plain ? plain.message : "",
+    /kubeconfig credential over plain http to x\.example, even with --insecure/,
+  );
+  assert.deepEqual(loadConnection({ context: "prod" }, { IPSOLIS_URL: "http://127.0.0.1:8080" }), {
+    ok: true,
+    server: "http://127.0.0.1:8080",
+    fromKubeconfig: true,
+  });
 });

@@ -40,17 +40,25 @@ export function loadConnection(
   env: Readonly<Record<string, string | undefined>>,
 ): LoadedConnection {
   const server = flags.server ?? env.IPSOLIS_URL;
-  // --token, then an explicit --kubeconfig/--context, then IPSOLIS_TOKEN, then the kubeconfig.
+  // --token, then an explicit --kubeconfig/--context, then IPSOLIS_TOKEN, then the kubeconfig if
+  // IPSOLIS_AUTH=kubeconfig says so. Never without being asked: a kubeconfig token is valid
+  // against the cluster itself, so it goes only where the user chose to send it.
   const kubeFlag = flags.kubeconfig !== undefined || flags.context !== undefined;
   const token = flags.token ?? (kubeFlag ? undefined : env.IPSOLIS_TOKEN);
+  const wantsKube =
+    flags.token === undefined && (kubeFlag || ((token ?? "") === "" && env.IPSOLIS_AUTH === "kubeconfig"));
   const problems: string[] = [];
   if (server === undefined || server === "")
     problems.push("no API URL: pass --server or set IPSOLIS_URL (e.g. https://ipsolis.example.com)");
   const s = server ? Server.safeParse(server) : undefined;
   if (s && !s.success) problems.push(`the API URL ${s.error.issues[0]?.message ?? "is invalid"}`);
-  if (s?.success && !flags.insecure) {
+  if (s?.success && (!flags.insecure || wantsKube)) {
     const url = new URL(s.data);
-    if (url.protocol === "http:" && !isLoopbackHost(url.hostname))
+    if (url.protocol === "http:" && !isLoopbackHost(url.hostname) && wantsKube)
+      problems.push(
+        `refusing to send your kubeconfig credential over plain http to ${url.host}, even with --insecure (it is valid against the cluster itself): use an https:// URL`,
+      );
+    else if (url.protocol === "http:" && !isLoopbackHost(url.hostname))
       problems.push(
         `refusing to send the API token over plain http to ${url.host}: use an https:// URL, or pass --insecure to allow it (http is allowed only to localhost, 127.0.0.0/8 and ::1)`,
       );
@@ -62,7 +70,13 @@ export function loadConnection(
       `the API token (${flags.token !== undefined ? "--token" : "IPSOLIS_TOKEN"}) ${t.error.issues[0]?.message ?? "is invalid"}`,
     );
   if (problems.length > 0 || !s?.success) return { ok: false, message: problems.join("\n") };
-  if (token === undefined || token === "") return { ok: true, server: s.data, fromKubeconfig: true };
+  if (wantsKube) return { ok: true, server: s.data, fromKubeconfig: true };
+  if (token === undefined || token === "")
+    return {
+      ok: false,
+      message:
+        "no API token: pass --token or set IPSOLIS_TOKEN (an admin mints one with POST /admin/tokens), or sign in with your kubeconfig identity: --kubeconfig FILE, --context NAME or IPSOLIS_AUTH=kubeconfig",
+    };
   if (!t?.success) return { ok: false, message: problems.join("\n") };
   return { ok: true, connection: Object.freeze({ server: s.data, token: t.data }) };
 }

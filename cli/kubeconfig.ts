@@ -1,5 +1,5 @@
-// The kubeconfig identity (issue #21): without an API token the plugin signs in as the
-// kubeconfig's current user, the way kubectl would: a bearer token, a token file, an exec
+// The kubeconfig identity (issue #21): when asked to (--kubeconfig, --context or
+// IPSOLIS_AUTH=kubeconfig; config.ts) the plugin signs in as the kubeconfig's current user, the way kubectl would: a bearer token, a token file, an exec
 // credential plugin (e.g. kubelogin, aws eks get-token) or an auth provider. The API asks the
 // cluster who the token belongs to (TokenReview) and acts as the admin account a superadmin
 // mapped that username to. Client certificates cannot be forwarded and are refused by name.
@@ -28,7 +28,7 @@ export async function kubeconfigToken(
     return {
       ok: false,
       message:
-        "no API token: pass --token or set IPSOLIS_TOKEN (an admin mints one with POST /admin/tokens), or sign in with your kubeconfig identity (none found: no --kubeconfig, $KUBECONFIG or ~/.kube/config)",
+        "no kubeconfig to sign in with (no --kubeconfig, $KUBECONFIG or ~/.kube/config): pass one, or use an API token (--token or IPSOLIS_TOKEN)",
     };
   }
   const { KubeConfig } = await import("@kubernetes/client-node");

@@ -17,8 +17,8 @@ const CONNECTION = `Connection flags (every command):
       --server='': the ipsolis API's URL (default $IPSOLIS_URL); https, or http only to localhost,
           127.0.0.0/8 or ::1; never with user:password@
       --token='': an API token, "ips_…" (default $IPSOLIS_TOKEN; prefer the variable: flags show in ps)
-      --kubeconfig='': sign in as this kubeconfig's current user instead of an API token (default
-          without a token: $KUBECONFIG or ~/.kube/config)
+      --kubeconfig='': sign in as this kubeconfig's current user instead of an API token (or set
+          IPSOLIS_AUTH=kubeconfig to use $KUBECONFIG or ~/.kube/config); https or loopback only
       --context='': the kubeconfig context whose user signs in
       --insecure=false: allow a plain http:// URL to another host (the token then travels unencrypted)
       --request-timeout='30s': how long to wait for one API request before giving up: a duration with

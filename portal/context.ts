@@ -68,6 +68,7 @@ export async function ctxOf(
         ["/console/orders", "nav.allOrders", "orders:read"],
         ["/console/asset-types", "nav.assetTypes", "assettypes:read"],
         ["/console/runbooks", "nav.runbooks", "runbooks:read"],
+        ["/console/integrations", "nav.integrations", "runbooks:read"],
         ["/console/pool", "nav.pool", "orders:read"],
         ["/console/leavers", "nav.leavers", "leavers:read"],
         ["/console/audit", "nav.audit", "audit:read"],

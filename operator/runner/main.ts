@@ -210,7 +210,9 @@ for (const [i, step] of plan.steps.entries()) {
         env: { ...stepEnv, IPSOLIS_STEP_ATTEMPT: String(attempt) },
         graceMs: cfg.IPSOLIS_KILL_GRACE_SECONDS * 1000,
         onLine: (stream, text) => {
-          if (stream === "stderr" && text.trim() !== "") lastError = text;
+          // Masked here, before describeFailure shortens it: a secret cut in half by the
+          // shortening would no longer match the masker and its first characters would show.
+          if (stream === "stderr" && text.trim() !== "") lastError = mask(text);
           emit({ kind: "line", step: step.name, attempt, stream, text });
           // Back-pressure: stop reading step output while the ingest buffer is full.
           if (ingest && !ingest.hasRoom()) {

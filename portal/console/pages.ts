@@ -41,7 +41,7 @@ export type Tile = {
 
 export function dashboardPage(
   ctx: Ctx,
-  p: { tiles: Tile[]; phases: { phase: string; count: number }[]; pool: Tile[] },
+  p: { tiles: Tile[]; phases: { phase: string; count: number }[]; pool: Tile[]; integrations: Tile[] },
 ): SafeHtml {
   const t = ctx.t;
   const tile = (x: Tile) =>
@@ -77,7 +77,76 @@ export function dashboardPage(
               </ul>
             </section>`
           : ""
+      }
+      ${
+        p.integrations.length > 0
+          ? html`<section class="card" aria-labelledby="int-h">
+              <h2 id="int-h">${t("dash.integrations")}</h2>
+              <ul class="tiles">
+                ${p.integrations.map(tile)}
+              </ul>
+            </section>`
+          : ""
       }`,
+    { wide: true },
+  );
+}
+
+// ---- integrations ----
+
+export type IntegrationRow = {
+  name: string;
+  kind: "directory" | "runbook-target" | "mail" | "identity-provider";
+  target: string;
+  health: "healthy" | "failing" | "unknown";
+  runbooks: string[];
+  lastSuccessAt: Date | null;
+  lastFailureAt: Date | null;
+  lastError: string | null;
+  probedAt: Date | null;
+};
+
+/** Integration health (GET /integrations): each system reached, its newest runs and probe. */
+export function integrationsPage(ctx: Ctx, p: { rows: IntegrationRow[] }): SafeHtml {
+  const t = ctx.t;
+  const when = (d: Date | null) => (d ? dateHtml(ctx, d) : "—");
+  return layout(
+    ctx,
+    t("int.title"),
+    html`<p>${t("int.intro")}</p>
+      <p class="actions">${link("/console/integrations?probe=true", t("int.probe"))}</p>
+      ${table({
+        caption: t("c.rows", { n: p.rows.length }),
+        head: [
+          t("int.name"),
+          t("int.kind"),
+          t("int.target"),
+          t("int.health"),
+          t("int.lastSuccess"),
+          t("int.lastFailure"),
+          t("int.lastError"),
+          t("int.runbooks"),
+          t("int.probedAt"),
+        ],
+        rows: p.rows.map((r) => [
+          r.name,
+          t(`int.kind.${r.kind}`),
+          r.target,
+          html`<span
+            class="badge badge-${r.health === "healthy" ? "ok" : r.health === "failing" ? "bad" : "off"}"
+            >${t(`int.health.${r.health}`)}</span
+          >`,
+          when(r.lastSuccessAt),
+          when(r.lastFailureAt),
+          r.lastError ?? "—",
+          r.runbooks.length > 0
+            ? html`${r.runbooks.map((n, i) => html`${i > 0 ? ", " : ""}${link(`/console/runbooks/${n}`, n)}`)}`
+            : "—",
+          when(r.probedAt),
+        ]),
+        empty: t("int.none"),
+        id: "integrations",
+      })}`,
     { wide: true },
   );
 }

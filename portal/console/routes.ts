@@ -45,6 +45,7 @@ import {
 import { orderLogOf } from "../../api/portal/index.ts";
 import { reportLeaver, retryLeaver } from "../../api/leaver/fanout.ts";
 import { leaverPlan } from "../../api/leaver/plan.ts";
+import { listIntegrations } from "../../api/integrations/service.ts";
 import { listLeaverEvents } from "../../record/leavers/store.ts";
 import { listScheduledRuns } from "../../record/scheduled-runs.ts";
 import { csvLine } from "../../record/audit-query.ts";
@@ -64,6 +65,7 @@ import {
   consoleOrderPage,
   costPage,
   dashboardPage,
+  integrationsPage,
   leaverPage,
   leaverPlanPage,
   leaversPage,
@@ -540,6 +542,30 @@ export const consoleRoutes: FastifyPluginAsyncZod = async (app) => {
   const redirect = (reply: FastifyReply, to: string, done?: string) =>
     reply.redirect(done ? `${to}${to.includes("?") ? "&" : "?"}done=${encodeURIComponent(done)}` : to, 303);
 
+  // ---- integrations (GET /integrations: the same service) ----
+  app.get(
+    "/console/integrations",
+    {
+      ...page("runbooks:read"),
+      schema: { hide: true, querystring: z.object({ probe: z.enum(["true", "false"]).optional() }) },
+    },
+    async (req, reply) => {
+      const ctx = await ctxOf(req, reply);
+      const rows = (await listIntegrations(req, { probe: req.query.probe === "true" })).map((i) => ({
+        name: i.name,
+        kind: i.kind,
+        target: i.target,
+        health: i.health,
+        runbooks: i.runbooks,
+        lastSuccessAt: i.lastSuccessAt,
+        lastFailureAt: i.lastFailureAt,
+        lastError: i.lastError,
+        probedAt: i.probe?.at ?? null,
+      }));
+      return send(reply, integrationsPage(ctx, { rows }));
+    },
+  );
+
   // ---- dashboard ----
   app.get("/console", { ...page("self"), schema: { hide: true } }, async (req, reply) => {
     const ctx = await ctxOf(req, reply);
@@ -622,7 +648,19 @@ export const consoleRoutes: FastifyPluginAsyncZod = async (app) => {
         });
       }
     }
-    return send(reply, dashboardPage(ctx, { tiles, phases, pool }));
+    const integrations: Tile[] = [];
+    if (can(req, "runbooks:read")) {
+      for (const i of await listIntegrations(req)) {
+        integrations.push({
+          label: i.name,
+          value: t(`int.health.${i.health}`),
+          href: "/console/integrations",
+          tone: i.health === "healthy" ? "ok" : i.health === "failing" ? "bad" : undefined,
+          note: i.lastError ?? undefined,
+        });
+      }
+    }
+    return send(reply, dashboardPage(ctx, { tiles, phases, pool, integrations }));
   });
 
   // ---- asset types ----

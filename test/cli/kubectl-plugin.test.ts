@@ -372,11 +372,16 @@ async function serviceAccountKubeconfig(
   return { file, user: `system:serviceaccount:${w.api.namespace}:${sa}` };
 }
 
-test("without an API token the plugin signs in as the kubeconfig's identity, mapped to an admin account", async (t) => {
+test("asked to (IPSOLIS_AUTH=kubeconfig, --kubeconfig), the plugin signs in as the kubeconfig's identity, mapped to an admin account", async (t) => {
   const w = await world(t);
   const order = await newOrder(w);
   const ops = await serviceAccountKubeconfig(t, w, "bert-kubectl");
-  const env = userEnv(w, undefined, { KUBECONFIG: ops.file });
+  const env = userEnv(w, undefined, { KUBECONFIG: ops.file, IPSOLIS_AUTH: "kubeconfig" });
+
+  // Never without being asked: a kubeconfig alone does not send its credential anywhere.
+  const unasked = await runFile(PLUGIN, ["get", "orders"], userEnv(w, undefined, { KUBECONFIG: ops.file }));
+  assert.equal(unasked.code, 2);
+  assert.match(unasked.stderr, /^error: no API token: /);
 
   // Not mapped yet: the API names the Kubernetes user and how to map it.
   const unmapped = await runFile(PLUGIN, ["get", "orders"], env);
@@ -426,7 +431,20 @@ test("usage and connection errors exit 2 with a clear message; --help exits 0", 
   const noToken = await runFile(PLUGIN, ["get", "orders"], userEnv(w, undefined, { HOME: emptyHome }));
   assert.equal(noToken.code, 2);
   assert.match(noToken.stderr, /^error: no API token: pass --token or set IPSOLIS_TOKEN/);
-  assert.match(noToken.stderr, /none found: no --kubeconfig, \$KUBECONFIG or ~\/\.kube\/config/);
+  assert.match(
+    noToken.stderr,
+    /or sign in with your kubeconfig identity: --kubeconfig FILE, --context NAME or IPSOLIS_AUTH=kubeconfig/,
+  );
+  const noKubeconfig = await runFile(
+    PLUGIN,
+    ["get", "orders"],
+    userEnv(w, undefined, { HOME: emptyHome, IPSOLIS_AUTH: "kubeconfig" }),
+  );
+  assert.equal(noKubeconfig.code, 2);
+  assert.match(
+    noKubeconfig.stderr,
+    /^error: no kubeconfig to sign in with \(no --kubeconfig, \$KUBECONFIG or ~\/\.kube\/config\)/,
+  );
   assert.equal(noToken.stdout, "");
 
   const unknown = await cli(w, ["frobnicate"]);

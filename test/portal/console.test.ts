@@ -126,7 +126,10 @@ test("the staff console: catalogue, orders, scoping, audit, cost, tokens and rea
   );
 
   // A pooled type: three parking slots (the pool page lists CapacityPooled types only).
-  await create(ns, "runbooks", runbook("parking-grant", [bashStep("grant", "echo slot")]));
+  // The parking system is an integration (its label): its health comes from these runs.
+  const parkingGrant = runbook("parking-grant", [bashStep("grant", "echo slot")]);
+  parkingGrant.metadata!.labels = { "ipsolis.io/integration": "parking-system" };
+  await create(ns, "runbooks", parkingGrant);
   await create(ns, "runbooks", runbook("parking-revoke", [bashStep("revoke", "echo free")]));
   await create(
     ns,
@@ -374,6 +377,34 @@ test("the staff console: catalogue, orders, scoping, audit, cost, tokens and rea
   assert.equal((await cells(root, "#plan-cancel tbody tr")).length, dry.wouldCancel.length);
   await shoot(root, "leaver-plan", axe);
   assert.equal((await get<Order>(ns, "orders", orderName)).status?.phase, "Provisioned", "nothing changed");
+
+  // ---- integration health: the page is GET /integrations; the parking runs made it healthy ----
+  type IntegrationJson = { integrations: { name: string; health: string; lastError: string | null }[] };
+  const apiIntegrations = await eventually(
+    "parking-system healthy in GET /integrations",
+    async () => {
+      const r = await root.evaluate<IntegrationJson>(`fetch("/integrations").then((r) => r.json())`);
+      return r.integrations.some((i) => i.name === "parking-system" && i.health === "healthy")
+        ? r
+        : undefined;
+    },
+    30_000,
+    500,
+  );
+  await root.goto(`${base}/console`);
+  assert.match(await text(root), /Integrations[\s\S]*parking-system[\s\S]*Healthy/);
+  await root.click('main a[href="/console/integrations"]');
+  await root.waitForURL(`${base}/console/integrations`);
+  assert.deepEqual(
+    (await cells(root, "#integrations tbody tr")).map((r) => [r[0], r[3]]),
+    apiIntegrations.integrations.map((i) => [
+      i.name,
+      ({ healthy: "Healthy", failing: "Failing", unknown: "No runs yet" } as Record<string, string>)[
+        i.health
+      ],
+    ]),
+  );
+  await shoot(root, "integrations", axe);
 
   // ---- the page and the API agree (orders list, for the superadmin) ----
   const apiOrders = await root.evaluate(

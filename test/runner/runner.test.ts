@@ -218,6 +218,27 @@ test("secret parameter values never appear in output, plain or base64", async (t
   assert.ok(!summary.includes(secret));
 });
 
+test("a failed step's message ends with its last stderr line, masked before it is shortened", async (t) => {
+  // The secret straddles the 300-character cut: shortened first, its head would survive.
+  const secret = "TOPSECRET-abcdefghijklmnopqrstuvwxyz";
+  const r = await runRunner(
+    t,
+    {
+      runbook: "demo",
+      steps: [
+        bash("leak", `printf '%0290d%s\\n' 0 "$API_KEY" >&2; exit 4`, {
+          parameters: [{ name: "API_KEY", env: "IPSOLIS_SECRET_0_0", secret: true }],
+        }),
+      ],
+    },
+    { IPSOLIS_SECRET_0_0: secret },
+  );
+  assert.equal(r.code, 1);
+  const message = String(r.summary?.steps[0]?.message ?? "");
+  assert.match(message, /^exited with code 4: 0{290}\*\*\*/);
+  assert.doesNotMatch(JSON.stringify(r.summary) + r.stdout, /TOPSEC/);
+});
+
 test("a missing secret env var fails the run before any step (exit 2)", async (t) => {
   const r = await runRunner(t, {
     runbook: "demo",
