@@ -1,14 +1,24 @@
-// The leaver dry run (POST /hr/leaver?dryRun=true, the console's leaver plan, `kubectl ipsolis
+// The leaver dry run and report as a caller sees them. The dry run (POST /hr/leaver?dryRun=true, the console's leaver plan, `kubectl ipsolis
 // leaver plan`): who the identifiers name, when it would take effect, and what it would cancel
 // and revoke, changing nothing. One function for the route and the page, so they cannot
 // disagree. A scoped admin sees only their own asset types' orders: another team's asset type
 // is never named to them, not even in a plan (api/policy/acl.ts).
 import type { FastifyRequest } from "fastify";
+import { z } from "zod";
 import { findEmployee, type Employee } from "../../record/employees/store.ts";
 import { aclScopeFor } from "../plugins/acl.ts";
 import { isVisible } from "../policy/acl.ts";
-import { effectiveAt, subjectOfEmployee, subjectOfIdentifier, type PlannedDeprovision } from "./decide.ts";
-import { planFor } from "./fanout.ts";
+import {
+  effectiveAt,
+  subjectOfEmployee,
+  subjectOfIdentifier,
+  summarise,
+  type PlannedDeprovision,
+} from "./decide.ts";
+import { planFor, reportLeaver, type LeaverReport } from "./fanout.ts";
+
+/** An effective date as HR sends it: a calendar date or a date-time with its offset. */
+export const EffectiveDate = z.union([z.iso.date(), z.iso.datetime({ offset: true })]);
 
 export type LeaverPlan = {
   employee: Employee | undefined;
@@ -36,4 +46,17 @@ export async function leaverPlan(
     cancels: plan.cancelOrders.filter((o) => isVisible(scope, o.assetType)).map((o) => o.name),
     deprovisions: plan.deprovisions.filter((d) => isVisible(scope, d.assetType)),
   };
+}
+
+/**
+ * A leaver event's report (GET /leavers/:id, the console's leaver page) as the caller may see
+ * it: a scoped admin sees their own asset types' items, and the summary counts those.
+ */
+export async function leaverReportFor(req: FastifyRequest, id: string): Promise<LeaverReport | undefined> {
+  const r = await reportLeaver(req.server.deps, id);
+  if (!r) return undefined;
+  const scope = await aclScopeFor(req);
+  if (scope.all) return r;
+  const assets = r.assets.filter((a) => isVisible(scope, a.assetType));
+  return { ...r, assets, summary: summarise(assets.map((a) => a.outcome)) };
 }

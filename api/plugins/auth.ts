@@ -18,7 +18,7 @@ import { authenticateToken, TOKEN_PREFIX } from "../../record/identity/tokens.ts
 import { accountOfKubeUser } from "../../record/identity/kube-identities.ts";
 import type { TokenReviewer } from "./kube-identity.ts";
 import { readSession } from "../../record/identity/sessions.ts";
-import { ForbiddenError, UnauthenticatedError } from "../../record/errors.ts";
+import { ForbiddenError, UnauthenticatedError, UnavailableError } from "../../record/errors.ts";
 
 export type Principal = {
   /** Audit actor string: `admin:<username>`, `user:<email>`, `token:<name>`, `admin:legacy_key`. */
@@ -73,9 +73,13 @@ function header(req: FastifyRequest, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-type Resolved = { principal: Principal } | { error: UnauthenticatedError } | undefined;
+type Resolved = { principal: Principal } | { error: UnauthenticatedError | UnavailableError } | undefined;
 
-async function resolvePrincipal(req: FastifyRequest, opts: AuthOptions): Promise<Resolved> {
+async function resolvePrincipal(
+  req: FastifyRequest,
+  opts: AuthOptions,
+  permission?: Permission,
+): Promise<Resolved> {
   const { db, now } = req.server.deps;
   const authz = header(req, "authorization");
   if (authz !== undefined) {
@@ -83,6 +87,8 @@ async function resolvePrincipal(req: FastifyRequest, opts: AuthOptions): Promise
     if (!m?.[1])
       return { error: new UnauthenticatedError("malformed Authorization header (want: Bearer <token>)") };
     if (!m[1].startsWith(TOKEN_PREFIX) && opts.reviewKubeToken !== undefined) {
+      // Public routes never ask the cluster: anyone may call them, with any header.
+      if (permission === "public") return undefined;
       return kubePrincipal(req, m[1], opts.reviewKubeToken);
     }
     const found = await authenticateToken(db, m[1], now());
@@ -171,7 +177,14 @@ async function resolvePrincipal(req: FastifyRequest, opts: AuthOptions): Promise
  */
 async function kubePrincipal(req: FastifyRequest, token: string, review: TokenReviewer): Promise<Resolved> {
   const r = await review(token);
-  if (!r.ok) return { error: new UnauthenticatedError(r.message, { reason: r.reason }) };
+  if (!r.ok) {
+    return {
+      error:
+        r.reason === "KubeReviewBusy"
+          ? new UnavailableError(r.message, { reason: r.reason })
+          : new UnauthenticatedError(r.message, { reason: r.reason }),
+    };
+  }
   const a = await accountOfKubeUser(req.server.deps.db, r.username);
   if (!a) {
     return {
@@ -248,7 +261,7 @@ export const authPlugin = fp<AuthOptions>(
       if (permission === "ingest") return;
       if (config.hmac !== undefined && isSignedWebhook(req)) return;
 
-      const resolved = await resolvePrincipal(req, opts);
+      const resolved = await resolvePrincipal(req, opts, permission);
       if (permission === "public") {
         // Public pages may still show who is signed in; bad credentials simply count as none.
         if (resolved && "principal" in resolved) req.principal = resolved.principal;

@@ -11,7 +11,11 @@ import { makeRest, statusCodeOf, type Rest } from "../../operator/kube/rest.ts";
 
 export type KubeReview =
   | { ok: true; username: string; groups: string[] }
-  | { ok: false; reason: "KubeTokenRejected" | "KubeReviewUnavailable"; message: string };
+  | {
+      ok: false;
+      reason: "KubeTokenRejected" | "KubeReviewUnavailable" | "KubeReviewBusy";
+      message: string;
+    };
 
 export type TokenReviewer = (token: string) => Promise<KubeReview>;
 
@@ -23,6 +27,9 @@ type TokenReviewAnswer = {
 const ACCEPTED_MS = 30_000;
 const REFUSED_MS = 5_000;
 const MAX_ENTRIES = 1000;
+/** Reviews in flight at once (beyond: refused as busy), and how long one may take. */
+const MAX_IN_FLIGHT = 8;
+const REVIEW_TIMEOUT_MS = 5_000;
 
 export function makeTokenReviewer(kc: KubeConfig): TokenReviewer {
   let rest: Promise<Rest> | undefined;
@@ -31,13 +38,18 @@ export function makeTokenReviewer(kc: KubeConfig): TokenReviewer {
   async function ask(token: string): Promise<KubeReview> {
     try {
       rest ??= makeRest(kc, "ipsolis-api");
-      const answer = await (
-        await rest
-      ).call<TokenReviewAnswer>({
-        method: "POST",
-        path: "/apis/authentication.k8s.io/v1/tokenreviews",
-        body: { apiVersion: "authentication.k8s.io/v1", kind: "TokenReview", spec: { token } },
-      });
+      const client = await rest;
+      let timer: NodeJS.Timeout | undefined;
+      const answer = await Promise.race([
+        client.call<TokenReviewAnswer>({
+          method: "POST",
+          path: "/apis/authentication.k8s.io/v1/tokenreviews",
+          body: { apiVersion: "authentication.k8s.io/v1", kind: "TokenReview", spec: { token } },
+        }),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error("TokenReview timed out")), REVIEW_TIMEOUT_MS);
+        }),
+      ]).finally(() => clearTimeout(timer));
       const user = answer.status?.user;
       if (answer.status?.authenticated === true && user?.username) {
         return { ok: true, username: user.username, groups: user.groups ?? [] };
@@ -61,17 +73,41 @@ export function makeTokenReviewer(kc: KubeConfig): TokenReviewer {
     }
   }
 
-  return async (token) => {
-    const key = createHash("sha256").update(token, "utf8").digest("base64url");
+  // One review per token at a time (callers of the same token share it), and a bounded number
+  // in all: a flood of made-up tokens costs the cluster at most MAX_IN_FLIGHT requests at once.
+  const inFlight = new Map<string, Promise<KubeReview>>();
+
+  function remember(key: string, review: KubeReview): void {
     const t = performance.now();
-    const hit = cache.get(key);
-    if (hit && hit.until > t) return hit.review;
-    const review = await ask(token);
     if (cache.size >= MAX_ENTRIES) {
+      // Expired entries first, then refusals; accepted answers go last.
       for (const [k, v] of cache) if (v.until <= t) cache.delete(k);
-      if (cache.size >= MAX_ENTRIES) cache.clear();
+      if (cache.size >= MAX_ENTRIES) for (const [k, v] of cache) if (!v.review.ok) cache.delete(k);
+      if (cache.size >= MAX_ENTRIES) cache.delete(cache.keys().next().value!);
     }
     cache.set(key, { until: t + (review.ok ? ACCEPTED_MS : REFUSED_MS), review });
+  }
+
+  return async (token) => {
+    const key = createHash("sha256").update(token, "utf8").digest("base64url");
+    const hit = cache.get(key);
+    if (hit && hit.until > performance.now()) return hit.review;
+    const running = inFlight.get(key);
+    if (running) return running;
+    if (inFlight.size >= MAX_IN_FLIGHT) {
+      return {
+        ok: false,
+        reason: "KubeReviewBusy",
+        message: "too many Kubernetes identities are being checked at once: try again in a moment",
+      };
+    }
+    const review = ask(token)
+      .then((r) => {
+        remember(key, r);
+        return r;
+      })
+      .finally(() => inFlight.delete(key));
+    inFlight.set(key, review);
     return review;
   };
 }

@@ -43,8 +43,8 @@ import {
   updateAdminUser,
 } from "../../api/admin/service.ts";
 import { orderLogOf } from "../../api/portal/index.ts";
-import { reportLeaver, retryLeaver } from "../../api/leaver/fanout.ts";
-import { leaverPlan } from "../../api/leaver/plan.ts";
+import { retryLeaver } from "../../api/leaver/fanout.ts";
+import { EffectiveDate, leaverPlan, leaverReportFor } from "../../api/leaver/plan.ts";
 import { listIntegrations } from "../../api/integrations/service.ts";
 import { listLeaverEvents } from "../../record/leavers/store.ts";
 import { listScheduledRuns } from "../../record/scheduled-runs.ts";
@@ -1391,7 +1391,7 @@ export const consoleRoutes: FastifyPluginAsyncZod = async (app) => {
       const errors: FieldError[] = [];
       if (req.query.who !== undefined && who === "")
         errors.push({ field: "who", message: t("lvp.whoRequired") });
-      if (date !== "" && !/^\d{4}-\d{2}-\d{2}$/.test(date) && Number.isNaN(Date.parse(date)))
+      if (date !== "" && !EffectiveDate.safeParse(date).success)
         errors.push({ field: "effectiveDate", message: t("lvp.badDate") });
       if (who === "" || errors.length > 0)
         return send(
@@ -1428,7 +1428,7 @@ export const consoleRoutes: FastifyPluginAsyncZod = async (app) => {
     "/console/leavers/:id",
     { ...page("leavers:read"), schema: { hide: true, params: Id, querystring: Flash } },
     async (req, reply) => {
-      const r = await reportLeaver(req.server.deps, req.params.id);
+      const r = await leaverReportFor(req, req.params.id);
       if (!r) throw new NotFoundError(`leaver event ${req.params.id} not found`);
       const ctx = await ctxOf(req, reply);
       const t = ctx.t;

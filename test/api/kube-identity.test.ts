@@ -195,4 +195,7 @@ test("switched off, or without the right to review tokens, a Kubernetes token is
   assert.equal(u.statusCode, 401);
   assert.equal(u.json<Refusal>().reason, "KubeReviewUnavailable");
   assert.match(u.json<Refusal>().error, /may not create tokenreviews/);
+  // Public routes never ask the cluster: any bearer header there counts as none.
+  const open = await unable.app.inject({ method: "GET", url: "/auth/csrf", headers: bearer(ops) });
+  assert.equal(open.statusCode, 200, open.body);
 });

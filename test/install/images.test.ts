@@ -287,10 +287,11 @@ const GRAPH_MODULE_OF: Record<string, string> = {
   "Set-MgUserLicense": "Microsoft.Graph.Users.Actions",
   "Get-MgSubscribedSku": "Microsoft.Graph.Identity.DirectoryManagement",
 };
-// The cmdlets PSOpenAD 0.7.0 exports (its PSGallery page). A runbook calling anything else
+// The cmdlets PSOpenAD 0.6.0 exports (CmdletsToExport of module/PSOpenAD.psd1 at the tag v0.6.0 of
+// github.com/jborean93/PSOpenAD, the newest release; membership changes are Set-OpenADObject
+// -Add/-Remove member, there is no *-OpenADGroupMember writer). A runbook calling anything else
 // named *-OpenAD* would fail at run time on the runner image.
 const PSOPENAD_CMDLETS = new Set([
-  "Add-OpenADGroupMember",
   "Get-OpenADAuthSupport",
   "Get-OpenADComputer",
   "Get-OpenADGroup",
@@ -306,7 +307,6 @@ const PSOPENAD_CMDLETS = new Set([
   "New-OpenADSession",
   "New-OpenADSessionOption",
   "Move-OpenADObject",
-  "Remove-OpenADGroupMember",
   "Remove-OpenADObject",
   "Remove-OpenADSession",
   "Rename-OpenADObject",
@@ -384,10 +384,10 @@ test("the runner image installs, pinned, every PowerShell module the shipped run
     assert.ok(mod, `${c} is used by a shipped runbook: name its module in GRAPH_MODULE_OF`);
     assert.ok(versions.has(mod), `${mod} (for ${c}) is installed in the runner image`);
   }
-  for (const c of openAd) assert.ok(PSOPENAD_CMDLETS.has(c), `${c} is a PSOpenAD 0.7.0 cmdlet`);
+  for (const c of openAd) assert.ok(PSOPENAD_CMDLETS.has(c), `${c} is a PSOpenAD 0.6.0 cmdlet`);
   assert.equal(
     versions.get("PSOpenAD"),
-    "0.7.0",
+    "0.6.0",
     "PSOpenAD is installed at the version whose cmdlets are listed",
   );
   for (const m of imported) assert.ok(versions.has(m), `Import-Module ${m}: installed in the runner image`);

@@ -311,6 +311,20 @@ test("a scoped admin's dry run names only their own asset types' orders", async 
     [["ada-licence", "m365-e3"]],
   );
   assert.doesNotMatch(r.body, /dev-vm|shared-mailbox/);
+
+  // The leaver itself, and its report: the scoped admin sees their own type's item and counts.
+  const done = await hr(api, { upn: "ada@example.com" });
+  const id = done.json<{ id: string }>().id;
+  await drainFanouts(api.app.deps);
+  const report = await api.app.inject({ method: "GET", url: `/leavers/${id}`, headers: bearer(scoped) });
+  assert.equal(report.statusCode, 200, report.body);
+  const rep = report.json<{ assets: { target: string; assetType: string }[]; summary: { total: number } }>();
+  assert.deepEqual(
+    rep.assets.map((a) => [a.target, a.assetType]),
+    [["ada-licence", "m365-e3"]],
+  );
+  assert.equal(rep.summary.total, 1);
+  assert.doesNotMatch(report.body, /dev-vm|shared-mailbox/);
 });
 
 test("one failing deprovision never stops the others; the failed ones can be retried", async (t) => {

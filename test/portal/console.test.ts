@@ -350,6 +350,13 @@ test("the staff console: catalogue, orders, scoping, audit, cost, tokens and rea
   await root.waitForURL(`${base}/console/leavers/plan`);
   await root.click('button:has-text("Show the plan")');
   await root.waitForSelector("#error-summary");
+  // A date that is no calendar date is refused, not silently read as "now".
+  const badDate = await root.goto(
+    `${base}/console/leavers/plan?who=ann%40corp.example&effectiveDate=2024-13-45`,
+  );
+  assert.equal(badDate?.status(), 400);
+  await root.waitForSelector("#error-summary");
+  await root.goto(`${base}/console/leavers/plan`);
   await root.fill("#who", "ann@corp.example");
   await root.click('button:has-text("Show the plan")');
   await root.waitForSelector("#plan");

@@ -234,7 +234,7 @@ test("a failed step's message ends with its last stderr line, masked before it i
     { IPSOLIS_SECRET_0_0: secret },
   );
   assert.equal(r.code, 1);
-  const message = String(r.summary?.steps[0]?.message ?? "");
+  const message = (r.summary?.steps[0]?.message as string | undefined) ?? "";
   assert.match(message, /^exited with code 4: 0{290}\*\*\*/);
   assert.doesNotMatch(JSON.stringify(r.summary) + r.stdout, /TOPSEC/);
 });

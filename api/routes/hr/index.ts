@@ -11,8 +11,8 @@ import { NotFoundError } from "../../../record/errors.ts";
 import { findEmployee, type Employee } from "../../../record/employees/store.ts";
 import { listLeaverEvents } from "../../../record/leavers/store.ts";
 import { effectiveAt, subjectOfEmployee, subjectOfIdentifier } from "../../leaver/decide.ts";
-import { recordLeaver, reportLeaver, retryLeaver } from "../../leaver/fanout.ts";
-import { leaverPlan } from "../../leaver/plan.ts";
+import { recordLeaver, retryLeaver } from "../../leaver/fanout.ts";
+import { EffectiveDate, leaverPlan, leaverReportFor } from "../../leaver/plan.ts";
 import { drainFanouts, startFanout, startLeaverScheduler } from "../../leaver/background.ts";
 import { authenticateWebhook, keepRawJsonBody, parseBody } from "../../leaver/webhook.ts";
 
@@ -22,7 +22,6 @@ const SCHEDULER_EVERY_MS = 10_000;
 const identifier = z.string().trim().min(1).max(320);
 
 /** `2026-12-31` (start of that day, UTC) or an RFC 3339 date-time. */
-const EffectiveDate = z.union([z.iso.date(), z.iso.datetime({ offset: true })]);
 
 export const LeaverBody = z
   .object({
@@ -142,7 +141,7 @@ export const hrRoutes: FastifyPluginAsyncZod = async (app) => {
     "/leavers/:id",
     { config: { permission: "leavers:read" }, schema: { params: IdParams } },
     async (req) => {
-      const r = await reportLeaver(req.server.deps, req.params.id);
+      const r = await leaverReportFor(req, req.params.id);
       if (!r) throw new NotFoundError(`leaver event ${req.params.id} not found`);
       return r;
     },
