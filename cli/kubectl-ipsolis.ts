@@ -24,6 +24,7 @@ import {
   type LeaverPlan,
   type LogLine,
   type OrderView,
+  stripControls,
 } from "./format.ts";
 import { createSseParser } from "./sse.ts";
 import { orderPhaseTransitions } from "../crds/reasons.ts";
@@ -106,12 +107,13 @@ export async function main(
   } catch (err) {
     if (err instanceof ApiError) {
       io.stderr(
-        `Error from server (${err.reason ?? STATUS_NAMES[err.status] ?? err.status}): ${err.message}\n`,
+        // The server's words (or a proxy's) reach a terminal: no control sequences.
+        `Error from server (${stripControls(err.reason ?? STATUS_NAMES[err.status] ?? String(err.status))}): ${stripControls(err.message)}\n`,
       );
       return 1;
     }
     if (err instanceof UnreachableError) {
-      io.stderr(`error: ${err.message}\n`);
+      io.stderr(`error: ${stripControls(err.message)}\n`);
       return 2;
     }
     throw err;

@@ -1076,8 +1076,19 @@ export function poolPage(
       : html`<p class="actions">
             <a href="/console/pool">${t("pool.refresh")}</a>
             <span class="muted" id="refresh-live" hidden>${t("pool.live")}</span>
+            <button
+              type="button"
+              class="secondary"
+              id="refresh-pause"
+              hidden
+              aria-pressed="false"
+              data-pause="${t("pool.pause")}"
+              data-resume="${t("pool.resume")}"
+            >
+              ${t("pool.pause")}
+            </button>
           </p>
-          <div id="pool-live" data-refresh="5000" data-refresh-ids="pool-live">
+          <div id="pool-live" data-refresh="5000" data-refresh-ids="pool-live" aria-live="polite">
             ${p.types.map(
               (x) =>
                 html`<section class="card" aria-labelledby="pool-${x.name}">

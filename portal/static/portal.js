@@ -90,7 +90,23 @@
       .filter(Boolean);
     var liveNote = document.getElementById("refresh-live");
     if (liveNote) liveNote.hidden = false;
+    // A way to stop the updates (WCAG 2.2.2), where the page offers one: paused, nothing is
+    // fetched or replaced until resumed.
+    var paused = false;
+    var pause = document.getElementById("refresh-pause");
+    if (pause) {
+      pause.hidden = false;
+      pause.addEventListener("click", function () {
+        paused = !paused;
+        pause.setAttribute("aria-pressed", paused ? "true" : "false");
+        pause.textContent = pause.getAttribute(paused ? "data-resume" : "data-pause");
+      });
+    }
     var tick = function () {
+      if (paused) {
+        setTimeout(tick, every);
+        return;
+      }
       fetch(window.location.href, { headers: { accept: "text/html" }, credentials: "same-origin" })
         .then(function (r) {
           return r.ok ? r.text() : null;

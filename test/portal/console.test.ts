@@ -337,6 +337,13 @@ test("the staff console: catalogue, orders, scoping, audit, cost, tokens and rea
     .locator('[data-pool="parking"] [data-tile="free"] .tile-value', { hasText: /^3$/ })
     .waitFor({ timeout: 30_000 });
   assert.equal(await root.evaluate("window.notReloaded"), true);
+  // The updates can be paused (WCAG 2.2.2) and resumed, by keyboard.
+  await root.focus("#refresh-pause");
+  await root.keyboard.press("Enter");
+  assert.equal(await root.getAttribute("#refresh-pause", "aria-pressed"), "true");
+  assert.equal((await root.textContent("#refresh-pause"))?.trim(), "Resume updates");
+  await root.keyboard.press("Enter");
+  assert.equal(await root.getAttribute("#refresh-pause", "aria-pressed"), "false");
   assert.deepEqual(await tiles(noJs, "parking"), { free: 2, inUse: 1, failed: 0, maintenance: 0, total: 3 });
   await noJs.click('main a[href="/console/pool"]');
   await noJs.waitForLoadState();
