@@ -36,7 +36,7 @@ export type IntegrationView = {
   probe: { at: Date; ok: boolean; message: string | null } | null;
 };
 
-type Probe = { name: string; kind: IntegrationView["kind"]; target: string; run(): Promise<void> };
+export type Probe = { name: string; kind: IntegrationView["kind"]; target: string; run(): Promise<void> };
 
 /** The probes this installation can run safely, from its configuration. */
 export function probesOf(config: Partial<ApiConfig> | undefined, oidc: OidcClient | undefined): Probe[] {
@@ -98,28 +98,35 @@ export function probesOf(config: Partial<ApiConfig> | undefined, oidc: OidcClien
 }
 
 const FRESH_MS = 60_000;
-const FORCED_MS = 10_000;
-const probeCache = new WeakMap<object, Map<string, RunOutcome>>();
+type ProbeState = { last?: RunOutcome; inFlight?: Promise<RunOutcome> };
+const probeStates = new WeakMap<object, Map<string, ProbeState>>();
 
-async function probed(key: object, p: Probe, force: boolean): Promise<RunOutcome> {
-  const cache = probeCache.get(key) ?? new Map<string, RunOutcome>();
-  probeCache.set(key, cache);
-  const hit = cache.get(p.name);
-  const age = hit ? Date.now() - hit.at.getTime() : Infinity;
-  if (hit && age < (force ? FORCED_MS : FRESH_MS)) return hit;
-  let outcome: RunOutcome;
-  try {
-    await p.run();
-    outcome = { at: new Date(), ok: true };
-  } catch (err) {
-    outcome = {
-      at: new Date(),
-      ok: false,
-      message: oneSentence(err instanceof Error ? err.message : String(err)),
-    };
-  }
-  cache.set(p.name, outcome);
-  return outcome;
+/** A probe's answer: the last one while fresh, else a new run, shared with concurrent callers. */
+export function probed(key: object, p: Probe, force: boolean): Promise<RunOutcome> {
+  const states = probeStates.get(key) ?? new Map<string, ProbeState>();
+  probeStates.set(key, states);
+  const st = states.get(p.name) ?? {};
+  states.set(p.name, st);
+  if (st.inFlight) return st.inFlight;
+  if (st.last && !force && Date.now() - st.last.at.getTime() < FRESH_MS) return Promise.resolve(st.last);
+  const run = (async (): Promise<RunOutcome> => {
+    try {
+      await p.run();
+      return { at: new Date(), ok: true };
+    } catch (err) {
+      return {
+        at: new Date(),
+        ok: false,
+        message: oneSentence(err instanceof Error ? err.message : String(err)),
+      };
+    }
+  })().then((outcome) => {
+    st.last = outcome;
+    delete st.inFlight;
+    return outcome;
+  });
+  st.inFlight = run;
+  return run;
 }
 
 type RunRow = {
@@ -200,8 +207,10 @@ export async function listIntegrations(
       probe: null,
     };
   });
-  for (const p of probesOf(config, oidc)) {
-    const outcome = await probed(req.server, p, opts.probe === true);
+  const probes = probesOf(config, oidc);
+  const outcomes = await Promise.all(probes.map((p) => probed(req.server, p, opts.probe === true)));
+  for (const [i, p] of probes.entries()) {
+    const outcome = outcomes[i]!;
     views.push({
       name: p.name,
       kind: p.kind,
