@@ -1,7 +1,8 @@
 // `./dev up`: the whole product on this machine. A real control plane and Postgres, the CRDs
 // and admission policy, the local node (standing in for the kubelet), the operator with its
 // history mirror and cost check, the API and portal, a demo identity provider for employee
-// sign-in, and demo data (a catalogue whose runbooks are bash twins, employees, an order).
+// sign-in, a throw-away AD domain (Samba, when installed), and demo data (a catalogue whose
+// runbooks are bash twins, one of them against the domain; employees; an order).
 // Ctrl-C stops all of it.
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -19,6 +20,8 @@ import { createPool } from "../../record/db.ts";
 import { createLogger } from "../../record/log.ts";
 import { seedDemoIdentity } from "../../record/identity/demo.ts";
 import { createEmployee, findEmployee } from "../../record/employees/store.ts";
+import { SAMBA_DEBS, createKerberosSecret, hasSamba, startAdDomain } from "./samba.ts";
+import { KERBEROS_SECRET, catalogue } from "../integrations/ad-support.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const say = (l: string) => process.stderr.write(`[up] ${l}\n`);
@@ -198,13 +201,49 @@ await kc
   .catch((err: unknown) => {
     if (!(err instanceof k8s.ApiException && err.code === 409)) throw err;
   });
-// ad-group-ldap-bash.yaml talks to a real AD domain, which the demo does not start yet (issue #22).
+// ad-group-ldap-bash.yaml talks to a real AD domain: the demo starts one (Samba AD DC on
+// 127.0.0.1, issue #22) with ann and bob in it, when Samba is installed and the LDAP ports are free.
 const NEEDS_AD = new Set(["ad-group-ldap-bash.yaml"]);
 const samples = (await readdir(join(root, "runbooks")))
   .filter((f) => f.endsWith("-bash.yaml") && !NEEDS_AD.has(f))
   .sort();
 for (const f of samples) await applyFile(join(root, "runbooks", f), NAMESPACE);
 say(`demo catalogue: ${samples.join(", ")}`);
+let adHelp = "";
+if (await hasSamba()) {
+  say("starting an AD domain (Samba AD DC on 127.0.0.1; about 10 s)");
+  try {
+    const ad = await startAdDomain({
+      users: Object.entries(employees).map(([name, e]) => ({ name, mail: e.email })),
+      groups: ["VPN-Users"],
+    });
+    stops.unshift(() => ad.stop());
+    await createKerberosSecret(kc, NAMESPACE, KERBEROS_SECRET, ad);
+    for (const o of await catalogue(ad)) {
+      await objects.patch(
+        { ...o, metadata: { ...o.metadata, namespace: NAMESPACE } },
+        undefined,
+        undefined,
+        "ipsolis-up",
+        true,
+        k8s.PatchStrategy.ServerSideApply,
+      );
+    }
+    const keytab = join(ad.dir, "svc.keytab");
+    await writeFile(keytab, ad.service.keytab, { mode: 0o600 });
+    say(
+      `AD domain ${ad.realm} up in ${Math.round((ad.timings.provisionMs + ad.timings.readyMs) / 1000)} s; catalogue: vpn-access-ldap-bash (AD group VPN-Users)`,
+    );
+    adHelp = `  AD domain:   ${ad.realm} at ${ad.ldapUrl} (ann, bob in ${ad.managedOu}); order "VPN access (AD over LDAP)" as ann, then:
+               KRB5_CONFIG=${ad.krb5ConfPath} KRB5CCNAME=${join(ad.dir, "ccache")} kinit -kt ${keytab} ${ad.service.principal}
+               KRB5_CONFIG=${ad.krb5ConfPath} KRB5CCNAME=${join(ad.dir, "ccache")} ldapsearch -Y GSSAPI -N -Q -LLL -H ${ad.ldapUrl} -b "${ad.groupDn("VPN-Users")}" member
+`;
+  } catch (err) {
+    say(`AD domain skipped: ${err instanceof Error ? err.message : String(err)}`);
+  }
+} else {
+  say(`AD domain skipped: Samba is not installed (apt-get install -y --no-install-recommends ${SAMBA_DEBS})`);
+}
 
 process.stdout.write(`
 ipsolis is up (${Math.round((Date.now() - t0) / 1000)} s)
@@ -214,7 +253,7 @@ ipsolis is up (${Math.round((Date.now() - t0) / 1000)} s)
   kubeconfig:  ${cp.kubeconfig}   (export KUBECONFIG=${cp.kubeconfig}; kubectl: ${cp.binDir}/kubectl get orders -n ${NAMESPACE})
   Postgres:    ${pgsrv.adminUrl}
   operator:    metrics and health on http://127.0.0.1:${operator.port}/metrics
-${
+${adHelp}${
   demo
     ? `  admin login: ${demo.username} / ${demo.password}
   demo token:  ${demo.token}   (superadmin, every scope: curl -H "Authorization: Bearer …" ${publicUrl}/auth/me)
