@@ -234,7 +234,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(rateLimit, { global: false });
   await app.register(authPlugin, {
     adminKey: security.adminKey,
-    reviewKubeToken: deps.config?.IPSOLIS_KUBE_IDENTITY === "off" ? undefined : makeTokenReviewer(deps.kc),
+    reviewKubeToken:
+      deps.config?.IPSOLIS_KUBE_IDENTITY === "off" ? undefined : makeTokenReviewer(deps.kc, deps.log),
   });
 
   await app.register(healthRoutes);

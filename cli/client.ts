@@ -46,6 +46,16 @@ function causeOf(err: unknown): string {
 }
 
 async function refusal(res: Response): Promise<ApiError> {
+  // Redirects are not followed (the token would go wherever they point): say where to go instead.
+  const location = res.headers.get("location");
+  if (res.status >= 300 && res.status < 400 && location) {
+    await res.body?.cancel();
+    return new ApiError(
+      res.status,
+      `the server redirects to ${location.slice(0, 300)}: use that address as --server / IPSOLIS_URL (redirects are not followed, so the token does not travel on)`,
+      "Redirect",
+    );
+  }
   const text = await res.text().catch(() => "");
   let message = text.trim() || res.statusText || `HTTP ${res.status}`;
   let reason: string | undefined;

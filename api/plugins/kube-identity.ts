@@ -31,13 +31,20 @@ const MAX_ENTRIES = 1000;
 const MAX_IN_FLIGHT = 8;
 const REVIEW_TIMEOUT_MS = 5_000;
 
-export function makeTokenReviewer(kc: KubeConfig): TokenReviewer {
+export function makeTokenReviewer(
+  kc: KubeConfig,
+  log?: { warn(obj: object, msg: string): void },
+): TokenReviewer {
   let rest: Promise<Rest> | undefined;
   const cache = new Map<string, { until: number; review: KubeReview }>();
 
   async function ask(token: string): Promise<KubeReview> {
     try {
-      rest ??= makeRest(kc, "ipsolis-api");
+      // Made once and kept (one keep-alive agent); made again only if making it failed.
+      rest ??= makeRest(kc, "ipsolis-api").catch((err: unknown) => {
+        rest = undefined;
+        throw err;
+      });
       const client = await rest;
       let timer: NodeJS.Timeout | undefined;
       const answer = await Promise.race([
@@ -60,8 +67,14 @@ export function makeTokenReviewer(kc: KubeConfig): TokenReviewer {
         message: "invalid token: neither an ipsolis API token (ips_…) nor one the Kubernetes cluster accepts",
       };
     } catch (err) {
-      rest = undefined;
       const code = statusCodeOf(err);
+      // The HTTP status, or a network error's first line: never the token or an answer's body.
+      log?.warn(
+        code !== undefined
+          ? { status: code }
+          : { err: (err instanceof Error ? err.message : String(err)).split("\n")[0] },
+        "TokenReview failed",
+      );
       return {
         ok: false,
         reason: "KubeReviewUnavailable",

@@ -1232,7 +1232,13 @@ export function leaverPage(
         <h2 id="a-h">${t("lv.assets")}</h2>
         ${table({
           caption: t("lv.assets"),
-          head: [t("orders.order"), t("ord.assetType"), "Deprovision", t("lv.outcome"), "Message"],
+          head: [
+            t("orders.order"),
+            t("ord.assetType"),
+            t("lv.deprovision"),
+            t("lv.outcome"),
+            t("lv.message"),
+          ],
           rows: p.assets.map((a) => [
             link(`/console/orders/${a.target}`, a.target),
             a.assetType,
@@ -1245,7 +1251,7 @@ export function leaverPage(
         ${
           p.plan.length > 0
             ? table({
-                caption: "Plan (dry run)",
+                caption: t("lv.planCaption"),
                 head: [t("orders.order"), t("ord.assetType")],
                 rows: p.plan.map((x) => [x.target, x.assetType]),
                 empty: "",

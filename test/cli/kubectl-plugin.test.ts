@@ -5,6 +5,7 @@
 import { test, before, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
+import { createServer as createHttpServer } from "node:http";
 import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -421,6 +422,24 @@ test("asked to (IPSOLIS_AUTH=kubeconfig, --kubeconfig), the plugin signs in as t
   assert.match(badContext.stderr, /^error: no context "nope" in the kubeconfig/);
   // The token never shows.
   for (const r of [unmapped, listed, approved, badContext]) assert.doesNotMatch(r.stderr + r.stdout, /eyJ/);
+});
+
+test("a redirect is not followed: the plugin names where to go and sends the token nowhere else", async (t) => {
+  const seen: string[] = [];
+  const moved = createHttpServer((req, res) => {
+    seen.push(req.url ?? "");
+    res.writeHead(308, { location: "https://ipsolis.example.com/orders" }).end("moved");
+  });
+  await new Promise<void>((r) => moved.listen(0, "127.0.0.1", r));
+  t.after(() => new Promise<void>((r) => moved.close(() => r())));
+  const url = `http://127.0.0.1:${(moved.address() as { port: number }).port}`;
+  const r = await runFile(PLUGIN, ["get", "orders"], userEnv({ url }, "ips_redirect-test"));
+  assert.equal(r.code, 1);
+  assert.match(
+    r.stderr,
+    /^Error from server \(Redirect\): the server redirects to https:\/\/ipsolis\.example\.com\/orders: use that address as --server/,
+  );
+  assert.equal(seen.length, 1, "one request, to the configured server only");
 });
 
 test("usage and connection errors exit 2 with a clear message; --help exits 0", async (t) => {
