@@ -17,6 +17,7 @@ import {
 import { phaseTone } from "../format.ts";
 import { actionForm, dl, filterForm, json, link, pager, table, type Cell, type FilterField } from "./kit.ts";
 import { stackedBars, type Series } from "./chart.ts";
+import type { IntegrationView } from "../../api/integrations/service.ts";
 
 export type Msg = { notice?: string | undefined; error?: string | undefined };
 
@@ -94,20 +95,8 @@ export function dashboardPage(
 
 // ---- integrations ----
 
-export type IntegrationRow = {
-  name: string;
-  kind: "directory" | "runbook-target" | "mail" | "identity-provider";
-  target: string;
-  health: "healthy" | "failing" | "unknown";
-  runbooks: string[];
-  lastSuccessAt: Date | null;
-  lastFailureAt: Date | null;
-  lastError: string | null;
-  probedAt: Date | null;
-};
-
 /** Integration health (GET /integrations): each system reached, its newest runs and probe. */
-export function integrationsPage(ctx: Ctx, p: { rows: IntegrationRow[] }): SafeHtml {
+export function integrationsPage(ctx: Ctx, p: { rows: IntegrationView[] }): SafeHtml {
   const t = ctx.t;
   const when = (d: Date | null) => (d ? dateHtml(ctx, d) : "—");
   return layout(
@@ -142,7 +131,7 @@ export function integrationsPage(ctx: Ctx, p: { rows: IntegrationRow[] }): SafeH
           r.runbooks.length > 0
             ? html`${r.runbooks.map((n, i) => html`${i > 0 ? ", " : ""}${link(`/console/runbooks/${n}`, n)}`)}`
             : "—",
-          when(r.probedAt),
+          when(r.probe?.at ?? null),
         ]),
         empty: t("int.none"),
         id: "integrations",

@@ -551,17 +551,7 @@ export const consoleRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (req, reply) => {
       const ctx = await ctxOf(req, reply);
-      const rows = (await listIntegrations(req, { probe: req.query.probe === "true" })).map((i) => ({
-        name: i.name,
-        kind: i.kind,
-        target: i.target,
-        health: i.health,
-        runbooks: i.runbooks,
-        lastSuccessAt: i.lastSuccessAt,
-        lastFailureAt: i.lastFailureAt,
-        lastError: i.lastError,
-        probedAt: i.probe?.at ?? null,
-      }));
+      const rows = await listIntegrations(req, { probe: req.query.probe === "true" });
       return send(reply, integrationsPage(ctx, { rows }));
     },
   );

@@ -8,10 +8,8 @@ import { applyCrds } from "../support/crds.ts";
 import { testKubeConfig } from "../support/kube.ts";
 import { startMailpit } from "../support/mailpit.ts";
 import { freePort } from "../cluster/control-plane.ts";
-import { addAdmin, addToken, bearer, newApi, type Api } from "./support.ts";
+import { addScopedAdminToken, addToken, bearer, newApi, type Api } from "./support.ts";
 import { assetTypeSpec, runbookSpec } from "./fixtures.ts";
-import { addGrant } from "../../record/identity/users.ts";
-import { createApiToken } from "../../record/identity/tokens.ts";
 
 before(async () => {
   await applyCrds();
@@ -175,16 +173,7 @@ test("each system the runbooks, mail and sign-in reach, with its newest success,
   assert.equal(smtp.probe?.ok, false);
 
   // A scoped admin sees the systems of their own asset types, and mail.
-  const scoped = await addAdmin(api, "vpnadmin", "admin");
-  await addGrant(api.db, scoped.id, "vpn");
-  const scopedToken = (
-    await createApiToken(api.db, {
-      name: "scoped",
-      role: "admin",
-      scopes: ["admin:*"],
-      createdBy: "admin:vpnadmin",
-    })
-  ).token;
+  const scopedToken = await addScopedAdminToken(api, "vpnadmin", ["vpn"]);
   const mine = await list(api, scopedToken);
   assert.deepEqual(
     mine.map((v) => v.name),

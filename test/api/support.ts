@@ -9,7 +9,7 @@ import { buildApp, type App } from "../../api/app.ts";
 import type { ApiConfig } from "../../api/config.ts";
 import { createPool, migrate, type Db } from "../../record/db.ts";
 import { hashPassword } from "../../record/identity/passwords.ts";
-import { createUser, type User } from "../../record/identity/users.ts";
+import { addGrant, createUser, type User } from "../../record/identity/users.ts";
 import { createApiToken } from "../../record/identity/tokens.ts";
 import type { StoredRole } from "../../record/identity/roles.ts";
 import { newDatabase } from "../support/db.ts";
@@ -109,6 +109,23 @@ export async function addToken(
   name = `t-${role}-${scopes.join("-")}`,
 ) {
   return (await createApiToken(api.db, { name, role, scopes, createdBy: "system:test" })).token;
+}
+
+/**
+ * An admin account scoped to `assetTypes` (ACL grants) and an API token it created: what a
+ * team's admin calls the API with.
+ */
+export async function addScopedAdminToken(api: Api, username: string, assetTypes: string[]): Promise<string> {
+  const u = await addAdmin(api, username, "admin");
+  for (const t of assetTypes) await addGrant(api.db, u.id, t);
+  return (
+    await createApiToken(api.db, {
+      name: `${username}-token`,
+      role: "admin",
+      scopes: ["admin:*"],
+      createdBy: `admin:${username}`,
+    })
+  ).token;
 }
 
 /** A signed-in browser: cookie header plus the CSRF token that writes need. */

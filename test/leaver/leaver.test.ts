@@ -8,9 +8,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { eventually } from "../support/kube.ts";
-import { addAdmin, addToken, bearer } from "../api/support.ts";
-import { addGrant } from "../../record/identity/users.ts";
-import { createApiToken } from "../../record/identity/tokens.ts";
+import { addScopedAdminToken, addToken, bearer } from "../api/support.ts";
 import { signBody } from "../../api/leaver/signature.ts";
 import { isOrderingBlocked } from "../../record/employees/store.ts";
 import { LEASE_MS, processDueLeavers, processLeaver } from "../../api/leaver/fanout.ts";
@@ -288,16 +286,7 @@ test("dry run returns exactly what would be revoked and changes nothing", async 
 
 test("a scoped admin's dry run names only their own asset types' orders", async (t) => {
   const { api } = await world(t);
-  const admin = await addAdmin(api, "licences", "admin");
-  await addGrant(api.db, admin.id, "m365-e3");
-  const scoped = (
-    await createApiToken(api.db, {
-      name: "scoped",
-      role: "admin",
-      scopes: ["admin:*"],
-      createdBy: "admin:licences",
-    })
-  ).token;
+  const scoped = await addScopedAdminToken(api, "licences", ["m365-e3"]);
   const r = await api.app.inject({
     method: "POST",
     url: "/hr/leaver?dryRun=true",
