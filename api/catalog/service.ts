@@ -16,6 +16,7 @@ import {
   isVisible,
   runbookAccess,
   runbooksOf,
+  runByOf as runByOfTypes,
   type AclScope,
   type RunbookAccess,
 } from "../policy/acl.ts";
@@ -59,12 +60,8 @@ export function catalogService(
 ): CatalogService {
   const res = resourcesOf(deps);
   /** Which asset types run each runbook (for the runbook scope). */
-  const runByOf = async (): Promise<Map<string, string[]>> => {
-    const m = new Map<string, string[]>();
-    for (const t of await res.list<RunbookRefs>("AssetType"))
-      for (const n of runbooksOf(t.spec)) m.set(n, [...(m.get(n) ?? []), t.metadata.name]);
-    return m;
-  };
+  const runByOf = async (): Promise<Map<string, string[]>> =>
+    runByOfTypes(await res.list<RunbookRefs>("AssetType"));
   /** The caller's access to one object of this area, before anyone looks whether it exists. */
   const accessOf = async (
     req: FastifyRequest,

@@ -12,7 +12,7 @@ import nodemailer from "nodemailer";
 import { readFile } from "node:fs/promises";
 import { aclScopeFor } from "../plugins/acl.ts";
 import { resourcesOf } from "../plugins/resources.ts";
-import { runbookAccess, runbooksOf } from "../policy/acl.ts";
+import { runByOf, runbookAccess } from "../policy/acl.ts";
 import {
   healthOf,
   oneSentence,
@@ -155,9 +155,7 @@ export async function listIntegrations(
     res.list<RunbookSpec>("Runbook"),
     res.list<AssetTypeSpec>("AssetType"),
   ]);
-  const runBy = new Map<string, string[]>();
-  for (const t of assetTypes)
-    for (const rb of runbooksOf(t.spec)) runBy.set(rb, [...(runBy.get(rb) ?? []), t.metadata.name]);
+  const runBy = runByOf(assetTypes);
   const visible = runbooks.filter((r) => runbookAccess(scope, runBy.get(r.metadata.name) ?? []) !== "hidden");
   const integrations = runbookIntegrations(
     visible.map((r) => ({

@@ -63,3 +63,13 @@ export function runbooksOf(spec: {
   const r = spec.runbooks ?? {};
   return [...new Set([r.provision, r.modify, r.deprovision].filter((n): n is string => !!n))];
 }
+
+/** Which asset types run each runbook (what `runbookAccess` decides by). */
+export function runByOf(
+  assetTypes: readonly { metadata: { name: string }; spec: Parameters<typeof runbooksOf>[0] }[],
+): Map<string, string[]> {
+  const m = new Map<string, string[]>();
+  for (const t of assetTypes)
+    for (const n of runbooksOf(t.spec)) m.set(n, [...(m.get(n) ?? []), t.metadata.name]);
+  return m;
+}
