@@ -122,6 +122,10 @@ export type AssetTypeSpecRunbooks = {
 /** Value type, checked on every order path (API, portal, ServiceNow, Modify): string, number (decimal), integer (whole number), boolean (true or false), or enum (one of the listed values). */
 export type AssetTypeSpecAttributeType = "string" | "number" | "integer" | "boolean" | "enum";
 
+/** The value follows a field of the requester's employee record (SCIM): the API fills it when the asset is ordered, a requester cannot set it, and when the field changes (a mover) the API asks for a Modify of every Provisioned asset of that person whose type has a modify runbook. department, title, displayName, employeeNumber, costCenter; manager is the manager's userName (UPN); userName and email are the person's own. Type string only, never secret. */
+export type AssetTypeSpecAttributeFromEmployee =
+  "department" | "title" | "manager" | "displayName" | "employeeNumber" | "costCenter" | "userName" | "email";
+
 export type AssetTypeSpecAttribute = {
   /**
    * Attribute key, e.g. "costApprover" (letters, digits, underscore).
@@ -138,6 +142,8 @@ export type AssetTypeSpecAttribute = {
   description?: string;
   /** The value is masked in output, logs and the audit record. */
   secret?: boolean;
+  /** The value follows a field of the requester's employee record (SCIM): the API fills it when the asset is ordered, a requester cannot set it, and when the field changes (a mover) the API asks for a Modify of every Provisioned asset of that person whose type has a modify runbook. department, title, displayName, employeeNumber, costCenter; manager is the manager's userName (UPN); userName and email are the person's own. Type string only, never secret. */
+  fromEmployee?: AssetTypeSpecAttributeFromEmployee;
 };
 
 /** Who may order this asset; nobody when unset or empty. */
