@@ -88,16 +88,19 @@ function fieldErrorsOf(ctx: Ctx, attrs: CatalogueAttribute[], problems: Attribut
   });
 }
 
+/** The fields a requester fills in: those that follow the employee record are filled by the API. */
 function attributesOf(spec: AssetTypeSpec): CatalogueAttribute[] {
-  return (spec.attributes ?? []).map((a) => ({
-    name: a.name,
-    label: labelOf(a.name),
-    type: a.type,
-    enum: a.enum,
-    required: a.required ?? false,
-    secret: a.secret ?? false,
-    help: a.description,
-  }));
+  return (spec.attributes ?? [])
+    .filter((a) => !a.fromEmployee)
+    .map((a) => ({
+      name: a.name,
+      label: labelOf(a.name),
+      type: a.type,
+      enum: a.enum,
+      required: a.required ?? false,
+      secret: a.secret ?? false,
+      help: a.description,
+    }));
 }
 
 async function approvalWords(
@@ -146,6 +149,7 @@ async function cardOf(
       : undefined,
     approval: await approvalWords(req, ctx, s, person),
     attributes: attributesOf(s),
+    fromRecord: (s.attributes ?? []).filter((a) => a.fromEmployee).map((a) => labelOf(a.name)),
   };
 }
 

@@ -29,6 +29,7 @@ import { aclScopeFor, notFound } from "../plugins/acl.ts";
 import { principalOf, type Principal } from "../plugins/auth.ts";
 import { resourcesOf, type Cr } from "../plugins/resources.ts";
 import { validateAttributes, type AttributeInput, type ValidateOptions } from "../policy/attributes.ts";
+import { requesterFacts } from "../mover/facts.ts";
 import {
   createWithSecretAttributes,
   secretAttributesRef,
@@ -352,7 +353,10 @@ export async function createProvisionOrder(req: FastifyRequest, input: NewOrder)
     });
   }
   if (isEmployee && !entitled.ok) throw notFound("assettype", input.assetType);
-  const validated = validateOrderAttributes(at, input.attributes);
+  // Attributes that follow the employee record (fromEmployee) take its values (#22 mover).
+  const validated = validateOrderAttributes(at, input.attributes, {
+    employee: await requesterFacts(db, requester),
+  });
   // Secret attributes go into the Order's own Secret, never into its spec (#15 item 4).
   const { plain: attributes, secret } = splitSecretAttributes(at.spec.attributes, validated);
   const name = newOrderName(input.assetType, requester.id);
@@ -674,7 +678,11 @@ export async function modifyOrder(req: FastifyRequest, name: string, input: Modi
   const secret = new Set((at.spec.attributes ?? []).filter((d) => d.secret).map((d) => d.name));
   // A secret value is never read back: a secret attribute is held (a required one need not be
   // sent again) and changes only when a new value is given.
-  const r = validateAttributes(at.spec.attributes, input.attributes, { current, held: secret });
+  const r = validateAttributes(at.spec.attributes, input.attributes, {
+    current,
+    held: secret,
+    employee: await requesterFacts(db, requester),
+  });
   if (!r.ok)
     throw new UnprocessableError(r.message, { reason: "InvalidAttributes", details: { fields: r.fields } });
   const values = r.values;

@@ -7,6 +7,8 @@
 // (`spec.attributes` is string → string), so a valid value comes back normalised: booleans as
 // "true"/"false", numbers trimmed. An empty string counts as not given (an unfilled form field).
 
+import type { EmployeeFacts, EmployeeField } from "./mover.ts";
+
 export type AttributeType = "string" | "number" | "integer" | "boolean" | "enum";
 
 export type AttributeDef = {
@@ -15,6 +17,8 @@ export type AttributeDef = {
   required?: boolean | undefined;
   enum?: string[] | undefined;
   secret?: boolean | undefined;
+  /** The value follows this field of the requester's employee record (api/policy/mover.ts). */
+  fromEmployee?: EmployeeField | undefined;
 };
 
 /** One refused field: `path` names it as the 400's `fields` do (e.g. "body.attributes.seats"). */
@@ -43,6 +47,13 @@ export type ValidateOptions = {
    * in the ordering Order's Secret, deleted when it finished). A required one counts as given.
    */
   held?: ReadonlySet<string> | undefined;
+  /**
+   * The requester's employee record (null: SCIM never provisioned them), where attributes with
+   * `fromEmployee` take their values from. Undefined: not looked up, so such an attribute keeps
+   * its `current` value. A caller cannot set one: a value given that differs from the record's
+   * is an error ("ignore" senders' values are dropped instead).
+   */
+  employee?: EmployeeFacts | null | undefined;
 };
 
 /** The longest value an Order can store (crds/orders.yaml `spec.attributes` maxLength). */
@@ -110,6 +121,22 @@ export function validateAttributes(
     }
   }
   for (const def of defs.values()) {
+    if (def.fromEmployee && opts.employee !== undefined) {
+      const fact = opts.employee?.[def.fromEmployee] ?? "";
+      const sent = given[def.name];
+      if (isGiven(sent) && opts.unknown !== "ignore" && asText(sent) !== fact) {
+        fields.push({
+          path: `${prefix}.${def.name}`,
+          message: `follows the employee record's ${def.fromEmployee} (${fact === "" ? "none" : JSON.stringify(fact)}) and cannot be set in an order`,
+        });
+      } else if (fact !== "") values[def.name] = fact;
+      else if (def.required && !opts.held?.has(def.name))
+        fields.push({
+          path: `${prefix}.${def.name}`,
+          message: `is required, and the employee record has no ${def.fromEmployee}`,
+        });
+      continue;
+    }
     const raw = isGiven(given[def.name]) ? given[def.name] : opts.current?.[def.name];
     if (!isGiven(raw)) {
       if (def.required && !opts.held?.has(def.name))

@@ -118,6 +118,10 @@ export const consoleEn = {
   "at.attrType": "Type",
   "at.attrRequired": "Required",
   "at.attrSecret": "Secret",
+  "at.attrFromEmployee": "Follows the employee record",
+  "at.attrFromEmployeeNone": "No (entered when ordering)",
+  "at.attrFromEmployeeHint":
+    "Filled from the person's SCIM record (string only, not secret); when it changes, every such asset is changed through the modify runbook.",
   "at.attrEnum": "Choices (comma separated)",
   "at.attrHelp": "Help text",
   "at.addAttribute": "Add a field",
@@ -401,6 +405,10 @@ export const consoleDe: Record<ConsoleKey, string> = {
   "at.attrType": "Typ",
   "at.attrRequired": "Pflicht",
   "at.attrSecret": "Geheim",
+  "at.attrFromEmployee": "Folgt dem Personaldatensatz",
+  "at.attrFromEmployeeNone": "Nein (bei der Bestellung eingegeben)",
+  "at.attrFromEmployeeHint":
+    "Wird aus dem SCIM-Datensatz der Person gefüllt (nur Text, nicht geheim); ändert er sich, wird jedes solche Asset über das Änderungs-Runbook geändert.",
   "at.attrEnum": "Auswahl (durch Kommas getrennt)",
   "at.attrHelp": "Hilfetext",
   "at.addAttribute": "Feld hinzufügen",

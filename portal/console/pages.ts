@@ -3,6 +3,7 @@
 // leavers, audit log, cost with charts, admin users with grants, API tokens, settings.
 // Templates render what the handlers give them; which buttons show is decided by the handler
 // from the same permission table the API enforces.
+import { EMPLOYEE_FIELDS } from "../../api/policy/mover.ts";
 import { html, type SafeHtml } from "../html.ts";
 import {
   csrfField,
@@ -206,6 +207,7 @@ export function assetTypePage(
       type: string;
       required: boolean;
       secret: boolean;
+      fromEmployee: string;
       enum: string;
       help: string;
     }[];
@@ -262,6 +264,7 @@ export function assetTypePage(
             t("at.attrType"),
             t("at.attrRequired"),
             t("at.attrSecret"),
+            t("at.attrFromEmployee"),
             t("at.attrEnum"),
             t("at.attrHelp"),
           ],
@@ -270,6 +273,7 @@ export function assetTypePage(
             a.type,
             a.required ? t("common.yes") : t("common.no"),
             a.secret ? t("common.yes") : t("common.no"),
+            a.fromEmployee || t("common.no"),
             a.enum,
             a.help,
           ]),
@@ -307,6 +311,8 @@ export type AttributeRow = {
   type: string;
   required: boolean;
   secret: boolean;
+  /** "" or the employee-record field the value follows (api/policy/mover.ts EMPLOYEE_FIELDS). */
+  fromEmployee: string;
   enum: string;
   help: string;
 };
@@ -371,7 +377,7 @@ export function assetTypeFormPage(
   const rbOptions = p.runbooks.map((r) => ({ value: r, label: r }));
   const rows = [
     ...f.attributes,
-    { name: "", type: "string", required: false, secret: false, enum: "", help: "" },
+    { name: "", type: "string", required: false, secret: false, fromEmployee: "", enum: "", help: "" },
   ];
   const action = p.isNew ? "/console/asset-types/new" : `/console/asset-types/${f.name}/edit`;
   return layout(
@@ -493,6 +499,17 @@ export function assetTypeFormPage(
                     ${a.secret ? html`checked` : ""}
                   />
                   <label for="attr-${i}-secret">${t("at.attrSecret")}</label>
+                </div>
+                <div class="field">
+                  <label for="attr-${i}-fromEmployee">${t("at.attrFromEmployee")}</label>
+                  <select
+                    id="attr-${i}-fromEmployee"
+                    name="attr_${i}_fromEmployee"
+                    aria-describedby="attr-${i}-fromEmployee-hint"
+                  >
+                    ${["", ...EMPLOYEE_FIELDS].map((x) => html`<option value="${x}" ${x === a.fromEmployee ? html`selected` : ""}>${x === "" ? t("at.attrFromEmployeeNone") : x}</option>`)}
+                  </select>
+                  <p class="hint" id="attr-${i}-fromEmployee-hint">${t("at.attrFromEmployeeHint")}</p>
                 </div>
                 <div class="field">
                   <label for="attr-${i}-enum">${t("at.attrEnum")}</label>

@@ -32,6 +32,8 @@ export type CatalogueCard = {
   projection?: string | undefined;
   approval: string;
   attributes: CatalogueAttribute[];
+  /** Labels of the attributes filled from the person's employee record (fromEmployee). */
+  fromRecord?: string[] | undefined;
 };
 
 export function cataloguePage(
@@ -93,6 +95,12 @@ function card(ctx: Ctx, c: CatalogueCard, canOrder: boolean): SafeHtml {
         c.attributes.length > 0
           ? html`<dt>${t("catalogue.fields")}</dt>
               <dd>${c.attributes.map((a) => a.label).join(", ")}</dd>`
+          : ""
+      }
+      ${
+        c.fromRecord && c.fromRecord.length > 0
+          ? html`<dt>${t("catalogue.fromRecord")}</dt>
+              <dd>${c.fromRecord.join(", ")}</dd>`
           : ""
       }
       ${

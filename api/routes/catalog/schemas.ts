@@ -1,6 +1,7 @@
 // Request schemas of AssetType and Runbook specs (the shapes of crds/*.yaml). The API server
 // still validates everything the CRD says (CEL rules, patterns); its refusals come back as 422
 // with its own message.
+import { EMPLOYEE_FIELDS } from "../../policy/mover.ts";
 import { z } from "zod";
 
 const Duration = z
@@ -64,6 +65,7 @@ export const AssetTypeSpecSchema = z.object({
         enum: z.array(z.string()).optional(),
         description: z.string().optional(),
         secret: z.boolean().optional(),
+        fromEmployee: z.enum(EMPLOYEE_FIELDS).optional(),
       }),
     )
     .optional(),

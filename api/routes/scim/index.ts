@@ -64,6 +64,11 @@ import {
 import { subjectOfEmployee } from "../../leaver/decide.ts";
 import { reactivate, recordLeaver, type Attribution, type LeaverDeps } from "../../leaver/fanout.ts";
 import { drainFanouts, startFanout } from "../../leaver/background.ts";
+import { drainMovers, recordMover, startMover, startMoverScheduler } from "../../mover/process.ts";
+import { employeeFacts } from "../../mover/facts.ts";
+
+/** How often due mover events (waiting on an asset, or a retry) are looked at again. */
+const MOVER_EVERY_MS = 10_000;
 
 function full(req: FastifyRequest, e: Employee, groups: GroupRef[] = []): Record<string, unknown> {
   return renderUser(
@@ -171,7 +176,15 @@ export const scimRoutes: FastifyPluginAsyncZod = async (app) => {
     return send(reply, status, body);
   });
 
-  app.addHook("onClose", async () => drainFanouts(app.deps));
+  let stopMovers: (() => Promise<void>) | undefined;
+  app.addHook("onReady", async () => {
+    stopMovers = startMoverScheduler(app.deps, MOVER_EVERY_MS);
+  });
+  app.addHook("onClose", async () => {
+    await stopMovers?.();
+    await drainMovers(app.deps);
+    await drainFanouts(app.deps);
+  });
 
   await app.register(scimGroupRoutes);
 
@@ -342,8 +355,9 @@ export const scimRoutes: FastifyPluginAsyncZod = async (app) => {
     next: (current: ScimUser) => { user: ScimUser; explicitActive: boolean },
   ) {
     const deps = req.server.deps;
-    const { employee, leaverEvent } = await withTransaction(deps.db, async (c) => {
+    const { employee, leaverEvent, moverEvent } = await withTransaction(deps.db, async (c) => {
       const before = await lockedForWrite(req, "User", (id) => getEmployee(c, id, true));
+      const factsBefore = await employeeFacts(c, before);
       const { user, explicitActive } = next(before.resource as ScimUser);
       const employee = await replaceEmployee(c, before.id, columnsOf(user), user, deps.now());
       if (!employee) throw new ScimError({ status: 404, detail: `User ${req.params.id} not found` });
@@ -354,9 +368,22 @@ export const scimRoutes: FastifyPluginAsyncZod = async (app) => {
       // An explicit active=true (e.g. Entra's PATCH) re-activates even if the row said active.
       const effBefore = explicitActive && employee.active ? { ...before, active: false } : before;
       const leaverEvent = await leaverTransition(req, c, effBefore, employee, false);
-      return { employee, leaverEvent };
+      // A mover: a field asset attributes may follow changed (a leaver's assets go instead).
+      const moverEvent =
+        before.active && employee.active
+          ? await recordMover(c, {
+              employeeId: employee.id,
+              userName: employee.userName,
+              before: factsBefore,
+              after: await employeeFacts(c, employee),
+              by: attribution(req),
+              now: deps.now(),
+            })
+          : undefined;
+      return { employee, leaverEvent, moverEvent };
     });
     if (leaverEvent) startFanout(leaverDeps(req), leaverEvent);
+    if (moverEvent) startMover(deps, moverEvent);
     reply.header("etag", etagOf(employee.version));
     // RFC 7644 §3.9: attributes/excludedAttributes apply to any answer that returns the resource.
     const doc = full(req, employee, (await groupsByEmployee(deps.db, [employee.id])).get(employee.id));

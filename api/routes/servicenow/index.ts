@@ -7,15 +7,12 @@ import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { appendAudit } from "../../../record/audit.ts";
 import { UnprocessableError } from "../../../record/errors.ts";
-import {
-  findEmployee,
-  getEmployee,
-  isOrderingBlocked,
-  type Employee,
-} from "../../../record/employees/store.ts";
+import { findEmployee, isOrderingBlocked, type Employee } from "../../../record/employees/store.ts";
 import type { AssetType } from "../../../crds/generated/index.ts";
 import { createOrder, listAssetTypes } from "../../leaver/orders.ts";
 import { validateAttributes } from "../../policy/attributes.ts";
+import type { EmployeeFacts } from "../../policy/mover.ts";
+import { employeeFacts, managerRecord } from "../../mover/facts.ts";
 import {
   secretAttributesRef,
   splitSecretAttributes,
@@ -97,10 +94,15 @@ function refused(field: string, message: string, reason: string): UnprocessableE
  * (api/policy/attributes.ts). A catalogue form carries more variables than the type declares,
  * so undeclared ones are ignored here; a refusal stays 422 (this webhook's documented contract).
  */
-function attributesFor(t: AssetType, vars: RequestItem["variables"]): Record<string, string> {
+function attributesFor(
+  t: AssetType,
+  vars: RequestItem["variables"],
+  employee: EmployeeFacts,
+): Record<string, string> {
   const r = validateAttributes(t.spec.attributes, vars ?? undefined, {
     prefix: "variables",
     unknown: "ignore",
+    employee,
   });
   if (r.ok) return r.values;
   const first = r.fields[0]!;
@@ -173,7 +175,7 @@ export const servicenowRoutes: FastifyPluginAsyncZod = async (app) => {
       // Secret attributes go into the Order's own Secret, never into its spec (#15 item 4).
       const { plain: attributes, secret } = splitSecretAttributes(
         assetType.spec.attributes,
-        attributesFor(assetType, item.variables),
+        attributesFor(assetType, item.variables, await employeeFacts(deps.db, employee)),
       );
       const manager = employee.manager ? await managerEmail(deps.db, employee.manager) : undefined;
       const reason = [item.short_description, item.justification].filter(Boolean).join(" — ");
@@ -242,6 +244,5 @@ async function managerEmail(
   db: Parameters<typeof findEmployee>[0],
   ref: string,
 ): Promise<string | undefined> {
-  const m = (await getEmployee(db, ref)) ?? (await findEmployee(db, ref));
-  return m?.emails[0];
+  return (await managerRecord(db, ref))?.emails[0];
 }
