@@ -1,4 +1,4 @@
-// Mover events (migration 0404): a change of the employee-record fields that asset attributes
+// Mover events (migration 0204): a change of the employee-record fields that asset attributes
 // follow, waiting to be turned into Modify Orders. The rules are in api/policy/mover.ts; this
 // file only reads and writes rows.
 import type { Queryable } from "../db.ts";
