@@ -137,7 +137,7 @@ export async function dueMovers(q: Queryable, now: Date, leaseMs: number): Promi
     .query<{ id: string }>(
       `SELECT id FROM mover_events
         WHERE state = 'pending' AND next_at <= $1
-          AND (claimed_at IS NULL OR claimed_at < $1 - make_interval(secs => $2::double precision / 1000))
+          AND (claimed_at IS NULL OR claimed_at < $1::timestamptz - make_interval(secs => $2::double precision / 1000))
         ORDER BY next_at LIMIT 100`,
       [now, leaseMs],
     )
@@ -160,7 +160,7 @@ export async function claimMover(
       "claiming a mover",
       `UPDATE mover_events SET claimed_at = $2, attempts = attempts + 1
         WHERE id = $1 AND state = 'pending'
-          AND (claimed_at IS NULL OR claimed_at < $2 - make_interval(secs => $3::double precision / 1000))
+          AND (claimed_at IS NULL OR claimed_at < $2::timestamptz - make_interval(secs => $3::double precision / 1000))
         RETURNING ${COLS}`,
       [id, now, leaseMs],
     )
@@ -181,10 +181,10 @@ export async function finishMover(
   const res = await q
     .query<{ state: string }>(
       `UPDATE mover_events
-          SET claimed_at = NULL, result = $3, last_error = $4, updated_at = $6,
-              state = CASE WHEN $5 AND version = $2 THEN 'processed' ELSE 'pending' END,
-              processed_at = CASE WHEN $5 AND version = $2 THEN $6 ELSE NULL END,
-              next_at = CASE WHEN version = $2 THEN $7 ELSE $6 END
+          SET claimed_at = NULL, result = $3::jsonb, last_error = $4::text, updated_at = $6::timestamptz,
+              state = CASE WHEN $5::boolean AND version = $2::integer THEN 'processed' ELSE 'pending' END,
+              processed_at = CASE WHEN $5::boolean AND version = $2::integer THEN $6::timestamptz ELSE NULL END,
+              next_at = CASE WHEN version = $2::integer THEN $7::timestamptz ELSE $6::timestamptz END
         WHERE id = $1 RETURNING state`,
       [id, version, JSON.stringify(r.result), r.error ?? null, r.done, r.now, r.nextAt],
     )
