@@ -44,6 +44,22 @@ if (!noCheck) {
   }
 }
 
+/**
+ * The other programs tests start (helm, mailpit), built from the Go module proxy before any
+ * test runs: on a cold cache a build inside a test would count against its timeout (and, with
+ * tests in parallel, several would wait on one build). Progress goes to stderr; a failure is
+ * reported here and again by the tests that need the program.
+ */
+async function prebuild(): Promise<void> {
+  for (const script of ["test/install/build-helm.sh", "test/support/mailpit-build.sh"]) {
+    const code = await new Promise<number>((resolve) => {
+      const child = spawn("bash", [script], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
+      child.on("close", (c, signal) => resolve(c ?? (signal ? 1 : 0)));
+    });
+    if (code !== 0) say(`${script} failed (exit ${code}); the tests that need it will say so`);
+  }
+}
+
 say("starting the real servers (a cold first run builds the control plane: ~8 min on 2 cores)");
 const started = await Promise.allSettled([startControlPlane({ log: say }), startPostgres({ log: say })]);
 if (started[0].status === "rejected" || started[1].status === "rejected") {
@@ -55,6 +71,9 @@ if (started[0].status === "rejected" || started[1].status === "rejected") {
   process.exit(1);
 }
 const [cp, pgsrv] = [started[0].value, started[1].value];
+// After the control plane's build, not beside it: two Go builds at once on 2 cores take as
+// long in all and twice the memory. Warm, each returns at once.
+await prebuild();
 say(
   `control plane ready at ${cp.server} (kubeconfig ${cp.kubeconfig}); postgres on port ${pgsrv.port}; ${Math.round((Date.now() - t0) / 1000)} s`,
 );

@@ -8,8 +8,13 @@ cache=${IPSOLIS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ipsolis}
 bin="$cache/helm-$HELM_VERSION/bin"
 export GOMODCACHE="$cache/go/mod" GOCACHE="$cache/go/build" GOFLAGS=-modcacherw GOTOOLCHAIN=local
 if [ -x "$bin/helm" ]; then echo "$bin/helm"; exit 0; fi
-command -v go >/dev/null || { echo "build-helm.sh: 'go' not found on PATH (need Go >= 1.26)" >&2; exit 2; }
+# Several callers at once (the test runner, ./dev up, a test) on a cold cache: one builds, the
+# others wait for it and use its binary (without the lock they would share one temp dir).
 mkdir -p "$bin"
+exec 9>"$cache/helm.lock"
+flock 9
+if [ -x "$bin/helm" ]; then echo "$bin/helm"; exit 0; fi
+command -v go >/dev/null || { echo "build-helm.sh: 'go' not found on PATH (need Go >= 1.26)" >&2; exit 2; }
 t0=$SECONDS
 echo "[helm] building helm $HELM_VERSION — a cold build takes minutes on 2 cores; later runs reuse $bin" >&2
 ( while sleep 15; do printf '[helm]   … still building (%ss)\n' $((SECONDS - t0)) >&2; done ) &
