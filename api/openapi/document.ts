@@ -179,8 +179,8 @@ export const TAGS: readonly Tag[] = [
   {
     name: "HR/Leavers",
     description:
-      "The HR leaver webhook and the leaver events it (and SCIM deactivation) create: what is reclaimed, per asset.",
-    prefixes: ["/hr", "/leavers"],
+      "The HR leaver webhook and the leaver events it (and SCIM deactivation) create: what is reclaimed, per asset. Movers: what a SCIM change of a field asset attributes follow (department, title, manager) changed, per asset.",
+    prefixes: ["/hr", "/leavers", "/movers"],
   },
   {
     name: "SCIM",

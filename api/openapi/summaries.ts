@@ -111,6 +111,8 @@ export const SUMMARIES: Readonly<Record<string, string>> = {
   "GET /leavers": "List leaver events",
   "GET /leavers/:id": "One leaver event with the outcome per asset",
   "POST /leavers/:id/retry": "Retry a leaver event's failed deprovisions",
+  "GET /movers": "List mover events (SCIM changes of fields asset attributes follow)",
+  "GET /movers/:id": "One mover event with the Modify orders it made",
 
   // ServiceNow
   "POST /servicenow/v1/requests": "ServiceNow request item → an order (signed webhook; idempotent per RITM)",

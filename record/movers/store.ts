@@ -203,3 +203,23 @@ export async function moversOf(q: Queryable, employeeId: string, limit = 20): Pr
     [employeeId, limit],
   );
 }
+
+/** The newest mover events (all people), with the person's userName, for GET /movers. */
+export async function listMovers(
+  q: Queryable,
+  limit: number,
+): Promise<(MoverEvent & { userName: string | null })[]> {
+  const r = await q
+    .query<Row & { user_name: string | null }>(
+      `SELECT ${COLS.split(", ")
+        .map((c) => `m.${c}`)
+        .join(", ")}, e.user_name
+         FROM mover_events m LEFT JOIN employees e ON e.id = m.employee_id
+        ORDER BY m.created_at DESC LIMIT $1`,
+      [limit],
+    )
+    .catch((err: unknown) => {
+      throw translatePgError(err, "listing movers");
+    });
+  return r.rows.map((x) => ({ ...toEvent(x), userName: x.user_name }));
+}

@@ -204,6 +204,27 @@ test("mover: fromEmployee attributes are filled at order time, and a SCIM depart
   });
   // Nothing targets the licence.
   assert.equal((await listOrders(api)).filter((o) => o.spec.target === licName).length, 0);
+  // GET /movers (leavers:read) shows the event and what it made.
+  const list = await api.app.inject({ method: "GET", url: "/movers", headers: ada.headers });
+  assert.equal(list.statusCode, 200, list.body);
+  const item = list.json<{
+    items: {
+      id: string;
+      state: string;
+      employee: { userName: string };
+      result: { modifyOrders: string[] };
+    }[];
+  }>().items[0]!;
+  assert.equal(item.id, processed.data.moverEvent);
+  assert.equal(item.state, "processed");
+  assert.equal(item.employee.userName, "ann@example.com");
+  assert.deepEqual(item.result.modifyOrders, mods);
+  const one = await api.app.inject({ method: "GET", url: `/movers/${item.id}`, headers: ada.headers });
+  assert.equal(one.statusCode, 200, one.body);
+  assert.equal(
+    (await api.app.inject({ method: "GET", url: `/movers/${annId}`, headers: ada.headers })).statusCode,
+    404,
+  );
   // Processing the same event again makes nothing twice.
   assert.equal(await processMover(api.app.deps, processed.data.moverEvent as string), undefined);
 

@@ -2,6 +2,7 @@
 //   POST /hr/leaver                 X-Hub-Signature-256 (HMAC of the raw body) or a token with hr:leaver
 //   GET  /leavers/:id           per-asset outcome (leavers:read)
 //   POST /leavers/:id/retry     retry the failed deprovisions (leavers:write)
+//   GET  /movers, /movers/:id   what SCIM changes of followed fields did (leavers:read; api/mover/)
 // The area also runs the leaver scheduler: events with a future effective date, and fan-outs
 // whose process died, are picked up from Postgres every few seconds.
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
@@ -10,6 +11,7 @@ import { withTransaction } from "../../../record/db.ts";
 import { NotFoundError } from "../../../record/errors.ts";
 import { findEmployee, type Employee } from "../../../record/employees/store.ts";
 import { listLeaverEvents } from "../../../record/leavers/store.ts";
+import { getMover, listMovers, type MoverEvent } from "../../../record/movers/store.ts";
 import { effectiveAt, subjectOfEmployee, subjectOfIdentifier } from "../../leaver/decide.ts";
 import { recordLeaver, retryLeaver } from "../../leaver/fanout.ts";
 import { EffectiveDate, leaverPlan, leaverReportFor } from "../../leaver/plan.ts";
@@ -44,6 +46,23 @@ export const LeaverBody = z
 const DryRunQuery = z.object({ dryRun: z.enum(["true", "false"]).optional() });
 const IdParams = z.object({ id: z.uuid() });
 const ListQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(100) });
+
+function moverView(m: MoverEvent & { userName?: string | null }) {
+  return {
+    id: m.id,
+    employee: { id: m.employeeId, ...(m.userName !== undefined ? { userName: m.userName } : {}) },
+    changes: m.changes,
+    version: m.version,
+    reportedBy: { source: m.source, actor: m.actor },
+    state: m.state,
+    attempts: m.attempts,
+    lastError: m.lastError,
+    // The last run: modifyOrders, unchanged, noModifyRunbook, waiting, pendingApproval, refused.
+    result: m.result,
+    createdAt: m.createdAt.toISOString(),
+    processedAt: m.processedAt?.toISOString() ?? null,
+  };
+}
 
 export const hrRoutes: FastifyPluginAsyncZod = async (app) => {
   keepRawJsonBody(app);
@@ -144,6 +163,23 @@ export const hrRoutes: FastifyPluginAsyncZod = async (app) => {
       const r = await leaverReportFor(req, req.params.id);
       if (!r) throw new NotFoundError(`leaver event ${req.params.id} not found`);
       return r;
+    },
+  );
+
+  // Movers (api/mover/README.md): what a SCIM change of a followed field did to the assets.
+  app.get(
+    "/movers",
+    { config: { permission: "leavers:read" }, schema: { querystring: ListQuery } },
+    async (req) => ({ items: (await listMovers(req.server.deps.db, req.query.limit)).map(moverView) }),
+  );
+
+  app.get(
+    "/movers/:id",
+    { config: { permission: "leavers:read" }, schema: { params: IdParams } },
+    async (req) => {
+      const m = await getMover(req.server.deps.db, req.params.id);
+      if (!m) throw new NotFoundError(`mover event ${req.params.id} not found`);
+      return moverView(m);
     },
   );
 
