@@ -20,7 +20,8 @@ import {
   recordLeaverEvent,
   type LeaverEvent,
 } from "../../record/leavers/store.ts";
-import type { Order } from "../../crds/generated/index.ts";
+import type { AssetType, Order, Runbook } from "../../crds/generated/index.ts";
+import { deprovisionSystems, leaverSystems, type SystemProgress } from "../policy/integrations.ts";
 import {
   deprovisionOrderName,
   isRetryable,
@@ -32,7 +33,7 @@ import {
   type PlannedDeprovision,
   type Subject,
 } from "./decide.ts";
-import { createOrder, listOrders, requestCancel, viewOf } from "./orders.ts";
+import { createOrder, listAssetTypes, listOrders, listRunbooks, requestCancel, viewOf } from "./orders.ts";
 import { deleteEmployeeSessions } from "../../record/identity/sessions.ts";
 
 export type LeaverDeps = { db: Db; kc: KubeConfig; namespace: string; now: () => Date; log: Logger };
@@ -418,28 +419,44 @@ export type LeaverReport = {
   state: "scheduled" | "processing" | "processed" | "closed";
   closedReason: string | null;
   summary: ReturnType<typeof summarise>;
+  /** Per outside system: reached, in progress, or pending a retry (api/policy/integrations.ts). */
+  systems: SystemProgress[];
   assets: ItemReport[];
 };
 
 /** The event with each asset's outcome, computed from its Deprovision Order's phase. */
-export async function reportLeaver(deps: LeaverDeps, id: string): Promise<LeaverReport | undefined> {
+/** `visible`: the asset types the caller may see (a scoped admin's); the summaries count only those. */
+export async function reportLeaver(
+  deps: LeaverDeps,
+  id: string,
+  visible: (assetType: string) => boolean = () => true,
+): Promise<LeaverReport | undefined> {
   const ev = await getLeaverEvent(deps.db, id);
   if (!ev) return undefined;
   const items = await leaverItems(deps.db, id);
-  const orders = items.length > 0 ? await listOrders(deps.kc, deps.namespace) : [];
+  const [orders, assetTypes, runbooks] =
+    items.length > 0
+      ? await Promise.all([
+          listOrders(deps.kc, deps.namespace),
+          listAssetTypes(deps.kc, deps.namespace),
+          listRunbooks(deps.kc, deps.namespace),
+        ])
+      : [[], [], []];
   const byName = new Map(orders.map((o) => [o.metadata?.name ?? "", viewOf(o)]));
-  const assets = items.map((i): ItemReport => {
-    const o = byName.get(i.orderName);
-    return {
-      target: i.target,
-      assetType: i.assetType,
-      deprovisionOrder: i.orderName,
-      attempt: i.attempt,
-      outcome: outcomeOf(o, i.createError),
-      phase: o?.phase ?? null,
-      message: i.createError ?? o?.message ?? null,
-    };
-  });
+  const assets = items
+    .filter((i) => visible(i.assetType))
+    .map((i): ItemReport => {
+      const o = byName.get(i.orderName);
+      return {
+        target: i.target,
+        assetType: i.assetType,
+        deprovisionOrder: i.orderName,
+        attempt: i.attempt,
+        outcome: outcomeOf(o, i.createError),
+        phase: o?.phase ?? null,
+        message: i.createError ?? o?.message ?? null,
+      };
+    });
   return {
     id: ev.id,
     identifier: ev.identifier,
@@ -450,8 +467,20 @@ export async function reportLeaver(deps: LeaverDeps, id: string): Promise<Leaver
     state: ev.closedAt ? "closed" : ev.state,
     closedReason: ev.closedReason,
     summary: summarise(assets.map((a) => a.outcome)),
+    systems: leaverSystems(assets, systemsOf(assetTypes, runbooks)),
     assets,
   };
+}
+
+function systemsOf(assetTypes: readonly AssetType[], runbooks: readonly Runbook[]): Map<string, string> {
+  return deprovisionSystems(
+    runbooks.map((r) => ({
+      name: r.metadata?.name ?? "",
+      labels: r.metadata?.labels,
+      kerberosPrincipal: r.spec.kerberos?.principal,
+    })),
+    assetTypes.map((t) => ({ name: t.metadata?.name ?? "", runbooks: t.spec.runbooks })),
+  );
 }
 
 /**

@@ -3,7 +3,7 @@
 // cancel. A thin layer over the API's one custom-resource client (api/plugins/resources.ts:
 // field manager `ipsolis-api`, paged lists, 429 back-off, typed errors).
 import type { KubeConfig } from "@kubernetes/client-node";
-import type { AssetType, Order } from "../../crds/generated/index.ts";
+import type { AssetType, Order, Runbook } from "../../crds/generated/index.ts";
 import { ConflictError } from "../../record/errors.ts";
 import { needsCleanup } from "../../crds/order-cleanup.ts";
 import { makeResources, type Resources } from "../plugins/resources.ts";
@@ -31,6 +31,10 @@ export async function listOrders(kc: KubeConfig, namespace: string): Promise<Ord
 
 export async function listAssetTypes(kc: KubeConfig, namespace: string): Promise<AssetType[]> {
   return (await resources(kc, namespace).list("AssetType")) as unknown as AssetType[];
+}
+
+export async function listRunbooks(kc: KubeConfig, namespace: string): Promise<Runbook[]> {
+  return (await resources(kc, namespace).list("Runbook")) as unknown as Runbook[];
 }
 
 export function viewOf(o: Order): OrderView {

@@ -8,13 +8,7 @@ import { z } from "zod";
 import { findEmployee, type Employee } from "../../record/employees/store.ts";
 import { aclScopeFor } from "../plugins/acl.ts";
 import { isVisible } from "../policy/acl.ts";
-import {
-  effectiveAt,
-  subjectOfEmployee,
-  subjectOfIdentifier,
-  summarise,
-  type PlannedDeprovision,
-} from "./decide.ts";
+import { effectiveAt, subjectOfEmployee, subjectOfIdentifier, type PlannedDeprovision } from "./decide.ts";
 import { planFor, reportLeaver, type LeaverReport } from "./fanout.ts";
 
 /** An effective date as HR sends it: a calendar date or a date-time with its offset. */
@@ -53,10 +47,6 @@ export async function leaverPlan(
  * it: a scoped admin sees their own asset types' items, and the summary counts those.
  */
 export async function leaverReportFor(req: FastifyRequest, id: string): Promise<LeaverReport | undefined> {
-  const r = await reportLeaver(req.server.deps, id);
-  if (!r) return undefined;
   const scope = await aclScopeFor(req);
-  if (scope.all) return r;
-  const assets = r.assets.filter((a) => isVisible(scope, a.assetType));
-  return { ...r, assets, summary: summarise(assets.map((a) => a.outcome)) };
+  return reportLeaver(req.server.deps, id, (assetType) => isVisible(scope, assetType));
 }

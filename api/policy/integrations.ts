@@ -91,3 +91,57 @@ export function oneSentence(message: string | null | undefined): string | undefi
   if (!line) return undefined;
   return line.length > 300 ? `${line.slice(0, 299)}…` : line;
 }
+
+/** Where a leaver's reclaim stands in one outside system (the leaver report's `systems`). */
+export type SystemProgress = {
+  /** The integration the deprovision runbook reaches, or `runbook:<name>` when it names none. */
+  name: string;
+  /** reached: every asset in it was taken back; pendingRetry: one failed or was cancelled; else inProgress. */
+  state: "reached" | "inProgress" | "pendingRetry";
+  assets: number;
+  revoked: number;
+  inProgress: number;
+  failed: number;
+};
+
+/**
+ * Per outside system, how far a leaver's deprovisions got: which systems were reached and which
+ * are pending a retry (a failing directory does not hold up the others, and the report says so).
+ * `systemOf` maps an asset type to the system its deprovision runbook reaches.
+ */
+export function leaverSystems(
+  assets: readonly {
+    assetType: string;
+    outcome: "queued" | "inProgress" | "revoked" | "failed" | "cancelled";
+  }[],
+  systemOf: ReadonlyMap<string, string>,
+): SystemProgress[] {
+  const by = new Map<string, SystemProgress>();
+  for (const a of assets) {
+    const name = systemOf.get(a.assetType) ?? `assettype:${a.assetType}`;
+    const s = by.get(name) ?? { name, state: "reached", assets: 0, revoked: 0, inProgress: 0, failed: 0 };
+    s.assets++;
+    if (a.outcome === "revoked") s.revoked++;
+    else if (a.outcome === "failed" || a.outcome === "cancelled") s.failed++;
+    else s.inProgress++;
+    s.state = s.failed > 0 ? "pendingRetry" : s.inProgress > 0 ? "inProgress" : "reached";
+    by.set(name, s);
+  }
+  return [...by.values()].sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** Asset type → the system its deprovision runbook reaches (label or Kerberos realm), else `runbook:<name>`. */
+export function deprovisionSystems(
+  runbooks: readonly RunbookFacts[],
+  assetTypes: readonly AssetTypeFacts[],
+): Map<string, string> {
+  const rb = new Map(runbooks.map((r) => [r.name, r]));
+  const out = new Map<string, string>();
+  for (const t of assetTypes) {
+    const name = t.runbooks?.deprovision;
+    if (!name) continue;
+    const r = rb.get(name);
+    out.set(t.name, (r && integrationOf(r)?.name) ?? `runbook:${name}`);
+  }
+  return out;
+}

@@ -1220,6 +1220,8 @@ export function leaverPage(
     who: string;
     summary: [string, Cell][];
     assets: { target: string; assetType: string; order: string; outcome: string; message: string }[];
+    /** Per outside system: reached, in progress or pending a retry. */
+    systems?: { name: string; state: string; counts: string }[] | undefined;
     plan: { target: string; assetType: string }[];
     canRetry: boolean;
   },
@@ -1234,6 +1236,19 @@ export function leaverPage(
         ${dl(p.summary)}
         ${p.canRetry ? actionForm(ctx, { action: `/console/leavers/${p.id}/retry`, label: t("lv.retry") }) : ""}
       </section>
+      ${
+        p.systems && p.systems.length > 0
+          ? html`<section class="card" aria-labelledby="sys-h">
+              <h2 id="sys-h">${t("lv.systems")}</h2>
+              ${table({
+                caption: t("lv.systems"),
+                head: [t("lv.system"), t("lv.state"), t("lv.sysTaken")],
+                rows: p.systems.map((s) => [s.name, s.state, s.counts]),
+                empty: t("common.none"),
+              })}
+            </section>`
+          : ""
+      }
       <section class="card" aria-labelledby="a-h">
         <h2 id="a-h">${t("lv.assets")}</h2>
         ${table({

@@ -1450,6 +1450,11 @@ export const consoleRoutes: FastifyPluginAsyncZod = async (app) => {
             outcome: a.outcome,
             message: a.message ?? "",
           })),
+          systems: r.systems.map((s) => ({
+            name: s.name,
+            state: t(`lv.sys.${s.state}`),
+            counts: t("lv.sysCounts", { revoked: s.revoked, assets: s.assets, failed: s.failed }),
+          })),
           plan: [],
           canRetry: can(req, "leavers:write") && r.assets.some((a) => a.outcome === "failed"),
           notice: (req.query as { done?: string }).done,

@@ -39,7 +39,11 @@ async function setup(t: TestContext) {
   ];
   for (const [name, model, revoke] of catalog) {
     await create(ns, "runbooks", runbook(`${name}-grant`, [bashStep("grant", "echo granted")]));
-    await create(ns, "runbooks", runbook(`${name}-revoke`, [bashStep("revoke", revoke)]));
+    const rb = runbook(`${name}-revoke`, [bashStep("revoke", revoke)]);
+    // The vault and the VM host are outside systems (integration health, the leaver's systems).
+    if (name === "vault" || name === "vm")
+      rb.metadata!.labels = { "ipsolis.io/integration": `${name}-system` };
+    await create(ns, "runbooks", rb);
     await create(
       ns,
       "assettypes",
@@ -99,9 +103,20 @@ test("leaver end to end: mixed assets reclaimed by the operator, one failure ret
     (await api.app.inject({ method: "GET", url: `/leavers/${id}`, headers: bearer(lead) })).json<{
       summary: Record<string, number>;
       assets: { target: string; outcome: string }[];
+      systems: { name: string; state: string; assets: number; revoked: number; failed: number }[];
     }>();
   const rep = await report();
   assert.deepEqual(rep.summary, { queued: 0, inProgress: 0, revoked: 3, failed: 1, cancelled: 0, total: 4 });
+  // Which systems were reached and which wait for a retry: the failing vault holds up nobody.
+  assert.deepEqual(
+    rep.systems.map((s) => [s.name, s.state, s.revoked, s.failed]),
+    [
+      ["runbook:mailbox-revoke", "reached", 1, 0],
+      ["runbook:seat-revoke", "reached", 1, 0],
+      ["vault-system", "pendingRetry", 0, 1],
+      ["vm-system", "reached", 1, 0],
+    ],
+  );
   assert.equal(rep.assets.find((a) => a.target === "ada-vault")?.outcome, "failed");
 
   // Fix the runbook, retry the failed one.
@@ -122,6 +137,10 @@ test("leaver end to end: mixed assets reclaimed by the operator, one failure ret
     cancelled: 0,
     total: 4,
   });
+  assert.ok(
+    (await report()).systems.every((x) => x.state === "reached"),
+    "after the retry every system was reached",
+  );
   const audited = await auditRows(api, "action IN ('deprovision_queued', 'deprovision_retried')");
   assert.deepEqual(
     audited.map((a) => [a.action, a.order, a.actor]).sort((x, y) => String(x[1]).localeCompare(String(y[1]))),
