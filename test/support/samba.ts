@@ -3,15 +3,18 @@
 // Every file it writes (databases, pid, sockets, caches, logs, keytabs, ticket caches) lives in
 // that directory; the DC is stopped by PID. ../shared/PLATFORM.md has the verified flags.
 //
-// What it sets up: an OU for managed users (OU=Managed), users in it, groups in it, and a service
-// account (svc-ipsolis) whose only extra right is a delegated one: write the `member` attribute
-// of groups in that OU (an inheritable ACE on the OU). It is not in Account Operators, which
-// could also change users and groups elsewhere in the domain. Its keys are exported to a keytab,
-// and a client krb5.conf names the DC's KDC port.
+// What it sets up: an OU for managed users (OU=Managed), users in it, groups in it, an OU for
+// leavers' accounts (OU=Leavers), and a service account (svc-ipsolis, in CN=Users: outside the
+// OUs it manages, so it cannot change itself) whose only extra rights are delegated ones on
+// those two OUs (delegatedRights below): write `member` of groups in Managed; write userAccountControl,
+// department, title and manager of users in Managed; move users between Managed and Leavers. It
+// is not in Account Operators, which could also change users and groups elsewhere in the
+// domain. Its keys are exported to a keytab, and a client krb5.conf names the DC's KDC port.
 //
 // LDAP (389/636) and the global catalog (3268/3269) ports are fixed in Samba's code, so there
-// is one domain per loopback address: pass `address: "127.0.0.2"` for a second one. The other
-// services get free ports; only the ldap and kdc services run (no smb, nbt, rpc, drepl).
+// is one domain per loopback address: pass `address: "127.0.0.2"` for a second one (the AD test
+// files use 127.0.0.1 to 127.0.0.4, one each, so they can run side by side). The other services
+// get free ports; only the ldap and kdc services run (no smb, nbt, rpc, drepl).
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
@@ -42,9 +45,19 @@ export type AdDomain = {
   readonly baseDn: string;
   /** `OU=Managed,<baseDn>`: the users and groups the service account manages. */
   readonly managedOu: string;
+  /** `OU=Leavers,<baseDn>`: where leavers' (disabled) accounts are moved. */
+  readonly leaversOu: string;
   readonly dir: string;
-  /** The service account: its principal and its exported keytab (current keys). */
-  readonly service: { readonly name: string; readonly principal: string; readonly keytab: Buffer };
+  /**
+   * The service account: its principal, its exported keytab (current keys) and the rights
+   * delegated to it (each an ACE added to an OU, in SDDL with the account's SID).
+   */
+  readonly service: {
+    readonly name: string;
+    readonly principal: string;
+    readonly keytab: Buffer;
+    readonly rights: readonly { readonly ou: string; readonly sddl: string; readonly why: string }[];
+  };
   /** Client krb5.conf for the realm (KDC on the fixture's port) and where it is written. */
   readonly krb5Conf: string;
   readonly krb5ConfPath: string;
@@ -52,8 +65,20 @@ export type AdDomain = {
   readonly timings: { readonly provisionMs: number; readonly readyMs: number };
   userDn(name: string): string;
   groupDn(name: string): string;
-  /** Creates a user in the managed OU (random password, never returned). */
-  addUser(name: string, opts?: { mail?: string }): Promise<string>;
+  /**
+   * Creates a user (random password, never returned) in the managed OU, or in `container` (an RDN
+   * under the base DN, e.g. `CN=Users`); `disabled` as an HR feed pre-creates a joiner's account.
+   */
+  addUser(name: string, opts?: { mail?: string; disabled?: boolean; container?: string }): Promise<string>;
+  /** Deletes a user (test setup: an account removed outside ipsolis). */
+  deleteUser(name: string): Promise<void>;
+  /** A user's account wherever it sits under the base DN, read over LDAP as the service account. */
+  account(name: string): Promise<AdAccount | undefined>;
+  /**
+   * Applies one LDIF change record as the service account (ldapmodify -Y GSSAPI): what its
+   * delegated rights allow, and the DC's error when they do not.
+   */
+  modifyAsService(ldif: string): Promise<{ ok: true } | { ok: false; message: string }>;
   addGroup(name: string): Promise<string>;
   /** The DNs of a group's members, read over LDAP with GSSAPI as the service account. */
   membersOf(group: string): Promise<string[]>;
@@ -66,6 +91,90 @@ export type AdDomain = {
   staleKeytab(): Promise<Buffer>;
   stop(): Promise<void>;
 };
+
+/** A user object as LDAP shows it. */
+export type AdAccount = {
+  readonly dn: string;
+  /** The DN of the OU or container it sits in. */
+  readonly parent: string;
+  readonly userAccountControl: number;
+  /** ACCOUNTDISABLE (0x2) is clear. */
+  readonly enabled: boolean;
+  readonly department?: string;
+  readonly title?: string;
+  /** The manager's DN. */
+  readonly manager?: string;
+  /** The DNs of the groups it is a member of. */
+  readonly memberOf: readonly string[];
+};
+
+/** schemaIDGUIDs of the AD schema (the same in every AD and in Samba's schema; [MS-ADA1], [MS-ADSC]). */
+const SCHEMA = {
+  user: "bf967aba-0de6-11d0-a285-00aa003049e2",
+  group: "bf967a9c-0de6-11d0-a285-00aa003049e2",
+  member: "bf9679c0-0de6-11d0-a285-00aa003049e2",
+  userAccountControl: "bf967a68-0de6-11d0-a285-00aa003049e2",
+  department: "bf96794f-0de6-11d0-a285-00aa003049e2",
+  title: "bf967a55-0de6-11d0-a285-00aa003049e2",
+  manager: "bf9679b5-0de6-11d0-a285-00aa003049e2",
+  name: "bf967a0e-0de6-11d0-a285-00aa003049e2",
+  cn: "bf96793f-0de6-11d0-a285-00aa003049e2",
+} as const;
+
+/**
+ * What the service account may do, as ACEs on the two OUs: nothing domain-wide, no full control,
+ * no password reset, no other attribute. `CIIO` with an inherited object type: inherited by
+ * every object of that class below the OU, not effective on the OU itself; without flags: on the
+ * OU itself only. A move (LDAP modrdn with newsuperior) is checked by Samba as AD does
+ * ([MS-ADTS] 3.1.1.5.4.1.1, Samba's acl_rename): WriteProperty on `name` and on the RDN
+ * attribute `cn` of the object, DeleteChild (of its class) on the old parent and CreateChild on
+ * the new one. Found by trying: without `cn` the DC says "no wp on cn", without DeleteChild
+ * "acl:access_denied renaming". The move rights imply that the account can also create and
+ * delete user objects in both OUs, and rename them there: AD has no narrower right for a move.
+ */
+function delegatedRights(sid: string, managedOu: string, leaversOu: string) {
+  const wp = (attr: keyof typeof SCHEMA, cls: keyof typeof SCHEMA) =>
+    `(OA;CIIO;WP;${SCHEMA[attr]};${SCHEMA[cls]};${sid})`;
+  const move = `${wp("name", "user")}${wp("cn", "user")}`;
+  const childUsers = `(OA;;CCDC;${SCHEMA.user};;${sid})`;
+  return [
+    { ou: managedOu, sddl: wp("member", "group"), why: "group membership (ad-group runbooks)" },
+    {
+      ou: managedOu,
+      sddl: `${wp("userAccountControl", "user")}${wp("department", "user")}${wp("title", "user")}${wp("manager", "user")}`,
+      why: "enable/disable and HR attributes of users in Managed (ad-account runbooks)",
+    },
+    { ou: managedOu, sddl: move, why: "moving a user out of Managed: write name and cn" },
+    {
+      ou: managedOu,
+      sddl: childUsers,
+      why: "moving users out of (delete child) and into (create child) Managed",
+    },
+    { ou: leaversOu, sddl: move, why: "moving a user out of Leavers: write name and cn" },
+    {
+      ou: leaversOu,
+      sddl: childUsers,
+      why: "moving users into (create child) and out of (delete child) Leavers",
+    },
+  ];
+}
+
+/** The values of an LDIF entry (ldapsearch -LLL -o ldif-wrap=no), base64 values decoded. */
+function ldifValues(entry: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const line of entry.split("\n")) {
+    const m = /^([A-Za-z][\w-]*)(::?) ?(.*)$/.exec(line);
+    if (!m) continue;
+    const [, attr = "", sep, raw = ""] = m;
+    const value = sep === "::" ? Buffer.from(raw, "base64").toString("utf8") : raw;
+    const key = attr.toLowerCase();
+    out.set(key, [...(out.get(key) ?? []), value]);
+  }
+  return out;
+}
+
+/** The parent of a DN: its first RDN removed (escaped commas inside it kept). */
+const parentOf = (dn: string) => dn.replace(/^(?:[^,\\]|\\.)*,/, "");
 
 export async function hasSamba(): Promise<boolean> {
   const files = ["/usr/sbin/samba", "/usr/bin/samba-tool", "/usr/bin/ldapmodify", "/usr/share/samba/setup"];
@@ -104,7 +213,7 @@ const randomPassword = () => `Aa1!${randomBytes(18).toString("base64url")}`;
 export async function startAdDomain(
   opts: {
     address?: string;
-    users?: { name: string; mail?: string }[];
+    users?: { name: string; mail?: string; disabled?: boolean }[];
     groups?: string[];
     log?: (l: string) => void;
   } = {},
@@ -131,6 +240,7 @@ export async function startAdDomain(
     .map((p) => `DC=${p}`)
     .join(",");
   const managedOu = `OU=Managed,${baseDn}`;
+  const leaversOu = `OU=Leavers,${baseDn}`;
   const hostName = "dc1";
   const ports: number[] = [];
   while (ports.length < 6) {
@@ -226,38 +336,43 @@ export async function startAdDomain(
     await mkdir(join(dir, "cache"), { recursive: true });
     // Directory content before the DC starts: samba-tool writes sam.ldb directly (no bind needed).
     await tool("ou", "create", managedOu);
-    for (const g of opts.groups ?? []) await tool("group", "add", g, "--groupou=OU=Managed");
-    for (const u of opts.users ?? [])
+    await tool("ou", "create", leaversOu);
+    const createUser = async (name: string, o: { mail?: string; disabled?: boolean; container?: string }) => {
+      const container = o.container ?? "OU=Managed";
       await tool(
         "user",
         "create",
-        u.name,
+        name,
         randomPassword(),
         "--use-username-as-cn",
-        "--userou=OU=Managed",
-        ...(u.mail ? [`--mail-address=${u.mail}`] : []),
+        // CN=Users is the default container; --userou takes only OUs.
+        ...(container === "CN=Users" ? [] : [`--userou=${container}`]),
+        ...(o.mail ? [`--mail-address=${o.mail}`] : []),
       );
+      if (o.disabled) await tool("user", "disable", name);
+      return `CN=${name},${container},${baseDn}`;
+    };
+    for (const g of opts.groups ?? []) await tool("group", "add", g, "--groupou=OU=Managed");
+    for (const u of opts.users ?? []) await createUser(u.name, u);
     const svc = "svc-ipsolis";
-    await tool("user", "create", svc, randomPassword(), "--use-username-as-cn", "--userou=OU=Managed");
+    await createUser(svc, { container: "CN=Users" });
     await tool("user", "setexpiry", svc, "--noexpiry");
     const shown = (await tool("user", "show", svc, "--attributes=objectSid")).stdout;
     const sid = /objectSid: (S-[\d-]+)/.exec(shown)?.[1];
     if (!sid) throw new Error(`no objectSid for ${svc}: ${shown}`);
-    // WriteProperty on `member` (bf9679c0-…) of group objects (bf967a9c-…), inherited by every
-    // group in the OU (CIIO): membership changes there, nothing else.
-    await tool(
-      "dsacl",
-      "set",
-      `--objectdn=${managedOu}`,
-      `--sddl=(OA;CIIO;WP;bf9679c0-0de6-11d0-a285-00aa003049e2;bf967a9c-0de6-11d0-a285-00aa003049e2;${sid})`,
-    );
+    const rights = delegatedRights(sid, managedOu, leaversOu);
+    // One samba-tool run per OU (each run costs seconds on a busy machine).
+    for (const ou of new Set(rights.map((r) => r.ou))) {
+      const sddl = rights.flatMap((r) => (r.ou === ou ? [r.sddl] : [])).join("");
+      await tool("dsacl", "set", `--objectdn=${ou}`, `--sddl=${sddl}`);
+    }
     // GSSAPI clients given -N ask for ldap/<address> (no reverse lookup: 127.0.0.1 would become
     // "localhost"), so the DC account carries that SPN too.
     await tool("spn", "add", `ldap/${address}`, `${hostName.toUpperCase()}$`);
     const principal = `${svc}@${realm}`;
     let keytabPath = join(dir, "svc.keytab");
     await tool("domain", "exportkeytab", keytabPath, `--principal=${principal}`);
-    const service = { name: svc, principal, keytab: await readFile(keytabPath) };
+    const service = { name: svc, principal, keytab: await readFile(keytabPath), rights };
     const provisionMs = Date.now() - t0;
 
     const t1 = Date.now();
@@ -327,6 +442,7 @@ export async function startAdDomain(
       kdcPort,
       baseDn,
       managedOu,
+      leaversOu,
       dir,
       service,
       krb5Conf,
@@ -334,17 +450,50 @@ export async function startAdDomain(
       timings: { provisionMs, readyMs },
       userDn,
       groupDn,
-      async addUser(name, o = {}) {
-        await tool(
-          "user",
-          "create",
-          name,
-          randomPassword(),
-          "--use-username-as-cn",
-          "--userou=OU=Managed",
-          ...(o.mail ? [`--mail-address=${o.mail}`] : []),
+      addUser: (name, o = {}) => createUser(name, o),
+      async deleteUser(name) {
+        await tool("user", "delete", name);
+      },
+      async account(name) {
+        if (!/^[\w.-]+$/.test(name)) throw new Error(`not a plain account name: ${name}`);
+        const out = await ldap("ldapsearch", [
+          "-LLL",
+          "-b",
+          baseDn,
+          `(&(objectCategory=person)(objectClass=user)(sAMAccountName=${name}))`,
+          "userAccountControl",
+          "department",
+          "title",
+          "manager",
+          "memberOf",
+        ]);
+        const entries = out.split(/\n\n+/).filter((e) => /^dn::? /m.test(e));
+        if (entries.length > 1) throw new Error(`${entries.length} accounts named ${name}`);
+        const [entry] = entries;
+        if (!entry) return undefined;
+        const v = ldifValues(entry);
+        const dn = v.get("dn")?.[0] ?? "";
+        const uac = Number(v.get("useraccountcontrol")?.[0]);
+        const optional = Object.fromEntries(
+          (["department", "title", "manager"] as const).flatMap((k) => {
+            const value = v.get(k.toLowerCase())?.[0];
+            return value === undefined ? [] : [[k, value]];
+          }),
+        ) as Pick<AdAccount, "department" | "title" | "manager">;
+        return {
+          dn,
+          parent: parentOf(dn),
+          userAccountControl: uac,
+          enabled: (uac & 0x2) === 0,
+          ...optional,
+          memberOf: v.get("memberof") ?? [],
+        };
+      },
+      async modifyAsService(ldif) {
+        return ldap("ldapmodify", [], ldif).then(
+          () => ({ ok: true }) as const,
+          (err: unknown) => ({ ok: false, message: (err as Error).message }) as const,
         );
-        return userDn(name);
       },
       async addGroup(name) {
         await tool("group", "add", name, "--groupou=OU=Managed");

@@ -1,0 +1,397 @@
+// The AD account through the employee lifecycle against a real Active Directory, everything
+// real: a Samba AD DC on 127.0.0.4 (the other AD test files' domains are on 127.0.0.1 to
+// 127.0.0.3, so this one runs beside them), the API (ingest, audit) on Postgres, the operator,
+// and the local node running the runner, which does kinit from the keytab Secret and runs
+// runbooks/ad-account-ldap-bash.yaml. Every outcome is read back from AD over LDAP, not taken
+// from the runbook's words.
+//
+// Joiner: ann's account exists, disabled (as HR's feed makes it); a Provision enables it and sets
+// department, title and manager (bob's DN). Mover: a Modify sets the new values; the same Modify
+// again changes nothing and says so. Leaver: a Deprovision disables the account and moves it to
+// OU=Leavers, her group memberships untouched; a Provision later brings her back. A leaver whose
+// account was deleted by hand: Revoked, "nothing to do". A stale keytab: Failed with the KDC's
+// error, AD unchanged. And the service account's rights: what the runbooks need, nothing more.
+import { test, before, after, type TestContext } from "node:test";
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseAllDocuments } from "yaml";
+import type { AssetType, Order, Runbook } from "../../crds/generated/index.ts";
+import { TARGET_LABEL, labelValue } from "../../api/orders/index.ts";
+import { applyCrds } from "../support/crds.ts";
+import { createKerberosSecret, hasSamba, startAdDomain, type AdDomain } from "../support/samba.ts";
+import { runLocalNodeIn } from "../localnode/testing.ts";
+import { condition, create, INGEST_SECRET, phaseIs, runOperator, waitOrder } from "../operator/support.ts";
+import { addToken, bearer, newApi } from "../api/support.ts";
+import { KERBEROS_SECRET, RUN_MS, domainOrSkip, settled } from "./ad-support.ts";
+
+const SAMPLE = join(
+  dirname(fileURLToPath(import.meta.url)),
+  "..",
+  "..",
+  "runbooks",
+  "ad-account-ldap-bash.yaml",
+);
+const TYPE = "ad-account-ldap-bash";
+const ANN = { id: "ann@example.com", email: "ann@example.com" };
+const BOB = { id: "bob@example.com", email: "bob@example.com" };
+const CAROL = { id: "carol@example.com", email: "carol@example.com" };
+const DAVE = { id: "dave@example.com", email: "dave@example.com" };
+
+let ad: AdDomain | undefined;
+
+before(async () => {
+  await applyCrds();
+  if (!(await hasSamba())) return;
+  ad = await startAdDomain({
+    address: "127.0.0.4",
+    users: [
+      { name: "ann", mail: ANN.email, disabled: true },
+      { name: "bob", mail: BOB.email },
+      { name: "carol", mail: CAROL.email, disabled: true },
+      { name: "dave", mail: DAVE.email, disabled: true },
+    ],
+    groups: ["VPN-Users"],
+  });
+});
+after(() => ad?.stop());
+
+/** The sample's AssetType and Runbooks, pointed at this domain (the sample names corp.example.com). */
+async function catalogue(domain: AdDomain): Promise<(AssetType | Runbook)[]> {
+  const value: Record<string, string> = {
+    DC: domain.address,
+    BASE_DN: domain.baseDn,
+    MANAGED_OU: domain.managedOu,
+    LEAVERS_OU: domain.leaversOu,
+  };
+  const docs = parseAllDocuments(await readFile(SAMPLE, "utf8")).map((d) => d.toJS() as AssetType | Runbook);
+  return docs.map((doc) =>
+    doc.kind === "AssetType"
+      ? doc
+      : {
+          ...doc,
+          spec: {
+            ...doc.spec,
+            kerberos: { secretName: KERBEROS_SECRET, principal: domain.service.principal },
+            steps: doc.spec.steps.map((s) => ({
+              ...s,
+              parameters: (s.parameters ?? []).map((p) => ({ ...p, value: value[p.name] ?? p.value })),
+            })),
+          },
+        },
+  );
+}
+
+async function setup(t: TestContext, domain: AdDomain, keytab?: Buffer) {
+  const api = await newApi(t, { config: { IPSOLIS_INGEST_SECRET: INGEST_SECRET }, people: false });
+  const ns = api.namespace;
+  const base = await api.app.listen({ host: "127.0.0.1", port: 0 });
+  await runLocalNodeIn(t, ns, 40);
+  await runOperator(t, ns, { IPSOLIS_INGEST_URL: base, IPSOLIS_INGEST_SECRET: INGEST_SECRET });
+  await createKerberosSecret(api.kc, ns, KERBEROS_SECRET, domain, keytab);
+  for (const obj of await catalogue(domain))
+    await create(ns, obj.kind === "AssetType" ? "assettypes" : "runbooks", obj);
+  const auditor = await addToken(api, "auditor", ["audit:read"]);
+  /** The runner's output lines of an Order, as ingested into the record: `<step>: <text>`. */
+  const linesOf = async (order: string): Promise<string[]> => {
+    const r = await api.app.inject({
+      method: "GET",
+      url: `/audit/orders/${order}/log`,
+      headers: bearer(auditor),
+    });
+    assert.equal(r.statusCode, 200, r.body);
+    return r
+      .json<{ lines: { kind: string; step?: string; text?: string }[] }>()
+      .lines.filter((l) => l.kind === "line")
+      .map((l) => `${l.step ?? ""}: ${l.text ?? ""}`);
+  };
+  return { api, ns, linesOf };
+}
+
+type Requester = { id: string; email: string };
+
+const accountOrder = (
+  name: string,
+  requester: Requester,
+  attributes: Record<string, string>,
+  more: Partial<Order["spec"]> = {},
+): Order => ({
+  apiVersion: "ipsolis.io/v1alpha1",
+  kind: "Order",
+  metadata: { name },
+  spec: { assetType: TYPE, requester, attributes, ...more },
+});
+
+/** A Modify of `target` with the full new set of values, labelled as the API makes one. */
+const modifyOrder = (
+  name: string,
+  target: string,
+  requester: Requester,
+  attributes: Record<string, string>,
+) => {
+  const o = accountOrder(name, requester, attributes, { action: "Modify", target });
+  return {
+    ...o,
+    metadata: {
+      name,
+      labels: {
+        "ipsolis.io/asset-type": labelValue(TYPE),
+        "ipsolis.io/requester": labelValue(requester.id),
+        [TARGET_LABEL]: labelValue(target),
+      },
+    },
+  };
+};
+
+const deprovisionOrder = (target: string, requester: Requester) =>
+  accountOrder(`${target}-deprovision`, requester, {}, { action: "Deprovision", target });
+
+/** Creates an Order and waits for its end phase; the time it took goes to the test's diagnostics. */
+async function run(
+  t: TestContext,
+  ns: string,
+  o: Order,
+  want: "Provisioned" | "Revoked" | "Failed",
+): Promise<Order> {
+  const t0 = Date.now();
+  await create(ns, "orders", o);
+  const done = await settled(ns, o.metadata?.name ?? "", want);
+  t.diagnostic(
+    `${o.spec.action ?? "Provision"} ${o.metadata?.name ?? ""}: created → ${want} in ${Date.now() - t0} ms`,
+  );
+  return done;
+}
+
+const stepsOf = (o: Order) => o.status?.steps?.map((s) => [s.name, s.state]);
+
+// First, and without Orders: it changes nothing (every write it tries must be refused).
+test("the service account's delegated rights: the runbooks' writes only, nothing broader", async (t) => {
+  const domain = domainOrSkip(t, ad);
+  if (!domain) return;
+  t.diagnostic(
+    `AD domain ${domain.realm} on ${domain.address}: provisioned in ${domain.timings.provisionMs} ms, LDAP ready in ${domain.timings.readyMs} ms`,
+  );
+  for (const r of domain.service.rights) t.diagnostic(`granted on ${r.ou}: ${r.sddl} (${r.why})`);
+  const outsider = await domain.addUser("outsider", { container: "CN=Users" });
+  const leaver = await domain.addUser("lee", { container: "OU=Leavers", disabled: true });
+  const spare = await domain.addUser("spare");
+  const svc = `CN=${domain.service.name},CN=Users,${domain.baseDn}`;
+  const set = (dn: string, attr: string, value: string) =>
+    `dn: ${dn}\nchangetype: modify\nreplace: ${attr}\n${attr}: ${value}\n`;
+  const move = (dn: string, to: string) =>
+    `dn: ${dn}\nchangetype: modrdn\nnewrdn: ${dn.split(",")[0] ?? ""}\ndeleteoldrdn: 1\nnewsuperior: ${to}\n`;
+  const refused: [string, string][] = [
+    ["another attribute of a user in Managed (description)", set(domain.userDn("bob"), "description", "x")],
+    ["department of a user outside Managed (CN=Users)", set(outsider, "department", "Sales")],
+    ["department of a user in Leavers", set(leaver, "department", "Sales")],
+    [
+      "userAccountControl of a user in Leavers (enabling a leaver in place)",
+      set(leaver, "userAccountControl", "512"),
+    ],
+    ["its own userAccountControl", set(svc, "userAccountControl", "66048")],
+    ["a move out of CN=Users into Leavers", move(outsider, domain.leaversOu)],
+    ["a move out of Managed into CN=Users", move(spare, `CN=Users,${domain.baseDn}`)],
+    ["a move of a group into Leavers", move(domain.groupDn("VPN-Users"), domain.leaversOu)],
+    [
+      "membership of Domain Admins",
+      `dn: CN=Domain Admins,CN=Users,${domain.baseDn}\nchangetype: modify\nadd: member\nmember: ${svc}\n`,
+    ],
+  ];
+  for (const [what, ldif] of refused) {
+    const r = await domain.modifyAsService(ldif);
+    assert.equal(r.ok, false, `${what}: refused`);
+    assert.match(r.ok ? "" : r.message, /Insufficient access \(50\)/, what);
+  }
+  assert.equal((await domain.account("spare"))?.parent, domain.managedOu, "nothing moved");
+  assert.equal((await domain.account("outsider"))?.department, undefined, "nothing written");
+});
+
+test("joiner, mover, leaver: Provision enables ann's account with her HR attributes, Modify follows a change (and changes nothing when nothing changed), Deprovision disables it and moves it to Leavers; a Provision brings her back", async (t) => {
+  const domain = domainOrSkip(t, ad);
+  if (!domain) return;
+  const { ns, linesOf } = await setup(t, domain);
+  const bobDn = domain.userDn("bob");
+  const vpn = domain.groupDn("VPN-Users");
+  // A membership she has outside this asset: the leaver's move must keep it.
+  await domain.addMember("VPN-Users", "ann");
+  const before = await domain.account("ann");
+  assert.equal(before?.enabled, false, "ann's account starts disabled");
+  assert.equal(before?.department, undefined);
+
+  // Joiner.
+  const p = await run(
+    t,
+    ns,
+    accountOrder("ann-account", ANN, { department: "Sales", title: "Engineer", manager: BOB.id }),
+    "Provisioned",
+  );
+  assert.deepEqual(stepsOf(p), [
+    ["move-to-managed", "Succeeded"],
+    ["enable", "Succeeded"],
+    ["set-attributes", "Succeeded"],
+  ]);
+  let acct = await domain.account("ann");
+  assert.equal(acct?.enabled, true, "enabled in AD");
+  assert.equal(
+    (acct?.userAccountControl ?? 0) & ~0x2,
+    (before?.userAccountControl ?? 0) & ~0x2,
+    "other bits kept",
+  );
+  assert.equal(acct?.parent, domain.managedOu);
+  assert.equal(acct?.department, "Sales");
+  assert.equal(acct?.title, "Engineer");
+  assert.equal(acct?.manager, bobDn, "manager is bob's DN");
+  const joined = await linesOf("ann-account");
+  assert.ok(
+    joined.includes(
+      `enable: authenticating as ${domain.service.principal} (Kerberos) to ldap://${domain.address}`,
+    ),
+    joined.join("\n"),
+  );
+  assert.ok(joined.some((l) => l.startsWith(`enable: enabled ${ANN.id} (${domain.userDn("ann")})`)));
+  assert.ok(
+    joined.includes(`set-attributes: ${ANN.id}: manager set to ${bobDn} (was empty)`),
+    joined.join("\n"),
+  );
+  const keytab = domain.service.keytab.toString("base64");
+  assert.ok(!joined.join("\n").includes(keytab), "no keytab bytes in the log");
+
+  // Mover: Sales → Finance, Engineer → Lead, same manager.
+  const moved = { department: "Finance", title: "Lead", manager: BOB.id };
+  const m1 = await run(t, ns, modifyOrder("ann-account-m-1", "ann-account", ANN, moved), "Provisioned");
+  assert.deepEqual(stepsOf(m1), [["set-attributes", "Succeeded"]]);
+  acct = await domain.account("ann");
+  assert.equal(acct?.department, "Finance");
+  assert.equal(acct?.title, "Lead");
+  assert.equal(acct?.manager, bobDn);
+  assert.equal(acct?.enabled, true);
+  const changed = await linesOf("ann-account-m-1");
+  assert.ok(
+    changed.includes(`set-attributes: ${ANN.id}: department set to Finance (was Sales)`),
+    changed.join("\n"),
+  );
+  assert.ok(changed.includes(`set-attributes: ${ANN.id}: manager already ${bobDn}`), changed.join("\n"));
+
+  // The same change again: nothing to do, and the output says so.
+  const m2 = await run(t, ns, modifyOrder("ann-account-m-2", "ann-account", ANN, moved), "Provisioned");
+  assert.deepEqual(stepsOf(m2), [["set-attributes", "Succeeded"]]);
+  assert.deepEqual(await domain.account("ann"), acct, "AD unchanged");
+  const same = await linesOf("ann-account-m-2");
+  assert.ok(same.includes(`set-attributes: ${ANN.id}: department already Finance`), same.join("\n"));
+  assert.ok(
+    same.includes(`set-attributes: nothing changed for ${ANN.id} (${domain.userDn("ann")})`),
+    same.join("\n"),
+  );
+
+  // Leaver.
+  const d = await run(t, ns, deprovisionOrder("ann-account", ANN), "Revoked");
+  assert.deepEqual(stepsOf(d), [
+    ["disable", "Succeeded"],
+    ["move-to-leavers", "Succeeded"],
+  ]);
+  await waitOrder(ns, "ann-account", phaseIs("Revoked"), RUN_MS);
+  acct = await domain.account("ann");
+  const leaverDn = `CN=ann,${domain.leaversOu}`;
+  assert.equal(acct?.enabled, false, "disabled in AD");
+  assert.equal(acct?.dn, leaverDn, "under OU=Leavers");
+  assert.deepEqual(acct?.memberOf, [vpn], "her group memberships are untouched");
+  assert.ok((await domain.membersOf("VPN-Users")).includes(leaverDn), "the group follows the move");
+  const left = await linesOf("ann-account-deprovision");
+  assert.ok(
+    left.some((l) => l.startsWith(`disable: disabled ${ANN.id} (${domain.userDn("ann")})`)),
+    left.join("\n"),
+  );
+  assert.ok(
+    left.some((l) =>
+      l.startsWith(`move-to-leavers: moved ${ANN.id} (${domain.userDn("ann")}) to ${domain.leaversOu}`),
+    ),
+  );
+
+  // She comes back: out of Leavers first, then enabled, then her attributes.
+  const back = await run(
+    t,
+    ns,
+    accountOrder("ann-account-2", ANN, { department: "Finance", title: "Lead" }),
+    "Provisioned",
+  );
+  assert.deepEqual(stepsOf(back), [
+    ["move-to-managed", "Succeeded"],
+    ["enable", "Succeeded"],
+    ["set-attributes", "Succeeded"],
+  ]);
+  acct = await domain.account("ann");
+  assert.equal(acct?.dn, domain.userDn("ann"), "back in Managed");
+  assert.equal(acct?.enabled, true);
+  assert.equal(acct?.department, "Finance", "already Finance: kept");
+  assert.equal(acct?.manager, undefined, "no manager given: cleared");
+  const returned = await linesOf("ann-account-2");
+  assert.ok(returned.includes(`set-attributes: ${ANN.id}: department already Finance`), returned.join("\n"));
+});
+
+test("a manager without an AD account clears manager and says so; a leaver whose account is gone: Revoked, nothing to do", async (t) => {
+  const domain = domainOrSkip(t, ad);
+  if (!domain) return;
+  const { ns, linesOf } = await setup(t, domain);
+  await run(
+    t,
+    ns,
+    accountOrder("carol-account", CAROL, { department: "Sales", manager: "nobody@example.com" }),
+    "Provisioned",
+  );
+  const acct = await domain.account("carol");
+  assert.equal(acct?.enabled, true);
+  assert.equal(acct?.department, "Sales");
+  assert.equal(acct?.title, undefined);
+  assert.equal(acct?.manager, undefined);
+  const lines = await linesOf("carol-account");
+  assert.ok(
+    lines.includes(
+      `set-attributes: ${CAROL.id}: manager nobody@example.com has no AD account under ${domain.baseDn}: clearing manager`,
+    ),
+    lines.join("\n"),
+  );
+
+  // An admin deleted her account by hand before she left.
+  await domain.deleteUser("carol");
+  const d = await run(t, ns, deprovisionOrder("carol-account", CAROL), "Revoked");
+  assert.deepEqual(stepsOf(d), [
+    ["disable", "Succeeded"],
+    ["move-to-leavers", "Succeeded"],
+  ]);
+  assert.equal(await domain.account("carol"), undefined);
+  const left = await linesOf("carol-account-deprovision");
+  for (const step of ["disable", "move-to-leavers"])
+    assert.ok(
+      left.includes(`${step}: no account found for ${CAROL.id} under ${domain.baseDn}; nothing to do`),
+      left.join("\n"),
+    );
+});
+
+// Last in this file: it changes the service account's password (the old keytab goes stale).
+test("a stale keytab: the Provision Fails with the KDC's Preauthentication failed, no step runs, AD unchanged", async (t) => {
+  const domain = domainOrSkip(t, ad);
+  if (!domain) return;
+  const stale = await domain.staleKeytab();
+  const { ns } = await setup(t, domain, stale);
+  const before = await domain.account("dave");
+  const o = await run(
+    t,
+    ns,
+    accountOrder("dave-account", DAVE, { department: "Sales", title: "Engineer" }),
+    "Failed",
+  );
+  const msg = condition(o, "Ready")?.message ?? "";
+  t.diagnostic(`Ready: ${msg}`);
+  assert.match(msg, /kinit/);
+  assert.match(msg, /Preauthentication failed/);
+  assert.ok(msg.includes(domain.service.principal), msg);
+  assert.deepEqual(stepsOf(o), [
+    ["move-to-managed", "Skipped"],
+    ["enable", "Skipped"],
+    ["set-attributes", "Skipped"],
+  ]);
+  const after = await domain.account("dave");
+  assert.deepEqual(after, before, "nothing changed in AD");
+  assert.equal(after?.enabled, false);
+});
