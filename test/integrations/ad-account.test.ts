@@ -13,26 +13,15 @@
 // error, AD unchanged. And the service account's rights: what the runbooks need, nothing more.
 import { test, before, after, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { parseAllDocuments } from "yaml";
-import type { AssetType, Order, Runbook } from "../../crds/generated/index.ts";
+import type { Order } from "../../crds/generated/index.ts";
 import { TARGET_LABEL, labelValue } from "../../api/orders/index.ts";
 import { applyCrds } from "../support/crds.ts";
 import { createKerberosSecret, hasSamba, startAdDomain, type AdDomain } from "../support/samba.ts";
 import { runLocalNodeIn } from "../localnode/testing.ts";
 import { condition, create, INGEST_SECRET, phaseIs, runOperator, waitOrder } from "../operator/support.ts";
 import { addToken, bearer, newApi } from "../api/support.ts";
-import { KERBEROS_SECRET, RUN_MS, domainOrSkip, settled } from "./ad-support.ts";
+import { ACCOUNT_SAMPLE, KERBEROS_SECRET, RUN_MS, catalogue, domainOrSkip, settled } from "./ad-support.ts";
 
-const SAMPLE = join(
-  dirname(fileURLToPath(import.meta.url)),
-  "..",
-  "..",
-  "runbooks",
-  "ad-account-ldap-bash.yaml",
-);
 const TYPE = "ad-account-ldap-bash";
 const ANN = { id: "ann@example.com", email: "ann@example.com" };
 const BOB = { id: "bob@example.com", email: "bob@example.com" };
@@ -57,32 +46,6 @@ before(async () => {
 });
 after(() => ad?.stop());
 
-/** The sample's AssetType and Runbooks, pointed at this domain (the sample names corp.example.com). */
-async function catalogue(domain: AdDomain): Promise<(AssetType | Runbook)[]> {
-  const value: Record<string, string> = {
-    DC: domain.address,
-    BASE_DN: domain.baseDn,
-    MANAGED_OU: domain.managedOu,
-    LEAVERS_OU: domain.leaversOu,
-  };
-  const docs = parseAllDocuments(await readFile(SAMPLE, "utf8")).map((d) => d.toJS() as AssetType | Runbook);
-  return docs.map((doc) =>
-    doc.kind === "AssetType"
-      ? doc
-      : {
-          ...doc,
-          spec: {
-            ...doc.spec,
-            kerberos: { secretName: KERBEROS_SECRET, principal: domain.service.principal },
-            steps: doc.spec.steps.map((s) => ({
-              ...s,
-              parameters: (s.parameters ?? []).map((p) => ({ ...p, value: value[p.name] ?? p.value })),
-            })),
-          },
-        },
-  );
-}
-
 async function setup(t: TestContext, domain: AdDomain, keytab?: Buffer) {
   const api = await newApi(t, { config: { IPSOLIS_INGEST_SECRET: INGEST_SECRET }, people: false });
   const ns = api.namespace;
@@ -90,7 +53,7 @@ async function setup(t: TestContext, domain: AdDomain, keytab?: Buffer) {
   await runLocalNodeIn(t, ns, 40);
   await runOperator(t, ns, { IPSOLIS_INGEST_URL: base, IPSOLIS_INGEST_SECRET: INGEST_SECRET });
   await createKerberosSecret(api.kc, ns, KERBEROS_SECRET, domain, keytab);
-  for (const obj of await catalogue(domain))
+  for (const obj of await catalogue(domain, { file: ACCOUNT_SAMPLE, keepApproval: true }))
     await create(ns, obj.kind === "AssetType" ? "assettypes" : "runbooks", obj);
   const auditor = await addToken(api, "auditor", ["audit:read"]);
   /** The runner's output lines of an Order, as ingested into the record: `<step>: <text>`. */

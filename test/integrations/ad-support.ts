@@ -1,5 +1,6 @@
-// Shared by the AD integration tests: the bash LDAP sample (runbooks/ad-group-ldap-bash.yaml)
-// pointed at a test domain, one asset type per AD group, and waiting for an Order's end phase.
+// Shared by the AD integration tests: the bash LDAP samples (runbooks/ad-group-ldap-bash.yaml,
+// runbooks/ad-account-ldap-bash.yaml) pointed at a test domain, one asset type per AD group, and
+// waiting for an Order's end phase.
 import type { TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
@@ -19,6 +20,8 @@ export const SAMPLE = join(
   "runbooks",
   "ad-group-ldap-bash.yaml",
 );
+/** The account lifecycle sample: enable, update (the mover's attributes), disable and move. */
+export const ACCOUNT_SAMPLE = join(dirname(SAMPLE), "ad-account-ldap-bash.yaml");
 export const KERBEROS_SECRET = "svc-ipsolis-keytab";
 
 /** The domain, or a skip that says how to install Samba (like the browser tests without chromium). */
@@ -33,15 +36,25 @@ export function domainOrSkip(t: TestContext, ad: AdDomain | undefined): AdDomain
  */
 export async function catalogue(
   domain: AdDomain,
-  opts: { group?: string; suffix?: string; stepParams?: Record<string, string> } = {},
+  opts: {
+    /** The sample file (default: the group sample). */
+    file?: string;
+    group?: string;
+    suffix?: string;
+    stepParams?: Record<string, string>;
+    /** Keep the sample's approval policy (default: None; approvals are tested elsewhere). */
+    keepApproval?: boolean;
+  } = {},
 ): Promise<(AssetType | Runbook)[]> {
   const group = opts.group ?? "VPN-Users";
   const rename = (n: string) => (opts.suffix ? `${n}-${opts.suffix}` : n);
-  const docs = parseAllDocuments(await readFile(SAMPLE, "utf8")).map((d) => d.toJS() as AssetType | Runbook);
+  const docs = parseAllDocuments(await readFile(opts.file ?? SAMPLE, "utf8")).map(
+    (d) => d.toJS() as AssetType | Runbook,
+  );
   return docs.map((doc) => {
     const name = rename(doc.metadata?.name ?? "");
     if (doc.kind === "AssetType") {
-      const { provision, deprovision } = doc.spec.runbooks;
+      const { provision, modify, deprovision } = doc.spec.runbooks;
       // Approvals are tested elsewhere; these tests are about the directory.
       return {
         ...doc,
@@ -49,9 +62,10 @@ export async function catalogue(
         spec: {
           ...doc.spec,
           ...(opts.suffix ? { displayName: `AD group ${group}` } : {}),
-          approval: { policy: "None" },
+          ...(opts.keepApproval ? {} : { approval: { policy: "None" } }),
           runbooks: {
             provision: rename(provision),
+            ...(modify ? { modify: rename(modify) } : {}),
             ...(deprovision ? { deprovision: rename(deprovision) } : {}),
           },
         },
@@ -60,6 +74,8 @@ export async function catalogue(
     const value: Record<string, string> = {
       DC: domain.address,
       BASE_DN: domain.baseDn,
+      MANAGED_OU: domain.managedOu,
+      LEAVERS_OU: domain.leaversOu,
       GROUP: group,
       ...opts.stepParams,
     };
