@@ -6,7 +6,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 K8S_VERSION=v1.37.2
 cache=${IPSOLIS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ipsolis}
-bin="$cache/k8s-$K8S_VERSION-$(sha256sum "$here/go.sum" "$here/etcd/main.go" | sha256sum | cut -c1-12)/bin"
+# The key hashes the files' contents only (not their paths), so every checkout shares one build.
+bin="$cache/k8s-$K8S_VERSION-$(cat "$here/go.sum" "$here/etcd/main.go" | sha256sum | cut -c1-12)/bin"
 export GOMODCACHE="$cache/go/mod" GOCACHE="$cache/go/build" GOFLAGS=-modcacherw GOTOOLCHAIN=local
 command -v go >/dev/null || { echo "build.sh: 'go' not found on PATH (need Go >= 1.26)" >&2; exit 2; }
 mkdir -p "$bin"
