@@ -1,9 +1,11 @@
 // `./dev up`: the whole product on this machine. A real control plane and Postgres, the CRDs
 // and admission policy, the local node (standing in for the kubelet), the operator with its
 // history mirror and cost check, the API and portal, a demo identity provider for employee
-// sign-in, a throw-away AD domain (Samba, when installed), and demo data (a catalogue whose
-// runbooks are bash twins, one of them against the domain; employees; an order).
-// Ctrl-C stops all of it.
+// sign-in, a mail sink (mailpit) for the notifications, a throw-away AD domain (Samba, when
+// installed), and demo data (a catalogue whose runbooks are bash twins, one of them against the
+// domain and approved by the requester's manager; employees provisioned over SCIM, bob ann's
+// manager). It prints the journey of issue #22 to try. Ctrl-C stops all of it.
+import { createServer } from "node:net";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -19,8 +21,9 @@ import { startOperator, OperatorEnv } from "../../operator/main.ts";
 import { createPool } from "../../record/db.ts";
 import { createLogger } from "../../record/log.ts";
 import { seedDemoIdentity } from "../../record/identity/demo.ts";
-import { createEmployee, findEmployee } from "../../record/employees/store.ts";
+import { CORE_USER, ENTERPRISE_USER } from "../../api/scim/schema.ts";
 import { SAMBA_DEBS, createKerberosSecret, hasSamba, startAdDomain } from "./samba.ts";
+import { startMailpit, type Mailpit } from "./mailpit.ts";
 import { KERBEROS_SECRET, catalogue } from "../integrations/ad-support.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -31,6 +34,12 @@ const secret = () => randomBytes(32).toString("base64url");
 const stops: (() => Promise<unknown>)[] = [];
 
 say("starting the control plane and Postgres (a cold first run builds Kubernetes: ~8 min on 2 cores)");
+// The mail sink starts meanwhile (its first run builds mailpit: about a minute). Without it the
+// demo goes on with no e-mail channel: managers then approve in the portal. The last lines of a
+// failed build's output say why.
+const mailing: Promise<Mailpit | { failed: string }> = startMailpit().catch((err: unknown) => ({
+  failed: (err instanceof Error ? err.message : String(err)).trim().split("\n").slice(-2).join(" / "),
+}));
 const [cp, pgsrv] = await Promise.all([startControlPlane({ log: say }), startPostgres({ log: say })]);
 stops.push(() => Promise.allSettled([cp.stop(), pgsrv.stop()]));
 
@@ -123,6 +132,19 @@ const idp = await startTestIdp({
 });
 stops.unshift(() => idp.stop());
 
+const mailed = await mailing;
+const mail = "failed" in mailed ? undefined : mailed;
+const mailFailure = "failed" in mailed ? mailed.failed : "";
+// mailpit's inbox page needs web assets that a build from its Go module lacks (its release
+// process builds them with npm): the page is blank. Its own message views work without them.
+const newestMailTo = (addr: string) => `${mail?.webUrl}/view/latest.html?query=to:${addr}`;
+if (mail) {
+  stops.unshift(() => mail.stop());
+  say(`mail sink: mailpit, SMTP on 127.0.0.1:${mail.smtpPort}, HTTP on ${mail.webUrl}`);
+} else {
+  say(`mail skipped (mailpit did not start: ${mailFailure}); approvals are in the portal only`);
+}
+
 const ingestSecret = secret();
 const api = await startServer({
   IPSOLIS_DATABASE_URL: pgsrv.adminUrl,
@@ -140,34 +162,53 @@ const api = await startServer({
   IPSOLIS_OIDC_CLIENT_ID: idp.clientId,
   IPSOLIS_OIDC_CLIENT_SECRET: idp.clientSecret,
   IPSOLIS_OIDC_CA_FILE: cp.caFile,
+  // mailpit on loopback speaks no TLS: STARTTLS off is right here and nowhere else.
+  ...(mail
+    ? {
+        IPSOLIS_SMTP_HOST: "127.0.0.1",
+        IPSOLIS_SMTP_PORT: String(mail.smtpPort),
+        IPSOLIS_SMTP_STARTTLS: "off",
+        IPSOLIS_SMTP_FROM: "ipsolis <ipsolis@corp.example>",
+      }
+    : {}),
 });
 stops.unshift(() => api.stop());
 const db = createPool(pgsrv.adminUrl, { max: 4, applicationName: "ipsolis-up" });
 stops.unshift(() => db.end());
+// The database is new on every run (startPostgres makes its own cluster), so the demo admin
+// and token are always seeded.
 const demo = await seedDemoIdentity(db);
-for (const e of Object.values(employees)) {
-  if (await findEmployee(db, e.preferred_username)) continue;
-  await createEmployee(
-    db,
-    {
+if (!demo) throw new Error("the demo's new database already has an admin account");
+// The employees arrive as Entra ID's provisioning would send them: SCIM POSTs with a token of
+// the `scim` scope (the demo token has every scope). bob first: ann's enterprise `manager` is
+// his SCIM id, which the API resolves to his e-mail for Manager approval.
+async function provision(e: (typeof employees)[keyof typeof employees], manager?: string): Promise<string> {
+  const [givenName, familyName] = e.name.split(" ");
+  const r = await fetch(`${publicUrl}/scim/v2/Users`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${demo!.token}`, "content-type": "application/scim+json" },
+    body: JSON.stringify({
+      schemas: [CORE_USER, ENTERPRISE_USER],
       userName: e.preferred_username,
       externalId: e.oid,
-      employeeNumber: null,
       displayName: e.name,
-      emails: [e.email],
+      name: { givenName, familyName },
+      emails: [{ value: e.email, type: "work", primary: true }],
       active: true,
-      department: "Finance",
-      costCenter: "CC-100",
-      manager: null,
-    },
-    {
-      schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"],
-      userName: e.preferred_username,
-      externalId: e.oid,
-    },
-    new Date(),
-  );
+      [ENTERPRISE_USER]: {
+        department: "Finance",
+        costCenter: "CC-100",
+        ...(manager ? { manager: { value: manager } } : {}),
+      },
+    }),
+  });
+  const body = await r.text();
+  if (r.status !== 201) throw new Error(`SCIM POST /Users for ${e.preferred_username}: ${r.status} ${body}`);
+  return (JSON.parse(body) as { id: string }).id;
 }
+const bobId = await provision(employees.bob);
+await provision(employees.ann, bobId);
+say("employees over SCIM: ann and bob (bob is ann's manager)");
 
 const log = createLogger({ level: "warn", name: "ipsolis-operator" });
 const operator = await startOperator(
@@ -209,19 +250,45 @@ const samples = (await readdir(join(root, "runbooks")))
   .sort();
 for (const f of samples) await applyFile(join(root, "runbooks", f), NAMESPACE);
 say(`demo catalogue: ${samples.join(", ")}`);
+/** Whether nothing listens on the LDAP port of this loopback address. */
+function isLdapFree(address: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once("error", () => resolve(false));
+    srv.listen(389, address, () => srv.close(() => resolve(true)));
+  });
+}
 let adHelp = "";
-if (await hasSamba()) {
-  say("starting an AD domain (Samba AD DC on 127.0.0.1; about 10 s)");
+let journey = "";
+// LDAP's ports are fixed, so there is one domain per loopback address. The AD tests take
+// 127.0.0.1–127.0.0.3: the demo stays off them, so `./dev test` runs beside `./dev up`.
+const AD_ADDRESSES = ["127.0.0.9", "127.0.0.10", "127.0.0.11"];
+let adAddress: string | undefined;
+for (const a of AD_ADDRESSES) if (!adAddress && (await isLdapFree(a))) adAddress = a;
+const skipAd = (why: string) => {
+  say(`AD domain skipped: ${why}`);
+  adHelp = `  AD domain:   none (${why}), so no VPN journey\n`;
+};
+if (!(await hasSamba())) {
+  skipAd(`Samba is not installed (apt-get install -y --no-install-recommends ${SAMBA_DEBS})`);
+} else if (!adAddress) {
+  skipAd(`port 389 is taken on ${AD_ADDRESSES.join(", ")} (other domains?)`);
+} else {
+  say(`starting an AD domain (Samba AD DC on ${adAddress}; about 10 s)`);
   try {
     const ad = await startAdDomain({
+      address: adAddress,
       users: Object.entries(employees).map(([name, e]) => ({ name, mail: e.email })),
       groups: ["VPN-Users"],
     });
     stops.unshift(() => ad.stop());
     await createKerberosSecret(kc, NAMESPACE, KERBEROS_SECRET, ad);
     for (const o of await catalogue(ad)) {
+      // catalogue() turns approval off for the directory tests; the demo keeps the sample's own
+      // Manager policy, so ann's order waits for bob.
+      const spec = o.kind === "AssetType" ? { ...o.spec, approval: { policy: "Manager" as const } } : o.spec;
       await objects.patch(
-        { ...o, metadata: { ...o.metadata, namespace: NAMESPACE } },
+        { ...o, spec, metadata: { ...o.metadata, namespace: NAMESPACE } },
         undefined,
         undefined,
         "ipsolis-up",
@@ -234,15 +301,32 @@ if (await hasSamba()) {
     say(
       `AD domain ${ad.realm} up in ${Math.round((ad.timings.provisionMs + ad.timings.readyMs) / 1000)} s; catalogue: vpn-access-ldap-bash (AD group VPN-Users)`,
     );
-    adHelp = `  AD domain:   ${ad.realm} at ${ad.ldapUrl} (ann, bob in ${ad.managedOu}); order "VPN access (AD over LDAP)" as ann, then:
-               KRB5_CONFIG=${ad.krb5ConfPath} KRB5CCNAME=${join(ad.dir, "ccache")} kinit -kt ${keytab} ${ad.service.principal}
-               KRB5_CONFIG=${ad.krb5ConfPath} KRB5CCNAME=${join(ad.dir, "ccache")} ldapsearch -Y GSSAPI -N -Q -LLL -H ${ad.ldapUrl} -b "${ad.groupDn("VPN-Users")}" member
+    adHelp = `  AD domain:   ${ad.realm} at ${ad.ldapUrl} (ann, bob in ${ad.managedOu}; group VPN-Users)\n`;
+    const krb = `KRB5_CONFIG=${ad.krb5ConfPath} KRB5CCNAME=${join(ad.dir, "ccache")}`;
+    journey = `
+Try it: ann orders VPN access, bob (her manager) approves from his mail, ann leaves.
+  1. Sign in as ann: ${publicUrl}/auth/oidc/login, login "ann", any password. The sign-in page's
+     certificate is from this run's CA (${cp.caFile}): accept the browser's warning.
+  2. Order "VPN access (AD over LDAP)" with a justification:
+     ${publicUrl}/portal/catalogue/vpn-access-ldap-bash/order   (it waits for bob's approval)
+  3. ${
+    mail
+      ? `Open bob's newest mail, "Approval requested: VPN access (AD over LDAP) for Ann Example …":
+     ${newestMailTo("bob@corp.example")}
+     Click Approve, then confirm on the page it opens. (Or sign in as "bob": ${publicUrl}/portal/approvals.)`
+      : `No mail here (see "mail" above): sign in as "bob" and approve at ${publicUrl}/portal/approvals.`
+  }
+  4. Seconds later the order is Provisioned and ann is in VPN-Users (the LDAP query shows her DN):
+     ${krb} kinit -kt ${keytab} ${ad.service.principal}
+     ${krb} ldapsearch -Y GSSAPI -N -Q -LLL -H ${ad.ldapUrl} -b "${ad.groupDn("VPN-Users")}" member
+  5. Make ann a leaver (the HR webhook, authenticated with the demo token):
+     curl -s -H "Authorization: Bearer ${demo.token}" -H 'content-type: application/json' -d '{"email":"ann@corp.example"}' ${publicUrl}/hr/leaver
+     Her VPN order is revoked (a Deprovision order runs the remove runbook); the ldapsearch of step 4
+     shows no member any more. The leaver event and each asset's outcome: ${publicUrl}/console/leavers
 `;
   } catch (err) {
-    say(`AD domain skipped: ${err instanceof Error ? err.message : String(err)}`);
+    skipAd(err instanceof Error ? err.message : String(err));
   }
-} else {
-  say(`AD domain skipped: Samba is not installed (apt-get install -y --no-install-recommends ${SAMBA_DEBS})`);
 }
 
 process.stdout.write(`
@@ -253,13 +337,16 @@ ipsolis is up (${Math.round((Date.now() - t0) / 1000)} s)
   kubeconfig:  ${cp.kubeconfig}   (export KUBECONFIG=${cp.kubeconfig}; kubectl: ${cp.binDir}/kubectl get orders -n ${NAMESPACE})
   Postgres:    ${pgsrv.adminUrl}
   operator:    metrics and health on http://127.0.0.1:${operator.port}/metrics
-${adHelp}${
-  demo
-    ? `  admin login: ${demo.username} / ${demo.password}
+  mail:        ${
+    mail
+      ? `mailpit (SMTP 127.0.0.1:${mail.smtpPort}) keeps every mail ipsolis sends. A person's newest: ${newestMailTo("ann@corp.example")}
+               all of them: ${mail.webUrl}/api/v1/search?query=to:ann@corp.example   (its inbox page is blank: this build has no web UI assets)`
+      : `none (mailpit did not start: ${mailFailure})`
+  }
+${adHelp}  admin login: ${demo.username} / ${demo.password}
   demo token:  ${demo.token}   (superadmin, every scope: curl -H "Authorization: Bearer …" ${publicUrl}/auth/me)
-`
-    : ""
-}Press Ctrl-C to stop everything.
+${journey}
+Press Ctrl-C to stop everything.
 `);
 
 const STOP_STEP_MS = 3000;
