@@ -248,7 +248,8 @@ async function finish(
     out.failed.length > 0 ? out.failed.map((f) => `${f.target}: ${f.error}`).join("; ") : undefined;
   const processed = await finishMover(deps.db, ev.id, ev.version, {
     done,
-    result: { ...out, ...(gaveUp ? { gaveUp: true } : {}) },
+    // `processed` is the event's state (known after this write), not part of the run's result.
+    result: { ...out, processed: undefined, ...(gaveUp ? { gaveUp: true } : {}) },
     nextAt,
     error,
     now: deps.now(),

@@ -24,7 +24,7 @@ import { seedDemoIdentity } from "../../record/identity/demo.ts";
 import { CORE_USER, ENTERPRISE_USER } from "../../api/scim/schema.ts";
 import { SAMBA_DEBS, createKerberosSecret, hasSamba, startAdDomain } from "./samba.ts";
 import { startMailpit, type Mailpit } from "./mailpit.ts";
-import { KERBEROS_SECRET, catalogue } from "../integrations/ad-support.ts";
+import { ACCOUNT_SAMPLE, KERBEROS_SECRET, catalogue } from "../integrations/ad-support.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const say = (l: string) => process.stderr.write(`[up] ${l}\n`);
@@ -207,7 +207,7 @@ async function provision(e: (typeof employees)[keyof typeof employees], manager?
   return (JSON.parse(body) as { id: string }).id;
 }
 const bobId = await provision(employees.bob);
-await provision(employees.ann, bobId);
+const annId = await provision(employees.ann, bobId);
 say("employees over SCIM: ann and bob (bob is ann's manager)");
 
 const log = createLogger({ level: "warn", name: "ipsolis-operator" });
@@ -242,9 +242,9 @@ await kc
   .catch((err: unknown) => {
     if (!(err instanceof k8s.ApiException && err.code === 409)) throw err;
   });
-// ad-group-ldap-bash.yaml talks to a real AD domain: the demo starts one (Samba AD DC on
-// 127.0.0.1, issue #22) with ann and bob in it, when Samba is installed and the LDAP ports are free.
-const NEEDS_AD = new Set(["ad-group-ldap-bash.yaml"]);
+// The *-ldap-bash samples talk to a real AD domain: the demo starts one (Samba AD DC, issue #22)
+// with ann and bob in it, when Samba is installed and an LDAP port is free.
+const NEEDS_AD = new Set(["ad-group-ldap-bash.yaml", "ad-account-ldap-bash.yaml"]);
 const samples = (await readdir(join(root, "runbooks")))
   .filter((f) => f.endsWith("-bash.yaml") && !NEEDS_AD.has(f))
   .sort();
@@ -283,10 +283,15 @@ if (!(await hasSamba())) {
     });
     stops.unshift(() => ad.stop());
     await createKerberosSecret(kc, NAMESPACE, KERBEROS_SECRET, ad);
-    for (const o of await catalogue(ad)) {
-      // catalogue() turns approval off for the directory tests; the demo keeps the sample's own
-      // Manager policy, so ann's order waits for bob.
-      const spec = o.kind === "AssetType" ? { ...o.spec, approval: { policy: "Manager" as const } } : o.spec;
+    // The group sample and the account sample (enable; department, title and manager follow SCIM;
+    // disable and move to OU=Leavers), both pointed at this domain, with their own approvals:
+    // VPN access waits for ann's manager, the account needs none.
+    const objs = [
+      ...(await catalogue(ad, { keepApproval: true })),
+      ...(await catalogue(ad, { file: ACCOUNT_SAMPLE, keepApproval: true })),
+    ];
+    for (const o of objs) {
+      const spec = o.spec;
       await objects.patch(
         { ...o, spec, metadata: { ...o.metadata, namespace: NAMESPACE } },
         undefined,
@@ -299,7 +304,7 @@ if (!(await hasSamba())) {
     const keytab = join(ad.dir, "svc.keytab");
     await writeFile(keytab, ad.service.keytab, { mode: 0o600 });
     say(
-      `AD domain ${ad.realm} up in ${Math.round((ad.timings.provisionMs + ad.timings.readyMs) / 1000)} s; catalogue: vpn-access-ldap-bash (AD group VPN-Users)`,
+      `AD domain ${ad.realm} up in ${Math.round((ad.timings.provisionMs + ad.timings.readyMs) / 1000)} s; catalogue: vpn-access-ldap-bash (AD group VPN-Users), ad-account-ldap-bash (ann's account)`,
     );
     adHelp = `  AD domain:   ${ad.realm} at ${ad.ldapUrl} (ann, bob in ${ad.managedOu}; group VPN-Users)\n`;
     const krb = `KRB5_CONFIG=${ad.krb5ConfPath} KRB5CCNAME=${join(ad.dir, "ccache")}`;
@@ -319,10 +324,16 @@ Try it: ann orders VPN access, bob (her manager) approves from his mail, ann lea
   4. Seconds later the order is Provisioned and ann is in VPN-Users (the LDAP query shows her DN):
      ${krb} kinit -kt ${keytab} ${ad.service.principal}
      ${krb} ldapsearch -Y GSSAPI -N -Q -LLL -H ${ad.ldapUrl} -b "${ad.groupDn("VPN-Users")}" member
-  5. Make ann a leaver (the HR webhook, authenticated with the demo token):
+  5. A mover: order "Active Directory account (over LDAP)" as ann (no approval; department, title
+     and manager come from her SCIM record): ${publicUrl}/portal/catalogue/ad-account-ldap-bash/order
+     Then move her to Sales as Entra would (SCIM PATCH with the demo token):
+     curl -s -X PATCH -H "Authorization: Bearer ${demo.token}" -H 'content-type: application/scim+json' -d '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Replace","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department","value":"Sales"}]}' ${publicUrl}/scim/v2/Users/${annId}
+     A Modify order follows (${publicUrl}/movers lists the mover event); AD says department: Sales:
+     ${krb} ldapsearch -Y GSSAPI -N -Q -LLL -H ${ad.ldapUrl} -b "${ad.managedOu}" "(sAMAccountName=ann)" department title manager userAccountControl
+  6. Make ann a leaver (the HR webhook, authenticated with the demo token):
      curl -s -H "Authorization: Bearer ${demo.token}" -H 'content-type: application/json' -d '{"email":"ann@corp.example"}' ${publicUrl}/hr/leaver
-     Her VPN order is revoked (a Deprovision order runs the remove runbook); the ldapsearch of step 4
-     shows no member any more. The leaver event and each asset's outcome: ${publicUrl}/console/leavers
+     Her VPN order and her account are revoked (Deprovision orders run the remove runbooks); the
+     ldapsearch of step 4 shows no member any more, and her account is disabled in ${ad.leaversOu}. The leaver event and each asset's outcome: ${publicUrl}/console/leavers
 `;
   } catch (err) {
     skipAd(err instanceof Error ? err.message : String(err));
