@@ -424,8 +424,10 @@ export type LeaverReport = {
   assets: ItemReport[];
 };
 
-/** The event with each asset's outcome, computed from its Deprovision Order's phase. */
-/** `visible`: the asset types the caller may see (a scoped admin's); the summaries count only those. */
+/**
+ * The event with each asset's outcome, computed from its Deprovision Order's phase. `visible`:
+ * the asset types the caller may see (a scoped admin's); the summaries count only those.
+ */
 export async function reportLeaver(
   deps: LeaverDeps,
   id: string,

@@ -7,8 +7,8 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { Order } from "../../crds/generated/index.ts";
 import { appendAudit } from "../../record/audit.ts";
-import type { Db, Queryable } from "../../record/db.ts";
-import { getEmployee } from "../../record/employees/store.ts";
+import { withTransaction, type Db, type Queryable } from "../../record/db.ts";
+import { getEmployee, isOrderingBlocked } from "../../record/employees/store.ts";
 import { AppError } from "../../record/errors.ts";
 import {
   claimMover,
@@ -22,17 +22,18 @@ import {
 import { subjectOfEmployee } from "../leaver/decide.ts";
 import { createOrder, listAssetTypes, listOrders } from "../leaver/orders.ts";
 import {
+  EMPLOYEE_FIELDS,
   changedFacts,
   describeChanges,
   mergeChanges,
   moverOrderName,
   planMover,
   type EmployeeFacts,
-  type EmployeeField,
   type MoverOrder,
   type MoverType,
 } from "../policy/mover.ts";
 import { employeeFacts } from "./facts.ts";
+import { validateAttributes } from "../policy/attributes.ts";
 // The same labels as a change asked for in the portal (modifyOrder).
 import { labelValue, TARGET_LABEL } from "../orders/index.ts";
 
@@ -87,8 +88,12 @@ export async function recordMover(
   return ev.id;
 }
 
-function moverOrderOf(o: Order): MoverOrder {
-  const attrs = o.status?.attributes ?? o.spec.attributes;
+/**
+ * `latestModify`: the newest Provisioned Modify of this order. Its values are the asset's even
+ * before the operator has copied them into the target's status.attributes.
+ */
+function moverOrderOf(o: Order, latestModify?: Order): MoverOrder {
+  const attrs = latestModify?.spec.attributes ?? o.status?.attributes ?? o.spec.attributes;
   return {
     name: o.metadata?.name ?? "",
     assetType: o.spec.assetType,
@@ -110,6 +115,8 @@ export type MoverResult = {
   pendingApproval: string[];
   refused: { target: string; error: string }[];
   failed: { target: string; error: string }[];
+  /** The asset type of every order named above (a scoped reader sees only their own types'). */
+  assetTypes: Record<string, string>;
   skipped?: string;
 };
 
@@ -128,6 +135,7 @@ export async function processMover(deps: MoverDeps, id: string): Promise<MoverRe
     pendingApproval: [],
     refused: [],
     failed: [],
+    assetTypes: {},
   };
   try {
     const emp = await getEmployee(db, ev.employeeId);
@@ -148,8 +156,24 @@ export async function processMover(deps: MoverDeps, id: string): Promise<MoverRe
         { attributes: t.spec.attributes ?? [], hasModifyRunbook: Boolean(t.spec.runbooks.modify) },
       ]),
     );
-    const fields = Object.keys(ev.changes) as EmployeeField[];
-    const plan = planMover(orders.map(moverOrderOf), typeMap, subjectOfEmployee(emp), fields, facts);
+    if (await isOrderingBlocked(db, { id: emp.userName, email: emp.emails[0] ?? emp.userName }, deps.now())) {
+      out.skipped = "the person is leaving (an open leaver event)";
+      out.processed = await finish(deps, ev, out, true, deps.now());
+      return out;
+    }
+    // Every followed field, not only the changed ones: the values are the record's now, so a
+    // field changed and changed back (merged away) still corrects a Modify already made for it.
+    const latest = new Map<string, Order>();
+    for (const o of orders) {
+      if (o.spec.action !== "Modify" || o.status?.phase !== "Provisioned" || !o.spec.target) continue;
+      const seen = latest.get(o.spec.target);
+      if (!seen || (o.metadata?.creationTimestamp ?? "") > (seen.metadata?.creationTimestamp ?? ""))
+        latest.set(o.spec.target, o);
+    }
+    const views = orders.map((o) => moverOrderOf(o, latest.get(o.metadata?.name ?? "")));
+    const plan = planMover(views, typeMap, subjectOfEmployee(emp), EMPLOYEE_FIELDS, facts);
+    const schemaOf = new Map(types.map((t) => [t.metadata?.name ?? "", t.spec.attributes ?? []]));
+    const viewOf = new Map(views.map((v) => [v.name, v]));
     Object.assign(out, {
       unchanged: plan.unchanged,
       noModifyRunbook: plan.noModifyRunbook,
@@ -157,6 +181,14 @@ export async function processMover(deps: MoverDeps, id: string): Promise<MoverRe
       pendingApproval: plan.pendingApproval,
     });
     const byName = new Map(orders.map((o) => [o.metadata?.name ?? "", o]));
+    for (const n of [
+      ...plan.unchanged,
+      ...plan.noModifyRunbook,
+      ...plan.waiting,
+      ...plan.pendingApproval,
+      ...plan.modify.map((m) => m.target),
+    ])
+      out.assetTypes[n] = byName.get(n)?.spec.assetType ?? "";
     const reason = `Mover: ${describeChanges(ev.changes)} (reported by ${ev.source}, event ${ev.id})`.slice(
       0,
       1000,
@@ -165,6 +197,25 @@ export async function processMover(deps: MoverDeps, id: string): Promise<MoverRe
       const target = byName.get(m.target)!;
       const name = moverOrderName(ev.id, ev.version, m.target);
       const requester = target.spec.requester;
+      // The one attribute validation, as a change asked for in the portal gets it: the type's
+      // schema as it is now (dropped attributes go, a required one must have a value), secret
+      // ones never copied (they are held, not read back), the followed ones from the record.
+      const schema = schemaOf.get(m.assetType) ?? [];
+      const secret = new Set(schema.filter((d) => d.secret).map((d) => d.name));
+      const checked = validateAttributes(
+        schema,
+        {},
+        {
+          current: Object.fromEntries(Object.entries(m.values).filter(([k]) => !secret.has(k))),
+          held: secret,
+          employee: facts,
+        },
+      );
+      if (!checked.ok) {
+        out.refused.push({ target: m.target, error: checked.message });
+        continue;
+      }
+      const values = Object.fromEntries(Object.entries(checked.values).filter(([k]) => !secret.has(k)));
       try {
         const r = await createOrder(deps.kc, deps.namespace, {
           metadata: {
@@ -182,13 +233,14 @@ export async function processMover(deps: MoverDeps, id: string): Promise<MoverRe
             action: "Modify",
             target: m.target,
             requester,
-            ...(Object.keys(m.values).length > 0 ? { attributes: m.values } : {}),
+            ...(Object.keys(values).length > 0 ? { attributes: values } : {}),
             reason,
           },
         });
         out.modifyOrders.push(name);
+        out.assetTypes[name] = m.assetType;
         if (r.created) {
-          const current = moverOrderOf(target).attributes ?? {};
+          const current = viewOf.get(m.target)?.attributes ?? {};
           await appendAudit(db, {
             actor: ev.actor,
             action: "order_modify_requested",
@@ -202,7 +254,7 @@ export async function processMover(deps: MoverDeps, id: string): Promise<MoverRe
               requester: requester.email,
               changed: m.changed,
               changes: Object.fromEntries(
-                m.changed.map((k) => [k, { from: current[k] ?? null, to: m.values[k] ?? null }]),
+                m.changed.map((k) => [k, { from: current[k] ?? null, to: values[k] ?? null }]),
               ),
               moverEvent: ev.id,
             },
@@ -219,19 +271,20 @@ export async function processMover(deps: MoverDeps, id: string): Promise<MoverRe
     }
     const now = deps.now();
     const gaveUp = now.getTime() - ev.createdAt.getTime() >= GIVE_UP_MS;
-    const done = gaveUp || (plan.waiting.length === 0 && out.failed.length === 0);
+    const done =
+      gaveUp || (plan.waiting.length === 0 && plan.pendingApproval.length === 0 && out.failed.length === 0);
     const nextAt = new Date(now.getTime() + (out.failed.length > 0 ? RETRY_MS : WAIT_MS));
     out.processed = await finish(deps, ev, out, done, nextAt, gaveUp);
     return out;
   } catch (err) {
     // The API server or the database away: the lease is released and the tick retries.
-    await finishMover(db, ev.id, ev.version, {
+    await finishMover(db, ev.id, ev.version, ev.claimedAt!, {
       done: false,
-      result: out,
+      result: { ...out, processed: undefined },
       nextAt: new Date(deps.now().getTime() + RETRY_MS),
       error: err instanceof Error ? err.message : String(err),
       now: deps.now(),
-    }).catch(() => undefined);
+    }).catch((e: unknown) => log.warn({ err: e, moverEvent: ev.id }, "could not release a mover's lease"));
     throw err;
   }
 }
@@ -246,35 +299,48 @@ async function finish(
 ): Promise<boolean> {
   const error =
     out.failed.length > 0 ? out.failed.map((f) => `${f.target}: ${f.error}`).join("; ") : undefined;
-  const processed = await finishMover(deps.db, ev.id, ev.version, {
-    done,
-    // `processed` is the event's state (known after this write), not part of the run's result.
-    result: { ...out, processed: undefined, ...(gaveUp ? { gaveUp: true } : {}) },
-    nextAt,
-    error,
-    now: deps.now(),
-  });
-  if (processed) {
-    await appendAudit(deps.db, {
-      actor: ev.actor,
-      action: "mover_processed",
-      target: `employee:${ev.employeeId}`,
-      source: ev.source,
-      data: {
-        moverEvent: ev.id,
-        version: ev.version,
-        changes: ev.changes,
-        modifyOrders: out.modifyOrders,
-        unchanged: out.unchanged,
-        noModifyRunbook: out.noModifyRunbook,
-        pendingApproval: out.pendingApproval,
-        refused: out.refused,
-        ...(out.skipped ? { skipped: out.skipped } : {}),
-        ...(gaveUp ? { notUpdated: out.waiting } : {}),
-      },
+  // The state and its audit row in one transaction: a processed event is audited exactly once,
+  // and only by the run that still holds the lease.
+  return withTransaction(deps.db, async (c) => {
+    const processed = await finishMover(c, ev.id, ev.version, ev.claimedAt!, {
+      done,
+      // `processed` is the event's state (known after this write), not part of the run's result.
+      result: { ...out, processed: undefined, ...(gaveUp ? { gaveUp: true } : {}) },
+      nextAt,
+      error,
+      now: deps.now(),
     });
-  }
-  return processed;
+    if (processed) await auditProcessed(c, ev, out, gaveUp);
+    return processed;
+  });
+}
+
+async function auditProcessed(
+  q: Queryable,
+  ev: MoverEvent,
+  out: MoverResult,
+  gaveUp: boolean,
+): Promise<void> {
+  await appendAudit(q, {
+    actor: ev.actor,
+    action: "mover_processed",
+    target: `employee:${ev.employeeId}`,
+    source: ev.source,
+    data: {
+      moverEvent: ev.id,
+      version: ev.version,
+      changes: ev.changes,
+      modifyOrders: out.modifyOrders,
+      unchanged: out.unchanged,
+      noModifyRunbook: out.noModifyRunbook,
+      pendingApproval: out.pendingApproval,
+      refused: out.refused,
+      ...(out.skipped ? { skipped: out.skipped } : {}),
+      ...(gaveUp
+        ? { notUpdated: [...out.waiting, ...out.pendingApproval, ...out.failed.map((f) => f.target)] }
+        : {}),
+    },
+  });
 }
 
 /** Runs every due event (new ones, ones waiting on an asset, retries after a failure). */

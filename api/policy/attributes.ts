@@ -129,6 +129,11 @@ export function validateAttributes(
           path: `${prefix}.${def.name}`,
           message: `follows the employee record's ${def.fromEmployee} (${fact === "" ? "none" : JSON.stringify(fact)}) and cannot be set in an order`,
         });
+      } else if (fact.length > MAX_ATTRIBUTE_LENGTH) {
+        fields.push({
+          path: `${prefix}.${def.name}`,
+          message: `follows the employee record's ${def.fromEmployee}, which is longer than ${MAX_ATTRIBUTE_LENGTH} characters`,
+        });
       } else if (fact !== "") values[def.name] = fact;
       else if (def.required && !opts.held?.has(def.name))
         fields.push({

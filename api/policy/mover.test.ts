@@ -128,6 +128,17 @@ test("planMover: waits on running provisions and open changes, reports pending a
   assert.deepEqual(p.unchanged, ["acc-same"]);
 });
 
+test("planMover: a revert while a change is open waits (it is not 'unchanged')", () => {
+  // A mover Modify to Finance is still Scheduled; the record went back to Sales, which the
+  // target still shows: the open change must finish first, then the revert is a real change.
+  const orders = [
+    o("acc-1", "account"),
+    o("acc-1-mv-1", "account", { action: "Modify", target: "acc-1", phase: "Scheduled" }),
+  ];
+  const p = planMover(orders, types, ann, ["department"], facts());
+  assert.deepEqual([p.waiting, p.unchanged, p.modify], [["acc-1"], [], []]);
+});
+
 test("planMover: an empty record value leaves the attribute out (the runbook clears it)", () => {
   const p = planMover([o("acc-1", "account")], types, ann, ["title"], facts({ title: "" }));
   assert.deepEqual(p.modify[0]?.values, { department: "Sales", note: "x", dept: "Sales" });

@@ -123,7 +123,10 @@ export type MoverPlan = {
    * was ordered with), or a change or revoke open on it.
    */
   waiting: string[];
-  /** Provisions waiting for approval: they run with the values they were ordered with. */
+  /**
+   * Provisions waiting for approval: they will run with the values they were ordered with, so
+   * the event waits for them (like `waiting`) and changes them once they are Provisioned.
+   */
   pendingApproval: string[];
 };
 
@@ -177,6 +180,12 @@ export function planMover(
       continue;
     }
     if (o.phase !== "Provisioned") continue;
+    // A change or revoke open on it first: its values are about to change, so comparing with
+    // them now could call a revert "unchanged" while the open change still applies the old move.
+    if (openOn.has(o.name)) {
+      plan.waiting.push(o.name);
+      continue;
+    }
     const current = o.attributes ?? {};
     const values: Record<string, string> = { ...current };
     for (const d of t.attributes ?? []) {
@@ -193,10 +202,6 @@ export function planMover(
     }
     if (!t.hasModifyRunbook) {
       plan.noModifyRunbook.push(o.name);
-      continue;
-    }
-    if (openOn.has(o.name)) {
-      plan.waiting.push(o.name);
       continue;
     }
     plan.modify.push({ target: o.name, assetType: o.assetType, values, changed });

@@ -170,12 +170,15 @@ export async function claimMover(
 /**
  * Ends a run: processed when nothing waits and no newer change arrived meanwhile (`version`
  * still the one read); else pending again, due at `nextAt` (now when a change arrived).
- * Returns whether the event is processed.
+ * Returns whether the event is processed (false also when the lease was lost: another run
+ * took the event over, and its finish counts).
  */
 export async function finishMover(
   q: Queryable,
   id: string,
   version: number,
+  /** The lease this run took (claimMover): a run whose lease was taken over changes nothing. */
+  claimedAt: Date,
   r: { done: boolean; result: Record<string, unknown>; nextAt: Date; error?: string | undefined; now: Date },
 ): Promise<boolean> {
   const res = await q
@@ -185,8 +188,8 @@ export async function finishMover(
               state = CASE WHEN $5::boolean AND version = $2::integer THEN 'processed' ELSE 'pending' END,
               processed_at = CASE WHEN $5::boolean AND version = $2::integer THEN $6::timestamptz ELSE NULL END,
               next_at = CASE WHEN version = $2::integer THEN $7::timestamptz ELSE $6::timestamptz END
-        WHERE id = $1 RETURNING state`,
-      [id, version, JSON.stringify(r.result), r.error ?? null, r.done, r.now, r.nextAt],
+        WHERE id = $1 AND state = 'pending' AND claimed_at = $8::timestamptz RETURNING state`,
+      [id, version, JSON.stringify(r.result), r.error ?? null, r.done, r.now, r.nextAt, claimedAt],
     )
     .catch((err: unknown) => {
       throw translatePgError(err, "finishing a mover");

@@ -17,7 +17,7 @@ if [ -x "$bin/helm" ]; then echo "$bin/helm"; exit 0; fi
 command -v go >/dev/null || { echo "build-helm.sh: 'go' not found on PATH (need Go >= 1.26)" >&2; exit 2; }
 t0=$SECONDS
 echo "[helm] building helm $HELM_VERSION — a cold build takes minutes on 2 cores; later runs reuse $bin" >&2
-( while sleep 15; do printf '[helm]   … still building (%ss)\n' $((SECONDS - t0)) >&2; done ) &
+( while sleep 15; do printf '[helm]   … still building (%ss)\n' $((SECONDS - t0)) >&2; done ) 9>&- &
 ticker=$!
 trap 'kill $ticker 2>/dev/null || true' EXIT
 tmp="$bin/.tmp-gobin"

@@ -10,7 +10,7 @@ import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runLocalNodeIn } from "../localnode/testing.ts";
-import { addAdmin, signInAs, type Browser } from "../api/support.ts";
+import { addAdmin, addScopedAdminToken, bearer, signInAs, type Browser } from "../api/support.ts";
 import {
   assetType,
   bashStep,
@@ -219,6 +219,13 @@ test("mover: fromEmployee attributes are filled at order time, and a SCIM depart
   assert.equal(item.state, "processed");
   assert.equal(item.employee.userName, "ann@example.com");
   assert.deepEqual(item.result.modifyOrders, mods);
+  // A scoped admin (only plain-lic) is never told about the other teams' asset types.
+  const sue = await addScopedAdminToken(api, "sue", ["plain-lic"]);
+  const scoped = await api.app.inject({ method: "GET", url: `/movers/${item.id}`, headers: bearer(sue) });
+  assert.equal(scoped.statusCode, 200, scoped.body);
+  const sr = scoped.json<{ result: Record<string, unknown> }>().result;
+  assert.deepEqual([sr.modifyOrders, sr.noModifyRunbook, sr.assetTypes], [[], [], {}]);
+  assert.doesNotMatch(scoped.body, /dir-account|dir-badge/);
   const one = await api.app.inject({ method: "GET", url: `/movers/${item.id}`, headers: ada.headers });
   assert.equal(one.statusCode, 200, one.body);
   assert.equal(

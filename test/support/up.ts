@@ -328,7 +328,8 @@ Try it: ann orders VPN access, bob (her manager) approves from his mail, ann lea
      and manager come from her SCIM record): ${publicUrl}/portal/catalogue/ad-account-ldap-bash/order
      Then move her to Sales as Entra would (SCIM PATCH with the demo token):
      curl -s -X PATCH -H "Authorization: Bearer ${demo.token}" -H 'content-type: application/scim+json' -d '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Replace","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department","value":"Sales"}]}' ${publicUrl}/scim/v2/Users/${annId}
-     A Modify order follows (${publicUrl}/movers lists the mover event); AD says department: Sales:
+     A Modify order follows (curl -H "Authorization: Bearer ${demo.token}" ${publicUrl}/movers
+     lists the mover event and what it made); AD says department: Sales:
      ${krb} ldapsearch -Y GSSAPI -N -Q -LLL -H ${ad.ldapUrl} -b "${ad.managedOu}" "(sAMAccountName=ann)" department title manager userAccountControl
   6. Make ann a leaver (the HR webhook, authenticated with the demo token):
      curl -s -H "Authorization: Bearer ${demo.token}" -H 'content-type: application/json' -d '{"email":"ann@corp.example"}' ${publicUrl}/hr/leaver

@@ -11,6 +11,8 @@ import { withTransaction } from "../../../record/db.ts";
 import { NotFoundError } from "../../../record/errors.ts";
 import { findEmployee, type Employee } from "../../../record/employees/store.ts";
 import { listLeaverEvents } from "../../../record/leavers/store.ts";
+import { aclScopeFor } from "../../plugins/acl.ts";
+import { isVisible } from "../../policy/acl.ts";
 import { getMover, listMovers, type MoverEvent } from "../../../record/movers/store.ts";
 import { effectiveAt, subjectOfEmployee, subjectOfIdentifier } from "../../leaver/decide.ts";
 import { recordLeaver, retryLeaver } from "../../leaver/fanout.ts";
@@ -47,7 +49,29 @@ const DryRunQuery = z.object({ dryRun: z.enum(["true", "false"]).optional() });
 const IdParams = z.object({ id: z.uuid() });
 const ListQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(100) });
 
-function moverView(m: MoverEvent & { userName?: string | null }) {
+type Named = { target: string };
+const LISTS = ["modifyOrders", "unchanged", "noModifyRunbook", "waiting", "pendingApproval"] as const;
+
+/**
+ * A mover's last result as the caller may see it: a scoped admin sees the orders of their own
+ * asset types only (another team's asset type is never named to them, as in the leaver report).
+ */
+function visibleResult(
+  r: Record<string, unknown> | null,
+  visible: (assetType: string) => boolean,
+): Record<string, unknown> | null {
+  if (!r) return r;
+  const types = (r.assetTypes ?? {}) as Record<string, string>;
+  const ok = (name: string) => visible(types[name] ?? "");
+  const out: Record<string, unknown> = { ...r };
+  for (const k of LISTS) if (Array.isArray(r[k])) out[k] = (r[k] as string[]).filter(ok);
+  for (const k of ["refused", "failed"] as const)
+    if (Array.isArray(r[k])) out[k] = (r[k] as Named[]).filter((x) => ok(x.target));
+  out.assetTypes = Object.fromEntries(Object.entries(types).filter(([, t]) => visible(t)));
+  return out;
+}
+
+function moverView(m: MoverEvent & { userName?: string | null }, visible: (assetType: string) => boolean) {
   return {
     id: m.id,
     employee: { id: m.employeeId, ...(m.userName !== undefined ? { userName: m.userName } : {}) },
@@ -58,7 +82,7 @@ function moverView(m: MoverEvent & { userName?: string | null }) {
     attempts: m.attempts,
     lastError: m.lastError,
     // The last run: modifyOrders, unchanged, noModifyRunbook, waiting, pendingApproval, refused.
-    result: m.result,
+    result: visibleResult(m.result, visible),
     createdAt: m.createdAt.toISOString(),
     processedAt: m.processedAt?.toISOString() ?? null,
   };
@@ -170,7 +194,11 @@ export const hrRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     "/movers",
     { config: { permission: "leavers:read" }, schema: { querystring: ListQuery } },
-    async (req) => ({ items: (await listMovers(req.server.deps.db, req.query.limit)).map(moverView) }),
+    async (req) => {
+      const scope = await aclScopeFor(req);
+      const items = await listMovers(req.server.deps.db, req.query.limit);
+      return { items: items.map((m) => moverView(m, (t) => isVisible(scope, t))) };
+    },
   );
 
   app.get(
@@ -179,7 +207,8 @@ export const hrRoutes: FastifyPluginAsyncZod = async (app) => {
     async (req) => {
       const m = await getMover(req.server.deps.db, req.params.id);
       if (!m) throw new NotFoundError(`mover event ${req.params.id} not found`);
-      return moverView(m);
+      const scope = await aclScopeFor(req);
+      return moverView(m, (t) => isVisible(scope, t));
     },
   );
 
