@@ -402,7 +402,9 @@ test("the staff console: catalogue, orders, scoping, audit, cost, tokens and rea
         ? r
         : undefined;
     },
-    30_000,
+    // Health comes from the record (step runs joined to the mirrored orders): under a full
+    // parallel run the history mirror's watch can lag behind the run by tens of seconds.
+    120_000,
     500,
   );
   await root.goto(`${base}/console`);
