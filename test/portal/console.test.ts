@@ -394,10 +394,12 @@ test("the staff console: catalogue, orders, scoping, audit, cost, tokens and rea
 
   // ---- integration health: the page is GET /integrations; the parking runs made it healthy ----
   type IntegrationJson = { integrations: { name: string; health: string; lastError: string | null }[] };
+  let lastSeen = "nothing yet";
   const apiIntegrations = await eventually(
     "parking-system healthy in GET /integrations",
     async () => {
       const r = await root.evaluate<IntegrationJson>(`fetch("/integrations").then((r) => r.json())`);
+      lastSeen = JSON.stringify(r.integrations.find((i) => i.name === "parking-system") ?? r);
       return r.integrations.some((i) => i.name === "parking-system" && i.health === "healthy")
         ? r
         : undefined;
@@ -406,7 +408,15 @@ test("the staff console: catalogue, orders, scoping, audit, cost, tokens and rea
     // parallel run the history mirror's watch can lag behind the run by tens of seconds.
     120_000,
     500,
-  );
+  ).catch(async (err: unknown) => {
+    const runs = await db.query(
+      "SELECT o.name, o.asset_type, o.action, s.step, s.state, s.finished_at FROM step_runs s JOIN orders o ON o.uid = s.order_uid",
+    );
+    const orders = await db.query("SELECT name, asset_type, action, phase FROM orders");
+    throw new Error(
+      `${(err as Error).message}; last seen: ${lastSeen}; step runs: ${JSON.stringify(runs.rows)}; orders: ${JSON.stringify(orders.rows)}`,
+    );
+  });
   await root.goto(`${base}/console`);
   assert.match(await text(root), /Integrations[\s\S]*parking-system[\s\S]*Healthy/);
   await root.click('main a[href="/console/integrations"]');
