@@ -65,6 +65,7 @@ import { subjectOfEmployee } from "../../leaver/decide.ts";
 import { reactivate, recordLeaver, type Attribution, type LeaverDeps } from "../../leaver/fanout.ts";
 import { drainFanouts, startFanout } from "../../leaver/background.ts";
 import { drainMovers, recordMover, startMover, startMoverScheduler } from "../../mover/process.ts";
+import { pendingMoverFor } from "../../../record/movers/store.ts";
 import { employeeFacts } from "../../mover/facts.ts";
 
 /** How often due mover events (waiting on an asset, or a retry) are looked at again. */
@@ -361,6 +362,9 @@ export const scimRoutes: FastifyPluginAsyncZod = async (app) => {
       const { user, explicitActive } = next(before.resource as ScimUser);
       const employee = await replaceEmployee(c, before.id, columnsOf(user), user, deps.now());
       if (!employee) throw new ScimError({ status: 404, detail: `User ${req.params.id} not found` });
+      // Lock order: the person's pending mover row before the audit chain head, as the mover's
+      // finish takes them (its row, then its audit row), so the two never deadlock.
+      await pendingMoverFor(c, employee.id);
       await audit(req, c, "employee_updated", employee, {
         changed: changedAttributes(before.resource, employee.resource),
         ...(before.active !== employee.active ? { active: employee.active } : {}),
