@@ -12,7 +12,7 @@ import { hashPassword } from "../../record/identity/passwords.ts";
 import { addGrant, createUser, type User } from "../../record/identity/users.ts";
 import { createApiToken } from "../../record/identity/tokens.ts";
 import type { StoredRole } from "../../record/identity/roles.ts";
-import { newDatabase } from "../support/db.ts";
+import { createDatabase } from "../support/db.ts";
 import { newNamespace, testKubeConfig } from "../support/kube.ts";
 import { createSession } from "../../record/identity/sessions.ts";
 import { createEmployee } from "../../record/employees/store.ts";
@@ -30,25 +30,34 @@ export async function newApi(
     people?: false;
   } = {},
 ): Promise<Api> {
-  const url = await newDatabase(t, "api");
+  // One teardown, in order: the app closes (its onClose drains background mover and leaver
+  // work), then the pool ends, and only then the database goes. node:test runs after-hooks in
+  // the order they were registered, so a separate drop hook here would run first and pull the
+  // database from under work still writing to it.
+  const { url, drop } = await createDatabase("api");
+  const opened: { app?: App; db?: Db } = {};
+  t.after(async () => {
+    try {
+      await opened.app?.close();
+      await opened.db?.end();
+    } finally {
+      await drop();
+    }
+  });
   await migrate(url);
-  const db = createPool(url, { max: 5 });
+  const db = (opened.db = createPool(url, { max: 5 }));
   const kc = opts.kc ?? testKubeConfig();
   const namespace = opts.namespace ?? (await newNamespace(t, "api"));
   // A settable clock: tests move it (expiry, lockout) instead of sleeping.
   const clock = { now: opts.now ?? new Date() };
-  const app = await buildApp({
+  const app = (opened.app = await buildApp({
     log: pino({ level: process.env.IPSOLIS_TEST_API_LOG ?? "silent" }),
     db,
     kc,
     namespace,
     now: () => clock.now,
     ...(opts.config ? { config: opts.config } : {}),
-  });
-  t.after(async () => {
-    await app.close();
-    await db.end();
-  });
+  }));
   const api = { app, db, kc, namespace, clock };
   if (opts.people !== false) await addPeople(api, DIRECTORY);
   return api;

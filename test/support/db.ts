@@ -11,10 +11,11 @@ export function adminUrl(database = "postgres"): string {
 }
 
 /**
- * Creates an empty database for one test, drops it when the test ends (forcibly: close your
- * clients and pools before the test returns), and returns its URL.
+ * Creates an empty database and returns its URL and a function that drops it (forcibly: close
+ * the clients and pools on it first). For callers that must order the drop after their own
+ * teardown; most tests want newDatabase.
  */
-export async function newDatabase(t: Pick<TestContext, "after">, prefix = "t"): Promise<string> {
+export async function createDatabase(prefix = "t"): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `${prefix}_${randomBytes(5).toString("hex")}`;
   const c = new pg.Client({ connectionString: adminUrl() });
   await c.connect();
@@ -23,7 +24,7 @@ export async function newDatabase(t: Pick<TestContext, "after">, prefix = "t"): 
   } finally {
     await c.end();
   }
-  t.after(async () => {
+  const drop = async (): Promise<void> => {
     const d = new pg.Client({ connectionString: adminUrl() });
     await d.connect();
     try {
@@ -31,6 +32,16 @@ export async function newDatabase(t: Pick<TestContext, "after">, prefix = "t"): 
     } finally {
       await d.end();
     }
-  });
-  return adminUrl(name);
+  };
+  return { url: adminUrl(name), drop };
+}
+
+/**
+ * Creates an empty database for one test, drops it when the test ends (forcibly: close your
+ * clients and pools before the test returns), and returns its URL.
+ */
+export async function newDatabase(t: Pick<TestContext, "after">, prefix = "t"): Promise<string> {
+  const { url, drop } = await createDatabase(prefix);
+  t.after(drop);
+  return url;
 }
