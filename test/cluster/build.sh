@@ -11,6 +11,13 @@ bin="$cache/k8s-$K8S_VERSION-$(cat "$here/go.sum" "$here/etcd/main.go" | sha256s
 export GOMODCACHE="$cache/go/mod" GOCACHE="$cache/go/build" GOFLAGS=-modcacherw GOTOOLCHAIN=local
 command -v go >/dev/null || { echo "build.sh: 'go' not found on PATH (need Go >= 1.26)" >&2; exit 2; }
 mkdir -p "$bin"
+# One build at a time per cache (two checkouts, CI beside a test run, share it): the second
+# waits here and then finds the binaries built. The ticker below closes the lock's fd.
+exec 9>"$bin/../build.lock"
+if ! flock -n 9; then
+  echo "[cluster] another build of this control plane is running; waiting for it" >&2
+  flock 9
+fi
 minor=${K8S_VERSION#v1.}; minor=${minor%%.*}
 ld=""
 for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
@@ -22,7 +29,7 @@ build() { # name pkg
   local t0=$SECONDS
   echo "[cluster] building $name ($K8S_VERSION) — cold builds take minutes on 2 cores; later runs reuse $bin" >&2
   # Show progress rather than sit silent: a dot every 15 s while go builds.
-  ( while sleep 15; do printf '[cluster]   … still building %s (%ss)\n' "$name" $((SECONDS - t0)) >&2; done ) &
+  ( while sleep 15; do printf '[cluster]   … still building %s (%ss)\n' "$name" $((SECONDS - t0)) >&2; done ) 9>&- &
   local ticker=$!
   if ! (cd "$here" && go build -trimpath -ldflags "-s -w $ld" -o "$bin/$name.tmp" "$pkg"); then
     kill $ticker 2>/dev/null; echo "[cluster] building $name failed" >&2; exit 1
