@@ -32,6 +32,7 @@ import {
   UnprocessableError,
 } from "../../record/errors.ts";
 import {
+  countOneTimeSecrets,
   getOneTimeSecret,
   insertOneTimeSecret,
   oneTimeSecretsFor,
@@ -352,4 +353,10 @@ function goneOf(v: Pick<OneTimeSecretView, "state" | "revealedAt" | "order">): G
         ? "it expired unrevealed"
         : `order ${v.order} did not complete, so the value was never set`;
   return new GoneError(`the one-time secret is gone: ${why}`, { reason: v.state });
+}
+
+/** For the portal's navigation: values ever sent to me, and those not yet revealed or gone. */
+export async function myOneTimeSecretCounts(req: FastifyRequest): Promise<{ all: number; live: number }> {
+  const p = principalOf(req);
+  return p.email ? countOneTimeSecrets(req.server.deps.db, p.email) : { all: 0, live: 0 };
 }

@@ -125,3 +125,13 @@ export async function wipeExpiredOneTimeSecrets(q: Queryable, now: Date): Promis
   );
   return rows.map((r) => r.id);
 }
+
+/** For the portal's navigation: how many were ever sent to this person, and how many are still there. */
+export async function countOneTimeSecrets(q: Queryable, recipient: string): Promise<{ all: number; live: number }> {
+  const { rows } = await q.query<{ all: string; live: string }>(
+    `SELECT count(*) AS all, count(*) FILTER (WHERE sealed IS NOT NULL) AS live
+       FROM one_time_secrets WHERE recipient = lower($1)`,
+    [recipient],
+  );
+  return { all: Number(rows[0]?.all ?? 0), live: Number(rows[0]?.live ?? 0) };
+}
