@@ -44,6 +44,7 @@ import { servicenowRoutes } from "./routes/servicenow/index.ts";
 import { portalRoutes } from "./routes/portal/index.ts";
 import { oidcRoutes } from "./routes/oidc/index.ts";
 import { integrationRoutes } from "./routes/integrations/index.ts";
+import { secretRoutes } from "./routes/secrets/index.ts";
 import type { OidcClient } from "./oidc/client.ts";
 import { makeApiMetrics, scimResourceOf, type ApiMetrics } from "./metrics.ts";
 import { OPENAPI_BASE, openapiTransform } from "./openapi/document.ts";
@@ -245,6 +246,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(catalogRoutes);
   await app.register(approvalRoutes);
   await app.register(integrationRoutes);
+  await app.register(secretRoutes);
   await app.register(auditRoutes);
   await app.register(costRoutes);
   await app.register(ingestRoutes);

@@ -2,7 +2,7 @@
 // Accept-Language), the CSRF token, the clock, who is signed in, and the navigation with its
 // counts. Also how pages answer: HTML, and the signed-out redirect with a safe returnTo.
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { countsOf, preferredLanguageOf } from "../api/portal/index.ts";
+import { countsOf, myOneTimeSecretCounts, preferredLanguageOf } from "../api/portal/index.ts";
 import { safeReturnTo } from "../api/oidc/identity.ts";
 import { csrfToken } from "../api/plugins/auth.ts";
 import { isAllowed, type Permission } from "../api/policy/permissions.ts";
@@ -83,6 +83,7 @@ export async function ctxOf(
       ];
     } else if (p.email) {
       const counts = await countsOf(req, p.email);
+      const secrets = await myOneTimeSecretCounts(req);
       nav = [
         { href: "/portal", label: "nav.home" },
         { href: "/portal/catalogue", label: "nav.catalogue" },
@@ -94,6 +95,17 @@ export async function ctxOf(
           countLabel: "nav.count.waiting",
         },
         { href: "/portal/delegation", label: "nav.delegation" },
+        // Only for those who were ever sent one (managers): one-time passwords (#22).
+        ...(secrets.all > 0
+          ? [
+              {
+                href: "/portal/secrets",
+                label: "nav.secrets",
+                count: secrets.live,
+                countLabel: "nav.count.ready",
+              } as const,
+            ]
+          : []),
       ];
     }
   }

@@ -28,6 +28,7 @@ import {
   pageOf,
   personOf,
   principalOf,
+  resetGenerated,
   returnAsset,
   returnOrderOf,
   sealDraft,
@@ -91,7 +92,7 @@ function fieldErrorsOf(ctx: Ctx, attrs: CatalogueAttribute[], problems: Attribut
 /** The fields a requester fills in: those that follow the employee record are filled by the API. */
 function attributesOf(spec: AssetTypeSpec): CatalogueAttribute[] {
   return (spec.attributes ?? [])
-    .filter((a) => !a.fromEmployee)
+    .filter((a) => !a.fromEmployee && !a.generated)
     .map((a) => ({
       name: a.name,
       label: labelOf(a.name),
@@ -333,6 +334,11 @@ export const employeeRoutes: FastifyPluginAsyncZod = async (app) => {
     const ret =
       (o.spec.action ?? "Provision") === "Provision" ? await returnOrderOf(req, o.metadata.name) : undefined;
     const secret = new Set((at?.spec.attributes ?? []).filter((a) => a.secret).map((a) => a.name));
+    const canChange = ret === undefined && (await canModify(req, o));
+    const managerName = async () => {
+      const m = (await personOf(req)).manager;
+      return m?.displayName ?? m?.email ?? "—";
+    };
     const log = (await orderLogOf(req, o.metadata.name)).map((l) => ({
       id: `${l.job}:${l.seq}`,
       kind: l.kind,
@@ -365,7 +371,11 @@ export const employeeRoutes: FastifyPluginAsyncZod = async (app) => {
         canReturn:
           phase === "Provisioned" && (o.spec.action ?? "Provision") === "Provision" && ret === undefined,
         returning: ret?.metadata.name,
-        canChange: ret === undefined && (await canModify(req, o)),
+        canChange,
+        resetHelp:
+          canChange && (at?.spec.attributes ?? []).some((a) => a.generated)
+            ? t("secrets.resetHelp", { manager: await managerName() })
+            : undefined,
         canRetry: isRetryable(o),
         modifiedBy: o.status?.modifiedBy,
         notice: msg.notice,
@@ -377,8 +387,36 @@ export const employeeRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.get(
     "/portal/orders/:name",
-    { config: { permission: "orders:read" }, schema: { hide: true, params: Name } },
-    async (req, reply) => orderView(req, reply, req.params.name),
+    {
+      config: { permission: "orders:read" },
+      schema: { hide: true, params: Name, querystring: z.object({ reset: z.literal("1").optional() }) },
+    },
+    async (req, reply) =>
+      orderView(
+        req,
+        reply,
+        req.params.name,
+        req.query.reset ? { notice: (await ctxOf(req, reply, { nav: false })).t("secrets.resetDone") } : {},
+      ),
+  );
+
+  // Reset password (#22): new generated values of my asset, delivered to my manager.
+  app.post(
+    "/portal/orders/:name/reset",
+    {
+      config: { permission: "orders:write" },
+      schema: { hide: true, params: Name, body: Form({}).optional() },
+    },
+    async (req, reply) => {
+      try {
+        const made = await resetGenerated(req, req.params.name, {});
+        return reply.redirect(`/portal/orders/${made.metadata.name}?reset=1`, 303);
+      } catch (err) {
+        const msg = messageOf(err);
+        if (!msg || statusOf(err) === 404) throw err;
+        return orderView(req, reply, req.params.name, { error: msg, status: statusOf(err) });
+      }
+    },
   );
 
   for (const verb of ["cancel", "return"] as const)

@@ -23,6 +23,7 @@ import {
   signOut,
 } from "../api/portal/index.ts";
 import { employeeRoutes } from "./employee-routes.ts";
+import { secretRoutes } from "./secret-routes.ts";
 import { approvalLinkRoutes } from "./link-routes.ts";
 import { consoleRoutes } from "./console/routes.ts";
 import { referenceRoutes } from "./reference-routes.ts";
@@ -288,6 +289,7 @@ export const portalRoutes: FastifyPluginAsyncZod = async (app) => {
   );
 
   await app.register(employeeRoutes);
+  await app.register(secretRoutes);
   await app.register(approvalLinkRoutes);
   await app.register(consoleRoutes);
   await app.register(referenceRoutes);

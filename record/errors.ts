@@ -37,6 +37,10 @@ export class NotFoundError extends AppError {
 export class ConflictError extends AppError {
   override readonly status = 409;
 }
+/** 410: it existed, and is gone for good (a one-time value revealed or expired). */
+export class GoneError extends AppError {
+  override readonly status = 410;
+}
 export class PreconditionFailedError extends AppError {
   override readonly status = 412;
 }

@@ -53,10 +53,9 @@ function contractOf(rb: Runbook): unknown {
  * $groupDn" compare equal.
  */
 export function messagesOf(script: string, shell: "bash" | "pwsh"): string[] {
-  const said = shell === "bash" ? /\becho "([^"]*)"/g : /\b(?:Write-Output|Fail) "([^"]*)"/g;
   const out = new Set<string>();
-  for (const m of script.matchAll(said)) {
-    const text = (m[1] ?? "")
+  for (const said of saidOf(script, shell)) {
+    const text = said
       .replace(/\$\((?:[^()]|\([^()]*\))*\)/g, "<>")
       .replace(/\$\{[^}]*\}/g, "<>")
       .replace(/\$(?:\w+(?::\w+)?|[*@])/g, "<>")
@@ -65,6 +64,12 @@ export function messagesOf(script: string, shell: "bash" | "pwsh"): string[] {
     out.add(text);
   }
   return [...out].sort();
+}
+
+/** The output statements' strings as written (variables and substitutions kept). */
+export function saidOf(script: string, shell: "bash" | "pwsh"): string[] {
+  const said = shell === "bash" ? /\becho "([^"]*)"/g : /\b(?:Write-Output|Fail) "([^"]*)"/g;
+  return [...script.matchAll(said)].map((m) => m[1] ?? "");
 }
 
 const SHARED = /# --- shared by every step of this file[^\n]*\n([\s\S]*?)# --- end of shared part ---/;
@@ -117,6 +122,19 @@ export async function testTwins(what: string, files: { pwsh: string; bash: strin
       }
     });
   }
+
+  // The runner masks secret values, but only the forms it knows (docs/security/runbook-secrets.md):
+  // a step's own output must not name a secret attribute in the first place.
+  test(`${what}: no output line of either flavour prints a secret attribute`, () => {
+    for (const docs of [pwsh, bash]) {
+      const secrets = (docs.types[0]?.spec.attributes ?? []).filter((a) => a.secret).map((a) => a.name);
+      for (const rb of docs.runbooks.values())
+        for (const s of rb.spec.steps)
+          for (const said of saidOf(s.script ?? "", s.shell === "bash" ? "bash" : "pwsh"))
+            for (const name of secrets)
+              assert.ok(!said.includes(`IPSOLIS_ATTR_${name}`), `${s.name} prints ${name}: ${said}`);
+    }
+  });
 
   test(`${what}: every step of a file repeats the same shared part, and every bash step parses`, () => {
     for (const [flavour, file, docs] of [

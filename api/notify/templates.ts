@@ -14,6 +14,7 @@ export const NOTIFICATION_KINDS = [
   "delegation_started",
   "leaver_summary",
   "cost_alert",
+  "one_time_secret",
 ] as const;
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 
@@ -43,6 +44,8 @@ export type MessageData = {
   costCenter?: string | undefined;
   amount?: string | undefined;
   threshold?: string | undefined;
+  /** one_time_secret: the row's id (its portal page; the value never reaches a message). */
+  secret?: string | undefined;
 };
 
 export type Rendered = {
@@ -159,6 +162,22 @@ function texts(kind: NotificationKind, d: MessageData, lang: Lang): Texts {
           ...(d.reason ? [de ? `Grund: ${d.reason}` : `Reason: ${d.reason}`] : []),
         ],
       };
+    case "one_time_secret":
+      return {
+        subject: de
+          ? `Ein Einmalpasswort für ${d.requester} wartet auf Sie`
+          : `A one-time password for ${d.requester} is waiting for you`,
+        lines: [
+          de
+            ? `Für ${d.requester} wurde ein neues Passwort erstellt (${what}). Als Vorgesetzte:r erhalten Sie es, nicht die Person selbst und nicht der Helpdesk.`
+            : `A new password was made for ${d.requester} (${what}). As their manager you receive it, not they themselves and not the helpdesk.`,
+          de
+            ? "Melden Sie sich im Portal an und zeigen Sie es einmal an, sobald die Änderung erledigt ist. Geben Sie es persönlich oder über einen vertrauenswürdigen Weg weiter; es muss bei der ersten Anmeldung geändert werden."
+            : "Sign in to the portal and reveal it once, when the change is done. Hand it over in person or on a channel you trust; it must be changed at the first sign-in.",
+          de ? `Anzeigbar bis: ${d.expiresAt}` : `Can be revealed until: ${d.expiresAt}`,
+          de ? `Bestellung: ${d.order}` : `Order: ${d.order}`,
+        ],
+      };
     case "leaver_summary":
       return {
         subject: de
@@ -239,5 +258,7 @@ export function portalLinkOf(kind: NotificationKind, d: MessageData, publicUrl: 
   if (kind === "order_outcome" && d.order)
     return new URL(`/portal/orders/${encodeURIComponent(d.order)}`, publicUrl).toString();
   if (kind === "delegation_started") return new URL("/portal/delegation", publicUrl).toString();
+  if (kind === "one_time_secret" && d.secret)
+    return new URL(`/portal/secrets/${encodeURIComponent(d.secret)}`, publicUrl).toString();
   return undefined;
 }

@@ -147,6 +147,12 @@ export const TAGS: readonly Tag[] = [
     prefixes: ["/delegations"],
   },
   {
+    name: "One-time secrets",
+    description:
+      "Values the API generated for an order (a password reset), delivered to one person (the manager), who reveals each once after the order is Provisioned.",
+    prefixes: ["/me/one-time-secrets"],
+  },
+  {
     name: "Catalogue",
     description:
       "Asset types: what can be ordered, its attribute schema, approval, cost, entitlement and runbooks (AssetType custom resources).",

@@ -43,6 +43,13 @@ export const SUMMARIES: Readonly<Record<string, string>> = {
   "GET /orders/:name": "One order with its phase, conditions and approvals",
   "POST /orders/:name/retry": "Retry a failed order (a new attempt)",
   "POST /orders/:name/modify": "Change a provisioned order's attributes (creates a Modify order)",
+  "POST /orders/:name/reset":
+    "Reset an asset's generated values (a password): a Modify whose new one-time value goes to the person's manager, never to the caller",
+  "GET /me/one-time-secrets": "One-time values (passwords) delivered to the signed-in person, newest first",
+  "GET /me/one-time-secrets/:id":
+    "One one-time value delivered to the signed-in person: whether it can be revealed",
+  "POST /me/one-time-secrets/:id/reveal":
+    "Reveal a one-time value once (signed-in session only, after its order is Provisioned); it is wiped",
   "POST /orders/:name/cancel": "Cancel an order before it is processed",
   "POST /orders/:name/revoke": "Revoke a delivered asset (a Deprovision order)",
   "GET /orders/:name/log": "An order's step output (JSON, or live as server-sent events)",

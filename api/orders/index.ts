@@ -35,6 +35,7 @@ import {
   secretAttributesRef,
   splitSecretAttributes,
 } from "./secret-attributes.ts";
+import { generateRequested, recordDeliveries } from "./one-time-secrets.ts";
 
 export type OrderCr = Cr<OrderSpec, OrderStatus>;
 
@@ -241,6 +242,8 @@ export type NewOrder = {
   attributes?: AttributeInput | undefined;
   reason?: string | undefined;
   requester?: OrderSpec["requester"] | undefined;
+  /** Generated attributes to make for this order (api/orders/one-time-secrets.ts). */
+  generate?: readonly string[] | undefined;
 };
 
 /**
@@ -353,13 +356,22 @@ export async function createProvisionOrder(req: FastifyRequest, input: NewOrder)
     });
   }
   if (isEmployee && !entitled.ok) throw notFound("assettype", input.assetType);
-  // Attributes that follow the employee record (fromEmployee) take its values (#22 mover).
+  // Attributes that follow the employee record (fromEmployee) take its values (#22 mover);
+  // generated ones are made here and go to the manager (#22 password reset).
+  const generated = await generateRequested(db, at, input.generate, requester);
   const validated = validateOrderAttributes(at, input.attributes, {
     employee: await requesterFacts(db, requester),
+    generated: generated.values,
   });
   // Secret attributes go into the Order's own Secret, never into its spec (#15 item 4).
   const { plain: attributes, secret } = splitSecretAttributes(at.spec.attributes, validated);
   const name = newOrderName(input.assetType, requester.id);
+  const undoDeliveries = await recordDeliveries(
+    req,
+    { name, assetType: input.assetType, what: at.spec.displayName },
+    requester,
+    generated,
+  );
   const spec: OrderSpec = {
     assetType: input.assetType,
     action: "Provision",
@@ -384,7 +396,10 @@ export async function createProvisionOrder(req: FastifyRequest, input: NewOrder)
         isEmployee ? undefined : { "ipsolis.io/placed-by": p.actor },
       ),
     (n) => res.remove("Order", n),
-  );
+  ).catch(async (err: unknown) => {
+    await undoDeliveries().catch(() => undefined);
+    throw err;
+  });
   await appendAudit(db, {
     actor: p.actor,
     action: "order_created",
@@ -571,6 +586,8 @@ export type ModifyInput = {
   /** Only the changed ones need sending; the rest stay as they are. */
   attributes?: AttributeInput | undefined;
   reason?: string | undefined;
+  /** Generated attributes to make anew, e.g. a password reset (api/orders/one-time-secrets.ts). */
+  generate?: readonly string[] | undefined;
 };
 
 const OPEN_PHASES: ReadonlySet<string | undefined> = new Set([
@@ -678,10 +695,12 @@ export async function modifyOrder(req: FastifyRequest, name: string, input: Modi
   const secret = new Set((at.spec.attributes ?? []).filter((d) => d.secret).map((d) => d.name));
   // A secret value is never read back: a secret attribute is held (a required one need not be
   // sent again) and changes only when a new value is given.
+  const generated = await generateRequested(db, at, input.generate, requester);
   const r = validateAttributes(at.spec.attributes, input.attributes, {
     current,
     held: secret,
     employee: await requesterFacts(db, requester),
+    generated: generated.values,
   });
   if (!r.ok)
     throw new UnprocessableError(r.message, { reason: "InvalidAttributes", details: { fields: r.fields } });
@@ -696,6 +715,12 @@ export async function modifyOrder(req: FastifyRequest, name: string, input: Modi
   }
   const modName = modifyOrderName(o.metadata.name);
   const split = splitSecretAttributes(at.spec.attributes, values);
+  const undoDeliveries = await recordDeliveries(
+    req,
+    { name: modName, assetType: o.spec.assetType, what: at.spec.displayName },
+    requester,
+    generated,
+  );
   const spec: OrderSpec = {
     assetType: o.spec.assetType,
     action: "Modify",
@@ -715,7 +740,10 @@ export async function modifyOrder(req: FastifyRequest, name: string, input: Modi
         [TARGET_LABEL]: labelValue(o.metadata.name),
       }),
     (n) => res.remove("Order", n),
-  );
+  ).catch(async (err: unknown) => {
+    await undoDeliveries().catch(() => undefined);
+    throw err;
+  });
   await appendAudit(db, {
     actor: p.actor,
     action: "order_modify_requested",
@@ -739,4 +767,28 @@ export async function modifyOrder(req: FastifyRequest, name: string, input: Modi
     },
   });
   return made;
+}
+
+/**
+ * New generated values for an asset (the helpdesk's password reset, POST /orders/:name/reset):
+ * a Modify that changes nothing but the generated attributes named (default: every one the
+ * type has), which go to the person's manager (api/orders/one-time-secrets.ts). 409
+ * NothingToReset when the type generates nothing; the rest as modifyOrder.
+ */
+export async function resetGenerated(
+  req: FastifyRequest,
+  name: string,
+  input: { attributes?: readonly string[] | undefined; reason?: string | undefined },
+): Promise<OrderCr> {
+  const o = await visibleOrder(req, name);
+  const at = await resourcesOf(req.server.deps).get<AssetTypeSpec>("AssetType", o.spec.assetType);
+  const all = (at?.spec.attributes ?? []).filter((a) => a.generated).map((a) => a.name);
+  if (all.length === 0)
+    throw new ConflictError(
+      `asset type ${o.spec.assetType} has no generated attribute: there is nothing to reset`,
+      {
+        reason: "NothingToReset",
+      },
+    );
+  return modifyOrder(req, name, { generate: input.attributes ?? all, reason: input.reason });
 }

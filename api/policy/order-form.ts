@@ -31,14 +31,14 @@ export function checkOrderForm(
 ): FormCheck {
   const problems: AttributeProblem[] = [];
   const attributes: Record<string, string> = {};
-  const known = new Set(schema.filter((a) => !a.fromEmployee).map((a) => a.name));
+  const known = new Set(schema.filter((a) => !a.fromEmployee && !a.generated).map((a) => a.name));
   for (const name of Object.keys(values)) {
     if (!known.has(name) && (values[name] ?? "") !== "")
       problems.push({ attribute: name, reason: "Unknown" });
   }
   for (const a of schema) {
     // Filled from the employee record by the order service, never typed in.
-    if (a.fromEmployee) continue;
+    if (a.fromEmployee || a.generated) continue;
     const raw = values[a.name];
     // Secrets are taken as typed (a password may start or end with a space).
     const v = raw === undefined ? "" : a.secret ? raw : raw.trim();

@@ -81,7 +81,14 @@ test("token rights: the lowest role along the chain and the creator, scopes inte
     "admin",
   );
   assert.equal(r.role, "admin");
-  assert.deepEqual(r.scopes.sort(), ["audit:read", "orders:approve", "orders:read", "orders:write", "self"]);
+  assert.deepEqual(r.scopes.sort(), [
+    "audit:read",
+    "orders:approve",
+    "orders:read",
+    "orders:reset",
+    "orders:write",
+    "self",
+  ]);
   assert.equal(isAllowed(r, "users:admin"), false);
   assert.equal(isAllowed(r, "orders:write"), true);
   // A creator demoted to auditor: only the auditor's share of the token's scopes.

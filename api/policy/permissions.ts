@@ -13,6 +13,7 @@ export const PERMISSIONS = [
   "orders:read",
   "orders:write",
   "orders:approve",
+  "orders:reset",
   "assettypes:read",
   "assettypes:write",
   "runbooks:read",
@@ -37,7 +38,15 @@ export type Permission = (typeof PERMISSIONS)[number];
  */
 export const UNAUTHENTICATED: readonly Permission[] = ["public", "ingest"];
 
-const HELPDESK: readonly Permission[] = ["self", "orders:read", "assettypes:read", "runbooks:read"];
+// orders:reset: ask for new generated values of an asset (a password reset), which go to the
+// person's manager and never to the caller (api/orders/one-time-secrets.ts).
+const HELPDESK: readonly Permission[] = [
+  "self",
+  "orders:read",
+  "orders:reset",
+  "assettypes:read",
+  "runbooks:read",
+];
 const AUDITOR: readonly Permission[] = ["self", "audit:read", "cost:read", "leavers:read"];
 const APPROVER: readonly Permission[] = ["self", "orders:read", "orders:approve", "assettypes:read"];
 const ADMIN: readonly Permission[] = [
@@ -61,7 +70,7 @@ const ADMIN: readonly Permission[] = [
  * The one capability table (issue #5): superadmin has everything incl. admin users and tokens;
  * admin runs the catalog, orders, settings and delegations; approver decides pending orders and
  * reads orders and asset types; auditor reads the audit log, cost and leaver events; helpdesk
- * reads orders, the pool and step logs. Employees create and read their own orders (the routes
+ * reads orders, the pool and step logs, and resets generated values (passwords) of assets. Employees create and read their own orders (the routes
  * narrow "own").
  */
 export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {

@@ -42,6 +42,15 @@ import {
 } from "../routes/approvals/service.ts";
 
 export { createProvisionOrder, visibleOrder, type NewOrder };
+// One-time passwords delivered to me, and the reset that makes one (#22).
+export {
+  myOneTimeSecret,
+  myOneTimeSecretCounts,
+  myOneTimeSecrets,
+  revealOneTimeSecret,
+  type OneTimeSecretView,
+} from "../orders/one-time-secrets.ts";
+export { resetGenerated } from "../orders/index.ts";
 // Change and retry (#19): the JSON routes' own service functions.
 export { canModify, currentAttributes, modifyOrder, retryOrder };
 

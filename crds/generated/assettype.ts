@@ -126,6 +126,22 @@ export type AssetTypeSpecAttributeType = "string" | "number" | "integer" | "bool
 export type AssetTypeSpecAttributeFromEmployee =
   "department" | "title" | "manager" | "displayName" | "employeeNumber" | "costCenter" | "userName" | "email";
 
+/** What the API makes. */
+export type AssetTypeSpecAttributeGeneratedKind = "OneTimePassword";
+
+/** Who receives the value. */
+export type AssetTypeSpecAttributeGeneratedDeliverTo = "Manager";
+
+/** The API makes the value; a requester can never send it. A request (an order or a Modify) asks for it by naming the attribute in `generate`; otherwise the runbook gets no value (a Modify without it leaves, say, the password alone). OneTimePassword: a random password of `length` characters with upper and lower case letters, digits and symbols (what Active Directory's complexity rule asks), handed to the runbook as a secret attribute and delivered to `deliverTo`, never to the requester. Manager: the manager the directory names for the person the asset is for (the request is refused when it names none); they get a mail with a link to a page where, signed in, they can reveal it once, after the Order is Provisioned, for 7 days. Only secret string attributes. */
+export type AssetTypeSpecAttributeGenerated = {
+  /** What the API makes. */
+  kind: AssetTypeSpecAttributeGeneratedKind;
+  /** Who receives the value. */
+  deliverTo: AssetTypeSpecAttributeGeneratedDeliverTo;
+  /** Characters (default 16). */
+  length?: number;
+};
+
 export type AssetTypeSpecAttribute = {
   /**
    * Attribute key, e.g. "costApprover" (letters, digits, underscore).
@@ -144,6 +160,8 @@ export type AssetTypeSpecAttribute = {
   secret?: boolean;
   /** The value follows a field of the requester's employee record (SCIM): the API fills it when the asset is ordered, a requester cannot set it, and when the field changes (a mover) the API asks for a Modify of every Provisioned asset of that person whose type has a modify runbook. department, title, displayName, employeeNumber, costCenter; manager is the manager's userName (UPN); userName and email are the person's own. Type string only, never secret. */
   fromEmployee?: AssetTypeSpecAttributeFromEmployee;
+  /** The API makes the value; a requester can never send it. A request (an order or a Modify) asks for it by naming the attribute in `generate`; otherwise the runbook gets no value (a Modify without it leaves, say, the password alone). OneTimePassword: a random password of `length` characters with upper and lower case letters, digits and symbols (what Active Directory's complexity rule asks), handed to the runbook as a secret attribute and delivered to `deliverTo`, never to the requester. Manager: the manager the directory names for the person the asset is for (the request is refused when it names none); they get a mail with a link to a page where, signed in, they can reveal it once, after the Order is Provisioned, for 7 days. Only secret string attributes. */
+  generated?: AssetTypeSpecAttributeGenerated;
 };
 
 /** Who may order this asset; nobody when unset or empty. */

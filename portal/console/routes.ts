@@ -260,6 +260,8 @@ function specOfForm(f: AssetTypeForm, before: AssetTypeSpec | undefined): Record
           fromEmployee: a.fromEmployee || undefined,
           enum: a.type === "enum" ? lines(a.enum) : undefined,
           description: a.help || undefined,
+          // Not edited by the form (how a generated value is made and delivered): kept by name.
+          generated: before?.attributes?.find((x) => x.name === a.name)?.generated,
         }),
       ),
     entitlement: drop({

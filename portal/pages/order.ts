@@ -49,6 +49,8 @@ export function orderPage(
     canReturn: boolean;
     /** A Provisioned order of a type with a modify runbook, no change or revoke open (#19). */
     canChange?: boolean | undefined;
+    /** Set when the asset's type generates a password: the Reset button's help (who gets it). */
+    resetHelp?: string | undefined;
     /** The requester's own Failed order whose run failed (the retry rule). */
     canRetry?: boolean | undefined;
     modifiedBy?: string | undefined;
@@ -102,6 +104,15 @@ export function orderPage(
             }
             ${p.canChange ? html`<a class="button" href="/portal/orders/${p.name}/change">${t("change.button")}</a>` : ""}
             ${
+              p.resetHelp
+                ? html`<form method="post" action="/portal/orders/${p.name}/reset" class="inline">
+                    ${csrfField(ctx)}<button class="secondary" aria-describedby="reset-help">
+                      ${t("secrets.resetButton")}
+                    </button>
+                  </form>`
+                : ""
+            }
+            ${
               p.canRetry
                 ? html`<form method="post" action="/portal/orders/${p.name}/retry" class="inline">
                     ${csrfField(ctx)}<button>${t("retry.button")}</button>
@@ -111,6 +122,7 @@ export function orderPage(
             ${p.canReturn ? returnForm(ctx, { order: p.name, what: p.what }) : ""}
             ${p.returning ? html`<a href="/portal/orders/${p.returning}">${t("home.returning")}</a>` : ""}
           </div>
+          ${p.resetHelp ? html`<p class="muted" id="reset-help">${p.resetHelp}</p>` : ""}
         </section>
         <section class="card" aria-labelledby="tl-h">
           <h2 id="tl-h">${t("detail.timeline")}</h2>

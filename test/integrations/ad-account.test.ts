@@ -11,10 +11,21 @@
 // OU=Leavers, her group memberships untouched; a Provision later brings her back. A leaver whose
 // account was deleted by hand: Revoked, "nothing to do". A stale keytab: Failed with the KDC's
 // error, AD unchanged. And the service account's rights: what the runbooks need, nothing more.
+// One-time password (the helpdesk case): a joiner's Provision and a Modify that carry a password
+// in the Order's Secret `<order>-attrs` (made as the API makes it) reset it in AD: the KDC then
+// answers it with "Password expired" (the old one: "Password incorrect"), pwdLastSet is 0, a
+// lockout is cleared, and no output line or audit row holds the value; a Modify without one
+// leaves the password alone and says nothing about it.
 import { test, before, after, type TestContext } from "node:test";
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Order } from "../../crds/generated/index.ts";
 import { TARGET_LABEL, labelValue } from "../../api/orders/index.ts";
+import { secretAttributesRef, storeSecretAttributes } from "../../api/orders/secret-attributes.ts";
 import { applyCrds } from "../support/crds.ts";
 import { createKerberosSecret, hasSamba, startAdDomain, type AdDomain } from "../support/samba.ts";
 import { runLocalNodeIn } from "../localnode/testing.ts";
@@ -27,6 +38,7 @@ const ANN = { id: "ann@example.com", email: "ann@example.com" };
 const BOB = { id: "bob@example.com", email: "bob@example.com" };
 const CAROL = { id: "carol@example.com", email: "carol@example.com" };
 const DAVE = { id: "dave@example.com", email: "dave@example.com" };
+const ERIN = { id: "erin@example.com", email: "erin@example.com" };
 
 let ad: AdDomain | undefined;
 
@@ -40,6 +52,7 @@ before(async () => {
       { name: "bob", mail: BOB.email },
       { name: "carol", mail: CAROL.email, disabled: true },
       { name: "dave", mail: DAVE.email, disabled: true },
+      { name: "erin", mail: ERIN.email, disabled: true },
     ],
     groups: ["VPN-Users"],
   });
@@ -69,7 +82,17 @@ async function setup(t: TestContext, domain: AdDomain, keytab?: Buffer) {
       .lines.filter((l) => l.kind === "line")
       .map((l) => `${l.step ?? ""}: ${l.text ?? ""}`);
   };
-  return { api, ns, linesOf };
+  /** The raw bodies a user (an auditor) can read about an Order: its log and its audit rows. */
+  const recordOf = async (order: string): Promise<string> => {
+    const bodies: string[] = [];
+    for (const url of [`/audit/orders/${order}/log`, `/audit?order=${order}&limit=1000`]) {
+      const r = await api.app.inject({ method: "GET", url, headers: bearer(auditor) });
+      assert.equal(r.statusCode, 200, r.body);
+      bodies.push(r.body);
+    }
+    return bodies.join("\n");
+  };
+  return { api, ns, linesOf, recordOf };
 }
 
 type Requester = { id: string; email: string };
@@ -128,6 +151,50 @@ async function run(
 
 const stepsOf = (o: Order) => o.status?.steps?.map((s) => [s.name, s.state]);
 
+/** A password that meets AD's complexity rule, like the API's OneTimePassword (16 characters). */
+const newPassword = () => `Aa1!${randomBytes(9).toString("base64url")}`;
+/** unicodePwd's value for a password: the UTF-16LE of it in double quotes. */
+const unicodePwdOf = (password: string) => Buffer.from(`"${password}"`, "utf16le");
+/** Every form of a password the record must not hold: as is, base64, base64url, the LDIF value. */
+const formsOf = (password: string) => [
+  password,
+  Buffer.from(password).toString("base64"),
+  Buffer.from(password).toString("base64url"),
+  unicodePwdOf(password).toString("base64"),
+];
+
+/**
+ * What the DC's KDC says to `kinit <user>` with `password` (stdin), in a ticket cache of its own,
+ * with the fixture's krb5.conf: "Password expired" proves the password was right but must change
+ * (KDC_ERR_KEY_EXPIRED); a wrong one gets "Password incorrect" (KDC_ERR_PREAUTH_FAILED).
+ */
+async function kinitAs(domain: AdDomain, user: string, password: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "ipsolis-kinit-"));
+  try {
+    return await new Promise<string>((resolve) => {
+      const p = execFile(
+        "kinit",
+        [`${user}@${domain.realm}`],
+        {
+          env: {
+            PATH: process.env.PATH ?? "",
+            KRB5_CONFIG: domain.krb5ConfPath,
+            KRB5CCNAME: `FILE:${join(dir, "cc")}`,
+          },
+          timeout: 30_000,
+        },
+        (err, stdout, stderr) => resolve(`${err ? "failed" : "ok"}: ${stdout}${stderr}`),
+      );
+      p.stdin?.end(`${password}\n`);
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Now as an AD FILETIME (100 ns since 1601). */
+const fileTimeNow = () => (BigInt(Date.now()) * 10_000n + 116_444_736_000_000_000n).toString();
+
 // First, and without Orders: it changes nothing (every write it tries must be refused).
 test("the service account's delegated rights: the runbooks' writes only, nothing broader", async (t) => {
   const domain = domainOrSkip(t, ad);
@@ -142,6 +209,8 @@ test("the service account's delegated rights: the runbooks' writes only, nothing
   const svc = `CN=${domain.service.name},CN=Users,${domain.baseDn}`;
   const set = (dn: string, attr: string, value: string) =>
     `dn: ${dn}\nchangetype: modify\nreplace: ${attr}\n${attr}: ${value}\n`;
+  const resetPw = (dn: string) =>
+    `dn: ${dn}\nchangetype: modify\nreplace: unicodePwd\nunicodePwd:: ${unicodePwdOf(newPassword()).toString("base64")}\n`;
   const move = (dn: string, to: string) =>
     `dn: ${dn}\nchangetype: modrdn\nnewrdn: ${dn.split(",")[0] ?? ""}\ndeleteoldrdn: 1\nnewsuperior: ${to}\n`;
   const refused: [string, string][] = [
@@ -156,6 +225,14 @@ test("the service account's delegated rights: the runbooks' writes only, nothing
     ["a move out of CN=Users into Leavers", move(outsider, domain.leaversOu)],
     ["a move out of Managed into CN=Users", move(spare, `CN=Users,${domain.baseDn}`)],
     ["a move of a group into Leavers", move(domain.groupDn("VPN-Users"), domain.leaversOu)],
+    [
+      "the password of a user outside Managed (Administrator)",
+      resetPw(`CN=Administrator,CN=Users,${domain.baseDn}`),
+    ],
+    ["its own password", resetPw(svc)],
+    ["the password of a user in Leavers", resetPw(leaver)],
+    ["pwdLastSet of a user outside Managed", set(outsider, "pwdLastSet", "0")],
+    ["lockoutTime of a user in Leavers", set(leaver, "lockoutTime", "0")],
     [
       "membership of Domain Admins",
       `dn: CN=Domain Admins,CN=Users,${domain.baseDn}\nchangetype: modify\nadd: member\nmember: ${svc}\n`,
@@ -329,6 +406,107 @@ test("a manager without an AD account clears manager and says so; a leaver whose
       left.includes(`${step}: no account found for ${CAROL.id} under ${domain.baseDn}; nothing to do`),
       left.join("\n"),
     );
+});
+
+test("one-time password: a joiner's Provision sets it, a Modify with one resets it (must change at next sign-in, lockout cleared, the old one refused), a Modify without one leaves it alone; the value is in no line or audit row", async (t) => {
+  const domain = domainOrSkip(t, ad);
+  if (!domain) return;
+  const { api, ns, linesOf, recordOf } = await setup(t, domain);
+  const erinDn = domain.userDn("erin");
+  /** Creates the Order, then its Secret as the API does (owned by it, labelled, immutable). */
+  const runWith = async (o: Order, password: string) => {
+    const name = o.metadata?.name ?? "";
+    const secret = { password };
+    const t0 = Date.now();
+    const made = await create(ns, "orders", {
+      ...o,
+      spec: { ...o.spec, ...secretAttributesRef(name, secret) },
+    });
+    await storeSecretAttributes({ kc: api.kc, namespace: ns }, made, secret, () => Promise.resolve());
+    const done = await settled(ns, name, "Provisioned");
+    t.diagnostic(
+      `${o.spec.action ?? "Provision"} ${name} with a password: created → Provisioned in ${Date.now() - t0} ms`,
+    );
+    return done;
+  };
+  const noLeak = async (order: string, done: Order, passwords: string[]) => {
+    const record = `${await recordOf(order)}\n${JSON.stringify(done)}`;
+    for (const pw of passwords)
+      for (const form of formsOf(pw))
+        assert.ok(!record.includes(form), `${order}: no form of the password in the record`);
+  };
+  const attrs = { department: "Sales", title: "Engineer", manager: BOB.id };
+
+  // Joiner with a first password.
+  const first = newPassword();
+  const p = await runWith(accountOrder("erin-account", ERIN, attrs), first);
+  assert.deepEqual(stepsOf(p), [
+    ["move-to-managed", "Succeeded"],
+    ["enable", "Succeeded"],
+    ["set-attributes", "Succeeded"],
+  ]);
+  let acct = await domain.account("erin");
+  assert.equal(acct?.enabled, true);
+  assert.equal(acct?.pwdLastSet, "0", "must change at the next sign-in");
+  assert.equal(acct?.department, "Sales");
+  assert.match(await kinitAs(domain, "erin", first), /Password expired/, "the KDC knows the first password");
+  const joined = await linesOf("erin-account");
+  assert.ok(
+    joined.includes(`set-attributes: ${ERIN.id}: password reset; it must be changed at the next sign-in`),
+    joined.join("\n"),
+  );
+  assert.ok(!joined.some((l) => /unlocked/.test(l)), "she was not locked out");
+  await noLeak("erin-account", p, [first]);
+
+  // She signed in and chose her own password (pwdLastSet -1: "now"), then locked herself out.
+  const set = (attr: string, value: string) =>
+    domain.modifyAsService(`dn: ${erinDn}\nchangetype: modify\nreplace: ${attr}\n${attr}: ${value}\n`);
+  assert.deepEqual(await set("pwdLastSet", "-1"), { ok: true });
+  assert.deepEqual(await set("lockoutTime", fileTimeNow()), { ok: true });
+  acct = await domain.account("erin");
+  assert.notEqual(acct?.pwdLastSet, "0");
+  assert.equal(acct?.lockedOut, true, "locked out");
+
+  // The helpdesk case: her manager orders a reset (a Modify with the full values and a password).
+  const second = newPassword();
+  const m1 = await runWith(modifyOrder("erin-account-m-1", "erin-account", ERIN, attrs), second);
+  assert.deepEqual(stepsOf(m1), [["set-attributes", "Succeeded"]]);
+  acct = await domain.account("erin");
+  assert.equal(acct?.pwdLastSet, "0", "must change at the next sign-in");
+  assert.equal(acct?.lockedOut, false, "unlocked");
+  assert.equal(acct?.lockoutTime, "0");
+  assert.equal(acct?.enabled, true);
+  assert.match(await kinitAs(domain, "erin", second), /Password expired/, "the new password is set");
+  assert.match(await kinitAs(domain, "erin", first), /Password incorrect/, "the old one no longer works");
+  const reset = await linesOf("erin-account-m-1");
+  for (const line of [
+    `set-attributes: ${ERIN.id}: password reset; it must be changed at the next sign-in`,
+    `set-attributes: nothing changed for ${ERIN.id} (${erinDn})`,
+  ])
+    assert.ok(reset.includes(line), reset.join("\n"));
+  assert.ok(
+    reset.some((l) => l.startsWith(`set-attributes: ${ERIN.id}: unlocked (lockoutTime was `)),
+    reset.join("\n"),
+  );
+  await noLeak("erin-account-m-1", m1, [first, second]);
+
+  // A mover's Modify without a password: the password and pwdLastSet stay as they are.
+  assert.deepEqual(await set("pwdLastSet", "-1"), { ok: true });
+  const before = await domain.account("erin");
+  const m2 = await run(
+    t,
+    ns,
+    modifyOrder("erin-account-m-2", "erin-account", ERIN, { ...attrs, title: "Lead" }),
+    "Provisioned",
+  );
+  assert.deepEqual(stepsOf(m2), [["set-attributes", "Succeeded"]]);
+  acct = await domain.account("erin");
+  assert.equal(acct?.title, "Lead");
+  assert.equal(acct?.pwdLastSet, before?.pwdLastSet, "pwdLastSet unchanged");
+  // pwdLastSet is "now" again: the password she has works, without a change.
+  assert.match(await kinitAs(domain, "erin", second), /^ok: /, "her password is the one she had");
+  const moved = await linesOf("erin-account-m-2");
+  assert.ok(!moved.some((l) => /password|unlocked/i.test(l)), moved.join("\n"));
 });
 
 // Last in this file: it changes the service account's password (the old keytab goes stale).

@@ -7,9 +7,10 @@
 // leavers' accounts (OU=Leavers), and a service account (svc-ipsolis, in CN=Users: outside the
 // OUs it manages, so it cannot change itself) whose only extra rights are delegated ones on
 // those two OUs (delegatedRights below): write `member` of groups in Managed; write userAccountControl,
-// department, title and manager of users in Managed; move users between Managed and Leavers. It
-// is not in Account Operators, which could also change users and groups elsewhere in the
-// domain. Its keys are exported to a keytab, and a client krb5.conf names the DC's KDC port.
+// department, title and manager of users in Managed; reset the password of users in Managed (the
+// Reset Password extended right, and write pwdLastSet and lockoutTime: must change at the next
+// sign-in, unlock); move users between Managed and Leavers. It is not in Account Operators, which
+// could also change users and groups elsewhere in the domain. Its keys are exported to a keytab, and a client krb5.conf names the DC's KDC port.
 //
 // LDAP (389/636) and the global catalog (3268/3269) ports are fixed in Samba's code, so there
 // is one domain per loopback address: pass `address: "127.0.0.2"` for a second one (the AD test
@@ -104,6 +105,12 @@ export type AdAccount = {
   readonly title?: string;
   /** The manager's DN. */
   readonly manager?: string;
+  /** FILETIME of the last password set; 0: must change it at the next sign-in. */
+  readonly pwdLastSet: string;
+  /** FILETIME of the lockout, or "0"/undefined when not locked out. */
+  readonly lockoutTime?: string;
+  /** UF_LOCKOUT (0x10) of msDS-User-Account-Control-Computed: locked out now. */
+  readonly lockedOut: boolean;
   /** The DNs of the groups it is a member of. */
   readonly memberOf: readonly string[];
 };
@@ -119,11 +126,19 @@ const SCHEMA = {
   manager: "bf9679b5-0de6-11d0-a285-00aa003049e2",
   name: "bf967a0e-0de6-11d0-a285-00aa003049e2",
   cn: "bf96793f-0de6-11d0-a285-00aa003049e2",
+  pwdLastSet: "bf967a0a-0de6-11d0-a285-00aa003049e2",
+  lockoutTime: "28630ebf-41d5-11d1-a9c1-0000f80367c1",
+} as const;
+
+/** rightsGuids of AD's extended rights (controlAccessRight objects in CN=Extended-Rights; [MS-ADTS] 5.1.3.2.1). */
+const EXTENDED_RIGHT = {
+  /** User-Force-Change-Password ("Reset Password"): set unicodePwd without knowing the old one. */
+  resetPassword: "00299570-246d-11d0-a768-00aa006e0529",
 } as const;
 
 /**
  * What the service account may do, as ACEs on the two OUs: nothing domain-wide, no full control,
- * no password reset, no other attribute. `CIIO` with an inherited object type: inherited by
+ * no other attribute, no password reset outside Managed. `CIIO` with an inherited object type: inherited by
  * every object of that class below the OU, not effective on the OU itself; without flags: on the
  * OU itself only. A move (LDAP modrdn with newsuperior) is checked by Samba as AD does
  * ([MS-ADTS] 3.1.1.5.4.1.1, Samba's acl_rename): WriteProperty on `name` and on the RDN
@@ -131,6 +146,13 @@ const SCHEMA = {
  * the new one. Found by trying: without `cn` the DC says "no wp on cn", without DeleteChild
  * "acl:access_denied renaming". The move rights imply that the account can also create and
  * delete user objects in both OUs, and rename them there: AD has no narrower right for a move.
+ * A password reset (replace unicodePwd, [MS-ADTS] 3.1.1.3.1.5.2) needs the control access right
+ * User-Force-Change-Password (`CR` with its rightsGuid), not WriteProperty on unicodePwd; making
+ * it "must change at next sign-in" (pwdLastSet 0) and unlocking (lockoutTime 0) each need
+ * WriteProperty on that attribute: checked on Samba 4.17 by leaving each out ("has no write
+ * property access"). The GUIDs were read from the domain's schema and extended-rights containers.
+ * Samba 4.17 lets the right also set lockoutTime to a non-zero value (lock an account; Windows
+ * takes only 0): the tests lock an account that way.
  */
 function delegatedRights(sid: string, managedOu: string, leaversOu: string) {
   const wp = (attr: keyof typeof SCHEMA, cls: keyof typeof SCHEMA) =>
@@ -143,6 +165,11 @@ function delegatedRights(sid: string, managedOu: string, leaversOu: string) {
       ou: managedOu,
       sddl: `${wp("userAccountControl", "user")}${wp("department", "user")}${wp("title", "user")}${wp("manager", "user")}`,
       why: "enable/disable and HR attributes of users in Managed (ad-account runbooks)",
+    },
+    {
+      ou: managedOu,
+      sddl: `(OA;CIIO;CR;${EXTENDED_RIGHT.resetPassword};${SCHEMA.user};${sid})${wp("pwdLastSet", "user")}${wp("lockoutTime", "user")}`,
+      why: "one-time password of users in Managed: reset it, must change at next sign-in (pwdLastSet 0), unlock (lockoutTime 0)",
     },
     { ou: managedOu, sddl: move, why: "moving a user out of Managed: write name and cn" },
     {
@@ -466,6 +493,9 @@ export async function startAdDomain(
           "title",
           "manager",
           "memberOf",
+          "pwdLastSet",
+          "lockoutTime",
+          "msDS-User-Account-Control-Computed",
         ]);
         const entries = out.split(/\n\n+/).filter((e) => /^dn::? /m.test(e));
         if (entries.length > 1) throw new Error(`${entries.length} accounts named ${name}`);
@@ -480,12 +510,16 @@ export async function startAdDomain(
             return value === undefined ? [] : [[k, value]];
           }),
         ) as Pick<AdAccount, "department" | "title" | "manager">;
+        const lockoutTime = v.get("lockouttime")?.[0];
         return {
           dn,
           parent: parentOf(dn),
           userAccountControl: uac,
           enabled: (uac & 0x2) === 0,
           ...optional,
+          pwdLastSet: v.get("pwdlastset")?.[0] ?? "",
+          ...(lockoutTime === undefined ? {} : { lockoutTime }),
+          lockedOut: (Number(v.get("msds-user-account-control-computed")?.[0] ?? 0) & 0x10) !== 0,
           memberOf: v.get("memberof") ?? [],
         };
       },

@@ -331,7 +331,16 @@ Try it: ann orders VPN access, bob (her manager) approves from his mail, ann lea
      A Modify order follows (curl -H "Authorization: Bearer ${demo.token}" ${publicUrl}/movers
      lists the mover event and what it made); AD says department: Sales:
      ${krb} ldapsearch -Y GSSAPI -N -Q -LLL -H ${ad.ldapUrl} -b "${ad.managedOu}" "(sAMAccountName=ann)" department title manager userAccountControl
-  6. Make ann a leaver (the HR webhook, authenticated with the demo token):
+  6. A password reset (the helpdesk case): on ann's account order (step 5; ${publicUrl}/portal/orders)
+     press "Reset password". The new one-time password goes to bob, not ann: ${
+       mail
+         ? `his mail "A one-time password for Ann Example …" (${newestMailTo("bob@corp.example")})
+     links to the portal page;`
+         : `sign in as "bob" at ${publicUrl}/portal/secrets;`
+     } as "bob", once the change is done, "Reveal the password" shows it once. It is set in AD and
+     must be changed at the first sign-in (kinit says "Password expired"):
+     ${krb} kinit ann@${ad.realm}
+  7. Make ann a leaver (the HR webhook, authenticated with the demo token):
      curl -s -H "Authorization: Bearer ${demo.token}" -H 'content-type: application/json' -d '{"email":"ann@corp.example"}' ${publicUrl}/hr/leaver
      Her VPN order and her account are revoked (Deprovision orders run the remove runbooks); the
      ldapsearch of step 4 shows no member any more, and her account is disabled in ${ad.leaversOu}. The leaver event and each asset's outcome: ${publicUrl}/console/leavers

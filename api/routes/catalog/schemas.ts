@@ -66,6 +66,13 @@ export const AssetTypeSpecSchema = z.object({
         description: z.string().optional(),
         secret: z.boolean().optional(),
         fromEmployee: z.enum(EMPLOYEE_FIELDS).optional(),
+        generated: z
+          .object({
+            kind: z.enum(["OneTimePassword"]),
+            deliverTo: z.enum(["Manager"]),
+            length: z.number().int().min(12).max(64).optional(),
+          })
+          .optional(),
       }),
     )
     .optional(),

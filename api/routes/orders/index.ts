@@ -5,6 +5,7 @@ import { z } from "zod";
 import { K8sName } from "../catalog/schemas.ts";
 import { orderPhases } from "../../../crds/reasons.ts";
 import {
+  resetGenerated,
   cancelOrder,
   createProvisionOrder,
   retryOrder,
@@ -50,6 +51,13 @@ export const orderRoutes: FastifyPluginAsyncZod = async (app) => {
           assetType: K8sName,
           attributes: AttributesBody.optional(),
           reason: z.string().max(2000).optional(),
+          generate: z
+            .array(z.string().min(1).max(63))
+            .max(32)
+            .optional()
+            .describe(
+              'Generated attributes (AssetType attributes with `generated`) to make for this order, e.g. ["password"]: the API makes the value and delivers it to the person the type names (a OneTimePassword to the manager of the person it is for, revealable once in the portal); it is never in the response',
+            ),
           /** On behalf (admins only): the employee the asset is for. */
           requester: z
             .object({
@@ -102,13 +110,44 @@ export const orderRoutes: FastifyPluginAsyncZod = async (app) => {
         params: Params,
         body: z.object({
           /** The changed values (the others stay as they are), checked against the type's schema. */
-          attributes: AttributesBody,
+          attributes: AttributesBody.optional(),
           reason: z.string().max(1024).optional(),
+          generate: z
+            .array(z.string().min(1).max(63))
+            .max(32)
+            .optional()
+            .describe(
+              'Generated attributes (AssetType attributes with `generated`) to make anew (a password reset), e.g. ["password"]: the API makes the value and delivers it to the person the type names (a OneTimePassword to the manager of the person it is for, revealable once in the portal); it is never in the response',
+            ),
         }),
         response: { 201: OrderView },
       },
     },
     async (req, reply) => reply.code(201).send(orderView(await modifyOrder(req, req.params.name, req.body))),
+  );
+
+  app.post(
+    "/orders/:name/reset",
+    {
+      config: { permission: "orders:reset" },
+      schema: {
+        params: Params,
+        body: z
+          .object({
+            attributes: z
+              .array(z.string().min(1).max(63))
+              .min(1)
+              .max(32)
+              .optional()
+              .describe("The generated attributes to make anew (default: every one the asset type has)"),
+            reason: z.string().max(1024).optional(),
+          })
+          .optional(),
+        response: { 201: OrderView },
+      },
+    },
+    async (req, reply) =>
+      reply.code(201).send(orderView(await resetGenerated(req, req.params.name, req.body ?? {}))),
   );
 
   app.post(

@@ -1,0 +1,362 @@
+// Generated one-time secrets (#22, the helpdesk's password reset; Zipline's case: the new
+// password goes to the manager, who hands it over in person, never to the caller or the
+// helpdesk). A request (an order or a Modify) asks for a generated attribute by naming it in
+// `generate` (api/policy/generated.ts). Then, before the Order exists:
+//   1. the person the asset is for must have an active manager with an e-mail address in the
+//      directory (422 NoManager / ManagerInactive otherwise; nothing is written);
+//   2. the API makes the value, and it travels like any secret attribute: into the Order's own
+//      Secret `<order>-attrs`, never its spec, the audit, a response or a log;
+//   3. a row in one_time_secrets holds it sealed (AES-256-GCM under a key derived from the link
+//      secret, bound to row id, order and attribute), the manager is mailed a link to the
+//      portal page, and `one_time_secret_issued` is audited (who, for whom, which attribute;
+//      never the value), all in one transaction. Written before the Order, so an Order that
+//      runs always has its delivery; when the Order cannot be made the row and the mail go too.
+// The manager, signed in (a session, not a token), reveals it once, after the Order is
+// Provisioned (the value works then), within 7 days; the reveal wipes it in the same
+// transaction that audits `one_time_secret_revealed`. A Failed or Cancelled Order, or expiry,
+// wipes it unrevealed. Nobody else can read it: not the requester, not an admin, not the API
+// after the fact (a new link secret makes sealed values unreadable; order a new one then).
+import type { FastifyRequest } from "fastify";
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes, randomInt } from "node:crypto";
+import type { AssetTypeSpec } from "../../crds/generated/assettype.ts";
+import type { OrderSpec, OrderStatus } from "../../crds/generated/order.ts";
+import { appendAudit } from "../../record/audit.ts";
+import { withTransaction, type Queryable } from "../../record/db.ts";
+import { findEmployee } from "../../record/employees/store.ts";
+import {
+  ForbiddenError,
+  GoneError,
+  ConflictError,
+  InputError,
+  NotFoundError,
+  UnprocessableError,
+} from "../../record/errors.ts";
+import {
+  countOneTimeSecrets,
+  getOneTimeSecret,
+  insertOneTimeSecret,
+  oneTimeSecretsFor,
+  takeOneTimeSecret,
+  wipeExpiredOneTimeSecrets,
+  wipeOneTimeSecret,
+  type OneTimeSecret,
+} from "../../record/secrets/one-time.ts";
+import { checkGenerate, DEFAULT_PASSWORD_LENGTH, oneTimePassword } from "../policy/generated.ts";
+import { enqueue } from "../notify/outbox.ts";
+import { channelNamesOf } from "../notify/settings.ts";
+import { langOf } from "../notify/templates.ts";
+import { principalOf } from "../plugins/auth.ts";
+import { resourcesOf } from "../plugins/resources.ts";
+
+/** How long a generated value can be revealed. */
+export const ONE_TIME_TTL_MS = 7 * 24 * 3600_000;
+
+type Delivery = {
+  attribute: string;
+  value: string;
+  recipient: string;
+  recipientLang: "en" | "de";
+};
+
+/** The values a request asked for, and whom each goes to. Empty when it asked for none. */
+export type Generated = {
+  values: Record<string, string>;
+  deliveries: Delivery[];
+  /** The person's name as the directory has it (what the manager's mail shows). */
+  subjectName?: string | undefined;
+};
+
+const NONE: Generated = { values: {}, deliveries: [] };
+
+/**
+ * Checks `generate` against the type (400 naming the bad entries), finds the manager each value
+ * goes to (422 when the directory names none, or an inactive one) and makes the values.
+ */
+export async function generateRequested(
+  q: Queryable,
+  at: { spec: Pick<AssetTypeSpec, "attributes"> },
+  requested: readonly string[] | undefined,
+  subject: { id?: string | undefined; email: string },
+): Promise<Generated> {
+  const c = checkGenerate(at.spec.attributes, requested);
+  if (!c.ok) throw new InputError(c.message, { reason: "InvalidGenerate", details: { fields: c.fields } });
+  if (c.names.length === 0) return NONE;
+  const emp =
+    (await findEmployee(q, subject.email)) ?? (subject.id ? await findEmployee(q, subject.id) : undefined);
+  const manager = emp?.manager ? await findEmployee(q, emp.manager) : undefined;
+  const field = [{ path: "body.generate", message: "the one-time value goes to the manager" }];
+  if (!manager?.emails[0]) {
+    throw new UnprocessableError(
+      `${subject.email} has no manager with an e-mail address in the directory (SCIM): nobody could receive the one-time password`,
+      { reason: "NoManager", details: { fields: field } },
+    );
+  }
+  if (!manager.active) {
+    throw new UnprocessableError(
+      `${subject.email}'s manager ${manager.emails[0]} is deactivated in the directory: nobody could receive the one-time password`,
+      { reason: "ManagerInactive", details: { fields: field } },
+    );
+  }
+  const lang = manager.resource.preferredLanguage;
+  const defs = new Map((at.spec.attributes ?? []).map((d) => [d.name, d]));
+  const g: Generated = { values: {}, deliveries: [], subjectName: emp?.displayName ?? undefined };
+  for (const name of c.names) {
+    const value = oneTimePassword(defs.get(name)?.generated?.length ?? DEFAULT_PASSWORD_LENGTH, randomInt);
+    g.values[name] = value;
+    g.deliveries.push({
+      attribute: name,
+      value,
+      recipient: manager.emails[0].toLowerCase(),
+      recipientLang: langOf(typeof lang === "string" ? lang : undefined),
+    });
+  }
+  return g;
+}
+
+const keyOf = (req: FastifyRequest) =>
+  Buffer.from(hkdfSync("sha256", req.server.security.linkSecret, "", "ipsolis one-time secrets v1", 32));
+const aadOf = (id: string, order: string, attribute: string) =>
+  Buffer.from(`${id}\n${order}\n${attribute}`, "utf8");
+
+function seal(req: FastifyRequest, id: string, order: string, attribute: string, value: string): Buffer {
+  const iv = randomBytes(12);
+  const c = createCipheriv("aes-256-gcm", keyOf(req), iv);
+  c.setAAD(aadOf(id, order, attribute));
+  const enc = Buffer.concat([c.update(value, "utf8"), c.final()]);
+  return Buffer.concat([iv, c.getAuthTag(), enc]);
+}
+
+function unseal(req: FastifyRequest, s: OneTimeSecret, sealed: Buffer): string {
+  const d = createDecipheriv("aes-256-gcm", keyOf(req), sealed.subarray(0, 12));
+  d.setAAD(aadOf(s.id, s.orderName, s.attribute));
+  d.setAuthTag(sealed.subarray(12, 28));
+  return Buffer.concat([d.update(sealed.subarray(28)), d.final()]).toString("utf8");
+}
+
+/**
+ * Records the deliveries of an Order about to be created (before it, see the header): sealed
+ * rows, the manager's mail, the audit rows, in one transaction. Returns an undo for when the
+ * Order then cannot be made.
+ */
+export async function recordDeliveries(
+  req: FastifyRequest,
+  order: { name: string; assetType: string; what: string },
+  who: { email: string; displayName?: string | undefined },
+  g: Generated,
+): Promise<() => Promise<void>> {
+  if (g.deliveries.length === 0) return async () => undefined;
+  const subject = { email: who.email, displayName: g.subjectName ?? who.displayName };
+  const { db, now, config } = req.server.deps;
+  const p = principalOf(req);
+  const at = now();
+  const expiresAt = new Date(at.getTime() + ONE_TIME_TTL_MS);
+  const email = channelNamesOf(config ?? {}).configured.includes("email");
+  const ids: string[] = [];
+  await withTransaction(db, async (c) => {
+    for (const d of g.deliveries) {
+      const id = randomBytes(18).toString("base64url");
+      ids.push(id);
+      await insertOneTimeSecret(c, {
+        id,
+        orderName: order.name,
+        attribute: d.attribute,
+        assetType: order.assetType,
+        subject: subject.email,
+        subjectName: subject.displayName ?? null,
+        recipient: d.recipient,
+        sealed: seal(req, id, order.name, d.attribute, d.value),
+        createdAt: at,
+        expiresAt,
+      });
+      await enqueue(
+        c,
+        {
+          eventKey: `one_time_secret:${id}`,
+          kind: "one_time_secret",
+          recipient: d.recipient,
+          // Mail only: a personal channel (a Teams or webhook channel is shared).
+          channels: email ? ["email"] : [],
+          lang: d.recipientLang,
+          data: {
+            order: order.name,
+            assetType: order.what,
+            requester: subject.displayName ? `${subject.displayName} (${subject.email})` : subject.email,
+            secret: id,
+            expiresAt: expiresAt.toISOString(),
+          },
+        },
+        at,
+      );
+      await appendAudit(c, {
+        actor: p.actor,
+        action: "one_time_secret_issued",
+        target: `order:${order.name}`,
+        order: order.name,
+        requestId: req.id,
+        source: p.role === "employee" ? "portal" : "api",
+        data: {
+          attribute: d.attribute,
+          subject: subject.email,
+          recipient: d.recipient,
+          expiresAt: expiresAt.toISOString(),
+          mailed: email,
+        },
+      });
+    }
+  });
+  return async () => {
+    await withTransaction(db, async (c) => {
+      await c.query(`DELETE FROM one_time_secrets WHERE id = ANY($1::text[])`, [ids]);
+      await c.query(
+        `DELETE FROM notification_outbox WHERE event_key = ANY($1::text[]) AND state = 'pending'`,
+        [ids.map((id) => `one_time_secret:${id}`)],
+      );
+    });
+  };
+}
+
+/** What the recipient sees of one value; `state` says whether it can be revealed now. */
+export type OneTimeSecretView = {
+  id: string;
+  order: string;
+  assetType: string;
+  attribute: string;
+  subject: string;
+  subjectName: string | null;
+  createdAt: Date;
+  expiresAt: Date;
+  revealedAt: Date | null;
+  /**
+   * Ready: can be revealed now. Waiting: its Order is not Provisioned yet (the value does not
+   * work before). Revealed, Expired, OrderFailed: gone for good.
+   */
+  state: "Ready" | "Waiting" | "Revealed" | "Expired" | "OrderFailed";
+  orderPhase: string | null;
+};
+
+const DONE_BAD = new Set(["Failed", "Cancelled", "Revoked"]);
+
+/** The Order's phase and the value's state; wipes a value that can no longer be used. */
+async function stateOf(
+  req: FastifyRequest,
+  s: OneTimeSecret,
+): Promise<{ state: OneTimeSecretView["state"]; phase: string | null }> {
+  const { db, now } = req.server.deps;
+  const o = await resourcesOf(req.server.deps).get<OrderSpec, OrderStatus>("Order", s.orderName);
+  const phase = o?.status?.phase ?? null;
+  if (s.revealedAt) return { state: "Revealed", phase };
+  if (!s.live) return { state: s.wipedReason === "OrderFailed" ? "OrderFailed" : "Expired", phase };
+  if (s.expiresAt <= now()) {
+    await wipeOneTimeSecret(db, s.id, "Expired");
+    return { state: "Expired", phase };
+  }
+  // Gone (deleted, or never made: the API stopped between the row and the Order) or ended
+  // without the value set: it never worked, so nobody needs it.
+  if (!o || DONE_BAD.has(phase ?? "")) {
+    await wipeOneTimeSecret(db, s.id, "OrderFailed");
+    return { state: "OrderFailed", phase };
+  }
+  return { state: phase === "Provisioned" ? "Ready" : "Waiting", phase };
+}
+
+function viewOf(
+  s: OneTimeSecret,
+  st: { state: OneTimeSecretView["state"]; phase: string | null },
+): OneTimeSecretView {
+  return {
+    id: s.id,
+    order: s.orderName,
+    assetType: s.assetType,
+    attribute: s.attribute,
+    subject: s.subject,
+    subjectName: s.subjectName,
+    createdAt: s.createdAt,
+    expiresAt: s.expiresAt,
+    revealedAt: s.revealedAt,
+    state: st.state,
+    orderPhase: st.phase,
+  };
+}
+
+function mine(req: FastifyRequest): string {
+  const p = principalOf(req);
+  if (!p.email) throw new NotFoundError("no one-time secrets for this principal");
+  return p.email.toLowerCase();
+}
+
+/** The values delivered to the signed-in person, newest first (past ones too, as a record). */
+export async function myOneTimeSecrets(req: FastifyRequest): Promise<OneTimeSecretView[]> {
+  const { db, now } = req.server.deps;
+  await wipeExpiredOneTimeSecrets(db, now());
+  const rows = await oneTimeSecretsFor(db, mine(req));
+  const out: OneTimeSecretView[] = [];
+  for (const s of rows) out.push(viewOf(s, await stateOf(req, s)));
+  return out;
+}
+
+/** One value delivered to the signed-in person; 404 for anyone else's (or an unknown id). */
+export async function myOneTimeSecret(req: FastifyRequest, id: string): Promise<OneTimeSecretView> {
+  const s = await getOneTimeSecret(req.server.deps.db, id);
+  if (!s || s.recipient !== mine(req)) throw new NotFoundError(`one-time secret "${id}" not found`);
+  return viewOf(s, await stateOf(req, s));
+}
+
+/**
+ * Reveals a value once to its recipient, signed in with a session (403 SessionRequired for a
+ * token: a person reads it, not a script). 404 for anyone else; 409 NotReady before the Order is
+ * Provisioned; 410 when revealed, expired or its Order failed. The value is wiped and the reveal
+ * audited in one transaction.
+ */
+export async function revealOneTimeSecret(
+  req: FastifyRequest,
+  id: string,
+): Promise<{ view: OneTimeSecretView; value: string }> {
+  const p = principalOf(req);
+  const view = await myOneTimeSecret(req, id);
+  if (p.kind !== "session")
+    throw new ForbiddenError("a one-time secret is revealed to a signed-in person, not a token", {
+      reason: "SessionRequired",
+    });
+  if (view.state === "Waiting")
+    throw new ConflictError(
+      `order ${view.order} is ${view.orderPhase ?? "not yet processed"}: the value works once it is Provisioned, come back then`,
+      { reason: "NotReady" },
+    );
+  if (view.state !== "Ready") throw goneOf(view);
+  const { db, now } = req.server.deps;
+  const s = (await getOneTimeSecret(db, id))!;
+  const value = await withTransaction(db, async (c) => {
+    const sealed = await takeOneTimeSecret(c, id, now());
+    if (!sealed) return undefined;
+    const v = unseal(req, s, sealed);
+    await appendAudit(c, {
+      actor: p.actor,
+      action: "one_time_secret_revealed",
+      target: `order:${s.orderName}`,
+      order: s.orderName,
+      requestId: req.id,
+      source: "portal",
+      data: { attribute: s.attribute, subject: s.subject, recipient: s.recipient },
+    });
+    return v;
+  });
+  // Another tab revealed it a moment ago.
+  if (value === undefined) throw goneOf({ ...view, state: "Revealed" });
+  return { view: { ...view, state: "Revealed", revealedAt: now() }, value };
+}
+
+function goneOf(v: Pick<OneTimeSecretView, "state" | "revealedAt" | "order">): GoneError {
+  const why =
+    v.state === "Revealed"
+      ? `it was revealed${v.revealedAt ? ` at ${v.revealedAt.toISOString()}` : ""}; it can be revealed once`
+      : v.state === "Expired"
+        ? "it expired unrevealed"
+        : `order ${v.order} did not complete, so the value was never set`;
+  return new GoneError(`the one-time secret is gone: ${why}`, { reason: v.state });
+}
+
+/** For the portal's navigation: values ever sent to me, and those not yet revealed or gone. */
+export async function myOneTimeSecretCounts(req: FastifyRequest): Promise<{ all: number; live: number }> {
+  const p = principalOf(req);
+  return p.email ? countOneTimeSecrets(req.server.deps.db, p.email) : { all: 0, live: 0 };
+}
