@@ -171,6 +171,10 @@ export const consoleEn = {
   "ord.cancelled": "The order was cancelled.",
   "ord.retried": "A new attempt was started.",
   "ord.revoked": "Revocation started: {name}.",
+  "ord.reset": "Reset password",
+  "ord.resetConfirm": "Reset the password? The new one goes to the person's manager, not to you.",
+  "ord.resetDone":
+    "Password reset asked for ({name}): the new one-time password goes to the person's manager, never to you.",
   "ord.conditions": "Conditions",
   "ord.placedBy": "Placed by",
   "ord.failedReason": "Failed reason",
@@ -465,6 +469,10 @@ export const consoleDe: Record<ConsoleKey, string> = {
   "ord.cancelled": "Die Bestellung wurde storniert.",
   "ord.retried": "Ein neuer Versuch wurde gestartet.",
   "ord.revoked": "Entzug gestartet: {name}.",
+  "ord.reset": "Passwort zurücksetzen",
+  "ord.resetConfirm": "Passwort zurücksetzen? Das neue geht an die vorgesetzte Person, nicht an Sie.",
+  "ord.resetDone":
+    "Zurücksetzen angefordert ({name}): das neue Einmalpasswort geht an die vorgesetzte Person, nie an Sie.",
   "ord.conditions": "Bedingungen",
   "ord.placedBy": "Aufgegeben von",
   "ord.failedReason": "Fehlergrund",

@@ -955,7 +955,7 @@ export function consoleOrderPage(
     attempts: { attempt: number; job: string; phase: string; message: string }[];
     log: OrderLogLine[];
     isLive: boolean;
-    can: { cancel: boolean; revoke: boolean; retry: boolean; cleanup: boolean };
+    can: { cancel: boolean; revoke: boolean; retry: boolean; cleanup: boolean; reset?: boolean };
     related?: string | undefined;
   },
 ): SafeHtml {
@@ -979,6 +979,16 @@ export function consoleOrderPage(
                     label: p.can.cleanup ? t("ord.cleanup") : t("ord.revoke"),
                     secondary: true,
                     confirm: (p.can.cleanup ? t("ord.cleanup") : t("ord.revoke")) + "?",
+                  })
+                : ""
+            }
+            ${
+              p.can.reset
+                ? actionForm(ctx, {
+                    action: `/console/orders/${p.name}/reset`,
+                    label: t("ord.reset"),
+                    secondary: true,
+                    confirm: t("ord.resetConfirm"),
                   })
                 : ""
             }

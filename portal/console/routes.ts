@@ -20,6 +20,7 @@ import {
   listVisibleOrders,
   retryOrder,
   revokeOrder,
+  resetGenerated,
   visibleOrder,
   type OrderCr,
 } from "../../api/orders/index.ts";
@@ -1273,6 +1274,12 @@ export const consoleRoutes: FastifyPluginAsyncZod = async (app) => {
             retry: writes && decideRetry(o).ok,
             revoke: writes && action === "Provision" && phase === "Provisioned",
             cleanup: writes && needsCleanup(o),
+            // The helpdesk's password reset (#22): new generated values, to the person's manager.
+            reset:
+              can(req, "orders:reset") &&
+              action === "Provision" &&
+              phase === "Provisioned" &&
+              ((at?.o.spec as AssetTypeSpec | undefined)?.attributes ?? []).some((a) => a.generated),
           },
           related: o.spec.target,
           notice: (req.query as { done?: string }).done,
@@ -1305,6 +1312,20 @@ export const consoleRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     );
   }
+
+  app.post(
+    "/console/orders/:name/reset",
+    { ...page("orders:reset"), schema: { hide: true, params: Name, body: Form.optional() } },
+    async (req, reply) => {
+      const ctx = await ctxOf(req, reply);
+      const m = await resetGenerated(req, req.params.name, {});
+      return redirect(
+        reply,
+        `/console/orders/${m.metadata.name}`,
+        ctx.t("ord.resetDone", { name: m.metadata.name }),
+      );
+    },
+  );
 
   // ---- pool ----
   app.get("/console/pool", { ...page("orders:read"), schema: { hide: true } }, async (req, reply) => {

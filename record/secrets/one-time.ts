@@ -127,7 +127,10 @@ export async function wipeExpiredOneTimeSecrets(q: Queryable, now: Date): Promis
 }
 
 /** For the portal's navigation: how many were ever sent to this person, and how many are still there. */
-export async function countOneTimeSecrets(q: Queryable, recipient: string): Promise<{ all: number; live: number }> {
+export async function countOneTimeSecrets(
+  q: Queryable,
+  recipient: string,
+): Promise<{ all: number; live: number }> {
   const { rows } = await q.query<{ all: string; live: string }>(
     `SELECT count(*) AS all, count(*) FILTER (WHERE sealed IS NOT NULL) AS live
        FROM one_time_secrets WHERE recipient = lower($1)`,

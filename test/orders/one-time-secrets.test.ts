@@ -185,6 +185,14 @@ test("one-time password: made by the API, set by the runbook, revealed once by t
   await waitOrder(s.ns, note.json<{ name: string }>().name, phaseIs("Provisioned"), LONG);
   assert.equal(await readFile(seen, "utf8"), p2, "no password without generate");
   assert.equal(await count("one_time_secrets"), 2);
+  // The console offers hal the same as a form; an approver (no orders:reset) does not get it.
+  const page = await call(s, hal, "GET", `/console/orders/${order.name}`);
+  assert.equal(page.status, 200);
+  assert.match(page.body, new RegExp(`action="/console/orders/${order.name}/reset"`));
+  await addAdmin(apiOf(s), "apu", "approver", undefined, "apu@corp.example");
+  const apu = await signInAs(apiOf(s), "apu");
+  assert.doesNotMatch((await call(s, apu, "GET", `/console/orders/${order.name}`)).body, /\/reset"/);
+  assert.equal((await call(s, apu, "POST", `/orders/${order.name}/reset`, {})).status, 403);
   const noReset = await call(s, hal, "POST", "/orders/does-not-exist/reset", {});
   assert.equal(noReset.status, 404, noReset.body);
 
