@@ -278,17 +278,23 @@ function viewOf(
   };
 }
 
-function mine(req: FastifyRequest): string {
+/**
+ * The recipient key of the caller: only an employee (the portal identity from the directory)
+ * receives one-time secrets. A staff account's e-mail is set by a superadmin and proves nothing
+ * about who the person is, so staff, tokens and Kubernetes identities see none (404).
+ */
+function mine(req: FastifyRequest): string | undefined {
   const p = principalOf(req);
-  if (!p.email) throw new NotFoundError("no one-time secrets for this principal");
-  return p.email.toLowerCase();
+  return p.role === "employee" && p.email ? p.email.toLowerCase() : undefined;
 }
 
 /** The values delivered to the signed-in person, newest first (past ones too, as a record). */
 export async function myOneTimeSecrets(req: FastifyRequest): Promise<OneTimeSecretView[]> {
   const { db, now } = req.server.deps;
+  const me = mine(req);
+  if (!me) return [];
   await wipeExpiredOneTimeSecrets(db, now());
-  const rows = await oneTimeSecretsFor(db, mine(req));
+  const rows = await oneTimeSecretsFor(db, me);
   const out: OneTimeSecretView[] = [];
   for (const s of rows) out.push(viewOf(s, await stateOf(req, s)));
   return out;
@@ -297,7 +303,8 @@ export async function myOneTimeSecrets(req: FastifyRequest): Promise<OneTimeSecr
 /** One value delivered to the signed-in person; 404 for anyone else's (or an unknown id). */
 export async function myOneTimeSecret(req: FastifyRequest, id: string): Promise<OneTimeSecretView> {
   const s = await getOneTimeSecret(req.server.deps.db, id);
-  if (!s || s.recipient !== mine(req)) throw new NotFoundError(`one-time secret "${id}" not found`);
+  const me = mine(req);
+  if (!s || !me || s.recipient !== me) throw new NotFoundError(`one-time secret "${id}" not found`);
   return viewOf(s, await stateOf(req, s));
 }
 
@@ -357,6 +364,6 @@ function goneOf(v: Pick<OneTimeSecretView, "state" | "revealedAt" | "order">): G
 
 /** For the portal's navigation: values ever sent to me, and those not yet revealed or gone. */
 export async function myOneTimeSecretCounts(req: FastifyRequest): Promise<{ all: number; live: number }> {
-  const p = principalOf(req);
-  return p.email ? countOneTimeSecrets(req.server.deps.db, p.email) : { all: 0, live: 0 };
+  const me = mine(req);
+  return me ? countOneTimeSecrets(req.server.deps.db, me) : { all: 0, live: 0 };
 }

@@ -155,6 +155,12 @@ test("one-time password: made by the API, set by the runbook, revealed once by t
     list.map((v) => [v.id, v.order, v.state, v.subject, v.attribute]),
     [[id, order.name, "Ready", "ann@corp.example", "password"]],
   );
+  // A staff account given bob's e-mail is not bob: it sees nothing and reveals nothing.
+  await addAdmin(apiOf(s), "eve", "auditor", undefined, "bob@corp.example");
+  const eve = await signInAs(apiOf(s), "eve");
+  assert.deepEqual((await call(s, eve, "GET", "/me/one-time-secrets")).json<{ items: View[] }>().items, []);
+  assert.equal((await call(s, eve, "GET", `/me/one-time-secrets/${id}`)).status, 404);
+  assert.equal((await call(s, eve, "POST", `/me/one-time-secrets/${id}/reveal`, {})).status, 404);
   const shown = await call(s, bob, "POST", `/me/one-time-secrets/${id}/reveal`, {});
   assert.equal(shown.status, 200, shown.body);
   assert.equal(shown.json<{ value: string }>().value, p1, "bob reveals exactly what the runbook set");
