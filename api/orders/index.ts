@@ -396,10 +396,7 @@ export async function createProvisionOrder(req: FastifyRequest, input: NewOrder)
         isEmployee ? undefined : { "ipsolis.io/placed-by": p.actor },
       ),
     (n) => res.remove("Order", n),
-  ).catch(async (err: unknown) => {
-    await undoDeliveries().catch(() => undefined);
-    throw err;
-  });
+  ).catch(undoDeliveries);
   await appendAudit(db, {
     actor: p.actor,
     action: "order_created",
@@ -740,10 +737,7 @@ export async function modifyOrder(req: FastifyRequest, name: string, input: Modi
         [TARGET_LABEL]: labelValue(o.metadata.name),
       }),
     (n) => res.remove("Order", n),
-  ).catch(async (err: unknown) => {
-    await undoDeliveries().catch(() => undefined);
-    throw err;
-  });
+  ).catch(undoDeliveries);
   await appendAudit(db, {
     actor: p.actor,
     action: "order_modify_requested",

@@ -135,16 +135,19 @@ function unseal(req: FastifyRequest, s: OneTimeSecret, sealed: Buffer): string {
 
 /**
  * Records the deliveries of an Order about to be created (before it, see the header): sealed
- * rows, the manager's mail, the audit rows, in one transaction. Returns an undo for when the
- * Order then cannot be made.
+ * rows, the manager's mail, the audit rows, in one transaction. Returns the handler for the
+ * Order's creation failing (`.catch` it): it withdraws them and rethrows.
  */
 export async function recordDeliveries(
   req: FastifyRequest,
   order: { name: string; assetType: string; what: string },
   who: { email: string; displayName?: string | undefined },
   g: Generated,
-): Promise<() => Promise<void>> {
-  if (g.deliveries.length === 0) return async () => undefined;
+): Promise<(err: unknown) => Promise<never>> {
+  if (g.deliveries.length === 0)
+    return (err) => {
+      throw err;
+    };
   const subject = { email: who.email, displayName: g.subjectName ?? who.displayName };
   const { db, now, config } = req.server.deps;
   const p = principalOf(req);
@@ -204,14 +207,21 @@ export async function recordDeliveries(
       });
     }
   });
-  return async () => {
+  // The Order's creation failed with `err`: the rows and their mails go, and `err` is rethrown.
+  return async (err) => {
     await withTransaction(db, async (c) => {
       await c.query(`DELETE FROM one_time_secrets WHERE id = ANY($1::text[])`, [ids]);
       await c.query(
         `DELETE FROM notification_outbox WHERE event_key = ANY($1::text[]) AND state = 'pending'`,
         [ids.map((id) => `one_time_secret:${id}`)],
       );
+    }).catch((undoErr: unknown) => {
+      req.log.error(
+        { err: undoErr, order: order.name },
+        "could not withdraw the one-time secrets of an order never made",
+      );
     });
+    throw err;
   };
 }
 
