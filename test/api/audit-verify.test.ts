@@ -114,6 +114,9 @@ test("a failed verification destroys its connection (never back into the pool) a
   await api.db.query("ALTER TABLE audit_events_away RENAME TO audit_events");
   assert.ok(failed.statusCode >= 500, failed.body);
   assert.doesNotMatch(failed.body, /audit_events/, "no internals");
+  // pg-pool emits "remove" once the destroyed client's socket has ended, which can be after
+  // the reply: wait for it, then make sure it was exactly the one connection.
+  await eventually("the verifying connection destroyed", async () => removed.length > 0 || undefined, 5_000);
   assert.equal(removed.length, 1, "the verifying connection was destroyed");
   const ok = await verify(api, o.headers);
   assert.equal(ok.statusCode, 200, ok.body);

@@ -15,7 +15,6 @@ import {
   assetType,
   bashStep,
   create,
-  get,
   phaseIs,
   runbook,
   runOperator,
@@ -23,7 +22,6 @@ import {
 } from "../operator/support.ts";
 import { eventually } from "../support/kube.ts";
 import { auditRows, listOrders, newScimApi, userBody, type ScimApi } from "./support.ts";
-import type { Order } from "../../crds/generated/order.ts";
 import { processMover } from "../../api/mover/process.ts";
 
 const ENT = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
@@ -184,7 +182,8 @@ test("mover: fromEmployee attributes are filled at order time, and a SCIM depart
   assert.equal(mod.metadata?.labels?.["ipsolis.io/reason"], "mover");
   assert.match(mod.spec.reason ?? "", /department Sales → Finance, title Engineer → Lead/);
   // The asset now shows the new values; the runbook was given them.
-  const target = await get<Order>(ns, "orders", account.name);
+  // The target takes the values on its own reconcile, which the Modify's success enqueues.
+  const target = await waitOrder(ns, account.name, (o) => o.status?.modifiedBy === mods[0], 30_000);
   assert.deepEqual(target.status?.attributes, {
     department: "Finance",
     title: "Lead",
