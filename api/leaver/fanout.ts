@@ -556,13 +556,17 @@ export async function reactivate(
 ): Promise<string[]> {
   const open = await openLeaverEventsFor(q, keys);
   const closed: string[] = [];
+  const now = deps.now();
   for (const ev of open) {
-    const reason = ev.state === "scheduled" ? "cancelled before the effective date" : "re-activated";
-    if (!(await closeLeaverEvent(q, ev.id, reason, deps.now()))) continue;
+    // Cancelled only while the effective date is still ahead. Once it has passed the person
+    // had left, even if the fan-out has not claimed the event yet: that is a re-activation.
+    const cancelled = ev.state === "scheduled" && ev.effectiveAt.getTime() > now.getTime();
+    const reason = cancelled ? "cancelled before the effective date" : "re-activated";
+    if (!(await closeLeaverEvent(q, ev.id, reason, now))) continue;
     closed.push(ev.id);
     await appendAudit(q, {
       actor: by.actor,
-      action: ev.state === "scheduled" ? "leaver_cancelled" : "leaver_reactivated",
+      action: cancelled ? "leaver_cancelled" : "leaver_reactivated",
       target: eventTarget(ev),
       source: by.source,
       ...(by.requestId ? { requestId: by.requestId } : {}),

@@ -434,6 +434,52 @@ test("re-activation unblocks ordering and re-provisions nothing", async (t) => {
   assert.equal((await api.db.query("SELECT 1 FROM leaver_events")).rowCount, 2);
 });
 
+test("re-activation before the effective date cancels the leaver; after it, one the fan-out has not claimed yet is a re-activation", async (t) => {
+  const { api, adaId } = await world(t);
+  const when = new Date(api.clock.now.getTime() + 7 * 24 * 3600_000);
+  const scimActive = async (active: boolean) =>
+    assert.equal(
+      (
+        await api.scim("PATCH", `/Users/${adaId}`, {
+          schemas: ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+          Operations: [{ op: "replace", value: { active } }],
+        })
+      ).statusCode,
+      200,
+    );
+  const closed = async () =>
+    (
+      await api.db.query<{ state: string; closed_reason: string | null }>(
+        "SELECT state, closed_reason FROM leaver_events ORDER BY created_at, id",
+      )
+    ).rows;
+
+  // HR files a leaver for next week; the IdP deactivates and re-activates before then.
+  assert.equal(
+    (await hr(api, { upn: "ada@example.com", effectiveDate: when.toISOString() })).statusCode,
+    202,
+  );
+  await scimActive(false);
+  await scimActive(true);
+  assert.deepEqual(await closed(), [
+    { state: "scheduled", closed_reason: "cancelled before the effective date" },
+  ]);
+  assert.equal((await auditRows(api, "action = 'leaver_cancelled'")).length, 1);
+
+  // Again, but the date has passed when the IdP re-activates and no fan-out has claimed it yet.
+  const again = new Date(api.clock.now.getTime() + 3600_000);
+  assert.equal(
+    (await hr(api, { upn: "ada@example.com", effectiveDate: again.toISOString() })).statusCode,
+    202,
+  );
+  await scimActive(false);
+  api.clock.now = new Date(again.getTime() + 1000);
+  await scimActive(true);
+  assert.deepEqual((await closed())[1], { state: "scheduled", closed_reason: "re-activated" });
+  assert.equal((await auditRows(api, "action = 'leaver_reactivated'")).length, 1);
+  assert.deepEqual(await deprovisions(api), [], "nothing was revoked");
+});
+
 test("orders in flight: pending ones are cancelled, one still Processing is caught by the sweep once Provisioned", async (t) => {
   const { api } = await world(t);
   await createInPhase(api, "ada-pending", "dev-vm", ADA, "PendingApproval");
