@@ -335,10 +335,10 @@ export const employeeRoutes: FastifyPluginAsyncZod = async (app) => {
       (o.spec.action ?? "Provision") === "Provision" ? await returnOrderOf(req, o.metadata.name) : undefined;
     const secret = new Set((at?.spec.attributes ?? []).filter((a) => a.secret).map((a) => a.name));
     const canChange = ret === undefined && (await canModify(req, o));
-    const managerName = async () => {
-      const m = (await personOf(req)).manager;
-      return m?.displayName ?? m?.email ?? "—";
-    };
+    // Reset password (#22): only where the type generates a value; without a manager in the
+    // directory nobody could receive it, so the page says whom to ask instead of a button.
+    const generates = canChange && (at?.spec.attributes ?? []).some((a) => a.generated);
+    const manager = generates ? (await personOf(req)).manager : undefined;
     const log = (await orderLogOf(req, o.metadata.name)).map((l) => ({
       id: `${l.job}:${l.seq}`,
       kind: l.kind,
@@ -372,10 +372,12 @@ export const employeeRoutes: FastifyPluginAsyncZod = async (app) => {
           phase === "Provisioned" && (o.spec.action ?? "Provision") === "Provision" && ret === undefined,
         returning: ret?.metadata.name,
         canChange,
-        resetHelp:
-          canChange && (at?.spec.attributes ?? []).some((a) => a.generated)
-            ? t("secrets.resetHelp", { manager: await managerName() })
-            : undefined,
+        resetHelp: !generates
+          ? undefined
+          : manager
+            ? t("secrets.resetHelp", { manager: manager.displayName ?? manager.email })
+            : t("secrets.resetNoManager"),
+        canReset: generates && manager !== undefined,
         canRetry: isRetryable(o),
         modifiedBy: o.status?.modifiedBy,
         notice: msg.notice,

@@ -220,9 +220,14 @@ const en = {
   "secrets.state.Revealed": "Revealed",
   "secrets.state.Expired": "Expired unrevealed",
   "secrets.state.OrderFailed": "Not set: the order did not complete",
+  "secrets.state.RecipientChanged": "Withdrawn: you are no longer this person's manager in the directory",
+  "secrets.state.KeyChanged":
+    "Unreadable: the key it was sealed with was changed; ask the helpdesk for a new reset",
   "secrets.resetButton": "Reset password",
   "secrets.resetHelp": "A new password goes to your manager, {manager}, who hands it to you.",
   "secrets.resetDone": "A new password was asked for. It goes to your manager, not to you.",
+  "secrets.resetNoManager":
+    "The directory names no manager for you, so a new password could not be handed to you: call the helpdesk.",
   "nav.secrets": "Passwords",
   "nav.count.ready": "{n} ready",
   "delegation.title": "Your deputy",
@@ -511,10 +516,16 @@ const de: Record<MessageKey, string> = {
   "secrets.state.Revealed": "Angezeigt",
   "secrets.state.Expired": "Abgelaufen, ohne angezeigt zu werden",
   "secrets.state.OrderFailed": "Nicht gesetzt: die Bestellung wurde nicht abgeschlossen",
+  "secrets.state.RecipientChanged":
+    "Zurückgezogen: Sie sind laut Verzeichnis nicht mehr die Führungskraft dieser Person",
+  "secrets.state.KeyChanged":
+    "Nicht lesbar: der Schlüssel, mit dem es versiegelt wurde, hat sich geändert; bitten Sie den Helpdesk um ein neues Zurücksetzen",
   "secrets.resetButton": "Passwort zurücksetzen",
   "secrets.resetHelp":
     "Ein neues Passwort geht an Ihre:n Vorgesetzte:n, {manager}, der oder die es Ihnen gibt.",
   "secrets.resetDone": "Ein neues Passwort wurde angefordert. Es geht an Ihre:n Vorgesetzte:n, nicht an Sie.",
+  "secrets.resetNoManager":
+    "Im Verzeichnis ist keine Führungskraft für Sie eingetragen, daher könnte Ihnen kein neues Passwort übergeben werden: rufen Sie den Helpdesk an.",
   "nav.secrets": "Passwörter",
   "nav.count.ready": "{n} bereit",
   "delegation.title": "Ihre Vertretung",

@@ -7,15 +7,18 @@
 //   2. the API makes the value, and it travels like any secret attribute: into the Order's own
 //      Secret `<order>-attrs`, never its spec, the audit, a response or a log;
 //   3. a row in one_time_secrets holds it sealed (AES-256-GCM under a key derived from the link
-//      secret, bound to row id, order and attribute), the manager is mailed a link to the
+//      secret, bound to row id, order, attribute and recipient), the manager is mailed a link to the
 //      portal page, and `one_time_secret_issued` is audited (who, for whom, which attribute;
 //      never the value), all in one transaction. Written before the Order, so an Order that
-//      runs always has its delivery; when the Order cannot be made the row and the mail go too.
+//      runs always has its delivery; when the Order cannot be made the value is wiped, the
+//      mail withdrawn, and `one_time_secret_withdrawn` audited.
 // The manager, signed in (a session, not a token), reveals it once, after the Order is
 // Provisioned (the value works then), within 7 days; the reveal wipes it in the same
-// transaction that audits `one_time_secret_revealed`. A Failed or Cancelled Order, or expiry,
-// wipes it unrevealed. Nobody else can read it: not the requester, not an admin, not the API
-// after the fact (a new link secret makes sealed values unreadable; order a new one then).
+// transaction that audits `one_time_secret_revealed`. A Failed or Cancelled Order (or none
+// ten minutes on), expiry, or a directory that no longer names the recipient the person's
+// active manager wipes it unrevealed, on the next look or the sweep, whichever comes first.
+// Nobody else can read it: not the requester, not an admin, not the API after the fact (a new
+// link secret makes sealed values unreadable: 410 KeyChanged; reset again then).
 import type { FastifyRequest } from "fastify";
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes, randomInt } from "node:crypto";
 import type { AssetTypeSpec } from "../../crds/generated/assettype.ts";
@@ -35,6 +38,8 @@ import {
   countOneTimeSecrets,
   getOneTimeSecret,
   insertOneTimeSecret,
+  liveOneTimeSecrets,
+  markUnreadableOneTimeSecret,
   oneTimeSecretsFor,
   takeOneTimeSecret,
   wipeExpiredOneTimeSecrets,
@@ -115,20 +120,27 @@ export async function generateRequested(
 
 const keyOf = (req: FastifyRequest) =>
   Buffer.from(hkdfSync("sha256", req.server.security.linkSecret, "", "ipsolis one-time secrets v1", 32));
-const aadOf = (id: string, order: string, attribute: string) =>
-  Buffer.from(`${id}\n${order}\n${attribute}`, "utf8");
+/** How long a row may wait for its Order to appear (the API writes the row first, then the Order). */
+const ORDER_GRACE_MS = 10 * 60_000;
+/** What a sealed value is bound to: a row edited to another recipient no longer opens. */
+const aadOf = (id: string, order: string, attribute: string, recipient: string) =>
+  Buffer.from(`${id}\n${order}\n${attribute}\n${recipient.toLowerCase()}`, "utf8");
 
-function seal(req: FastifyRequest, id: string, order: string, attribute: string, value: string): Buffer {
+function seal(
+  req: FastifyRequest,
+  at: { id: string; order: string; attribute: string; recipient: string },
+  value: string,
+): Buffer {
   const iv = randomBytes(12);
   const c = createCipheriv("aes-256-gcm", keyOf(req), iv);
-  c.setAAD(aadOf(id, order, attribute));
+  c.setAAD(aadOf(at.id, at.order, at.attribute, at.recipient));
   const enc = Buffer.concat([c.update(value, "utf8"), c.final()]);
   return Buffer.concat([iv, c.getAuthTag(), enc]);
 }
 
 function unseal(req: FastifyRequest, s: OneTimeSecret, sealed: Buffer): string {
   const d = createDecipheriv("aes-256-gcm", keyOf(req), sealed.subarray(0, 12));
-  d.setAAD(aadOf(s.id, s.orderName, s.attribute));
+  d.setAAD(aadOf(s.id, s.orderName, s.attribute, s.recipient));
   d.setAuthTag(sealed.subarray(12, 28));
   return Buffer.concat([d.update(sealed.subarray(28)), d.final()]).toString("utf8");
 }
@@ -167,7 +179,7 @@ export async function recordDeliveries(
         subject: subject.email,
         subjectName: subject.displayName ?? null,
         recipient: d.recipient,
-        sealed: seal(req, id, order.name, d.attribute, d.value),
+        sealed: seal(req, { id, order: order.name, attribute: d.attribute, recipient: d.recipient }, d.value),
         createdAt: at,
         expiresAt,
       });
@@ -207,10 +219,28 @@ export async function recordDeliveries(
       });
     }
   });
-  // The Order's creation failed with `err`: the rows and their mails go, and `err` is rethrown.
+  // The Order's creation failed with `err`: the values are wiped (the rows stay, so a link
+  // already mailed says what happened), mails not yet sent are withdrawn, each withdrawal is
+  // audited next to its issue, and `err` is rethrown.
   return async (err) => {
     await withTransaction(db, async (c) => {
-      await c.query(`DELETE FROM one_time_secrets WHERE id = ANY($1::text[])`, [ids]);
+      for (const [i, id] of ids.entries()) {
+        if (!(await wipeOneTimeSecret(c, id, "OrderFailed"))) continue;
+        await appendAudit(c, {
+          actor: p.actor,
+          action: "one_time_secret_withdrawn",
+          target: `order:${order.name}`,
+          order: order.name,
+          requestId: req.id,
+          source: p.role === "employee" ? "portal" : "api",
+          data: {
+            attribute: g.deliveries[i]!.attribute,
+            subject: subject.email,
+            recipient: g.deliveries[i]!.recipient,
+            reason: "the order could not be created",
+          },
+        });
+      }
       await c.query(
         `DELETE FROM notification_outbox WHERE event_key = ANY($1::text[]) AND state = 'pending'`,
         [ids.map((id) => `one_time_secret:${id}`)],
@@ -225,6 +255,18 @@ export async function recordDeliveries(
   };
 }
 
+export const ONE_TIME_SECRET_STATES = [
+  "Ready",
+  "Waiting",
+  "Revealed",
+  "Expired",
+  "OrderFailed",
+  "RecipientChanged",
+  "KeyChanged",
+] as const;
+export type OneTimeSecretState = (typeof ONE_TIME_SECRET_STATES)[number];
+const WIPED: ReadonlySet<string> = new Set(["Expired", "OrderFailed", "RecipientChanged", "KeyChanged"]);
+
 /** What the recipient sees of one value; `state` says whether it can be revealed now. */
 export type OneTimeSecretView = {
   id: string;
@@ -238,40 +280,95 @@ export type OneTimeSecretView = {
   revealedAt: Date | null;
   /**
    * Ready: can be revealed now. Waiting: its Order is not Provisioned yet (the value does not
-   * work before). Revealed, Expired, OrderFailed: gone for good.
+   * work before). Gone for good: Revealed; Expired; OrderFailed (never set); RecipientChanged
+   * (the directory no longer names this person the subject's active manager); KeyChanged (the
+   * link secret was rotated, so the sealed value cannot be read).
    */
-  state: "Ready" | "Waiting" | "Revealed" | "Expired" | "OrderFailed";
+  state: OneTimeSecretState;
   orderPhase: string | null;
 };
 
 const DONE_BAD = new Set(["Failed", "Cancelled", "Revoked"]);
 
+type StateDeps = Pick<FastifyRequest["server"]["deps"], "db" | "now" | "kc" | "namespace">;
+
+/**
+ * Whether the directory still names `recipient` the active manager of `subject`: a manager
+ * who changed (a mover) or left never receives the report's password.
+ */
+async function stillRecipient(q: Queryable, s: OneTimeSecret): Promise<boolean> {
+  const emp = await findEmployee(q, s.subject);
+  const manager = emp?.manager ? await findEmployee(q, emp.manager) : undefined;
+  return !!manager?.active && manager.emails.some((e) => e.toLowerCase() === s.recipient);
+}
+
 /** The Order's phase and the value's state; wipes a value that can no longer be used. */
 async function stateOf(
-  req: FastifyRequest,
+  deps: StateDeps,
   s: OneTimeSecret,
-): Promise<{ state: OneTimeSecretView["state"]; phase: string | null }> {
-  const { db, now } = req.server.deps;
-  const o = await resourcesOf(req.server.deps).get<OrderSpec, OrderStatus>("Order", s.orderName);
+): Promise<{ state: OneTimeSecretState; phase: string | null }> {
+  const { db, now } = deps;
+  const o = await resourcesOf(deps).get<OrderSpec, OrderStatus>("Order", s.orderName);
   const phase = o?.status?.phase ?? null;
   if (s.revealedAt) return { state: "Revealed", phase };
-  if (!s.live) return { state: s.wipedReason === "OrderFailed" ? "OrderFailed" : "Expired", phase };
-  if (s.expiresAt <= now()) {
-    await wipeOneTimeSecret(db, s.id, "Expired");
-    return { state: "Expired", phase };
+  if (!s.live) {
+    const reason = WIPED.has(s.wipedReason ?? "") ? s.wipedReason : "Expired";
+    return { state: reason as OneTimeSecretState, phase };
   }
-  // Gone (deleted, or never made: the API stopped between the row and the Order) or ended
-  // without the value set: it never worked, so nobody needs it.
-  if (!o || DONE_BAD.has(phase ?? "")) {
-    await wipeOneTimeSecret(db, s.id, "OrderFailed");
-    return { state: "OrderFailed", phase };
-  }
+  const gone = async (state: "Expired" | "OrderFailed" | "RecipientChanged") => {
+    await wipeOneTimeSecret(db, s.id, state);
+    return { state, phase };
+  };
+  if (s.expiresAt <= now()) return gone("Expired");
+  // Deleted, or never made (the API stopped between the row and the Order: the row waits a
+  // while for it), or ended without the value set: it never worked, so nobody needs it.
+  if (!o && now().getTime() - s.createdAt.getTime() > ORDER_GRACE_MS) return gone("OrderFailed");
+  if (DONE_BAD.has(phase ?? "")) return gone("OrderFailed");
+  if (!(await stillRecipient(db, s))) return gone("RecipientChanged");
   return { state: phase === "Provisioned" ? "Ready" : "Waiting", phase };
+}
+
+/**
+ * The periodic sweep: wipes every value that can no longer be revealed (expired, its Order
+ * failed or gone, its recipient no longer the manager), so none outlives its use because
+ * nobody opened the page. Returns how many it wiped.
+ */
+export async function sweepOneTimeSecrets(deps: StateDeps): Promise<number> {
+  let wiped = (await wipeExpiredOneTimeSecrets(deps.db, deps.now())).length;
+  for (const s of await liveOneTimeSecrets(deps.db)) {
+    const st = await stateOf(deps, s);
+    if (st.state !== "Ready" && st.state !== "Waiting") wiped++;
+  }
+  return wiped;
+}
+
+/** Runs the sweep every `everyMs` (and once at start); returns the stop function. */
+export function startOneTimeSecretSweep(
+  deps: StateDeps & { log: FastifyRequest["server"]["deps"]["log"] },
+  everyMs: number,
+): () => Promise<void> {
+  let running: Promise<unknown> | undefined;
+  const tick = () => {
+    if (running) return;
+    running = sweepOneTimeSecrets(deps)
+      .then((n) => {
+        if (n > 0) deps.log.info({ wiped: n }, "one-time secrets wiped");
+      })
+      .catch((err: unknown) => deps.log.warn({ err }, "one-time secret sweep failed; the next tick retries"))
+      .finally(() => (running = undefined));
+  };
+  tick();
+  const timer = setInterval(tick, everyMs);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await running;
+  };
 }
 
 function viewOf(
   s: OneTimeSecret,
-  st: { state: OneTimeSecretView["state"]; phase: string | null },
+  st: { state: OneTimeSecretState; phase: string | null },
 ): OneTimeSecretView {
   return {
     id: s.id,
@@ -306,7 +403,7 @@ export async function myOneTimeSecrets(req: FastifyRequest): Promise<OneTimeSecr
   await wipeExpiredOneTimeSecrets(db, now());
   const rows = await oneTimeSecretsFor(db, me);
   const out: OneTimeSecretView[] = [];
-  for (const s of rows) out.push(viewOf(s, await stateOf(req, s)));
+  for (const s of rows) out.push(viewOf(s, await stateOf(req.server.deps, s)));
   return out;
 }
 
@@ -315,7 +412,7 @@ export async function myOneTimeSecret(req: FastifyRequest, id: string): Promise<
   const s = await getOneTimeSecret(req.server.deps.db, id);
   const me = mine(req);
   if (!s || !me || s.recipient !== me) throw new NotFoundError(`one-time secret "${id}" not found`);
-  return viewOf(s, await stateOf(req, s));
+  return viewOf(s, await stateOf(req.server.deps, s));
 }
 
 /**
@@ -345,7 +442,15 @@ export async function revealOneTimeSecret(
   const value = await withTransaction(db, async (c) => {
     const sealed = await takeOneTimeSecret(c, id, now());
     if (!sealed) return undefined;
-    const v = unseal(req, s, sealed);
+    let v: string;
+    try {
+      v = unseal(req, s, sealed);
+    } catch {
+      // Sealed under an earlier link secret: nobody can read it any more. It was not revealed:
+      // record why it is gone, so the page says so for good instead of failing on every try.
+      await markUnreadableOneTimeSecret(c, id);
+      return null;
+    }
     await appendAudit(c, {
       actor: p.actor,
       action: "one_time_secret_revealed",
@@ -359,6 +464,10 @@ export async function revealOneTimeSecret(
   });
   // Another tab revealed it a moment ago.
   if (value === undefined) throw goneOf({ ...view, state: "Revealed" });
+  if (value === null) {
+    req.log.warn({ secret: id, order: s.orderName }, "one-time secret sealed under an earlier link secret");
+    throw goneOf({ ...view, state: "KeyChanged" });
+  }
   return { view: { ...view, state: "Revealed", revealedAt: now() }, value };
 }
 
@@ -368,7 +477,11 @@ function goneOf(v: Pick<OneTimeSecretView, "state" | "revealedAt" | "order">): G
       ? `it was revealed${v.revealedAt ? ` at ${v.revealedAt.toISOString()}` : ""}; it can be revealed once`
       : v.state === "Expired"
         ? "it expired unrevealed"
-        : `order ${v.order} did not complete, so the value was never set`;
+        : v.state === "RecipientChanged"
+          ? "the directory no longer names you this person's active manager; the helpdesk can reset it again for the new one"
+          : v.state === "KeyChanged"
+            ? "ipsolis's link secret was changed since it was made, so it cannot be read; the helpdesk can reset it again"
+            : `order ${v.order} did not complete, so the value was never set`;
   return new GoneError(`the one-time secret is gone: ${why}`, { reason: v.state });
 }
 

@@ -51,6 +51,8 @@ export function orderPage(
     canChange?: boolean | undefined;
     /** Set when the asset's type generates a password: the Reset button's help (who gets it). */
     resetHelp?: string | undefined;
+    /** Whether the Reset password button shows (a manager in the directory to receive it). */
+    canReset?: boolean | undefined;
     /** The requester's own Failed order whose run failed (the retry rule). */
     canRetry?: boolean | undefined;
     modifiedBy?: string | undefined;
@@ -104,7 +106,7 @@ export function orderPage(
             }
             ${p.canChange ? html`<a class="button" href="/portal/orders/${p.name}/change">${t("change.button")}</a>` : ""}
             ${
-              p.resetHelp
+              p.canReset
                 ? html`<form method="post" action="/portal/orders/${p.name}/reset" class="inline">
                     ${csrfField(ctx)}<button class="secondary" aria-describedby="reset-help">
                       ${t("secrets.resetButton")}

@@ -2,6 +2,7 @@
 // list, one value's page with its Reveal button, and the page that shows the value once.
 import { html, type SafeHtml } from "../html.ts";
 import { csrfField, dateHtml, flash, layout, type Ctx } from "../layout.ts";
+import type { OneTimeSecretState } from "../../api/orders/one-time-secrets.ts";
 
 export type SecretRow = {
   id: string;
@@ -9,7 +10,7 @@ export type SecretRow = {
   subject: string;
   what: string;
   order: string;
-  state: "Ready" | "Waiting" | "Revealed" | "Expired" | "OrderFailed";
+  state: OneTimeSecretState;
   orderPhase?: string | null | undefined;
   createdAt: Date;
   expiresAt: Date;

@@ -107,13 +107,30 @@ export async function takeOneTimeSecret(q: Queryable, id: string, now: Date): Pr
   return rows[0]?.sealed;
 }
 
-/** Wipes a value that can no longer be revealed (Expired, OrderFailed); true when it was there. */
+/** Wipes a value that can no longer be revealed (Expired, OrderFailed, RecipientChanged); true when it was there. */
 export async function wipeOneTimeSecret(q: Queryable, id: string, reason: string): Promise<boolean> {
   const r = await q.query(
     `UPDATE one_time_secrets SET sealed = NULL, wiped_reason = $2 WHERE id = $1 AND sealed IS NOT NULL`,
     [id, reason],
   );
   return (r.rowCount ?? 0) > 0;
+}
+
+/** A value taken but unreadable (sealed under an earlier key): not revealed, wiped KeyChanged. */
+export async function markUnreadableOneTimeSecret(q: Queryable, id: string): Promise<void> {
+  await q.query(
+    `UPDATE one_time_secrets SET sealed = NULL, revealed_at = NULL, wiped_reason = 'KeyChanged' WHERE id = $1`,
+    [id],
+  );
+}
+
+/** Every value still there, oldest first (the sweep's work list). */
+export async function liveOneTimeSecrets(q: Queryable, limit = 1000): Promise<OneTimeSecret[]> {
+  const { rows } = await q.query<Row>(
+    `SELECT ${COLUMNS} FROM one_time_secrets WHERE sealed IS NOT NULL ORDER BY created_at LIMIT $1`,
+    [limit],
+  );
+  return rows.map(fromRow);
 }
 
 /** Wipes every value past its expiry; the ids wiped. */

@@ -5,7 +5,7 @@
 // portal's JSON after the Order is Provisioned; the helpdesk resets it with a Modify; nothing
 // (response, Order, audit, outbox) ever holds the value; no manager, a sent value, a bad
 // `generate`, a pending order, a failed order and expiry each get their clear answer.
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -15,6 +15,8 @@ import { eventually } from "../support/kube.ts";
 import { addAdmin, signInAs, type Browser } from "../api/support.ts";
 import { apiOf, startStack, type Stack } from "../approvals/support.ts";
 import type { Order } from "../../crds/generated/order.ts";
+import { sweepOneTimeSecrets } from "../../api/orders/one-time-secrets.ts";
+import { testKubeConfig } from "../support/kube.ts";
 
 const LONG = 90_000;
 
@@ -33,11 +35,13 @@ async function call(s: Stack, b: Browser | undefined, method: string, url: strin
 
 type View = { id: string; order: string; state: string; subject: string; attribute: string };
 
-test("one-time password: made by the API, set by the runbook, revealed once by the manager; the helpdesk resets it", async (t) => {
-  const s = await startStack(t, "otp", [
+/** Bob manages Ann and Carol manages nobody; a directory account with a generated password. */
+async function otpWorld(t: TestContext, prefix: string) {
+  const s = await startStack(t, prefix, [
     { email: "bob@corp.example", name: "Bob Boss", manager: null },
     { email: "ann@corp.example", name: "Ann Example", manager: "bob@corp.example" },
     { email: "nina@corp.example", name: "Nina Nomanager", manager: null },
+    { email: "carol@corp.example", name: "Carol Chief", manager: null },
   ]);
   const dir = await mkdtemp(join(tmpdir(), "ipsolis-otp-"));
   t.after(() => rm(dir, { recursive: true, force: true }));
@@ -83,6 +87,12 @@ test("one-time password: made by the API, set by the runbook, revealed once by t
   const ann = await s.asEmployee("ann@corp.example", "ann@corp.example");
   const bob = await s.asEmployee("bob@corp.example", "bob@corp.example");
   const nina = await s.asEmployee("nina@corp.example", "nina@corp.example");
+
+  return { s, seen, ann, bob, nina };
+}
+
+test("one-time password: made by the API, set by the runbook, revealed once by the manager; the helpdesk resets it", async (t) => {
+  const { s, seen, ann, bob, nina } = await otpWorld(t, "otp");
 
   // ---- refused requests write nothing ----
   const sent = await call(s, ann, "POST", "/orders", {
@@ -267,4 +277,90 @@ test("one-time password: made by the API, set by the runbook, revealed once by t
       assert.ok(!JSON.stringify(o).includes(p), `order ${n} never holds a password`);
     }
   }
+});
+
+test("one-time password: a rotated link secret, a new manager and a missing order each end it for good (410), and the sweep wipes them unopened", async (t) => {
+  const { s, ann, bob } = await otpWorld(t, "otp2");
+  const made = await call(s, ann, "POST", "/orders", { assetType: "dir-account", generate: ["password"] });
+  assert.equal(made.status, 201, made.body);
+  const order = made.json<{ name: string }>().name;
+  await waitOrder(s.ns, order, phaseIs("Provisioned"), LONG);
+  const mine = async () =>
+    (await call(s, bob, "GET", "/me/one-time-secrets")).json<{ items: View[] }>().items;
+  const first = (await mine())[0]!;
+  assert.equal(first.state, "Ready");
+
+  // ---- the link secret was rotated since: unreadable, said so for good, not revealed ----
+  const security = s.app.security as { linkSecret: string };
+  const key = security.linkSecret;
+  security.linkSecret = "a-new-link-secret-0123456789abcdefghijkl";
+  const unreadable = await call(s, bob, "POST", `/me/one-time-secrets/${first.id}/reveal`, {});
+  security.linkSecret = key;
+  assert.equal(unreadable.status, 410, unreadable.body);
+  assert.equal(unreadable.json<{ reason: string }>().reason, "KeyChanged");
+  assert.match(unreadable.json<{ error: string }>().error, /link secret was changed/);
+  const row = async (id: string) =>
+    (
+      await s.db.query<{ live: boolean; revealed_at: Date | null; wiped_reason: string | null }>(
+        "SELECT sealed IS NOT NULL AS live, revealed_at, wiped_reason FROM one_time_secrets WHERE id = $1",
+        [id],
+      )
+    ).rows[0];
+  assert.deepEqual(await row(first.id), { live: false, revealed_at: null, wiped_reason: "KeyChanged" });
+  const twice = await call(s, bob, "POST", `/me/one-time-secrets/${first.id}/reveal`, {});
+  assert.equal(twice.status, 410, "the same answer, not a 500");
+  assert.equal(twice.json<{ reason: string }>().reason, "KeyChanged");
+  assert.equal((await mine()).find((v) => v.id === first.id)?.state, "KeyChanged");
+  const revealed = await s.db.query("SELECT 1 FROM audit_events WHERE action = 'one_time_secret_revealed'");
+  assert.equal(revealed.rowCount, 0, "nobody saw it");
+
+  // ---- ann asks for a new one (a Modify asking only for it), then moves to carol's team
+  // before bob opens it: bob never gets it ----
+  const reset = await call(s, ann, "POST", `/orders/${order}/modify`, { generate: ["password"] });
+  assert.equal(reset.status, 201, reset.body);
+  await waitOrder(s.ns, reset.json<{ name: string }>().name, phaseIs("Provisioned"), LONG);
+  const second = (await mine()).find((v) => v.order === reset.json<{ name: string }>().name)!;
+  assert.equal(second.state, "Ready");
+  await s.db.query(
+    "UPDATE employees SET manager = 'carol@corp.example' WHERE user_name = 'ann@corp.example'",
+  );
+  const moved = await call(s, bob, "POST", `/me/one-time-secrets/${second.id}/reveal`, {});
+  assert.equal(moved.status, 410, moved.body);
+  assert.equal(moved.json<{ reason: string }>().reason, "RecipientChanged");
+  assert.equal((await row(second.id))?.wiped_reason, "RecipientChanged");
+  const carol = await s.asEmployee("carol@corp.example", "carol@corp.example");
+  assert.equal(
+    (await call(s, carol, "GET", `/me/one-time-secrets/${second.id}`)).status,
+    404,
+    "nor does the new manager: the helpdesk resets it again for her",
+  );
+
+  // ---- the sweep: values nobody opens are wiped all the same ----
+  const third = await call(s, ann, "POST", `/orders/${order}/modify`, { generate: ["password"] });
+  assert.equal(third.status, 201, third.body);
+  const thirdId = (
+    await s.db.query<{ id: string }>("SELECT id FROM one_time_secrets WHERE order_name = $1", [
+      third.json<{ name: string }>().name,
+    ])
+  ).rows[0]!.id;
+  assert.equal((await row(thirdId))?.live, true);
+  // A row whose Order was never made (the API stopped in between): kept a while, then wiped.
+  const orphan = "orphan-row-for-the-sweep-0123";
+  await s.db.query(
+    `INSERT INTO one_time_secrets (id, order_name, attribute, asset_type, subject, recipient, sealed, created_at, expires_at)
+     VALUES ($1, 'never-made', 'password', 'dir-account', 'ann@corp.example', 'carol@corp.example', '\\x00', $2, $3)`,
+    [orphan, s.now(), new Date(s.now().getTime() + 3600_000)],
+  );
+  const sweepDeps = { db: s.db, now: s.now, kc: testKubeConfig(), namespace: s.ns };
+  await sweepOneTimeSecrets(sweepDeps);
+  assert.equal((await row(orphan))?.live, true, "within the grace period its Order may still come");
+  s.clock.offsetMs += 30 * 60_000;
+  assert.ok((await sweepOneTimeSecrets(sweepDeps)) >= 1);
+  assert.equal((await row(orphan))?.wiped_reason, "OrderFailed");
+  // Eight days on, the reset nobody opened expires without anyone loading a page.
+  s.clock.offsetMs += 8 * 24 * 3600_000;
+  await sweepOneTimeSecrets(sweepDeps);
+  assert.deepEqual(await row(thirdId), { live: false, revealed_at: null, wiped_reason: "Expired" });
+  const live = await s.db.query("SELECT id FROM one_time_secrets WHERE sealed IS NOT NULL");
+  assert.equal(live.rowCount, 0);
 });

@@ -3,7 +3,16 @@
 // portal's pages call too.
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { myOneTimeSecret, myOneTimeSecrets, revealOneTimeSecret } from "../../orders/one-time-secrets.ts";
+import {
+  myOneTimeSecret,
+  myOneTimeSecrets,
+  ONE_TIME_SECRET_STATES,
+  revealOneTimeSecret,
+  startOneTimeSecretSweep,
+} from "../../orders/one-time-secrets.ts";
+
+/** How often values that can no longer be revealed are wiped (nobody need open a page for it). */
+const SWEEP_EVERY_MS = 60_000;
 
 const View = z.object({
   id: z.string(),
@@ -15,12 +24,19 @@ const View = z.object({
   createdAt: z.date(),
   expiresAt: z.date(),
   revealedAt: z.date().nullable(),
-  state: z.enum(["Ready", "Waiting", "Revealed", "Expired", "OrderFailed"]),
+  state: z.enum(ONE_TIME_SECRET_STATES),
   orderPhase: z.string().nullable(),
 });
 const Params = z.object({ id: z.string().min(1).max(64) });
 
 export const secretRoutes: FastifyPluginAsyncZod = async (app) => {
+  let stopSweep: (() => Promise<void>) | undefined;
+  app.addHook("onReady", async () => {
+    stopSweep = startOneTimeSecretSweep(app.deps, SWEEP_EVERY_MS);
+  });
+  app.addHook("onClose", async () => {
+    await stopSweep?.();
+  });
   app.get(
     "/me/one-time-secrets",
     { config: { permission: "self" }, schema: { response: { 200: z.object({ items: z.array(View) }) } } },
