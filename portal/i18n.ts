@@ -283,6 +283,12 @@ const en = {
   "ref.authIntro":
     "Send one of these with each request; each operation lists the ones it accepts. Public operations need none.",
   "ref.public": "Public: no credentials needed",
+  "ref.errors": "Errors",
+  "ref.errorsShort": "errors",
+  "ref.errorsIntro":
+    "Every operation answers an error the same way: the HTTP status says which kind, the JSON body says what went wrong in one sentence and, for code, names it.",
+  "ref.errorsApi": "The error body",
+  "ref.errorsScim": "The error body of SCIM (/scim/v2)",
   "ref.anyOf": "Any one of",
   "ref.permission": "Permission",
   "ref.responses": "Responses",
@@ -582,6 +588,12 @@ const de: Record<MessageKey, string> = {
   "ref.authIntro":
     "Senden Sie eines davon mit jeder Anfrage; jede Operation nennt, welche sie annimmt. Öffentliche Operationen brauchen keines.",
   "ref.public": "Öffentlich: keine Anmeldung nötig",
+  "ref.errors": "Fehler",
+  "ref.errorsShort": "Fehler",
+  "ref.errorsIntro":
+    "Jede Operation beantwortet Fehler gleich: der HTTP-Status sagt, welcher Art, der JSON-Inhalt sagt in einem Satz, was schiefging, und benennt es für Programme.",
+  "ref.errorsApi": "Der Inhalt eines Fehlers",
+  "ref.errorsScim": "Der Inhalt eines Fehlers von SCIM (/scim/v2)",
   "ref.anyOf": "Eines von",
   "ref.permission": "Berechtigung",
   "ref.responses": "Antworten",

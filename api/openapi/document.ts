@@ -243,9 +243,50 @@ export function operationKey(method: Methods, url: string): string {
   return `${[method].flat().join(",")} ${url}`;
 }
 
+/** Every error the API answers (api/app.ts's error handler): the status says which kind. */
+export const ERROR_RESPONSE = {
+  description:
+    "An error. The status says which kind (400 bad input, 401 no or bad credentials, 403 not allowed, 404 not found or out of scope, 409 conflict, 410 gone, 422 cannot be done as asked, 429 too many, 5xx ours); `error` says what went wrong in a sentence, `reason` names it for code.",
+  type: "object",
+  required: ["error"],
+  properties: {
+    error: { type: "string" },
+    reason: { type: "string", description: "A stable name of the error, e.g. SessionRequired, NotReady." },
+    fields: {
+      type: "array",
+      description: "The inputs at fault: a path such as body.attributes.size, and why.",
+      items: {
+        type: "object",
+        properties: { path: { type: "string" }, message: { type: "string" } },
+      },
+    },
+  },
+  additionalProperties: true,
+} as const;
+
+/** SCIM's errors are RFC 7644 §3.12 documents. */
+export const SCIM_ERROR_RESPONSE = {
+  description: "An error as RFC 7644 §3.12 defines it (urn:ietf:params:scim:api:messages:2.0:Error).",
+  type: "object",
+  required: ["schemas", "status"],
+  properties: {
+    schemas: { type: "array", items: { type: "string" } },
+    status: { type: "string" },
+    scimType: { type: "string" },
+    detail: { type: "string" },
+  },
+} as const;
+
+/** The route's responses with the error answer added as `default` (a route's own wins). */
+function withErrors(url: string, response: unknown): Record<string, unknown> {
+  const own = (response ?? { "2XX": { description: "Success" } }) as Record<string, unknown>;
+  return { default: isUnder(url, "/scim/v2") ? SCIM_ERROR_RESPONSE : ERROR_RESPONSE, ...own };
+}
+
 /**
- * The operation metadata the transform adds to a route's schema: tags, summary, security and the
- * permission (`x-ipsolis-permission`). What the route's schema already says wins.
+ * The operation metadata the transform adds to a route's schema: tags, summary, security, the
+ * permission (`x-ipsolis-permission`) and the error answer. What the route's schema already
+ * says wins.
  */
 export function operationMeta(
   route: { method: Methods; url: string; config?: unknown },
@@ -263,6 +304,7 @@ export function operationMeta(
     security: securityOf(config),
     ...(config.permission ? { "x-ipsolis-permission": config.permission } : {}),
     ...schema,
+    response: withErrors(route.url, schema.response),
   };
 }
 

@@ -68,7 +68,16 @@ function operationHtml(ctx: Ctx, op: RefOperation): SafeHtml {
           : ""
       }
       <dt>${t("ref.responses")}</dt>
-      <dd>${op.responses.map((r, i) => html`${i > 0 ? " · " : ""}<code>${r.status}</code>`)}</dd>
+      <dd>
+        ${op.responses.map(
+          (r, i) =>
+            html`${i > 0 ? " · " : ""}${
+              r.status === "default"
+                ? html`<a href="#errors">${t("ref.errorsShort")}</a>`
+                : html`<code>${r.status}</code>`
+            }`,
+        )}
+      </dd>
     </dl>
     ${
       op.params.length > 0
@@ -95,7 +104,8 @@ function operationHtml(ctx: Ctx, op: RefOperation): SafeHtml {
         : ""
     }
     ${op.responses
-      .filter((r) => r.shape || r.description)
+      // The error answer is the same everywhere: described once, under Errors.
+      .filter((r) => r.status !== "default" && (r.shape || r.description))
       .map(
         (r) =>
           html`<details class="ref-schema">
@@ -123,6 +133,7 @@ export function apiReferencePage(ctx: Ctx, ref: Reference): SafeHtml {
         <h2 id="toc-h">${t("ref.contents")}</h2>
         <ul>
           <li><a href="#auth">${t("ref.auth")}</a></li>
+          <li><a href="#errors">${t("ref.errors")}</a></li>
           ${ref.groups.map(
             (g) =>
               html`<li>
@@ -144,6 +155,23 @@ export function apiReferencePage(ctx: Ctx, ref: Reference): SafeHtml {
                 <dd lang="en">${markdown(s.description)}</dd>`,
           )}
         </dl>
+      </section>
+      <section id="errors" aria-labelledby="errors-h">
+        <h2 id="errors-h">${t("ref.errors")}</h2>
+        <p>${t("ref.errorsIntro")}</p>
+        ${[false, true].map((scim) => {
+          const r = ref.groups
+            .flatMap((g) => g.operations)
+            .find((op) => op.path.startsWith("/scim/v2") === scim)
+            ?.responses.find((x) => x.status === "default");
+          return r
+            ? html`<details class="ref-schema">
+                <summary>${t(scim ? "ref.errorsScim" : "ref.errorsApi")}</summary>
+                ${r.description ? html`<p lang="en">${r.description}</p>` : ""}
+                ${r.shape ? shapeHtml(ctx, r.shape) : ""}
+              </details>`
+            : "";
+        })}
       </section>
       ${ref.groups.map(
         (g) =>

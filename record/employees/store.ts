@@ -233,6 +233,32 @@ export async function listEmployees(q: Queryable, sel: EmployeeQuery = {}): Prom
 }
 
 /**
+ * The live people whose `manager` names `m` by any identifier it had (SCIM id, userName, an
+ * e-mail address, the HR employee number, the IdP's externalId): whose manager fact follows
+ * `m`'s userName. Pass the record as it was before a write, so a changed identifier still counts.
+ */
+export async function reportsOf(
+  q: Queryable,
+  m: Pick<Employee, "id" | "userName" | "emails" | "employeeNumber" | "externalId">,
+): Promise<Employee[]> {
+  const keys = [m.id, m.userName, ...m.emails, m.employeeNumber, m.externalId]
+    .filter((k): k is string => typeof k === "string" && k !== "")
+    .map((k) => k.toLowerCase());
+  const r = await q
+    .query<Row>(
+      `SELECT ${COLS} FROM employees
+        WHERE deleted_at IS NULL AND id <> $1::uuid AND manager IS NOT NULL
+          AND (lower(manager) = ANY($2::text[]) OR manager = $3)
+        ORDER BY seq`,
+      [m.id, keys, m.externalId ?? null],
+    )
+    .catch((err: unknown) => {
+      throw translatePgError(err, "listing a manager's reports");
+    });
+  return r.rows.map(toEmployee);
+}
+
+/**
  * Finds a live employee by any identifier people and systems use for them: SCIM id, userName
  * (UPN), an e-mail address, the HR employee number, or the IdP's externalId.
  */

@@ -15,6 +15,10 @@ type Operation = {
   security?: Record<string, string[]>[];
   parameters?: { in: string }[];
   "x-ipsolis-permission"?: string;
+  responses?: Record<
+    string,
+    { description?: string; content?: Record<string, { schema?: { properties?: object } }> }
+  >;
 };
 type Doc = {
   openapi: string;
@@ -78,6 +82,14 @@ test("OpenAPI: security schemes, and each operation's security follows its route
     if (op.tags?.length !== 1 || !tagNames.has(op.tags[0]!)) failures.push(`${key}: tag ${String(op.tags)}`);
     if (!op.summary) failures.push(`${key}: no summary (add one to api/openapi/summaries.ts)`);
     if (op["x-ipsolis-permission"] !== r.permission) failures.push(`${key}: x-ipsolis-permission`);
+    // Every operation says what its errors look like (SCIM: RFC 7644's), beside its own answers.
+    const errProps = Object.keys(
+      op.responses?.default?.content?.["application/json"]?.schema?.properties ?? {},
+    );
+    const wantErr = r.url.startsWith("/scim/v2") ? "detail" : "error";
+    if (!errProps.includes(wantErr)) failures.push(`${key}: no default error response with ${wantErr}`);
+    if (Object.keys(op.responses ?? {}).filter((k) => k !== "default").length === 0)
+      failures.push(`${key}: only the error response`);
     const names = (op.security ?? [{ missing: [] }]).flatMap((s) => Object.keys(s));
     for (const n of names) if (!schemes[n]) failures.push(`${key}: unknown scheme ${n}`);
     if (r.permission === "public") {
@@ -104,6 +116,13 @@ test("OpenAPI: security schemes, and each operation's security follows its route
     assert.match(op?.description ?? "", new RegExp(`webhook-signature[^]*${secret}`));
   }
   assert.deepEqual(failures, []);
+  // A route's own answers stay: the one-time secret's reveal documents its 200 with the value.
+  const reveal = doc.paths["/me/one-time-secrets/{id}/reveal"]?.post?.responses ?? {};
+  assert.deepEqual(Object.keys(reveal).sort(), ["200", "default"]);
+  // And the error shape is what an error really is.
+  const missing = await api.app.inject({ method: "GET", url: "/orders/no-such-order" });
+  assert.equal(missing.statusCode, 401, missing.body);
+  assert.equal(typeof missing.json<{ error: unknown }>().error, "string");
 
   // What the document says is what the API does: without credentials, every parameterless GET
   // with `security: []` answers something other than 401, and every other one answers 401.

@@ -268,6 +268,32 @@ test("mover: fromEmployee attributes are filled at order time, and a SCIM depart
     "the nickName write was no mover",
   );
 
+  // --- the manager renamed (a new UPN): only carol's record is written, ann's attribute follows
+  const renamed = await api.scim(
+    "PATCH",
+    `/Users/${carolId}`,
+    patch([{ op: "Replace", path: "userName", value: "carol.chief@example.com" }]),
+  );
+  assert.equal(renamed.statusCode, 200, renamed.body);
+  const third = await eventually(
+    "the report's mover processed",
+    async () =>
+      (await auditRows(api, "action = 'mover_processed' AND target = $1", [`employee:${annId}`]))[2],
+    30_000,
+  );
+  assert.deepEqual(third.data.changes, {
+    manager: { from: "carol@example.com", to: "carol.chief@example.com" },
+  });
+  const mod3 = await waitOrder(ns, (third.data.modifyOrders as string[])[0]!, phaseIs("Provisioned"), 30_000);
+  assert.equal(mod3.spec.attributes?.manager, "carol.chief@example.com");
+  assert.equal(mod3.spec.target, account.name);
+  // Her own rename is a mover of hers too (attributes may follow userName); she holds nothing.
+  const own = await auditRows(api, "action = 'mover_recorded' AND target = $1", [`employee:${carolId}`]);
+  assert.deepEqual(
+    own.map((r) => r.data.changes),
+    [{ userName: { from: "carol@example.com", to: "carol.chief@example.com" } }],
+  );
+
   // --- a leaver's write (active=false with a department change) is a leaver, not a mover
   const gone = await api.scim(
     "PATCH",
@@ -278,5 +304,5 @@ test("mover: fromEmployee attributes are filled at order time, and a SCIM depart
     ]),
   );
   assert.equal(gone.statusCode, 200, gone.body);
-  assert.equal((await auditRows(api, "action = 'mover_recorded'")).length, 2, "no mover for a leaver");
+  assert.equal((await auditRows(api, "action = 'mover_recorded'")).length, 4, "no mover for a leaver");
 });

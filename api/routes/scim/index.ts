@@ -14,6 +14,7 @@ import {
   getEmployee,
   listEmployees,
   replaceEmployee,
+  reportsOf,
   type Employee,
   type EmployeeQuery,
 } from "../../../record/employees/store.ts";
@@ -356,15 +357,23 @@ export const scimRoutes: FastifyPluginAsyncZod = async (app) => {
     next: (current: ScimUser) => { user: ScimUser; explicitActive: boolean },
   ) {
     const deps = req.server.deps;
-    const { employee, leaverEvent, moverEvent } = await withTransaction(deps.db, async (c) => {
+    const { employee, leaverEvent, moverEvent, reportEvents } = await withTransaction(deps.db, async (c) => {
       const before = await lockedForWrite(req, "User", (id) => getEmployee(c, id, true));
       const factsBefore = await employeeFacts(c, before);
       const { user, explicitActive } = next(before.resource as ScimUser);
       const employee = await replaceEmployee(c, before.id, columnsOf(user), user, deps.now());
       if (!employee) throw new ScimError({ status: 404, detail: `User ${req.params.id} not found` });
+      // A renamed manager: every report's manager attribute follows the userName, so each
+      // becomes a mover of its own (Entra and Okta send only the manager's write).
+      const reports =
+        before.userName !== employee.userName && before.active && employee.active
+          ? (await reportsOf(c, before)).filter((r) => r.active)
+          : [];
       // Lock order: the person's pending mover row before the audit chain head, as the mover's
-      // finish takes them (its row, then its audit row), so the two never deadlock.
+      // finish takes them (its row, then its audit row), so the two never deadlock. The same for
+      // each report's.
       await pendingMoverFor(c, employee.id);
+      for (const r of reports) await pendingMoverFor(c, r.id);
       await audit(req, c, "employee_updated", employee, {
         changed: changedAttributes(before.resource, employee.resource),
         ...(before.active !== employee.active ? { active: employee.active } : {}),
@@ -384,10 +393,25 @@ export const scimRoutes: FastifyPluginAsyncZod = async (app) => {
               now: deps.now(),
             })
           : undefined;
-      return { employee, leaverEvent, moverEvent };
+      const reportEvents: string[] = [];
+      for (const r of reports) {
+        const after = await employeeFacts(c, r);
+        const ev = await recordMover(c, {
+          employeeId: r.id,
+          userName: r.userName,
+          // Before the write their manager resolved to `before`, so the fact was its userName.
+          before: { ...after, manager: before.userName },
+          after,
+          by: attribution(req),
+          now: deps.now(),
+        });
+        if (ev) reportEvents.push(ev);
+      }
+      return { employee, leaverEvent, moverEvent, reportEvents };
     });
     if (leaverEvent) startFanout(leaverDeps(req), leaverEvent);
     if (moverEvent) startMover(deps, moverEvent);
+    for (const ev of reportEvents) startMover(deps, ev);
     reply.header("etag", etagOf(employee.version));
     // RFC 7644 §3.9: attributes/excludedAttributes apply to any answer that returns the resource.
     const doc = full(req, employee, (await groupsByEmployee(deps.db, [employee.id])).get(employee.id));
