@@ -38,6 +38,8 @@ import {
   decideOrder,
   delegationsFor,
   aliasesOf,
+  escalatedOrdersFor,
+  grantsFor,
   placerOf,
 } from "../routes/approvals/service.ts";
 
@@ -342,6 +344,12 @@ async function readApprovalInbox(req: FastifyRequest): Promise<InboxItem[]> {
       if (o.status?.phase === "PendingApproval") seen.set(o.metadata.name, o);
     }
   }
+  // Escalated to the caller (the manager's manager, an `escalateTo` person): by their grant.
+  for (const name of await escalatedOrdersFor(db, people)) {
+    if (seen.has(name)) continue;
+    const o = await res.get<OrderSpec, OrderStatus>("Order", name);
+    if (o?.status?.phase === "PendingApproval") seen.set(name, o);
+  }
   const scope = p.role === "employee" ? undefined : await aclScopeFor(req);
   const typeOf = new Map(types.map((t) => [t.metadata.name, t.spec]));
   const items: InboxItem[] = [];
@@ -363,6 +371,7 @@ async function readApprovalInbox(req: FastifyRequest): Promise<InboxItem[]> {
       },
       policy: { kind: spec.approval.policy, approvers: spec.approval.approvers ?? [] },
       delegations,
+      grants: await grantsFor(db, o.metadata.name),
       now: at,
     };
     const mayDecide = checkApproval({ ...input, decision: "Declined", assetTypeChanges: [] });

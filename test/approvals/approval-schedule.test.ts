@@ -156,6 +156,12 @@ test("deputy decides; reminder after remindAfter; escalation to the manager's ma
   assert.match(carlsP2.text, /bob@corp\.example has not decided in time/);
   const carlsP3 = await waitMail(s, "carl@corp.example", about(p3), "carl's escalation of p3");
   assert.equal((await mailsTo(s, "carl@corp.example")).filter(about(p1)).length, 0, "p1 was decided");
+  // The mail's portal link: carl's inbox lists both (the grant, not a label, puts them there).
+  const carl = await s.asEmployee("carl@corp.example", "carl@corp.example");
+  const inbox = await s.app.inject({ method: "GET", url: "/portal/approvals", headers: carl.headers });
+  assert.equal(inbox.statusCode, 200);
+  for (const n of [p2, p3])
+    assert.match(inbox.body, new RegExp(`/portal/approvals/${n}\\b`), `${n} in carl's inbox`);
   const byCarl = await (await openLink(linksOf(carlsP2.text).approve!)).post("Approved");
   assert.equal(byCarl.status, 200, byCarl.page);
 

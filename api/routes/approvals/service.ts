@@ -203,6 +203,17 @@ export async function grantsFor(
   return r.rows.map((g) => ({ approverKey: g.approver_key, names: [g.recipient] }));
 }
 
+/** The Orders on which any of `names` holds an escalation grant still standing (the inbox). */
+export async function escalatedOrdersFor(q: Queryable, names: readonly string[]): Promise<string[]> {
+  if (names.length === 0) return [];
+  const r = await q.query<{ order_name: string }>(
+    `SELECT DISTINCT order_name FROM approval_recipients
+      WHERE role = 'escalation' AND revoked_at IS NULL AND lower(recipient) = ANY($1::text[])`,
+    [names.map((n) => n.toLowerCase())],
+  );
+  return r.rows.map((x) => x.order_name);
+}
+
 export type DecideInput = {
   order: string;
   /** Who minted the approval link this decision comes through (its audit actor string). */
