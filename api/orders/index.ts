@@ -699,8 +699,9 @@ export async function modifyOrder(req: FastifyRequest, name: string, input: Modi
     employee: await requesterFacts(db, requester),
     generated: generated.values,
   });
-  if (!r.ok)
-    throw new UnprocessableError(r.message, { reason: "InvalidAttributes", details: { fields: r.fields } });
+  // Bad values are bad input, as on every order path (400 with the fields); a change that
+  // changes nothing is well-formed but cannot be done (422 NoChange, below).
+  if (!r.ok) throw new InputError(r.message, { reason: "InvalidAttributes", details: { fields: r.fields } });
   const values = r.values;
   const names = [...new Set([...Object.keys(current), ...Object.keys(values)])].sort();
   const changed = names.filter((k) => current[k] !== values[k]);

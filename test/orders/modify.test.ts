@@ -190,7 +190,8 @@ test("modify: re-approval under onModify Same, direct under None, a failed chang
   assert.equal(noRb.json<{ reason: string }>().reason, "NoModifyRunbook");
   assert.match(noRb.json<{ error: string }>().error, /has no modify runbook/);
   const bad = await modify(api, ada, free, { seats: "many", colour: "red" });
-  assert.equal(bad.statusCode, 422, bad.body);
+  assert.equal(bad.statusCode, 400, bad.body);
+  assert.equal(bad.json<{ reason: string }>().reason, "InvalidAttributes");
   const fields = bad.json<{ fields: { path: string }[] }>().fields.map((f) => f.path);
   assert.deepEqual(fields.sort(), ["body.attributes.colour", "body.attributes.seats"]);
   const same = await modify(api, ada, free, { seats: 2 });
