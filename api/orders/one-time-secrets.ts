@@ -167,6 +167,17 @@ export async function recordDeliveries(
   const expiresAt = new Date(at.getTime() + ONE_TIME_TTL_MS);
   const email = channelNamesOf(config ?? {}).configured.includes("email");
   const ids: string[] = [];
+  // One audit row per value, issued or withdrawn: who, for whom, who receives it; never the value.
+  const auditDelivery = (c: Queryable, action: string, d: Delivery, extra: Record<string, unknown>) =>
+    appendAudit(c, {
+      actor: p.actor,
+      action,
+      target: `order:${order.name}`,
+      order: order.name,
+      requestId: req.id,
+      source: p.role === "employee" ? "portal" : "api",
+      data: { attribute: d.attribute, subject: subject.email, recipient: d.recipient, ...extra },
+    });
   await withTransaction(db, async (c) => {
     for (const d of g.deliveries) {
       const id = randomBytes(18).toString("base64url");
@@ -202,20 +213,9 @@ export async function recordDeliveries(
         },
         at,
       );
-      await appendAudit(c, {
-        actor: p.actor,
-        action: "one_time_secret_issued",
-        target: `order:${order.name}`,
-        order: order.name,
-        requestId: req.id,
-        source: p.role === "employee" ? "portal" : "api",
-        data: {
-          attribute: d.attribute,
-          subject: subject.email,
-          recipient: d.recipient,
-          expiresAt: expiresAt.toISOString(),
-          mailed: email,
-        },
+      await auditDelivery(c, "one_time_secret_issued", d, {
+        expiresAt: expiresAt.toISOString(),
+        mailed: email,
       });
     }
   });
@@ -226,19 +226,8 @@ export async function recordDeliveries(
     await withTransaction(db, async (c) => {
       for (const [i, id] of ids.entries()) {
         if (!(await wipeOneTimeSecret(c, id, "OrderFailed"))) continue;
-        await appendAudit(c, {
-          actor: p.actor,
-          action: "one_time_secret_withdrawn",
-          target: `order:${order.name}`,
-          order: order.name,
-          requestId: req.id,
-          source: p.role === "employee" ? "portal" : "api",
-          data: {
-            attribute: g.deliveries[i]!.attribute,
-            subject: subject.email,
-            recipient: g.deliveries[i]!.recipient,
-            reason: "the order could not be created",
-          },
+        await auditDelivery(c, "one_time_secret_withdrawn", g.deliveries[i]!, {
+          reason: "the order could not be created",
         });
       }
       await c.query(
