@@ -28,6 +28,7 @@ import {
   pageOf,
   personOf,
   principalOf,
+  recipientOf,
   resetGenerated,
   returnAsset,
   returnOrderOf,
@@ -338,7 +339,8 @@ export const employeeRoutes: FastifyPluginAsyncZod = async (app) => {
     // Reset password (#22): only where the type generates a value; without a manager in the
     // directory nobody could receive it, so the page says whom to ask instead of a button.
     const generates = canChange && (at?.spec.attributes ?? []).some((a) => a.generated);
-    const manager = generates ? (await personOf(req)).manager : undefined;
+    // Who would receive a new value now: the same check the reset itself makes.
+    const recipient = generates ? await recipientOf(req.server.deps.db, o.spec.requester) : undefined;
     const log = (await orderLogOf(req, o.metadata.name)).map((l) => ({
       id: `${l.job}:${l.seq}`,
       kind: l.kind,
@@ -372,12 +374,14 @@ export const employeeRoutes: FastifyPluginAsyncZod = async (app) => {
           phase === "Provisioned" && (o.spec.action ?? "Provision") === "Provision" && ret === undefined,
         returning: ret?.metadata.name,
         canChange,
-        resetHelp: !generates
+        resetHelp: !recipient
           ? undefined
-          : manager
-            ? t("secrets.resetHelp", { manager: manager.displayName ?? manager.email })
-            : t("secrets.resetNoManager"),
-        canReset: generates && manager !== undefined,
+          : recipient.ok
+            ? t("secrets.resetHelp", { manager: recipient.name })
+            : recipient.reason === "ManagerInactive"
+              ? t("secrets.resetManagerInactive", { manager: recipient.name })
+              : t("secrets.resetNoManager"),
+        canReset: recipient?.ok === true,
         canRetry: isRetryable(o),
         modifiedBy: o.status?.modifiedBy,
         notice: msg.notice,

@@ -228,6 +228,8 @@ const en = {
   "secrets.resetDone": "A new password was asked for. It goes to your manager, not to you.",
   "secrets.resetNoManager":
     "The directory names no manager for you, so a new password could not be handed to you: call the helpdesk.",
+  "secrets.resetManagerInactive":
+    "Your manager, {manager}, is deactivated in the directory, so a new password could not be handed to you: call the helpdesk.",
   "nav.secrets": "Passwords",
   "nav.count.ready": "{n} ready",
   "delegation.title": "Your deputy",
@@ -532,6 +534,8 @@ const de: Record<MessageKey, string> = {
   "secrets.resetDone": "Ein neues Passwort wurde angefordert. Es geht an Ihre:n Vorgesetzte:n, nicht an Sie.",
   "secrets.resetNoManager":
     "Im Verzeichnis ist keine Führungskraft für Sie eingetragen, daher könnte Ihnen kein neues Passwort übergeben werden: rufen Sie den Helpdesk an.",
+  "secrets.resetManagerInactive":
+    "Ihre Führungskraft, {manager}, ist im Verzeichnis deaktiviert, daher könnte Ihnen kein neues Passwort übergeben werden: rufen Sie den Helpdesk an.",
   "nav.secrets": "Passwörter",
   "nav.count.ready": "{n} bereit",
   "delegation.title": "Ihre Vertretung",

@@ -265,15 +265,22 @@ export const ERROR_RESPONSE = {
 } as const;
 
 /** SCIM's errors are RFC 7644 §3.12 documents. */
+/** SCIM errors are sent as application/scim+json (RFC 7644 §3.1), so the document says so. */
 export const SCIM_ERROR_RESPONSE = {
   description: "An error as RFC 7644 §3.12 defines it (urn:ietf:params:scim:api:messages:2.0:Error).",
-  type: "object",
-  required: ["schemas", "status"],
-  properties: {
-    schemas: { type: "array", items: { type: "string" } },
-    status: { type: "string" },
-    scimType: { type: "string" },
-    detail: { type: "string" },
+  content: {
+    "application/scim+json": {
+      schema: {
+        type: "object",
+        required: ["schemas", "status"],
+        properties: {
+          schemas: { type: "array", items: { type: "string" } },
+          status: { type: "string" },
+          scimType: { type: "string" },
+          detail: { type: "string" },
+        },
+      },
+    },
   },
 } as const;
 

@@ -16,7 +16,8 @@
 // Provisioned (the value works then), within 7 days; the reveal wipes it in the same
 // transaction that audits `one_time_secret_revealed`. A Failed or Cancelled Order (or none
 // ten minutes on), expiry, or a directory that no longer names the recipient the person's
-// active manager wipes it unrevealed, on the next look or the sweep, whichever comes first.
+// active manager wipes it unrevealed, on the next look or the sweep, whichever comes first,
+// and audits `one_time_secret_wiped` with the reason.
 // Nobody else can read it: not the requester, not an admin, not the API after the fact (a new
 // link secret makes sealed values unreadable: 410 KeyChanged; reset again then).
 import type { FastifyRequest } from "fastify";
@@ -42,7 +43,6 @@ import {
   markUnreadableOneTimeSecret,
   oneTimeSecretsFor,
   takeOneTimeSecret,
-  wipeExpiredOneTimeSecrets,
   wipeOneTimeSecret,
   type OneTimeSecret,
 } from "../../record/secrets/one-time.ts";
@@ -51,7 +51,7 @@ import { enqueue } from "../notify/outbox.ts";
 import { channelNamesOf } from "../notify/settings.ts";
 import { langOf } from "../notify/templates.ts";
 import { principalOf } from "../plugins/auth.ts";
-import { resourcesOf } from "../plugins/resources.ts";
+import { resourcesOf, type Cr } from "../plugins/resources.ts";
 
 /** How long a generated value can be revealed. */
 export const ONE_TIME_TTL_MS = 7 * 24 * 3600_000;
@@ -74,6 +74,36 @@ export type Generated = {
 const NONE: Generated = { values: {}, deliveries: [] };
 
 /**
+ * The person a request is for, and their manager, as the directory has them: by e-mail, else by
+ * the employee id (the SCIM userName). Generation and every later look use this one lookup, so
+ * they can never disagree about who receives the value.
+ */
+async function subjectAndManager(q: Queryable, subject: { id?: string | undefined; email: string }) {
+  const emp =
+    (await findEmployee(q, subject.email)) ?? (subject.id ? await findEmployee(q, subject.id) : undefined);
+  const manager = emp?.manager ? await findEmployee(q, emp.manager) : undefined;
+  return { emp, manager };
+}
+
+/**
+ * Who would receive a value generated for `subject` now: the active manager with an e-mail
+ * address, or why nobody can (the portal hides its Reset button then, with the reason).
+ */
+export async function recipientOf(q: Queryable, subject: { id?: string | undefined; email: string }) {
+  const { emp, manager } = await subjectAndManager(q, subject);
+  if (!manager?.emails[0]) return { ok: false as const, reason: "NoManager" as const };
+  const name = manager.displayName ?? manager.emails[0];
+  if (!manager.active)
+    return { ok: false as const, reason: "ManagerInactive" as const, manager: manager.emails[0], name };
+  return {
+    ok: true as const,
+    emp,
+    manager: { ...manager, emails: manager.emails as [string, ...string[]] },
+    name,
+  };
+}
+
+/**
  * Checks `generate` against the type (400 naming the bad entries), finds the manager each value
  * goes to (422 when the directory names none, or an inactive one) and makes the values.
  */
@@ -86,22 +116,21 @@ export async function generateRequested(
   const c = checkGenerate(at.spec.attributes, requested);
   if (!c.ok) throw new InputError(c.message, { reason: "InvalidGenerate", details: { fields: c.fields } });
   if (c.names.length === 0) return NONE;
-  const emp =
-    (await findEmployee(q, subject.email)) ?? (subject.id ? await findEmployee(q, subject.id) : undefined);
-  const manager = emp?.manager ? await findEmployee(q, emp.manager) : undefined;
+  const r = await recipientOf(q, subject);
   const field = [{ path: "body.generate", message: "the one-time value goes to the manager" }];
-  if (!manager?.emails[0]) {
+  if (!r.ok && r.reason === "NoManager") {
     throw new UnprocessableError(
       `${subject.email} has no manager with an e-mail address in the directory (SCIM): nobody could receive the one-time password`,
       { reason: "NoManager", details: { fields: field } },
     );
   }
-  if (!manager.active) {
+  if (!r.ok) {
     throw new UnprocessableError(
-      `${subject.email}'s manager ${manager.emails[0]} is deactivated in the directory: nobody could receive the one-time password`,
+      `${subject.email}'s manager ${r.manager} is deactivated in the directory: nobody could receive the one-time password`,
       { reason: "ManagerInactive", details: { fields: field } },
     );
   }
+  const { emp, manager } = r;
   const lang = manager.resource.preferredLanguage;
   const defs = new Map((at.spec.attributes ?? []).map((d) => [d.name, d]));
   const g: Generated = { values: {}, deliveries: [], subjectName: emp?.displayName ?? undefined };
@@ -125,6 +154,9 @@ const ORDER_GRACE_MS = 10 * 60_000;
 /** What a sealed value is bound to: a row edited to another recipient no longer opens. */
 const aadOf = (id: string, order: string, attribute: string, recipient: string) =>
   Buffer.from(`${id}\n${order}\n${attribute}\n${recipient.toLowerCase()}`, "utf8");
+/** The binding of rows sealed before the recipient was part of it (read, never written). */
+const legacyAadOf = (id: string, order: string, attribute: string) =>
+  Buffer.from(`${id}\n${order}\n${attribute}`, "utf8");
 
 function seal(
   req: FastifyRequest,
@@ -138,11 +170,23 @@ function seal(
   return Buffer.concat([iv, c.getAuthTag(), enc]);
 }
 
+/**
+ * Opens a sealed value; throws when it cannot (another key, or a row edited). A row sealed
+ * before the recipient joined the binding opens with the older one: its recipient is still
+ * checked against the directory on every look (stillRecipient) before it gets here.
+ */
 function unseal(req: FastifyRequest, s: OneTimeSecret, sealed: Buffer): string {
-  const d = createDecipheriv("aes-256-gcm", keyOf(req), sealed.subarray(0, 12));
-  d.setAAD(aadOf(s.id, s.orderName, s.attribute, s.recipient));
-  d.setAuthTag(sealed.subarray(12, 28));
-  return Buffer.concat([d.update(sealed.subarray(28)), d.final()]).toString("utf8");
+  const open = (aad: Buffer) => {
+    const d = createDecipheriv("aes-256-gcm", keyOf(req), sealed.subarray(0, 12));
+    d.setAAD(aad);
+    d.setAuthTag(sealed.subarray(12, 28));
+    return Buffer.concat([d.update(sealed.subarray(28)), d.final()]).toString("utf8");
+  };
+  try {
+    return open(aadOf(s.id, s.orderName, s.attribute, s.recipient));
+  } catch {
+    return open(legacyAadOf(s.id, s.orderName, s.attribute));
+  }
 }
 
 /**
@@ -280,14 +324,53 @@ export type OneTimeSecretView = {
 const DONE_BAD = new Set(["Failed", "Cancelled", "Revoked"]);
 
 type StateDeps = Pick<FastifyRequest["server"]["deps"], "db" | "now" | "kc" | "namespace">;
+type OrderGet = (name: string) => Promise<Cr<OrderSpec, OrderStatus> | undefined>;
+type Wiped = "Expired" | "OrderFailed" | "RecipientChanged" | "KeyChanged";
+const WIPE_WHY: Record<Wiped, string> = {
+  Expired: "it expired unrevealed",
+  OrderFailed: "its order did not complete, so the value was never set",
+  RecipientChanged: "the directory no longer names the recipient the person's active manager",
+  KeyChanged: "it was sealed under an earlier link secret and cannot be read",
+};
+
+/**
+ * Wipes a value unrevealed and audits why (`one_time_secret_wiped`, next to its issue), in one
+ * transaction; a value already gone (revealed or wiped a moment ago) is left as it is. Returns
+ * whether this call wiped it.
+ */
+async function wipeAudited(
+  deps: Pick<StateDeps, "db">,
+  s: OneTimeSecret,
+  reason: Wiped,
+  requestId?: string,
+): Promise<boolean> {
+  return withTransaction(deps.db, async (c) => {
+    if (!(await wipeOneTimeSecret(c, s.id, reason))) return false;
+    await appendAudit(c, {
+      actor: "system:api",
+      action: "one_time_secret_wiped",
+      target: `order:${s.orderName}`,
+      order: s.orderName,
+      ...(requestId ? { requestId } : {}),
+      source: "api",
+      data: {
+        attribute: s.attribute,
+        subject: s.subject,
+        recipient: s.recipient,
+        reason,
+        why: WIPE_WHY[reason],
+      },
+    });
+    return true;
+  });
+}
 
 /**
  * Whether the directory still names `recipient` the active manager of `subject`: a manager
  * who changed (a mover) or left never receives the report's password.
  */
-async function stillRecipient(q: Queryable, s: OneTimeSecret): Promise<boolean> {
-  const emp = await findEmployee(q, s.subject);
-  const manager = emp?.manager ? await findEmployee(q, emp.manager) : undefined;
+async function stillRecipient(q: Queryable, s: OneTimeSecret, subjectId?: string): Promise<boolean> {
+  const { manager } = await subjectAndManager(q, { email: s.subject, id: subjectId });
   return !!manager?.active && manager.emails.some((e) => e.toLowerCase() === s.recipient);
 }
 
@@ -295,25 +378,32 @@ async function stillRecipient(q: Queryable, s: OneTimeSecret): Promise<boolean> 
 async function stateOf(
   deps: StateDeps,
   s: OneTimeSecret,
+  getOrder: OrderGet = (name) => resourcesOf(deps).get<OrderSpec, OrderStatus>("Order", name),
 ): Promise<{ state: OneTimeSecretState; phase: string | null }> {
   const { db, now } = deps;
-  const o = await resourcesOf(deps).get<OrderSpec, OrderStatus>("Order", s.orderName);
+  const o = await getOrder(s.orderName);
   const phase = o?.status?.phase ?? null;
   if (s.revealedAt) return { state: "Revealed", phase };
   if (!s.live) {
     const reason = WIPED.has(s.wipedReason ?? "") ? s.wipedReason : "Expired";
     return { state: reason as OneTimeSecretState, phase };
   }
-  const gone = async (state: "Expired" | "OrderFailed" | "RecipientChanged") => {
-    await wipeOneTimeSecret(db, s.id, state);
-    return { state, phase };
+  const gone = async (state: Wiped) => {
+    if (await wipeAudited(deps, s, state)) return { state, phase };
+    // Revealed or wiped a moment ago by another look: say what happened to it.
+    const now2 = await getOneTimeSecret(db, s.id);
+    if (now2?.revealedAt) return { state: "Revealed" as const, phase };
+    return {
+      state: (WIPED.has(now2?.wipedReason ?? "") ? now2!.wipedReason : state) as OneTimeSecretState,
+      phase,
+    };
   };
   if (s.expiresAt <= now()) return gone("Expired");
   // Deleted, or never made (the API stopped between the row and the Order: the row waits a
   // while for it), or ended without the value set: it never worked, so nobody needs it.
   if (!o && now().getTime() - s.createdAt.getTime() > ORDER_GRACE_MS) return gone("OrderFailed");
   if (DONE_BAD.has(phase ?? "")) return gone("OrderFailed");
-  if (!(await stillRecipient(db, s))) return gone("RecipientChanged");
+  if (!(await stillRecipient(db, s, o?.spec.requester.id))) return gone("RecipientChanged");
   return { state: phase === "Provisioned" ? "Ready" : "Waiting", phase };
 }
 
@@ -323,12 +413,22 @@ async function stateOf(
  * nobody opened the page. Returns how many it wiped.
  */
 export async function sweepOneTimeSecrets(deps: StateDeps): Promise<number> {
-  let wiped = (await wipeExpiredOneTimeSecrets(deps.db, deps.now())).length;
-  for (const s of await liveOneTimeSecrets(deps.db)) {
-    const st = await stateOf(deps, s);
-    if (st.state !== "Ready" && st.state !== "Waiting") wiped++;
+  let wiped = 0;
+  // One read per Order per sweep: an Order with several values is fetched once.
+  const orders = new Map<string, ReturnType<OrderGet>>();
+  const getOrder: OrderGet = (name) => {
+    let o = orders.get(name);
+    if (!o) orders.set(name, (o = resourcesOf(deps).get<OrderSpec, OrderStatus>("Order", name)));
+    return o;
+  };
+  for (let after: OneTimeSecret | undefined, page: OneTimeSecret[]; ; after = page.at(-1)) {
+    page = await liveOneTimeSecrets(deps.db, after);
+    if (page.length === 0) return wiped;
+    for (const s of page) {
+      const st = await stateOf(deps, s, getOrder);
+      if (st.state !== "Ready" && st.state !== "Waiting") wiped++;
+    }
   }
-  return wiped;
 }
 
 /** Runs the sweep every `everyMs` (and once at start); returns the stop function. */
@@ -386,10 +486,9 @@ function mine(req: FastifyRequest): string | undefined {
 
 /** The values delivered to the signed-in person, newest first (past ones too, as a record). */
 export async function myOneTimeSecrets(req: FastifyRequest): Promise<OneTimeSecretView[]> {
-  const { db, now } = req.server.deps;
+  const { db } = req.server.deps;
   const me = mine(req);
   if (!me) return [];
-  await wipeExpiredOneTimeSecrets(db, now());
   const rows = await oneTimeSecretsFor(db, me);
   const out: OneTimeSecretView[] = [];
   for (const s of rows) out.push(viewOf(s, await stateOf(req.server.deps, s)));
@@ -438,6 +537,21 @@ export async function revealOneTimeSecret(
       // Sealed under an earlier link secret: nobody can read it any more. It was not revealed:
       // record why it is gone, so the page says so for good instead of failing on every try.
       await markUnreadableOneTimeSecret(c, id);
+      await appendAudit(c, {
+        actor: "system:api",
+        action: "one_time_secret_wiped",
+        target: `order:${s.orderName}`,
+        order: s.orderName,
+        requestId: req.id,
+        source: "api",
+        data: {
+          attribute: s.attribute,
+          subject: s.subject,
+          recipient: s.recipient,
+          reason: "KeyChanged",
+          why: WIPE_WHY.KeyChanged,
+        },
+      });
       return null;
     }
     await appendAudit(c, {
@@ -451,8 +565,17 @@ export async function revealOneTimeSecret(
     });
     return v;
   });
-  // Another tab revealed it a moment ago.
-  if (value === undefined) throw goneOf({ ...view, state: "Revealed" });
+  // Another tab revealed it a moment ago, or the sweep wiped it in between: say which.
+  if (value === undefined) {
+    const after = await getOneTimeSecret(db, id);
+    const wiped = after?.wipedReason ?? "";
+    const state: OneTimeSecretState = after?.revealedAt
+      ? "Revealed"
+      : WIPED.has(wiped)
+        ? (wiped as OneTimeSecretState)
+        : "Expired";
+    throw goneOf({ ...view, state, revealedAt: after?.revealedAt ?? null });
+  }
   if (value === null) {
     req.log.warn({ secret: id, order: s.orderName }, "one-time secret sealed under an earlier link secret");
     throw goneOf({ ...view, state: "KeyChanged" });
@@ -477,5 +600,5 @@ function goneOf(v: Pick<OneTimeSecretView, "state" | "revealedAt" | "order">): G
 /** For the portal's navigation: values ever sent to me, and those not yet revealed or gone. */
 export async function myOneTimeSecretCounts(req: FastifyRequest): Promise<{ all: number; live: number }> {
   const me = mine(req);
-  return me ? countOneTimeSecrets(req.server.deps.db, me) : { all: 0, live: 0 };
+  return me ? countOneTimeSecrets(req.server.deps.db, me, req.server.deps.now()) : { all: 0, live: 0 };
 }

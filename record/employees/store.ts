@@ -236,6 +236,8 @@ export async function listEmployees(q: Queryable, sel: EmployeeQuery = {}): Prom
  * The live people whose `manager` names `m` by any identifier it had (SCIM id, userName, an
  * e-mail address, the HR employee number, the IdP's externalId): whose manager fact follows
  * `m`'s userName. Pass the record as it was before a write, so a changed identifier still counts.
+ * The rows are locked (in seq order) for the caller's transaction: a report written at the same
+ * time waits, so its mover is computed from what it is, not what it was.
  */
 export async function reportsOf(
   q: Queryable,
@@ -249,7 +251,8 @@ export async function reportsOf(
       `SELECT ${COLS} FROM employees
         WHERE deleted_at IS NULL AND id <> $1::uuid AND manager IS NOT NULL
           AND (lower(manager) = ANY($2::text[]) OR manager = $3)
-        ORDER BY seq`,
+        ORDER BY seq
+        FOR UPDATE`,
       [m.id, keys, m.externalId ?? null],
     )
     .catch((err: unknown) => {

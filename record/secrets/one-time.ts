@@ -124,34 +124,34 @@ export async function markUnreadableOneTimeSecret(q: Queryable, id: string): Pro
   );
 }
 
-/** Every value still there, oldest first (the sweep's work list). */
-export async function liveOneTimeSecrets(q: Queryable, limit = 1000): Promise<OneTimeSecret[]> {
+/**
+ * A page of the values still there, oldest first, after `after` (the sweep's work list, read
+ * in pages so none is left out however many there are).
+ */
+export async function liveOneTimeSecrets(
+  q: Queryable,
+  after?: { createdAt: Date; id: string },
+  limit = 500,
+): Promise<OneTimeSecret[]> {
   const { rows } = await q.query<Row>(
-    `SELECT ${COLUMNS} FROM one_time_secrets WHERE sealed IS NOT NULL ORDER BY created_at LIMIT $1`,
-    [limit],
+    `SELECT ${COLUMNS} FROM one_time_secrets
+      WHERE sealed IS NOT NULL AND ($1::timestamptz IS NULL OR (created_at, id) > ($1, $2))
+      ORDER BY created_at, id LIMIT $3`,
+    [after?.createdAt ?? null, after?.id ?? null, limit],
   );
   return rows.map(fromRow);
-}
-
-/** Wipes every value past its expiry; the ids wiped. */
-export async function wipeExpiredOneTimeSecrets(q: Queryable, now: Date): Promise<string[]> {
-  const { rows } = await q.query<{ id: string }>(
-    `UPDATE one_time_secrets SET sealed = NULL, wiped_reason = 'Expired'
-      WHERE sealed IS NOT NULL AND expires_at <= $1 RETURNING id`,
-    [now],
-  );
-  return rows.map((r) => r.id);
 }
 
 /** For the portal's navigation: how many were ever sent to this person, and how many are still there. */
 export async function countOneTimeSecrets(
   q: Queryable,
   recipient: string,
+  now: Date,
 ): Promise<{ all: number; live: number }> {
   const { rows } = await q.query<{ all: string; live: string }>(
-    `SELECT count(*) AS all, count(*) FILTER (WHERE sealed IS NOT NULL) AS live
+    `SELECT count(*) AS all, count(*) FILTER (WHERE sealed IS NOT NULL AND expires_at > $2) AS live
        FROM one_time_secrets WHERE recipient = lower($1)`,
-    [recipient],
+    [recipient, now],
   );
   return { all: Number(rows[0]?.all ?? 0), live: Number(rows[0]?.live ?? 0) };
 }

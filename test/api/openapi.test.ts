@@ -83,10 +83,12 @@ test("OpenAPI: security schemes, and each operation's security follows its route
     if (!op.summary) failures.push(`${key}: no summary (add one to api/openapi/summaries.ts)`);
     if (op["x-ipsolis-permission"] !== r.permission) failures.push(`${key}: x-ipsolis-permission`);
     // Every operation says what its errors look like (SCIM: RFC 7644's), beside its own answers.
+    const scim = r.url.startsWith("/scim/v2");
     const errProps = Object.keys(
-      op.responses?.default?.content?.["application/json"]?.schema?.properties ?? {},
+      op.responses?.default?.content?.[scim ? "application/scim+json" : "application/json"]?.schema
+        ?.properties ?? {},
     );
-    const wantErr = r.url.startsWith("/scim/v2") ? "detail" : "error";
+    const wantErr = scim ? "detail" : "error";
     if (!errProps.includes(wantErr)) failures.push(`${key}: no default error response with ${wantErr}`);
     if (Object.keys(op.responses ?? {}).filter((k) => k !== "default").length === 0)
       failures.push(`${key}: only the error response`);

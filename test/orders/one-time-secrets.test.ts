@@ -7,6 +7,7 @@
 // `generate`, a pending order, a failed order and expiry each get their clear answer.
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
+import { createCipheriv, hkdfSync, randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -256,7 +257,14 @@ test("one-time password: made by the API, set by the runbook, revealed once by t
       ["one_time_secret_revealed", "user:bob@corp.example", "bob@corp.example"],
       ["one_time_secret_issued", "admin:hal", "bob@corp.example"],
       ["one_time_secret_issued", "user:ann@corp.example", "bob@corp.example"],
+      ["one_time_secret_wiped", "system:api", "bob@corp.example"],
+      ["one_time_secret_wiped", "system:api", "bob@corp.example"],
     ],
+  );
+  // Each unrevealed value's end is on the record with its reason (the declined order, expiry).
+  assert.deepEqual(
+    audit.rows.filter((r) => r.action === "one_time_secret_wiped").map((r) => r.data.reason),
+    ["OrderFailed", "Expired"],
   );
   for (const p of [p1, p2]) {
     const b64 = Buffer.from(p).toString("base64");
@@ -314,6 +322,32 @@ test("one-time password: a rotated link secret, a new manager and a missing orde
   const revealed = await s.db.query("SELECT 1 FROM audit_events WHERE action = 'one_time_secret_revealed'");
   assert.equal(revealed.rowCount, 0, "nobody saw it");
 
+  // ---- a row sealed before the recipient joined the binding (id, order, attribute) still
+  // opens: the format on disk before it, sealed here by hand the way it was then ----
+  const legacy = "legacy-row-sealed-with-three-fields";
+  const iv = randomBytes(12);
+  const cipher = createCipheriv(
+    "aes-256-gcm",
+    Buffer.from(hkdfSync("sha256", key, "", "ipsolis one-time secrets v1", 32)),
+    iv,
+  );
+  cipher.setAAD(Buffer.from(`${legacy}\n${order}\npin`, "utf8"));
+  const enc = Buffer.concat([cipher.update("Legacy-Value-42!", "utf8"), cipher.final()]);
+  await s.db.query(
+    `INSERT INTO one_time_secrets (id, order_name, attribute, asset_type, subject, recipient, sealed, created_at, expires_at)
+     VALUES ($1, $2, 'pin', 'dir-account', 'ann@corp.example', 'bob@corp.example', $3, $4, $5)`,
+    [
+      legacy,
+      order,
+      Buffer.concat([iv, cipher.getAuthTag(), enc]),
+      s.now(),
+      new Date(s.now().getTime() + 3600_000),
+    ],
+  );
+  const old = await call(s, bob, "POST", `/me/one-time-secrets/${legacy}/reveal`, {});
+  assert.equal(old.status, 200, old.body);
+  assert.equal(old.json<{ value: string }>().value, "Legacy-Value-42!");
+
   // ---- ann asks for a new one (a Modify asking only for it), then moves to carol's team
   // before bob opens it: bob never gets it ----
   const reset = await call(s, ann, "POST", `/orders/${order}/modify`, { generate: ["password"] });
@@ -363,4 +397,12 @@ test("one-time password: a rotated link secret, a new manager and a missing orde
   assert.deepEqual(await row(thirdId), { live: false, revealed_at: null, wiped_reason: "Expired" });
   const live = await s.db.query("SELECT id FROM one_time_secrets WHERE sealed IS NOT NULL");
   assert.equal(live.rowCount, 0);
+  // None ended unrecorded: each wipe is audited with its reason, next to its issue.
+  const wiped = await s.db.query<{ reason: string }>(
+    "SELECT data->>'reason' AS reason FROM audit_events WHERE action = 'one_time_secret_wiped' ORDER BY id",
+  );
+  assert.deepEqual(
+    wiped.rows.map((r) => r.reason),
+    ["KeyChanged", "RecipientChanged", "OrderFailed", "Expired"],
+  );
 });

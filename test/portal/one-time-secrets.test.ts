@@ -157,5 +157,12 @@ async function journey(
   await ann.goto(link);
   assert.equal(await ann.locator("#secret-value").count(), 0);
   assert.doesNotMatch((await ann.textContent("nav")) ?? "", /Passwords/);
+
+  // Her manager deactivated in the directory: no Reset button (the reset would be refused
+  // 422 ManagerInactive), and the page says why.
+  await s.db.query("UPDATE employees SET active = false WHERE user_name = 'bob@corp.example'");
+  await ann.goto(`${s.base}/portal/orders/${account}`);
+  assert.match(await main(ann), /Your manager, Bob Boss, is deactivated in the directory/);
+  assert.equal(await ann.locator("button", { hasText: "Reset password" }).count(), 0);
   assert.deepEqual(axe, [], "no serious or critical axe violations");
 }

@@ -366,7 +366,8 @@ export const scimRoutes: FastifyPluginAsyncZod = async (app) => {
       // A renamed manager: every report's manager attribute follows the userName, so each
       // becomes a mover of its own (Entra and Okta send only the manager's write).
       const reports =
-        before.userName !== employee.userName && before.active && employee.active
+        // (userName is case-insensitive, RFC 7643 §4.1.1: a change of case renames nobody)
+        before.userName.toLowerCase() !== employee.userName.toLowerCase() && before.active && employee.active
           ? (await reportsOf(c, before)).filter((r) => r.active)
           : [];
       // Lock order: the person's pending mover row before the audit chain head, as the mover's
