@@ -35,8 +35,21 @@ import {
 } from "./decide.ts";
 import { createOrder, listAssetTypes, listOrders, listRunbooks, requestCancel, viewOf } from "./orders.ts";
 import { deleteEmployeeSessions } from "../../record/identity/sessions.ts";
+import { findEmployee } from "../../record/employees/store.ts";
+import type { ApiConfig } from "../config.ts";
+import { enqueue } from "../notify/outbox.ts";
+import { channelNamesOf, channelsFor } from "../notify/settings.ts";
+import { langOf } from "../notify/templates.ts";
 
-export type LeaverDeps = { db: Db; kc: KubeConfig; namespace: string; now: () => Date; log: Logger };
+export type LeaverDeps = {
+  db: Db;
+  kc: KubeConfig;
+  namespace: string;
+  now: () => Date;
+  log: Logger;
+  /** The API's settings: which notification channels exist (the manager's leaver summary). */
+  config?: Partial<ApiConfig> | undefined;
+};
 
 /** Who reported it: the audit actor and source of every row the event causes. */
 export type Attribution = { actor: string; source: string; requestId?: string };
@@ -172,17 +185,27 @@ export async function processLeaver(deps: LeaverDeps, eventId: string): Promise<
   });
   const r = await queueDeprovisions(deps, ev, orders, plan);
   await markLeaverProcessed(deps.db, ev.id, deps.now());
-  await appendAudit(deps.db, {
-    ...auditBase(by),
-    action: "leaver_fanout_finished",
-    target: eventTarget(ev),
-    data: {
-      leaverEvent: ev.id,
-      assets: plan.length,
-      failed: r.failed,
-      alreadyQueued: r.existing,
-      cancelled: r.cancelled,
-    },
+  const names = new Map(
+    (await listAssetTypes(deps.kc, deps.namespace).catch(() => [])).map((a) => [
+      a.metadata?.name ?? "",
+      a.spec.displayName,
+    ]),
+  );
+  await withTransaction(deps.db, async (c) => {
+    const told = await tellManagerOfLeaver(c, deps, ev, plan, names);
+    await appendAudit(c, {
+      ...auditBase(by),
+      action: "leaver_fanout_finished",
+      target: eventTarget(ev),
+      data: {
+        leaverEvent: ev.id,
+        assets: plan.length,
+        failed: r.failed,
+        alreadyQueued: r.existing,
+        cancelled: r.cancelled,
+        ...(told ? { managerTold: told } : {}),
+      },
+    });
   });
   deps.log.info({ leaverEvent: ev.id, assets: plan.length, failed: r.failed }, "leaver fan-out done");
   return {
@@ -192,6 +215,48 @@ export async function processLeaver(deps: LeaverDeps, eventId: string): Promise<
     failed: r.failed,
     existing: r.existing,
   };
+}
+
+/**
+ * The leaver's summary to their manager (an active one with an e-mail address in the
+ * directory): what is being taken back, once per event (the outbox key), in the transaction
+ * of the fan-out's audit row. Returns whom it went to, or undefined when nobody could be told.
+ */
+async function tellManagerOfLeaver(
+  c: Queryable,
+  deps: LeaverDeps,
+  ev: LeaverEvent,
+  plan: readonly PlannedDeprovision[],
+  displayNames: ReadonlyMap<string, string | undefined>,
+): Promise<string | undefined> {
+  const who = ev.employeeId ?? ev.subjectEmails[0] ?? ev.identifier;
+  const leaver = await findEmployee(c, who);
+  const m = leaver?.manager ? await findEmployee(c, leaver.manager) : undefined;
+  const to = m?.active ? m.emails[0] : undefined;
+  if (!m || !to) return undefined;
+  const name = ev.displayName ?? leaver?.displayName ?? ev.identifier;
+  const email = ev.subjectEmails[0];
+  const items =
+    plan.length === 0
+      ? ""
+      : plan
+          .map((p) => `- ${displayNames.get(p.assetType) ?? p.assetType} (${p.target})`)
+          .sort()
+          .join("\n");
+  const lang = m.resource.preferredLanguage;
+  const n = await enqueue(
+    c,
+    {
+      eventKey: `leaver_summary:${ev.id}`,
+      kind: "leaver_summary",
+      recipient: to,
+      channels: channelsFor(undefined, channelNamesOf(deps.config ?? {})),
+      lang: langOf(typeof lang === "string" ? lang : undefined),
+      data: { leaver: email && email !== name ? `${name} (${email})` : name, items },
+    },
+    deps.now(),
+  );
+  return n > 0 ? to : undefined;
 }
 
 function attributionOf(ev: LeaverEvent): Attribution {

@@ -8,16 +8,17 @@
 import type { Logger } from "pino";
 import type { OrderSpec, OrderStatus } from "../../crds/generated/order.ts";
 import type { AssetTypeSpec } from "../../crds/generated/assettype.ts";
-import { EXPIRY_APPROVER, normName, policyForAction } from "../../crds/approval-policy.ts";
+import { awaitedApprovals, EXPIRY_APPROVER, normName, policyForAction } from "../../crds/approval-policy.ts";
 import { appendAudit, lockOrderDecisions } from "../../record/audit.ts";
 import { withTransaction, type Db, type Queryable } from "../../record/db.ts";
-import { findEmployee } from "../../record/employees/store.ts";
+import { findEmployee, isOrderingBlocked } from "../../record/employees/store.ts";
 import { ConflictError } from "../../record/errors.ts";
 import type { Cr, Resources } from "../plugins/resources.ts";
 import {
   approvalRecipients,
   escalationRecipients,
   isRecentOutcome,
+  leaverReassignment,
   openApproverKeys,
   outcomesOf,
   type DelegationWindow,
@@ -29,6 +30,7 @@ import { aliasesOf } from "../routes/approvals/service.ts";
 import type { ChannelName } from "./channels.ts";
 import { enqueue, NOTIFY_ACTOR, type LinkClaims } from "./outbox.ts";
 import { channelsFor } from "./settings.ts";
+import { notifyDelegationStarted } from "./delegations.ts";
 import { langOf, type Lang, type MessageData, type NotificationKind } from "./templates.ts";
 
 /** The actor of the scheduler's own writes (expiry, escalation): crds/approval-policy.ts. */
@@ -330,10 +332,20 @@ type HolderRow = { recipient: string; role: string; approver_key: string; link_i
  * then escalation, then a reminder). Safe beside other passes: each action is a compare-and-set
  * on the request row. Returns what it did, for the CLI's log line and the tests.
  */
-export async function runApprovalSchedule(
-  d: NotifierDeps,
-): Promise<{ reminded: number; escalated: number; expired: number; closed: number }> {
-  const out = { reminded: 0, escalated: 0, expired: 0, closed: 0 };
+export async function runApprovalSchedule(d: NotifierDeps): Promise<{
+  reminded: number;
+  escalated: number;
+  expired: number;
+  closed: number;
+  reassigned: number;
+  deputiesTold: number;
+}> {
+  const out = { reminded: 0, escalated: 0, expired: 0, closed: 0, reassigned: 0, deputiesTold: 0 };
+  // Deputies whose window has begun since the last pass (one set for later is told then).
+  out.deputiesTold = await tellStartedDelegations(d).catch((err: unknown) => {
+    d.log.warn({ err }, "telling deputies failed; the next tick retries");
+    return 0;
+  });
   const open = await d.db.query<OpenRow>(
     `SELECT order_name, requested_at, reminders_sent, last_notified_at, escalated_at
        FROM approval_requests WHERE closed_at IS NULL ORDER BY requested_at`,
@@ -355,6 +367,8 @@ export async function runApprovalSchedule(
       await openRequest(d, o);
       const g = await gather(d, o);
       if (!g) continue;
+      // An approver who left cannot decide: their places go to someone who can.
+      out.reassigned += await reassignLeavers(d, o, g);
       let state = {
         requestedAt: row.requested_at,
         remindersSent: row.reminders_sent,
@@ -382,6 +396,42 @@ export async function runApprovalSchedule(
     }
   }
   return out;
+}
+
+/**
+ * "You are deputising" for every delegation whose window is open now: once each (the outbox key
+ * `delegation_started:<id>`; one told when it was set is not told again).
+ */
+async function tellStartedDelegations(d: NotifierDeps): Promise<number> {
+  const now = d.now();
+  const r = await d.db.query<{
+    id: string;
+    principal: string;
+    deputy: string;
+    starts_at: Date;
+    ends_at: Date;
+    reason: string | null;
+  }>(
+    `SELECT id::text AS id, principal, deputy, starts_at, ends_at, reason FROM delegations
+      WHERE starts_at <= $1 AND ends_at > $1 ORDER BY starts_at`,
+    [now],
+  );
+  let told = 0;
+  for (const x of r.rows) {
+    // Rows written (one per channel) > 0: this deputy was told now.
+    const rows = await notifyDelegationStarted(d.db, {
+      id: x.id,
+      principal: x.principal,
+      deputy: x.deputy,
+      startsAt: x.starts_at,
+      endsAt: x.ends_at,
+      reason: x.reason ?? undefined,
+      channels: d.channels,
+      now,
+    });
+    if (rows > 0) told++;
+  }
+  return told;
 }
 
 async function holdersOf(q: Queryable, order: string): Promise<HolderRow[]> {
@@ -471,6 +521,101 @@ async function escalate(d: NotifierDeps, o: OrderCr, g: Gathered, now: Date): Pr
     if (targets.length === 0)
       d.log.warn({ order: o.metadata.name }, "approval due for escalation but nobody to escalate to");
     return true;
+  });
+}
+
+/**
+ * Reassigns the open places of approvers who became leavers (api/policy leaverReassignment):
+ * the leaver's links stop counting (revoked), the new holder gets the request with its own link,
+ * and each place is audited `approval_reassigned` once, under the request's row lock, so two
+ * passes (two replicas, or a tick beside a leaver event) never do it twice. Returns how many
+ * places moved.
+ */
+export async function reassignLeavers(d: NotifierDeps, o: OrderCr, g: Gathered): Promise<number> {
+  const now = d.now();
+  const policy = policyForAction(g.at.spec.approval, o.spec.action);
+  const requester = o.spec.requester;
+  const awaited = awaitedApprovals(policy, requester, o.spec.approvals ?? []);
+  if (!awaited) return 0;
+  const leavers: string[] = [];
+  for (const k of awaited.approvers)
+    if (await isOrderingBlocked(d.db, k.includes("@") ? { email: k } : { id: k }, now)) leavers.push(k);
+  if (leavers.length === 0) return 0;
+  const managers = new Map<string, string | undefined>();
+  for (const k of leavers) {
+    const m = (await findEmployee(d.db, k))?.manager;
+    const mgr = m ? await findEmployee(d.db, m) : undefined;
+    managers.set(k, mgr?.active ? mgr.emails[0] : undefined);
+  }
+  return withTransaction(d.db, async (c) => {
+    const open = await c.query<{ closed_at: Date | null }>(
+      "SELECT closed_at FROM approval_requests WHERE order_name = $1 FOR UPDATE",
+      [o.metadata.name],
+    );
+    if (!open.rows[0] || open.rows[0].closed_at) return 0;
+    const done = await c.query<{ key: string }>(
+      `SELECT lower(data->>'inPlaceOf') AS key FROM audit_events
+        WHERE order_name = $1 AND action = 'approval_reassigned'`,
+      [o.metadata.name],
+    );
+    const handled = done.rows.map((r) => r.key);
+    const todo = leavers.filter((k) => !handled.includes(normName(k)));
+    if (todo.length === 0) return 0;
+    const holders = await holdersOf(c, o.metadata.name);
+    const places = leaverReassignment({
+      policy,
+      openKeys: awaited.approvers,
+      leavers,
+      handled,
+      needed: awaited.needed,
+      managerEmailOf: managers,
+      requester,
+      alreadyHolding: holders
+        .filter((h) => !todo.some((k) => normName(k) === normName(h.approver_key)))
+        .map((h) => h.recipient),
+    });
+    for (const p of places) {
+      // The leaver, and anyone holding the place through them (their deputy), stop counting.
+      await c.query(
+        `UPDATE approval_recipients SET revoked_at = $3
+          WHERE order_name = $1 AND lower(approver_key) = lower($2) AND role IN ('approver', 'deputy') AND revoked_at IS NULL`,
+        [o.metadata.name, p.key, now],
+      );
+      if (p.kind === "ToManager")
+        await addRecipient(
+          c,
+          d,
+          o,
+          g,
+          p.to,
+          "approval_reassigned",
+          `approval_reassigned:${o.metadata.name}`,
+          {
+            inPlaceOf: p.key,
+          },
+        );
+      await appendAudit(c, {
+        actor: SCHEDULER_ACTOR,
+        action: "approval_reassigned",
+        target: `order:${o.metadata.name}`,
+        order: o.metadata.name,
+        source: "api",
+        data: {
+          inPlaceOf: p.key,
+          ...(p.kind === "ToManager"
+            ? { to: p.to.email }
+            : p.kind === "RemainingApprovers"
+              ? { to: p.remaining, note: "the remaining approvers can still reach the quorum" }
+              : { to: [], note: p.why }),
+        },
+      });
+      if (p.kind === "Nobody")
+        d.log.warn(
+          { order: o.metadata.name, approver: p.key },
+          `approver left; nobody to reassign to: ${p.why}`,
+        );
+    }
+    return places.filter((p) => p.kind === "ToManager").length;
   });
 }
 

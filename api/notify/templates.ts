@@ -183,12 +183,15 @@ function texts(kind: NotificationKind, d: MessageData, lang: Lang): Texts {
         subject: de
           ? `Austritt von ${d.leaver}: Zugänge werden entzogen`
           : `${d.leaver} is leaving: access is being taken back`,
-        lines: [
-          de
-            ? `Für ${d.leaver} werden diese Zugänge entzogen:`
-            : `These assets of ${d.leaver} are being taken back:`,
-          d.items ?? "",
-        ],
+        // One line per asset (items is one per line), or that there was nothing to take back.
+        lines: d.items
+          ? [
+              de
+                ? `Für ${d.leaver} werden diese Zugänge entzogen:`
+                : `These assets of ${d.leaver} are being taken back:`,
+              ...d.items.split("\n"),
+            ]
+          : [de ? `${d.leaver} hatte keine Zugänge in ipsolis.` : `${d.leaver} held no assets in ipsolis.`],
       };
     case "cost_alert":
       return {

@@ -4,6 +4,7 @@ import {
   approvalRecipients,
   escalationRecipients,
   isRecentOutcome,
+  leaverReassignment,
   openApproverKeys,
   outcomesOf,
   type RecipientInput,
@@ -183,4 +184,69 @@ test("outcomes older than a week are not mailed on a first start", () => {
   assert.equal(isRecentOutcome(new Date(NOW.getTime() - 8 * 86400_000).toISOString(), NOW), false);
   assert.equal(isRecentOutcome(new Date(NOW.getTime() - 3600_000).toISOString(), NOW), true);
   assert.equal(isRecentOutcome(undefined, NOW), true);
+});
+
+test("leaverReassignment: remaining approvers keep the place while they can reach the quorum, else the leaver's manager", () => {
+  const requester = { id: "ann", email: "ann@corp.example" };
+  const approvers = { policy: "Approvers" as const, approvers: ["dave@x", "eve@x", "fay@x"], quorum: 2 };
+  const managers = new Map([
+    ["dave@x", "carl@x"],
+    ["eve@x", "carl@x"],
+    ["bob@x", "ann@corp.example"],
+  ]);
+  const base = { requester, managerEmailOf: managers, alreadyHolding: [] as string[] };
+  const kept = leaverReassignment({
+    ...base,
+    policy: approvers,
+    openKeys: ["dave@x", "eve@x", "fay@x"],
+    leavers: ["dave@x"],
+    needed: 2,
+  });
+  assert.deepEqual(kept, [{ key: "dave@x", kind: "RemainingApprovers", remaining: ["eve@x", "fay@x"] }]);
+  // dave's place was kept earlier; eve leaves too: fay alone cannot reach 2.
+  const moved = leaverReassignment({
+    ...base,
+    policy: approvers,
+    openKeys: ["dave@x", "eve@x", "fay@x"],
+    leavers: ["dave@x", "eve@x"],
+    handled: ["dave@x"],
+    needed: 2,
+  });
+  assert.deepEqual(moved, [
+    {
+      key: "eve@x",
+      kind: "ToManager",
+      to: { email: "carl@x", role: "reassigned", approverKey: "eve@x", linkApprover: "carl@x" },
+    },
+  ]);
+  // Two leavers with one manager: one message for the first place; the second says why not.
+  const both = leaverReassignment({
+    ...base,
+    policy: approvers,
+    openKeys: ["dave@x", "eve@x", "fay@x"],
+    leavers: ["dave@x", "eve@x"],
+    needed: 2,
+  });
+  assert.deepEqual(
+    both.map((p) => p.kind),
+    ["ToManager", "Nobody"],
+  );
+  // The manager's own manager is the requester: never asked to approve their own order.
+  const self = leaverReassignment({
+    ...base,
+    policy: { policy: "Manager" },
+    openKeys: ["bob@x"],
+    leavers: ["bob@x"],
+    needed: 1,
+  });
+  assert.equal(self[0]?.kind, "Nobody");
+  assert.match((self[0] as { why: string }).why, /requester/);
+  const none = leaverReassignment({
+    ...base,
+    policy: { policy: "Manager" },
+    openKeys: ["zed@x"],
+    leavers: ["zed@x"],
+    needed: 1,
+  });
+  assert.equal(none[0]?.kind, "Nobody");
 });

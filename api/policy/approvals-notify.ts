@@ -5,7 +5,7 @@
 // (crds/approval-policy.ts): a message goes exactly to those whose decision would count.
 import { eligibleEntries, entriesOf, normName, type ApprovalPolicy } from "../../crds/approval-policy.ts";
 
-export type RecipientRole = "approver" | "deputy" | "escalation";
+export type RecipientRole = "approver" | "deputy" | "escalation" | "reassigned";
 
 export type Recipient = {
   /** Lower-case e-mail address the message goes to. */
@@ -109,6 +109,76 @@ export function escalationRecipients(i: {
     }
   }
   return [...out.values()];
+}
+
+/** What happens to one leaver's open place on an approval request. */
+export type LeaverPlace =
+  | { key: string; kind: "ToManager"; to: Recipient }
+  | { key: string; kind: "RemainingApprovers"; remaining: string[] }
+  | { key: string; kind: "Nobody"; why: string };
+
+/**
+ * A listed approver (or the requester's manager) who became a leaver cannot decide any more:
+ * each of their open places goes to the remaining listed approvers when those can still reach
+ * the quorum (nobody new is asked), else to the leaver's manager (an active one, with an
+ * e-mail, not the requester), whose decision then counts as the leaver's. Pure: the scheduler
+ * (api/notify/approval-requests.ts) gathers who left and their managers.
+ */
+export function leaverReassignment(i: {
+  policy: ApprovalPolicy;
+  openKeys: readonly string[];
+  /** The open keys whose person is a leaver now. */
+  leavers: readonly string[];
+  /** Leaver keys whose place was already dealt with (their earlier audit row): no second move. */
+  handled?: readonly string[] | undefined;
+  /** How many more approvals the quorum needs (awaitedApprovals). */
+  needed: number;
+  /** Leaver key → their active manager's e-mail (undefined: none, or not active). */
+  managerEmailOf: ReadonlyMap<string, string | undefined>;
+  requester: { id: string; email: string };
+  alreadyHolding: readonly string[];
+}): LeaverPlace[] {
+  const gone = new Set(i.leavers.map(normName));
+  const remaining = i.openKeys.filter((k) => !gone.has(normName(k)));
+  const needed = i.needed;
+  const skip = new Set([i.requester.email, i.requester.id, ...i.alreadyHolding].map(normName));
+  const out: LeaverPlace[] = [];
+  const handled = new Set((i.handled ?? []).map(normName));
+  for (const key of i.leavers) {
+    if (handled.has(normName(key))) continue;
+    if (i.policy.policy === "Approvers" && remaining.length >= needed) {
+      out.push({ key, kind: "RemainingApprovers", remaining });
+      continue;
+    }
+    const m = i.managerEmailOf.get(key);
+    if (!m || !isEmail(m)) {
+      out.push({
+        key,
+        kind: "Nobody",
+        why: "the leaver has no active manager with an e-mail address in the directory",
+      });
+      continue;
+    }
+    const e = normName(m);
+    if (skip.has(e)) {
+      out.push({
+        key,
+        kind: "Nobody",
+        why:
+          e === normName(i.requester.email) || e === normName(i.requester.id)
+            ? "the leaver's manager is the requester, who cannot approve"
+            : "the leaver's manager already holds this request",
+      });
+      continue;
+    }
+    skip.add(e);
+    out.push({
+      key,
+      kind: "ToManager",
+      to: { email: e, role: "reassigned", approverKey: key, linkApprover: e },
+    });
+  }
+  return out;
 }
 
 export type Outcome = "Approved" | "Provisioned" | "Failed" | "Declined" | "Revoked" | "ApprovalExpired";

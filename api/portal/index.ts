@@ -9,6 +9,7 @@ import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:cr
 import type { OrderSpec, OrderStatus } from "../../crds/generated/order.ts";
 import type { AssetTypeSpec } from "../../crds/generated/assettype.ts";
 import { appendAudit } from "../../record/audit.ts";
+import { withTransaction } from "../../record/db.ts";
 import { readOrderLog, type StoredLine } from "../../record/step-output.ts";
 import { ConflictError, InputError, NotFoundError } from "../../record/errors.ts";
 import { findEmployee, isOrderingBlocked, type Employee } from "../../record/employees/store.ts";
@@ -41,7 +42,9 @@ import {
   escalatedOrdersFor,
   grantsFor,
   placerOf,
+  recordDelegation,
 } from "../routes/approvals/service.ts";
+import { checkDelegationWindow } from "../policy/approvals-notify.ts";
 
 export { createProvisionOrder, visibleOrder, type NewOrder };
 // One-time passwords delivered to me, and the reset that makes one (#22).
@@ -49,6 +52,7 @@ export {
   myOneTimeSecret,
   myOneTimeSecretCounts,
   myOneTimeSecrets,
+  recipientOf,
   revealOneTimeSecret,
   type OneTimeSecretView,
 } from "../orders/one-time-secrets.ts";
@@ -460,7 +464,7 @@ export async function myDelegations(
 /** Sets a deputy for the caller's own approvals (the rules of POST /delegations). */
 export async function setMyDeputy(
   req: FastifyRequest,
-  i: { deputy: string; startsAt: Date; endsAt: Date },
+  i: { deputy: string; startsAt: Date; endsAt: Date; reason?: string | undefined },
 ): Promise<DelegationRow> {
   const p = principalOf(req);
   const d = await deciderOf(req.server.deps.db, p);
@@ -477,19 +481,20 @@ export async function setMyDeputy(
       details: { fields: [{ path: "body.deputy", message: "must be someone else" }] },
     });
   }
-  const r = await req.server.deps.db.query<{ id: string }>(
-    `INSERT INTO delegations (principal, deputy, starts_at, ends_at, created_by)
-     VALUES ($1, $2, $3, $4, $5) RETURNING id::text AS id`,
-    [principal, deputy, i.startsAt, i.endsAt, p.actor],
-  );
-  const id = r.rows[0]!.id;
-  await appendAudit(req.server.deps.db, {
-    actor: p.actor,
-    action: "delegation_created",
-    target: `delegation:${id}`,
-    requestId: req.id,
+  const window = checkDelegationWindow(i.startsAt, i.endsAt, req.server.deps.now());
+  if (!window.ok) {
+    throw new InputError(window.message, {
+      reason: "BadWindow",
+      details: { fields: [{ path: "body.endsAt", message: window.message }] },
+    });
+  }
+  const id = await recordDelegation(req, {
+    principal,
+    deputy,
+    startsAt: i.startsAt,
+    endsAt: i.endsAt,
+    reason: i.reason,
     source: "portal",
-    data: { principal, deputy, startsAt: i.startsAt.toISOString(), endsAt: i.endsAt.toISOString() },
   });
   return { id, principal, deputy, startsAt: i.startsAt, endsAt: i.endsAt, createdBy: p.actor };
 }
@@ -497,17 +502,20 @@ export async function setMyDeputy(
 /** Ends one of the caller's own delegations now (deleted, audited); 404 if not theirs. */
 export async function endMyDelegation(req: FastifyRequest, id: string): Promise<void> {
   const p = principalOf(req);
-  const r = await req.server.deps.db.query(
-    "DELETE FROM delegations WHERE id = $1 AND lower(principal) = ANY($2) RETURNING id",
-    [id, await namesOfMe(req)],
-  );
-  if (!r.rowCount) throw new NotFoundError(`delegation ${id} not found`);
-  await appendAudit(req.server.deps.db, {
-    actor: p.actor,
-    action: "delegation_deleted",
-    target: `delegation:${id}`,
-    requestId: req.id,
-    source: "portal",
+  const names = await namesOfMe(req);
+  await withTransaction(req.server.deps.db, async (c) => {
+    const r = await c.query(
+      "DELETE FROM delegations WHERE id = $1 AND lower(principal) = ANY($2) RETURNING id",
+      [id, names],
+    );
+    if (!r.rowCount) throw new NotFoundError(`delegation ${id} not found`);
+    await appendAudit(c, {
+      actor: p.actor,
+      action: "delegation_deleted",
+      target: `delegation:${id}`,
+      requestId: req.id,
+      source: "portal",
+    });
   });
 }
 

@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import { assetType, bashStep, create, phaseIs, runbook, waitOrder } from "../operator/support.ts";
 import { eventually } from "../support/kube.ts";
 import { runTick } from "../../api/notify/tick.ts";
-import { linksOf, startStack, type Stack } from "./support.ts";
+import { apiOf, linksOf, startStack, type Stack } from "./support.ts";
+import { addToken } from "../api/support.ts";
 
 const LONG = 90_000;
 
@@ -103,6 +104,15 @@ test("deputy decides; reminder after remindAfter; escalation to the manager's ma
   assert.match(told.text, /Reason: Holiday/);
   const mine = await s.app.inject({ method: "GET", url: "/delegations", headers: bob.headers });
   assert.equal(mine.json<{ items: { reason?: string }[] }>().items[0]?.reason, "Holiday");
+  // A window that starts later: its deputy is told when it starts, not when it is set.
+  const erin = await s.asEmployee("erin@corp.example", "erin@corp.example");
+  const later = await s.app.inject({
+    method: "POST",
+    url: "/delegations",
+    headers: erin.headers,
+    payload: { deputy: "carl@corp.example", startsAt: at(2), endsAt: at(60) },
+  });
+  assert.equal(later.statusCode, 201, later.body);
 
   // ---- three orders; the manager and the deputy each get one request per order ----
   const ann = await s.asEmployee("ann@corp.example", "ann@corp.example");
@@ -124,7 +134,14 @@ test("deputy decides; reminder after remindAfter; escalation to the manager's ma
   for (const n of names) await waitMail(s, "bob@corp.example", about(n), `bob's request for ${n}`);
   assert.equal((await mailsTo(s, "bob@corp.example")).length, 3);
   // Nothing is due yet.
-  assert.deepEqual(await runTick(s.tickDeps), { reminded: 0, escalated: 0, expired: 0, closed: 0 });
+  assert.deepEqual(await runTick(s.tickDeps), {
+    reminded: 0,
+    escalated: 0,
+    expired: 0,
+    closed: 0,
+    reassigned: 0,
+    deputiesTold: 0,
+  });
 
   // ---- remindAfter (1m): one reminder per order, to bob and the deputy ----
   s.clock.offsetMs = 61_000;
@@ -148,9 +165,22 @@ test("deputy decides; reminder after remindAfter; escalation to the manager's ma
   assert.equal(row.rows[0]?.data.approver, "bob@corp.example");
 
   // ---- escalateAfter (2m): carl (bob's manager) gets p2 and p3, and may decide ----
+  assert.equal(
+    (await mailsTo(s, "carl@corp.example")).filter((m) => /deputising/.test(m.subject)).length,
+    0,
+    "not told before the window starts",
+  );
   s.clock.offsetMs = 121_000;
   const esc = await runTick(s.tickDeps);
   assert.equal(esc.escalated, 2, JSON.stringify(esc));
+  assert.equal(esc.deputiesTold, 1, "erin's deputy, now that the window started");
+  await waitMail(
+    s,
+    "carl@corp.example",
+    (m) => m.subject === "You are deputising for Erin Deputy (erin@corp.example) on approvals",
+    "carl told when erin's window starts",
+  );
+  assert.equal((await runTick(s.tickDeps)).deputiesTold, 0, "told once");
   const carlsP2 = await waitMail(s, "carl@corp.example", about(p2), "carl's escalation of p2");
   assert.match(carlsP2.subject, /^Escalated: approval of Phone for Ann Example/);
   assert.match(carlsP2.text, /bob@corp\.example has not decided in time/);
@@ -197,4 +227,127 @@ test("deputy decides; reminder after remindAfter; escalation to the manager's ma
   assert.equal(expiryRows.rowCount, 1);
 
   for (const n of [p1, p2]) await waitOrder(s.ns, n, phaseIs("Provisioned"), LONG);
+});
+
+test("an approver who leaves: their place goes to their manager, or stays with the remaining approvers while they can reach the quorum", async (t) => {
+  const s = await startStack(t, "ntflvr", [
+    { email: "carl@corp.example", name: "Carl Chief", manager: null },
+    { email: "bob@corp.example", name: "Bob Boss", manager: "carl@corp.example" },
+    { email: "ann@corp.example", name: "Ann Example", manager: "bob@corp.example" },
+    { email: "dave@corp.example", name: "Dave Lab", manager: "carl@corp.example" },
+    { email: "eve@corp.example", name: "Eve Lab", manager: "carl@corp.example" },
+    { email: "fay@corp.example", name: "Fay Lab", manager: "carl@corp.example" },
+  ]);
+  await create(s.ns, "runbooks", runbook("desk-grant", [bashStep("grant", "echo granted")]));
+  await create(s.ns, "runbooks", runbook("desk-revoke", [bashStep("revoke", "echo revoked")]));
+  const runbooks = { provision: "desk-grant", deprovision: "desk-revoke" };
+  await create(
+    s.ns,
+    "assettypes",
+    assetType("desk", {
+      displayName: "Desk",
+      runbooks,
+      approval: { policy: "Manager", channels: ["email"] },
+      entitlement: { everyone: true },
+    }),
+  );
+  await create(
+    s.ns,
+    "assettypes",
+    assetType("lab", {
+      displayName: "Lab access",
+      runbooks,
+      approval: {
+        policy: "Approvers",
+        approvers: ["dave@corp.example", "eve@corp.example", "fay@corp.example"],
+        quorum: 2,
+        channels: ["email"],
+      },
+      entitlement: { everyone: true },
+    }),
+  );
+  const ann = await s.asEmployee("ann@corp.example", "ann@corp.example");
+  const place = async (assetType: string) => {
+    const r = await s.app.inject({
+      method: "POST",
+      url: "/orders",
+      headers: ann.headers,
+      payload: { assetType },
+    });
+    assert.equal(r.statusCode, 201, r.body);
+    const name = r.json<{ name: string }>().name;
+    await waitOrder(s.ns, name, phaseIs("PendingApproval"), LONG);
+    return name;
+  };
+  const desk = await place("desk");
+  const lab = await place("lab");
+  const bobsDesk = await waitMail(s, "bob@corp.example", about(desk), "bob's request");
+  for (const who of ["dave", "eve", "fay"])
+    await waitMail(s, `${who}@corp.example`, about(lab), `${who}'s request`);
+
+  // ---- bob (ann's manager) leaves, as Entra deprovisions him (SCIM), and dave (a listed
+  // approver) is deactivated in the directory ----
+  const scim = await addToken(apiOf(s), "admin", ["scim"]);
+  const bobId = (
+    await s.db.query<{ id: string }>("SELECT id FROM employees WHERE user_name = 'bob@corp.example'")
+  ).rows[0]!.id;
+  const off = await s.app.inject({
+    method: "PATCH",
+    url: `/scim/v2/Users/${bobId}`,
+    headers: { authorization: `Bearer ${scim}`, "content-type": "application/scim+json" },
+    payload: {
+      schemas: ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+      Operations: [{ op: "replace", path: "active", value: false }],
+    },
+  });
+  assert.equal(off.statusCode, 200, off.body);
+  await s.db.query("UPDATE employees SET active = false WHERE user_name = 'dave@corp.example'");
+  // bob's manager hears of it once the leaver fan-out is done (bob held nothing).
+  const summary = await waitMail(
+    s,
+    "carl@corp.example",
+    (m) => /is leaving/.test(m.subject),
+    "carl's leaver summary",
+  );
+  assert.equal(summary.subject, "Bob Boss (bob@corp.example) is leaving: access is being taken back");
+  assert.match(summary.text, /Bob Boss \(bob@corp\.example\) held no assets in ipsolis\./);
+  const first = await runTick(s.tickDeps);
+  assert.equal(first.reassigned, 1, JSON.stringify(first));
+  // desk: to bob's manager, who is told and decides in bob's place.
+  const carlsDesk = await waitMail(s, "carl@corp.example", about(desk), "carl's reassigned request");
+  assert.match(carlsDesk.subject, /^Reassigned to you: approval of Desk for Ann Example/);
+  assert.match(carlsDesk.text, /bob@corp\.example has left the organisation/);
+  const bobsTry = await (await openLink(linksOf(bobsDesk.text).approve!)).post("Approved");
+  assert.equal(bobsTry.status, 409, "the leaver's link no longer decides");
+  assert.match(bobsTry.page, /left the organisation/);
+  const byCarl = await (await openLink(linksOf(carlsDesk.text).approve!)).post("Approved");
+  assert.equal(byCarl.status, 200, byCarl.page);
+  await waitOrder(s.ns, desk, phaseIs("Provisioned"), LONG);
+  // lab: eve and fay can still reach 2 of 3, so nobody new is asked.
+  assert.equal((await mailsTo(s, "carl@corp.example")).filter(about(lab)).length, 0);
+  assert.equal((await runTick(s.tickDeps)).reassigned, 0, "each place moves once");
+
+  // ---- eve leaves too: fay alone cannot reach 2, so eve's place goes to her manager ----
+  await s.db.query("UPDATE employees SET active = false WHERE user_name = 'eve@corp.example'");
+  assert.equal((await runTick(s.tickDeps)).reassigned, 1);
+  const carlsLab = await waitMail(s, "carl@corp.example", about(lab), "carl's lab request");
+  assert.match(carlsLab.text, /eve@corp\.example has left the organisation/);
+  const fays = await waitMail(s, "fay@corp.example", about(lab), "fay's request");
+  for (const m of [carlsLab, fays]) {
+    const r = await (await openLink(linksOf(m.text).approve!)).post("Approved");
+    assert.equal(r.status, 200, r.page);
+  }
+  await waitOrder(s.ns, lab, phaseIs("Provisioned"), LONG);
+
+  const rows = await s.db.query<{ order_name: string; data: { inPlaceOf: string; to: unknown } }>(
+    "SELECT order_name, data FROM audit_events WHERE action = 'approval_reassigned' ORDER BY id",
+  );
+  assert.deepEqual(
+    rows.rows.map((r) => [r.order_name, r.data.inPlaceOf, r.data.to]),
+    [
+      [desk, "bob@corp.example", "carl@corp.example"],
+      [lab, "dave@corp.example", ["eve@corp.example", "fay@corp.example"]],
+      [lab, "eve@corp.example", "carl@corp.example"],
+    ],
+  );
 });

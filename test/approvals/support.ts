@@ -19,6 +19,7 @@ import { startNotifier, notifierDepsOf, type Notifier } from "../../api/notify/n
 import { notifySettingsOf, type NotifySettings } from "../../api/notify/settings.ts";
 import type { NotifierDeps } from "../../api/notify/approval-requests.ts";
 import { signInAsEmployee, withCsrf, type Api } from "../api/support.ts";
+import { ENTERPRISE_USER } from "../../api/scim/schema.ts";
 
 export const WEBHOOK_SECRET = `whsec_${Buffer.from("notification-webhook-test-secret-0123").toString("base64")}`;
 
@@ -118,7 +119,20 @@ export async function startStack(t: TestContext, prefix: string, people: Person[
         costCenter: "CC-1",
         manager: p.manager,
       },
-      { userName: p.email, ...(p.lang ? { preferredLanguage: p.lang } : {}) },
+      // The SCIM document matches the columns, so a later SCIM write (e.g. a deactivation)
+      // keeps the person's e-mail, name and manager.
+      {
+        schemas: ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE_USER],
+        userName: p.email,
+        displayName: p.name,
+        emails: [{ value: p.email, type: "work", primary: true }],
+        [ENTERPRISE_USER]: {
+          department: "Sales",
+          costCenter: "CC-1",
+          ...(p.manager ? { manager: { value: p.manager } } : {}),
+        },
+        ...(p.lang ? { preferredLanguage: p.lang } : {}),
+      },
       new Date(),
     );
   }

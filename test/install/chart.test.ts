@@ -70,7 +70,7 @@ test("every admission policy file of manifests/admission is rendered, bound to t
   }
 });
 
-test("every Deployment and the migration Job run known programs with exactly the settings they read", async () => {
+test("every Deployment, the approvals CronJob and the migration Job run known programs with exactly the settings they read", async () => {
   const { ApiEnv } = await import("../../api/config.ts");
   const { OperatorEnv } = await import("../../operator/main.ts");
   const shapes: Record<string, Record<string, z.ZodType>> = {
@@ -115,6 +115,66 @@ test("every Deployment and the migration Job run known programs with exactly the
       }
     }
   }
+  // The approval schedule: a CronJob of the tick, with only the settings the tick reads.
+  const { TickEnv } = await import("../../api/notify/tick.ts");
+  const notify = [
+    "--set",
+    "notifications.smtp.host=smtp.example.com,notifications.smtp.user=ipsolis,notifications.teams=true,notifications.webhookUrl=https://hooks.example.com/ipsolis,notifications.channels=email\\,teams",
+  ];
+  for (const args of [[], notify]) {
+    const out = await render(args);
+    const cron = out.find((o) => o.kind === "CronJob");
+    assert.ok(cron, "the approvals CronJob is rendered");
+    const cs = cron.spec as {
+      schedule: string;
+      concurrencyPolicy: string;
+      jobTemplate: { spec: { template: { spec: { serviceAccountName: string; containers: Container[] } } } };
+    };
+    assert.equal(cs.concurrencyPolicy, "Forbid");
+    assert.equal(cs.schedule, "*/5 * * * *");
+    const pod = cs.jobTemplate.spec.template.spec;
+    assert.equal(pod.serviceAccountName, "ipsolis-api", "expiry writes spec.approvals: the API's identity");
+    const c = pod.containers[0]!;
+    assert.deepEqual(c.command, ["node", "api/notify/tick.ts"]);
+    const names = (c.env ?? []).map((e) => e.name);
+    const shape = TickEnv.shape as Record<string, z.ZodType>;
+    assert.deepEqual(
+      names.filter((n) => !(n in shape)),
+      [],
+      "the tick: settings never read",
+    );
+    const required = Object.keys(shape).filter((k) => !shape[k]!.safeParse(undefined).success);
+    assert.deepEqual(
+      required.filter((k) => !names.includes(k)),
+      [],
+      "the tick: required settings",
+    );
+    // The API gets every notification setting, the tick only which channels exist.
+    const apiEnv = podSpec(
+      out.find((o) => o.kind === "Deployment" && o.metadata.name === "ipsolis-api")!,
+    ).containers[0]!.env!.map((e) => e.name);
+    if (args.length > 0) {
+      for (const n of [
+        "IPSOLIS_NOTIFY_CHANNELS",
+        "IPSOLIS_SMTP_HOST",
+        "IPSOLIS_SMTP_PORT",
+        "IPSOLIS_SMTP_FROM",
+        "IPSOLIS_SMTP_USER",
+        "IPSOLIS_SMTP_PASSWORD",
+        "IPSOLIS_TEAMS_WEBHOOK_URL",
+        "IPSOLIS_NOTIFY_WEBHOOK_URL",
+        "IPSOLIS_NOTIFY_WEBHOOK_SECRET",
+      ])
+        assert.ok(apiEnv.includes(n), `the API gets ${n}`);
+      assert.ok(names.includes("IPSOLIS_SMTP_HOST") && !names.includes("IPSOLIS_SMTP_PASSWORD"));
+    } else {
+      assert.ok(!apiEnv.some((n) => n.startsWith("IPSOLIS_SMTP_")), "no e-mail unless configured");
+    }
+  }
+  assert.equal(
+    (await render(["--set", "approvals.schedule.enabled=false"])).find((o) => o.kind === "CronJob"),
+    undefined,
+  );
   const job = (await render()).find((o) => o.kind === "Job");
   assert.ok(job);
   assert.equal(job.metadata.annotations?.["helm.sh/hook"], "pre-install,pre-upgrade");

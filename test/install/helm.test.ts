@@ -312,6 +312,46 @@ test(
     );
     assert.equal((await fetch(`${apiUrl.origin}/metrics`)).status, 404);
 
+    // The approval schedule's CronJob runs a pass as an admin would by hand (`kubectl create job
+    // --from=cronjob/ipsolis-approvals`): the tick reaches Postgres and the cluster with the
+    // chart's settings and its ServiceAccount, and completes.
+    const cron = await batch().readNamespacedCronJob({ name: "ipsolis-approvals", namespace: inst.ns });
+    assert.equal(cron.spec?.concurrencyPolicy, "Forbid");
+    await batch().createNamespacedJob({
+      namespace: inst.ns,
+      body: {
+        metadata: {
+          name: "ipsolis-approvals-now",
+          annotations: { "cronjob.kubernetes.io/instantiate": "manual" },
+          labels: cron.spec?.jobTemplate.metadata?.labels ?? {},
+          ownerReferences: [
+            {
+              apiVersion: "batch/v1",
+              kind: "CronJob",
+              name: "ipsolis-approvals",
+              uid: cron.metadata!.uid!,
+              controller: true,
+            },
+          ],
+        },
+        spec: cron.spec.jobTemplate.spec!,
+      },
+    });
+    await eventually(
+      "the approvals pass Complete",
+      async () => {
+        const j = await batch().readNamespacedJob({ name: "ipsolis-approvals-now", namespace: inst.ns });
+        const failed = j.status?.conditions?.find((c) => c.type === "Failed" && c.status === "True");
+        if (failed)
+          assert.fail(
+            `the approvals pass failed: ${failed.message}\n${inst.localNodeLog.slice(-20).join("\n")}`,
+          );
+        return j.status?.conditions?.some((c) => c.type === "Complete" && c.status === "True") || undefined;
+      },
+      60_000,
+      500,
+    );
+
     // Separation of duties in a Helm install: the cluster admin's kubectl cannot write approvals;
     // the API (its ServiceAccount, the chart's RBAC) can.
     // Placed by a helpdesk-desk admin, so the approver (the legacy key) is not its placer.

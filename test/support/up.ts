@@ -5,6 +5,7 @@
 // installed), and demo data (a catalogue whose runbooks are bash twins, one of them against the
 // domain and approved by the requester's manager; employees provisioned over SCIM, bob ann's
 // manager). It prints the journey of issue #22 to try. Ctrl-C stops all of it.
+import { execFile, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -227,6 +228,35 @@ const operator = await startOperator(
 );
 stops.unshift(() => operator.stop());
 
+// The approval schedule (reminders, escalation, expiry): in a cluster the chart's CronJob runs
+// api/notify/tick.ts every five minutes; here the same program every minute, as the API's
+// ServiceAccount (an expiry writes spec.approvals). A failed pass says why and the next retries.
+let ticking: ChildProcess | undefined;
+const tickEnv = {
+  PATH: process.env.PATH ?? "",
+  IPSOLIS_DATABASE_URL: pgsrv.adminUrl,
+  IPSOLIS_NAMESPACE: NAMESPACE,
+  IPSOLIS_KUBECONFIG: apiKubeconfig,
+  IPSOLIS_LOG_LEVEL: "warn",
+  ...(mail ? { IPSOLIS_SMTP_HOST: "127.0.0.1" } : {}),
+};
+const tickTimer = setInterval(() => {
+  if (ticking) return;
+  ticking = execFile(
+    process.execPath,
+    [join(root, "api/notify/tick.ts")],
+    { env: tickEnv },
+    (err, _o, stderr) => {
+      ticking = undefined;
+      if (err) say(`approval schedule pass failed (the next one retries): ${stderr.trim() || err.message}`);
+    },
+  );
+}, 60_000);
+stops.unshift(async () => {
+  clearInterval(tickTimer);
+  ticking?.kill();
+});
+
 // Demo catalogue: the sample runbooks' bash twins run on this machine (no PowerShell here).
 // The licence sample reads its app credentials from Secret graph-app; a runbook may read only
 // Secrets labelled for runbooks (docs/security/runbook-secrets.md), so the demo one is.
@@ -358,6 +388,7 @@ ipsolis is up (${Math.round((Date.now() - t0) / 1000)} s)
   kubeconfig:  ${cp.kubeconfig}   (export KUBECONFIG=${cp.kubeconfig}; kubectl: ${cp.binDir}/kubectl get orders -n ${NAMESPACE})
   Postgres:    ${pgsrv.adminUrl}
   operator:    metrics and health on http://127.0.0.1:${operator.port}/metrics
+  approvals:   reminders, escalation and expiry: a pass of api/notify/tick.ts every minute (the chart's CronJob)
   mail:        ${
     mail
       ? `mailpit (SMTP 127.0.0.1:${mail.smtpPort}) keeps every mail ipsolis sends. A person's newest: ${newestMailTo("ann@corp.example")}

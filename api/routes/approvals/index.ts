@@ -25,12 +25,11 @@ import {
   grantsFor,
   ownNameOf,
   placerOf,
+  recordDelegation,
 } from "./service.ts";
 import { mintApprovalLink } from "./links.ts";
 import { withTransaction } from "../../../record/db.ts";
 import { checkDelegationWindow } from "../../policy/approvals-notify.ts";
-import { notifyDelegationStarted } from "../../notify/delegations.ts";
-import { channelNamesOf } from "../../notify/settings.ts";
 
 const Params = z.object({ name: K8sName });
 const OrderOut = z.record(z.string(), z.unknown());
@@ -267,40 +266,13 @@ export const approvalRoutes: FastifyPluginAsyncZod = async (app) => {
           details: { fields: [{ path: "body.deputy", message: "must be someone else" }] },
         });
       }
-      const { db, now } = req.server.deps;
-      const id = await withTransaction(db, async (c) => {
-        const r = await c.query<{ id: string }>(
-          `INSERT INTO delegations (principal, deputy, starts_at, ends_at, created_by, reason)
-           VALUES ($1, $2, $3, $4, $5, $6) RETURNING id::text AS id`,
-          [principal, req.body.deputy, req.body.startsAt, req.body.endsAt, p.actor, req.body.reason ?? null],
-        );
-        const newId = r.rows[0]!.id;
-        // The deputy is told, in the same transaction (the outbox delivers).
-        await notifyDelegationStarted(c, {
-          id: newId,
-          principal,
-          deputy: req.body.deputy,
-          startsAt: req.body.startsAt,
-          endsAt: req.body.endsAt,
-          reason: req.body.reason,
-          channels: channelNamesOf(req.server.deps.config ?? {}),
-          now: now(),
-        });
-        return newId;
-      });
-      await appendAudit(db, {
-        actor: p.actor,
-        action: "delegation_created",
-        target: `delegation:${id}`,
-        requestId: req.id,
+      const id = await recordDelegation(req, {
+        principal,
+        deputy: req.body.deputy,
+        startsAt: req.body.startsAt,
+        endsAt: req.body.endsAt,
+        reason: req.body.reason,
         source: "api",
-        data: {
-          principal,
-          deputy: req.body.deputy,
-          startsAt: req.body.startsAt.toISOString(),
-          endsAt: req.body.endsAt.toISOString(),
-          ...(req.body.reason ? { reason: req.body.reason } : {}),
-        },
       });
       return reply.code(201).send({ ...req.body, id, principal, createdBy: p.actor });
     },
@@ -315,17 +287,21 @@ export const approvalRoutes: FastifyPluginAsyncZod = async (app) => {
     async (req, reply) => {
       const p = principalOf(req);
       const all = rankOf(p.role) >= rankOf("admin");
-      const r = await req.server.deps.db.query(
-        "DELETE FROM delegations WHERE id = $1 AND ($2 OR lower(principal) = ANY($3)) RETURNING id",
-        [req.params.id, all, await allNamesOf(req.server.deps.db, p)],
-      );
-      if (!r.rowCount) throw new NotFoundError(`delegation ${req.params.id} not found`);
-      await appendAudit(req.server.deps.db, {
-        actor: p.actor,
-        action: "delegation_deleted",
-        target: `delegation:${req.params.id}`,
-        requestId: req.id,
-        source: "api",
+      const names = await allNamesOf(req.server.deps.db, p);
+      // The row and its audit row together, or neither.
+      await withTransaction(req.server.deps.db, async (c) => {
+        const r = await c.query(
+          "DELETE FROM delegations WHERE id = $1 AND ($2 OR lower(principal) = ANY($3)) RETURNING id",
+          [req.params.id, all, names],
+        );
+        if (!r.rowCount) throw new NotFoundError(`delegation ${req.params.id} not found`);
+        await appendAudit(c, {
+          actor: p.actor,
+          action: "delegation_deleted",
+          target: `delegation:${req.params.id}`,
+          requestId: req.id,
+          source: "api",
+        });
       });
       return reply.code(204).send(null);
     },

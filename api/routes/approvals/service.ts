@@ -23,6 +23,9 @@ import { personBehindActor } from "../../../record/identity/tokens.ts";
 import { findEmployee, isOrderingBlocked } from "../../../record/employees/store.ts";
 import { resourcesOf, type Cr } from "../../plugins/resources.ts";
 import { runbooksOf } from "../../policy/acl.ts";
+import { notifyDelegationStarted } from "../../notify/delegations.ts";
+import { channelNamesOf } from "../../notify/settings.ts";
+import { principalOf } from "../../plugins/auth.ts";
 
 type OrderCr = Cr<OrderSpec, OrderStatus>;
 
@@ -188,8 +191,8 @@ export function approverOfActor(actor: string): Approver & { actor: string } {
 
 /**
  * Who the scheduler let decide in a listed approver's place on this Order (escalation to the
- * approver's manager or the escalateTo group: `approval_recipients`, api/notify): each counts
- * as the approver whose place they took.
+ * approver's manager or the escalateTo group, or reassignment from a leaver to their manager:
+ * `approval_recipients`, api/notify): each counts as the approver whose place they took.
  */
 export async function grantsFor(
   q: Queryable,
@@ -197,18 +200,22 @@ export async function grantsFor(
 ): Promise<{ approverKey: string; names: string[] }[]> {
   const r = await q.query<{ recipient: string; approver_key: string }>(
     `SELECT recipient, approver_key FROM approval_recipients
-      WHERE order_name = $1 AND role = 'escalation' AND revoked_at IS NULL`,
+      WHERE order_name = $1 AND role IN ('escalation', 'reassigned') AND revoked_at IS NULL`,
     [order],
   );
   return r.rows.map((g) => ({ approverKey: g.approver_key, names: [g.recipient] }));
 }
 
-/** The Orders on which any of `names` holds an escalation grant still standing (the inbox). */
+/**
+ * The Orders on which any of `names` holds an escalation grant still standing on a request
+ * still open (the inbox; a decided, expired or withdrawn one is no longer asked for).
+ */
 export async function escalatedOrdersFor(q: Queryable, names: readonly string[]): Promise<string[]> {
   if (names.length === 0) return [];
   const r = await q.query<{ order_name: string }>(
-    `SELECT DISTINCT order_name FROM approval_recipients
-      WHERE role = 'escalation' AND revoked_at IS NULL AND lower(recipient) = ANY($1::text[])`,
+    `SELECT DISTINCT r.order_name FROM approval_recipients r
+       JOIN approval_requests a ON a.order_name = r.order_name AND a.closed_at IS NULL
+      WHERE r.role IN ('escalation', 'reassigned') AND r.revoked_at IS NULL AND lower(r.recipient) = ANY($1::text[])`,
     [names.map((n) => n.toLowerCase())],
   );
   return r.rows.map((x) => x.order_name);
@@ -338,4 +345,50 @@ export async function decideOrder(req: FastifyRequest, i: DecideInput): Promise<
       throw err;
     }
   }
+}
+
+/**
+ * Records one delegation: its row, its `delegation_created` audit row and, when its window has
+ * already begun, the deputy's "you are deputising" message, in one transaction (the JSON route
+ * and the portal's form both come here). A window that starts later is told by the approval
+ * schedule when it starts (api/notify/approval-requests.ts tellStartedDelegations).
+ */
+export async function recordDelegation(
+  req: FastifyRequest,
+  d: {
+    principal: string;
+    deputy: string;
+    startsAt: Date;
+    endsAt: Date;
+    reason?: string | undefined;
+    source: "api" | "portal";
+  },
+): Promise<string> {
+  const { db, now, config } = req.server.deps;
+  const p = principalOf(req);
+  return withTransaction(db, async (c) => {
+    const r = await c.query<{ id: string }>(
+      `INSERT INTO delegations (principal, deputy, starts_at, ends_at, created_by, reason)
+       VALUES ($1, $2, $3, $4, $5, $6) RETURNING id::text AS id`,
+      [d.principal, d.deputy, d.startsAt, d.endsAt, p.actor, d.reason ?? null],
+    );
+    const id = r.rows[0]!.id;
+    if (d.startsAt.getTime() <= now().getTime())
+      await notifyDelegationStarted(c, { id, ...d, channels: channelNamesOf(config ?? {}), now: now() });
+    await appendAudit(c, {
+      actor: p.actor,
+      action: "delegation_created",
+      target: `delegation:${id}`,
+      requestId: req.id,
+      source: d.source,
+      data: {
+        principal: d.principal,
+        deputy: d.deputy,
+        startsAt: d.startsAt.toISOString(),
+        endsAt: d.endsAt.toISOString(),
+        ...(d.reason ? { reason: d.reason } : {}),
+      },
+    });
+    return id;
+  });
 }

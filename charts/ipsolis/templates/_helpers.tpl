@@ -46,3 +46,57 @@ capabilities:
       name: {{ .root.Values.database.existingSecret }}
       key: {{ .key }}
 {{- end -}}
+
+{{/*
+The notification settings (api/notify/settings.ts), for the API (full: every setting it sends
+with) and the approvals CronJob (which channels exist only: it writes the outbox, the API
+delivers). Secrets come from keys of api.existingSecret: smtp-password, teams-webhook-url,
+notify-webhook-secret. ipsolis.notifyEnv (dict "root" . "full" true)
+*/}}
+{{- define "ipsolis.notifyEnv" -}}
+{{- $n := .root.Values.notifications -}}
+{{- $secret := .root.Values.api.existingSecret -}}
+{{- if $n.channels }}
+- name: IPSOLIS_NOTIFY_CHANNELS
+  value: {{ $n.channels | quote }}
+{{- end }}
+{{- if $n.smtp.host }}
+- name: IPSOLIS_SMTP_HOST
+  value: {{ $n.smtp.host | quote }}
+{{- if .full }}
+- name: IPSOLIS_SMTP_PORT
+  value: {{ $n.smtp.port | quote }}
+- name: IPSOLIS_SMTP_STARTTLS
+  value: {{ $n.smtp.starttls | quote }}
+- name: IPSOLIS_SMTP_SECURE
+  value: {{ $n.smtp.secure | quote }}
+- name: IPSOLIS_SMTP_FROM
+  value: {{ $n.smtp.from | quote }}
+{{- if $n.smtp.user }}
+- name: IPSOLIS_SMTP_USER
+  value: {{ $n.smtp.user | quote }}
+- name: IPSOLIS_SMTP_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: smtp-password
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if $n.teams }}
+- name: IPSOLIS_TEAMS_WEBHOOK_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: teams-webhook-url
+{{- end }}
+{{- if $n.webhookUrl }}
+- name: IPSOLIS_NOTIFY_WEBHOOK_URL
+  value: {{ $n.webhookUrl | quote }}
+- name: IPSOLIS_NOTIFY_WEBHOOK_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: notify-webhook-secret
+{{- end }}
+{{- end -}}
