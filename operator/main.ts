@@ -277,6 +277,8 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps =
     log,
     serviceAccountName: config.IPSOLIS_RUNNER_SERVICE_ACCOUNT,
     events: orderDeps,
+    requeue: (name, ms) => queue.addAfter(`runbook/${name}`, ms),
+    assetTypes,
   };
   const assetTypeDeps: AssetTypeDeps = {
     namespace: ns,

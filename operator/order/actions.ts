@@ -213,7 +213,7 @@ async function createJob(ctx: ActionContext, attempt: number, jobName: string): 
   const ns = deps.namespace;
   // Before anything is made: a runbook may only read Secrets labelled for runbook use.
   if (!deps.caches.jobs.get(jobName)) {
-    await assertRunbookSecretsAllowed(deps.rest, ns, runbook);
+    await assertRunbookSecretsAllowed(deps.rest, ns, runbook, [order.spec.assetType]);
     await assertSecretAttributesReady(deps, order);
   }
   // The token's Secret comes first: a pod must never start before its token exists (the local

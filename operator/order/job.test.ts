@@ -7,6 +7,7 @@ import {
   buildJob,
   DEADLINE_SLACK_SECONDS,
   refusedSecretRefs,
+  assetTypesUsing,
   secretRefsOf,
 } from "./job.ts";
 import type { Order, Runbook } from "./model.ts";
@@ -94,10 +95,50 @@ test("a runbook may reference only Secrets labelled ipsolis.io/runbook-secret=tr
     { name: "both refused", labels: { kt: {}, s: null }, want: /Secrets kt, s that are/ },
   ];
   for (const c of cases) {
-    const got = refusedSecretRefs(rb, (n) => c.labels[n]);
+    const got = refusedSecretRefs(rb, (n) => {
+      const l = c.labels[n];
+      return l === null || l === undefined ? l : { labels: l };
+    });
     if (c.want) assert.match(got ?? "", c.want, c.name);
     else assert.equal(got, undefined, c.name);
   }
+});
+
+test("a Secret kept to some asset types serves only runs for them", () => {
+  const labels = { "ipsolis.io/runbook-secret": "true" };
+  const kept = (types: string) => ({
+    labels,
+    annotations: { "ipsolis.io/runbook-secret-asset-types": types },
+  });
+  const meta = (s: ReturnType<typeof kept>) => (n: string) => (n === "s" ? s : { labels });
+  assert.equal(
+    refusedSecretRefs(rb, meta(kept("vpn, m365")), ["vpn"]),
+    undefined,
+    "an Order of a listed type",
+  );
+  assert.match(
+    refusedSecretRefs(rb, meta(kept("m365")), ["vpn"]) ?? "",
+    /Secret s is kept to asset type m365 \(ipsolis\.io\/runbook-secret-asset-types\) and runbook .* runs for vpn; no Job is started/,
+  );
+  assert.match(
+    refusedSecretRefs(rb, meta(kept("vpn")), ["vpn", "lab"]) ?? "",
+    /runs for lab/,
+    "a scheduled runbook one other type uses too",
+  );
+  assert.match(refusedSecretRefs(rb, meta(kept("vpn")), []) ?? "", /runs for no asset type/);
+  // Unlabelled comes first, the scope sentence after.
+  assert.match(
+    refusedSecretRefs(rb, (n) => (n === "kt" ? {} : kept("m365")), ["vpn"]) ?? "",
+    /Secret kt that is missing.*; Secret s is kept/,
+  );
+  assert.deepEqual(
+    assetTypesUsing("acct-grant", [
+      { metadata: { name: "b" }, spec: { runbooks: { provision: "acct-grant" } } },
+      { metadata: { name: "a" }, spec: { runbooks: { provision: "x", deprovision: "acct-grant" } } },
+      { metadata: { name: "c" }, spec: { runbooks: { provision: "y" } } },
+    ]),
+    ["a", "b"],
+  );
 });
 
 test("the pod has a private memory directory for the runner's credentials", () => {

@@ -27,16 +27,66 @@ export function secretRefsOf(rb: Runbook): string[] {
 }
 
 /**
+ * A labelled Secret may be kept to some asset types (one team's): a comma list of AssetType
+ * names. Then only runs for those types may read it: an Order of one of them, or a scheduled
+ * runbook that only those types reference (#15 item 9: a scoped admin, who may change the
+ * runbooks of their own types, cannot reach another team's Secret through them).
+ */
+export const ANNOTATION_SECRET_ASSET_TYPES = "ipsolis.io/runbook-secret-asset-types";
+
+/** What the operator reads of a referenced Secret (metadata only); null when it does not exist. */
+export type SecretMeta = { labels?: Record<string, string>; annotations?: Record<string, string> } | null;
+
+/**
  * Pure: the runbook's Secret references that are not allowed (missing, or without the runbook
- * label), as one sentence for a condition and a Warning event; undefined when all are allowed.
+ * label, or kept to asset types this run does not serve), as one sentence for a condition and a
+ * Warning event; undefined when all are allowed. `servesAssetTypes`: the asset types this run is
+ * for (an Order's type; for a scheduled runbook, every type that references it).
  */
 export function refusedSecretRefs(
   rb: Runbook,
-  labelsOf: (name: string) => Record<string, string> | undefined | null,
+  metaOf: (name: string) => SecretMeta | undefined,
+  servesAssetTypes: readonly string[] = [],
 ): string | undefined {
-  const bad = secretRefsOf(rb).filter((n) => labelsOf(n)?.[LABEL_RUNBOOK_SECRET] !== "true");
-  if (bad.length === 0) return undefined;
-  return `runbook ${rb.metadata.name} references Secret${bad.length > 1 ? "s" : ""} ${bad.join(", ")} that ${bad.length > 1 ? "are" : "is"} missing or not labelled ${LABEL_RUNBOOK_SECRET}="true"; no Job is started`;
+  const refs = secretRefsOf(rb);
+  const bad = refs.filter((n) => metaOf(n)?.labels?.[LABEL_RUNBOOK_SECRET] !== "true");
+  const out: string[] = [];
+  if (bad.length > 0)
+    out.push(
+      `runbook ${rb.metadata.name} references Secret${bad.length > 1 ? "s" : ""} ${bad.join(", ")} that ${bad.length > 1 ? "are" : "is"} missing or not labelled ${LABEL_RUNBOOK_SECRET}="true"`,
+    );
+  for (const n of refs) {
+    if (bad.includes(n)) continue;
+    const scope = metaOf(n)?.annotations?.[ANNOTATION_SECRET_ASSET_TYPES];
+    if (scope === undefined) continue;
+    const allowed = new Set(
+      scope
+        .split(",")
+        .map((x) => x.trim())
+        .filter(Boolean),
+    );
+    const outside = servesAssetTypes.filter((t) => !allowed.has(t));
+    if (servesAssetTypes.length === 0 || outside.length > 0)
+      out.push(
+        `Secret ${n} is kept to asset type${allowed.size === 1 ? "" : "s"} ${[...allowed].join(", ") || "(none)"} (${ANNOTATION_SECRET_ASSET_TYPES}) and runbook ${rb.metadata.name} runs ${servesAssetTypes.length === 0 ? "for no asset type" : `for ${outside.join(", ")}`}`,
+      );
+  }
+  return out.length === 0 ? undefined : `${out.join("; ")}; no Job is started`;
+}
+
+/** The asset types whose runbooks (provision, modify or deprovision) name this runbook. */
+export function assetTypesUsing(
+  runbook: string,
+  assetTypes: readonly {
+    metadata: { name?: string | undefined };
+    spec: { runbooks: Record<string, unknown> };
+  }[],
+): string[] {
+  return assetTypes
+    .filter((a) => Object.values(a.spec.runbooks).includes(runbook))
+    .map((a) => a.metadata.name ?? "")
+    .filter(Boolean)
+    .sort();
 }
 
 /** The label saying which Order a secret-attributes Secret belongs to (crds/orders.yaml). */

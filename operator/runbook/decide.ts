@@ -82,12 +82,46 @@ export function desiredCronJob(
   };
 }
 
+/** What the reconcile saw of the objects a runbook's steps read (none when it looked at none). */
+export type RunbookRefs = {
+  /** The refusal sentence of refusedSecretRefs: a Secret missing or not labelled for runbooks. */
+  refusedSecrets?: string | undefined;
+  /** The `scriptFrom` references whose ConfigMap or key does not exist, as "name/key". */
+  missingScripts?: readonly string[] | undefined;
+};
+
+/** Ready and its reason from what the steps read: a runbook whose run could not start is not Ready. */
+export function readinessOf(
+  rb: Runbook,
+  refs: RunbookRefs,
+): { status: "True" | "False"; reason: RunbookConditionReason; message: string } {
+  const scripts = refs.missingScripts ?? [];
+  const scriptSentence =
+    scripts.length > 0
+      ? `runbook ${rb.metadata.name} takes its script from ConfigMap key${scripts.length > 1 ? "s" : ""} ${scripts.join(", ")} that ${scripts.length > 1 ? "do" : "does"} not exist; no Job can start`
+      : undefined;
+  if (refs.refusedSecrets)
+    return {
+      status: "False",
+      reason: "SecretNotFound",
+      message: [refs.refusedSecrets, scriptSentence].filter(Boolean).join("; "),
+    };
+  if (scriptSentence) return { status: "False", reason: "ScriptNotFound", message: scriptSentence };
+  return {
+    status: "True",
+    reason: "Valid",
+    message: "the runbook is usable: every Secret and script it reads exists",
+  };
+}
+
 export function decideRunbook(input: {
   runbook: Runbook;
   /** The CronJob of this Runbook in the cache, if any. */
   cronJob?: k8s.V1CronJob;
   namespace: string;
   serviceAccountName?: string;
+  /** What its steps read, as observed (Secrets' labels, script ConfigMaps). */
+  refs?: RunbookRefs;
   now: Date;
 }): { status: RunbookStatus; actions: RunbookAction[] } {
   const { runbook: rb, cronJob, now } = input;
@@ -98,7 +132,8 @@ export function decideRunbook(input: {
   const put = (type: string, status: "True" | "False", reason: RunbookConditionReason, message: string) => {
     conds = setCondition(conds, { type, status, reason, message, observedGeneration: gen }, now);
   };
-  put("Ready", "True", "Valid", "the runbook is usable");
+  const ready = readinessOf(rb, input.refs ?? {});
+  put("Ready", ready.status, ready.reason, ready.message);
   const status: RunbookStatus = { ...rb.status, observedGeneration: gen };
   if (want) {
     const name = want.metadata!.name!;

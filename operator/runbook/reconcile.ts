@@ -1,27 +1,35 @@
 // One Runbook reconcile: observe the Runbook and its CronJob (caches) → decide → apply.
 import type * as k8s from "@kubernetes/client-node";
 import { isDeepStrictEqual } from "node:util";
-import { AppError, ConflictError, UnavailableError } from "../../record/errors.ts";
+import { AppError, ConflictError, ForbiddenError, UnavailableError } from "../../record/errors.ts";
 import type { Logger } from "../../record/log.ts";
 import { translateKubeError } from "../kube/client.ts";
 import type { Cache } from "../kube/informer.ts";
 import { APPLY_PATCH, statusCodeOf, type Rest } from "../kube/rest.ts";
 import { emitEvent } from "../order/actions.ts";
 import type { OrderDeps } from "../order/deps.ts";
-import type { Runbook } from "../order/model.ts";
+import type { AssetType, Runbook } from "../order/model.ts";
+import { assetTypesUsing } from "../order/job.ts";
 import { cronJobNameFor, decideRunbook, decideRunbookError } from "./decide.ts";
-import { assertRunbookSecretsAllowed } from "./secret-refs.ts";
+import { observeRunbookRefs } from "./secret-refs.ts";
+
+/** How soon a Runbook that is not Ready looks again (nothing watches the Secrets and ConfigMaps it reads). */
+export const NOT_READY_RECHECK_MS = 30_000;
 
 export type RunbookDeps = {
   namespace: string;
   rest: Rest;
   runbooks: Cache<Runbook>;
   cronJobs: Cache<k8s.V1CronJob>;
+  /** Which asset types use a runbook (a Secret kept to some asset types): optional in tests. */
+  assetTypes?: Cache<AssetType>;
   clock(): Date;
   log: Logger;
   serviceAccountName?: string;
   /** For events (same writer as the order controller). */
   events: OrderDeps;
+  /** Looks at this Runbook again after `ms` (the work queue's addAfter). */
+  requeue?: (name: string, ms: number) => void;
 };
 
 export async function reconcileRunbook(name: string, deps: RunbookDeps): Promise<void> {
@@ -48,13 +56,19 @@ export async function reconcileRunbook(name: string, deps: RunbookDeps): Promise
     return;
   }
   const now = deps.clock();
+  // A scheduled run serves every asset type that uses the runbook (a Secret kept to some types).
+  const serves = assetTypesUsing(name, deps.assetTypes?.list() ?? []);
+  const refs = await observeRunbookRefs(deps.rest, ns, rb, serves);
   const { status, actions } = decideRunbook({
     runbook: rb,
     cronJob: deps.cronJobs.get(cronName),
     namespace: ns,
     serviceAccountName: deps.serviceAccountName,
+    refs,
     now,
   });
+  // A Secret or ConfigMap made later turns it Ready: look again soon.
+  if (refs.refusedSecrets || refs.missingScripts.length > 0) deps.requeue?.(name, NOT_READY_RECHECK_MS);
   const regarding = { apiVersion: "ipsolis.io/v1alpha1", kind: "Runbook", name, uid: rb.metadata.uid };
   const writeStatus = (s: typeof status) =>
     deps.rest.call({
@@ -73,7 +87,7 @@ export async function reconcileRunbook(name: string, deps: RunbookDeps): Promise
     for (const a of actions) {
       if (a.kind === "ApplyCronJob") {
         // A scheduled run may read only Secrets labelled for runbook use, as an Order's Job.
-        await assertRunbookSecretsAllowed(deps.rest, ns, rb);
+        if (refs.refusedSecrets) throw new ForbiddenError(refs.refusedSecrets);
         await deps.rest.call({
           method: "PATCH",
           path: `${cronPath}/${a.cronJob.metadata!.name!}`,
@@ -103,7 +117,8 @@ export async function reconcileRunbook(name: string, deps: RunbookDeps): Promise
       throw err;
     const message = err.message.slice(0, 1000);
     log.error({ err }, "runbook reconcile failed permanently");
-    const failed = decideRunbookError(rb, message, now);
+    // Keeps what was decided (Ready and its reason), with CronJobSynced=False on top.
+    const failed = decideRunbookError({ ...rb, status }, message, now);
     if (!isDeepStrictEqual(failed, rb.status)) await writeStatus(failed);
     await emitEvent(
       deps.events,

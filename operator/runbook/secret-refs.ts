@@ -4,29 +4,86 @@ import { ForbiddenError, UnavailableError } from "../../record/errors.ts";
 
 /** How long a new Order may wait for its secret attributes' Secret (the API makes it next). */
 const SECRET_ATTRIBUTES_GRACE_MS = 60_000;
-import { LABEL_ORDER_ATTRIBUTES, refusedSecretRefs, secretRefsOf } from "../order/job.ts";
+import { LABEL_ORDER_ATTRIBUTES, refusedSecretRefs, secretRefsOf, type SecretMeta } from "../order/job.ts";
 import type { AssetType, Order, Runbook } from "../order/model.ts";
 import { statusCodeOf, type Rest } from "../kube/rest.ts";
 
 const METADATA_ONLY = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1";
 
-/** Throws a ForbiddenError (permanent: condition + Warning event) naming every refused Secret. */
-export async function assertRunbookSecretsAllowed(rest: Rest, namespace: string, rb: Runbook): Promise<void> {
-  const labels = new Map<string, Record<string, string> | null>();
+/**
+ * What a runbook's steps read, as the cluster has it now: the refusal sentence for its Secrets
+ * (missing or unlabelled) and the `scriptFrom` ConfigMap keys that do not exist. The Runbook's
+ * Ready condition says so (operator/runbook/decide.ts readinessOf).
+ */
+export async function observeRunbookRefs(
+  rest: Rest,
+  namespace: string,
+  rb: Runbook,
+  servesAssetTypes: readonly string[] = [],
+): Promise<{ refusedSecrets?: string; missingScripts: string[] }> {
+  const refused = await refusedSecretsOf(rest, namespace, rb, servesAssetTypes);
+  const missingScripts: string[] = [];
+  const maps = new Map<
+    string,
+    { data?: Record<string, string>; binaryData?: Record<string, string> } | null
+  >();
+  for (const step of rb.spec.steps) {
+    const ref = step.scriptFrom?.configMapKeyRef;
+    if (!ref) continue;
+    if (!maps.has(ref.name)) {
+      try {
+        maps.set(
+          ref.name,
+          await rest.call({
+            method: "GET",
+            path: `/api/v1/namespaces/${namespace}/configmaps/${encodeURIComponent(ref.name)}`,
+          }),
+        );
+      } catch (err) {
+        if (statusCodeOf(err) !== 404) throw err;
+        maps.set(ref.name, null);
+      }
+    }
+    const cm = maps.get(ref.name);
+    if (!cm || !(ref.key in (cm.data ?? {}) || ref.key in (cm.binaryData ?? {})))
+      missingScripts.push(`${ref.name}/${ref.key}`);
+  }
+  return { ...(refused ? { refusedSecrets: refused } : {}), missingScripts: [...new Set(missingScripts)] };
+}
+
+async function refusedSecretsOf(
+  rest: Rest,
+  namespace: string,
+  rb: Runbook,
+  servesAssetTypes: readonly string[],
+): Promise<string | undefined> {
+  const metas = new Map<string, SecretMeta>();
   for (const name of secretRefsOf(rb)) {
     try {
-      const m = await rest.call<{ metadata?: { labels?: Record<string, string> } }>({
+      const m = await rest.call<{
+        metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+      }>({
         method: "GET",
         path: `/api/v1/namespaces/${namespace}/secrets/${encodeURIComponent(name)}`,
         accept: METADATA_ONLY,
       });
-      labels.set(name, m.metadata?.labels ?? {});
+      metas.set(name, { labels: m.metadata?.labels ?? {}, annotations: m.metadata?.annotations ?? {} });
     } catch (err) {
       if (statusCodeOf(err) !== 404) throw err;
-      labels.set(name, null);
+      metas.set(name, null);
     }
   }
-  const refused = refusedSecretRefs(rb, (n) => labels.get(n));
+  return refusedSecretRefs(rb, (n) => metas.get(n), servesAssetTypes);
+}
+
+/** Throws a ForbiddenError (permanent: condition + Warning event) naming every refused Secret. */
+export async function assertRunbookSecretsAllowed(
+  rest: Rest,
+  namespace: string,
+  rb: Runbook,
+  servesAssetTypes: readonly string[],
+): Promise<void> {
+  const refused = await refusedSecretsOf(rest, namespace, rb, servesAssetTypes);
   if (refused) throw new ForbiddenError(refused);
 }
 

@@ -155,10 +155,11 @@ async function runbookSecret(
   ns: string,
   name: string,
   labels: Record<string, string> = { "ipsolis.io/runbook-secret": "true" },
+  annotations: Record<string, string> = {},
 ) {
   await api().core.createNamespacedSecret({
     namespace: ns,
-    body: { metadata: { name, labels }, stringData: { key: "v", keytab: "k" } },
+    body: { metadata: { name, labels, annotations }, stringData: { key: "v", keytab: "k" } },
   });
 }
 
@@ -208,6 +209,37 @@ test("a runbook may only read Secrets labelled for runbook use: no Job, the orde
   assert.match(condition(rb, "CronJobSynced")?.message ?? "", /other-job-ingest/);
   const crons = await api().batch.listNamespacedCronJob({ namespace: ns });
   assert.equal(crons.items.length, 0);
+});
+
+test("a Secret kept to one team's asset types: its Orders run, another team's runbook naming it is refused", async (t) => {
+  const ns = await newNamespace(t);
+  await runbookSecret(ns, "m365-app", undefined, { "ipsolis.io/runbook-secret-asset-types": "m365" });
+  const uses = bashStep("use", "true", {
+    parameters: [{ name: "T", valueFrom: { secretKeyRef: { name: "m365-app", key: "key" } } }],
+  });
+  await create(ns, "runbooks", runbook("m365-grant", [uses]));
+  await create(ns, "runbooks", runbook("vpn-grant", [uses]));
+  await create(ns, "assettypes", assetType("m365", { runbooks: { provision: "m365-grant" } }));
+  await create(ns, "assettypes", assetType("vpn", { runbooks: { provision: "vpn-grant" } }));
+  await runOperator(t, ns, {
+    IPSOLIS_INGEST_URL: "http://127.0.0.1:9/ingest",
+    IPSOLIS_INGEST_SECRET: INGEST_SECRET,
+  });
+  await create(ns, "orders", order("own", { assetType: "m365" }));
+  await create(ns, "orders", order("other", { assetType: "vpn" }));
+  await waitOrder(ns, "own", phaseIs("Processing"));
+  const refused = await waitOrder(ns, "other", phaseIs("Failed"));
+  assert.match(
+    condition(refused, "Ready")?.message ?? "",
+    /Secret m365-app is kept to asset type m365 \(ipsolis\.io\/runbook-secret-asset-types\) and runbook vpn-grant runs for vpn/,
+  );
+  assert.equal((await jobsOf(ns, "other")).length, 0, "no Job for the other team's type");
+  // The runbook itself says so (Ready=False), before anyone orders.
+  const rb = await eventually("vpn-grant not Ready", async () => {
+    const r = await get<Runbook>(ns, "runbooks", "vpn-grant");
+    return condition(r, "Ready")?.reason === "SecretNotFound" ? r : undefined;
+  });
+  assert.match(condition(rb, "Ready")?.message ?? "", /runs for vpn/);
 });
 
 test("approvers quorum: waits in PendingApproval until two distinct approvers approve", async (t) => {

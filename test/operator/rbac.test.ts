@@ -125,6 +125,56 @@ test("the operator works with only the Role of manifests/operator/rbac.yaml", as
     (await readyOf("later"))?.reason === "RunbooksFound" ? true : undefined,
   );
 
+  // A Runbook is Ready only when what its steps read exists: its Secret (labelled for runbook
+  // use) and the ConfigMap key of a scriptFrom. Made later, each turns it Ready on its own (the
+  // operator looks again; nothing needs to touch the Runbook).
+  const rbReady = async () =>
+    (
+      await get<{
+        status?: { conditions?: { type: string; status: string; reason: string; message: string }[] };
+      }>(ns, "runbooks", "m365-sync")
+    ).status?.conditions?.find((c) => c.type === "Ready");
+  await create(
+    ns,
+    "runbooks",
+    runbook("m365-sync", [
+      {
+        name: "sync",
+        shell: "bash",
+        scriptFrom: { configMapKeyRef: { name: "m365-scripts", key: "sync.sh" } },
+        parameters: [{ name: "TOKEN", valueFrom: { secretKeyRef: { name: "m365", key: "token" } } }],
+      },
+    ]),
+  );
+  const notReady = await eventually("m365-sync not Ready", async () => {
+    const c = await rbReady();
+    return c?.reason === "SecretNotFound" ? c : undefined;
+  });
+  assert.equal(notReady.status, "False");
+  assert.match(notReady.message, /Secret m365 that is missing or not labelled/);
+  assert.match(notReady.message, /ConfigMap key m365-scripts\/sync\.sh that does not exist/);
+  await core.createNamespacedSecret({
+    namespace: ns,
+    body: {
+      metadata: { name: "m365", labels: { "ipsolis.io/runbook-secret": "true" } },
+      stringData: { token: "t" },
+    },
+  });
+  await eventually(
+    "the script is still missing",
+    async () => ((await rbReady())?.reason === "ScriptNotFound" ? true : undefined),
+    60_000,
+  );
+  await core.createNamespacedConfigMap({
+    namespace: ns,
+    body: { metadata: { name: "m365-scripts" }, data: { "sync.sh": "echo synced" } },
+  });
+  await eventually(
+    "m365-sync Ready",
+    async () => ((await rbReady())?.status === "True" ? true : undefined),
+    60_000,
+  );
+
   // The Role grants no list or watch of Secrets (get only: the labels of referenced ones).
   const review = await admin.makeApiClient(k8s.AuthorizationV1Api).createSubjectAccessReview({
     body: {
