@@ -260,6 +260,19 @@ const en = {
     "There is no employee record for {who} in ipsolis yet. Ask IT to provision your account.",
   "refused.deactivated": "Your ipsolis account is deactivated. Ask IT if this is a mistake.",
   "refused.tryAgain": "Try again",
+  "sso.refusedTitle": "Sign-in refused",
+  "sso.failedTitle": "Sign-in failed",
+  "sso.providerSaid": "The identity provider said: {what}",
+  "sso.noCode": "The identity provider sent no code. Start the sign-in again.",
+  "sso.NoPendingLogin": "No sign-in is in progress in this browser. Start the sign-in again.",
+  "sso.StateMismatch": "The sign-in does not match this browser's. Start the sign-in again.",
+  "sso.LoginExpired": "The sign-in took too long. Start it again.",
+  "sso.noIdentity":
+    "The identity provider sent no identity we can use (no oid, preferred_username, upn or email). Ask IT to check the app registration.",
+  "sso.notConfigured":
+    "Single sign-on is not set up on this installation. Sign in with your IT account, or ask IT.",
+  "sso.signedIn": "Signed in.",
+  "sso.continue": "Continue",
   "staff.title": "Staff",
   "staff.help":
     "You are signed in with an IT staff account ({role}). Employee pages are not for staff accounts.",
@@ -567,6 +580,19 @@ const de: Record<MessageKey, string> = {
     "Für {who} gibt es in ipsolis noch keinen Mitarbeiterdatensatz. Bitten Sie die IT, Ihr Konto anzulegen.",
   "refused.deactivated": "Ihr ipsolis-Konto ist deaktiviert. Fragen Sie die IT, falls das ein Irrtum ist.",
   "refused.tryAgain": "Erneut versuchen",
+  "sso.refusedTitle": "Anmeldung abgelehnt",
+  "sso.failedTitle": "Anmeldung fehlgeschlagen",
+  "sso.providerSaid": "Der Identitätsanbieter meldet: {what}",
+  "sso.noCode": "Der Identitätsanbieter hat keinen Code gesendet. Starten Sie die Anmeldung erneut.",
+  "sso.NoPendingLogin": "In diesem Browser läuft keine Anmeldung. Starten Sie die Anmeldung erneut.",
+  "sso.StateMismatch": "Die Anmeldung passt nicht zu diesem Browser. Starten Sie die Anmeldung erneut.",
+  "sso.LoginExpired": "Die Anmeldung hat zu lange gedauert. Starten Sie sie erneut.",
+  "sso.noIdentity":
+    "Der Identitätsanbieter hat keine verwendbare Identität gesendet (kein oid, preferred_username, upn oder email). Bitten Sie die IT, die App-Registrierung zu prüfen.",
+  "sso.notConfigured":
+    "Einmalanmeldung ist in dieser Installation nicht eingerichtet. Melden Sie sich mit Ihrem IT-Konto an oder fragen Sie die IT.",
+  "sso.signedIn": "Angemeldet.",
+  "sso.continue": "Weiter",
   "staff.title": "IT-Personal",
   "staff.help":
     "Sie sind mit einem Konto des IT-Personals angemeldet ({role}). Die Seiten für Mitarbeitende sind nicht für dieses Konto.",

@@ -258,7 +258,25 @@ test("the callback refuses a forged or replayed state without a session", async 
   // No sign-in cookie at all.
   const noCookie = await app.inject({ method: "GET", url: "/auth/oidc/callback?code=x&state=y" });
   assert.equal(noCookie.statusCode, 400);
-  assert.match(noCookie.body, /no sign-in is in progress/);
+  assert.match(noCookie.body, /No sign-in is in progress in this browser/);
+  // The same refusal in German for a German browser: no English left on the page.
+  const de = await app.inject({
+    method: "GET",
+    url: "/auth/oidc/callback?code=x&state=y",
+    headers: { "accept-language": "de-DE,de;q=0.9" },
+  });
+  assert.equal(de.statusCode, 400);
+  assert.match(de.body, /Anmeldung fehlgeschlagen/);
+  assert.match(de.body, /In diesem Browser läuft keine Anmeldung/);
+  assert.doesNotMatch(de.body, /Sign-in|sign-in/);
+  // The provider's own refusal (the user said no): its words, inside ours.
+  const denied = await app.inject({
+    method: "GET",
+    url: "/auth/oidc/callback?error=access_denied&error_description=User%20declined",
+  });
+  assert.equal(denied.statusCode, 401);
+  assert.match(denied.body, /Sign-in refused/);
+  assert.match(denied.body, /The identity provider said: User declined/);
   // The right cookie, another state.
   const forged = await app.inject({
     method: "GET",
@@ -266,7 +284,7 @@ test("the callback refuses a forged or replayed state without a session", async 
     cookies: { ipsolis_oidc: pending.value },
   });
   assert.equal(forged.statusCode, 400);
-  assert.match(forged.body, /state does not match/);
+  assert.match(forged.body, /The sign-in does not match this browser/);
   // A tampered cookie (signature broken) counts as none.
   const tampered = await app.inject({
     method: "GET",

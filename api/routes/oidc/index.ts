@@ -16,14 +16,27 @@ import { setSessionCookie } from "../auth/service.ts";
 
 const PENDING_COOKIE = "ipsolis_oidc";
 
-/** A refusal page in the person's language: why sign-in failed, and a way to try again. */
+type T = Awaited<ReturnType<typeof ctxOf>>["t"];
+
+/**
+ * A refusal page in the person's language (the browser's Accept-Language: nobody is signed in
+ * yet): why sign-in failed, and a way to try again. `words` picks the title and the message.
+ */
 async function refusal(
   req: FastifyRequest,
   reply: FastifyReply,
-  title: string,
-  message: string,
+  words: (t: T) => { title: string; message: string },
 ): Promise<string> {
-  return toHtml(refusedPage(await ctxOf(req, reply, { nav: false }), { title, message }));
+  const ctx = await ctxOf(req, reply, { nav: false });
+  reply.type("text/html; charset=utf-8");
+  return toHtml(refusedPage(ctx, words(ctx.t)));
+}
+
+/** Without OIDC settings the sign-in links are 404: a page saying so to a browser. */
+async function notConfigured(req: FastifyRequest, reply: FastifyReply) {
+  return reply
+    .code(404)
+    .send(await refusal(req, reply, (t) => ({ title: t("refused.title"), message: t("sso.notConfigured") })));
 }
 
 export const oidcRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -35,7 +48,7 @@ export const oidcRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (req, reply) => {
       const oidc = app.deps.oidc;
-      if (!oidc) return reply.code(404).send({ error: "single sign-on is not configured" });
+      if (!oidc) return notConfigured(req, reply);
       const { url, pending } = await oidc.beginLogin(safeReturnTo(req.query.returnTo));
       // Lax, not Strict: the callback arrives as a top-level navigation from the provider.
       reply.setCookie(PENDING_COOKIE, JSON.stringify(pending), {
@@ -66,7 +79,7 @@ export const oidcRoutes: FastifyPluginAsyncZod = async (app) => {
     async (req, reply) => {
       const { db, now } = app.deps;
       const oidc = app.deps.oidc;
-      if (!oidc) return reply.code(404).send({ error: "single sign-on is not configured" });
+      if (!oidc) return notConfigured(req, reply);
       reply.clearCookie(PENDING_COOKIE, {
         path: "/auth/oidc",
         httpOnly: true,
@@ -85,35 +98,31 @@ export const oidcRoutes: FastifyPluginAsyncZod = async (app) => {
         }
       }
       if (req.query.error) {
-        return reply
-          .code(401)
-          .send(
-            await refusal(
-              req,
-              reply,
-              "Sign-in refused",
-              `The identity provider said: ${req.query.error_description ?? req.query.error}`,
-            ),
-          );
+        return reply.code(401).send(
+          await refusal(req, reply, (t) => ({
+            title: t("sso.refusedTitle"),
+            message: t("sso.providerSaid", { what: req.query.error_description ?? req.query.error ?? "" }),
+          })),
+        );
       }
       const check = checkCallback(pending, req.query.state, now());
       if (!check.ok || !pending || !req.query.code) {
-        return reply
-          .code(400)
-          .send(
-            await refusal(
-              req,
-              reply,
-              "Sign-in failed",
-              check.ok ? "the identity provider sent no code" : check.message,
-            ),
-          );
+        return reply.code(400).send(
+          await refusal(req, reply, (t) => ({
+            title: t("sso.failedTitle"),
+            message: check.ok ? t("sso.noCode") : t(`sso.${check.reason}`),
+          })),
+        );
       }
       const claims = await oidc.completeLogin(req.query.code, pending);
       const who = identityFromClaims(claims);
       if ("error" in who) {
         app.metrics.signIns.inc({ method: "oidc", result: "failed" });
-        return reply.code(401).send(await refusal(req, reply, "Sign-in failed", who.error));
+        return reply
+          .code(401)
+          .send(
+            await refusal(req, reply, (t) => ({ title: t("sso.failedTitle"), message: t("sso.noIdentity") })),
+          );
       }
       let employee: Employee | undefined;
       for (const key of who.keys) {
@@ -130,14 +139,10 @@ export const oidcRoutes: FastifyPluginAsyncZod = async (app) => {
         });
         app.metrics.signIns.inc({ method: "oidc", result: "refused" });
         return reply.code(403).send(
-          await refusal(
-            req,
-            reply,
-            (await ctxOf(req, reply, { nav: false })).t("refused.title"),
-            (await ctxOf(req, reply, { nav: false })).t("refused.notProvisioned", {
-              who: who.keys.join(" / "),
-            }),
-          ),
+          await refusal(req, reply, (t) => ({
+            title: t("refused.title"),
+            message: t("refused.notProvisioned", { who: who.keys.join(" / ") }),
+          })),
         );
       }
       if (!employee.active) {
@@ -150,16 +155,12 @@ export const oidcRoutes: FastifyPluginAsyncZod = async (app) => {
           data: { reason: "Deactivated", method: "oidc" },
         });
         app.metrics.signIns.inc({ method: "oidc", result: "refused" });
-        return reply
-          .code(403)
-          .send(
-            await refusal(
-              req,
-              reply,
-              (await ctxOf(req, reply, { nav: false })).t("refused.title"),
-              (await ctxOf(req, reply, { nav: false })).t("refused.deactivated"),
-            ),
-          );
+        return reply.code(403).send(
+          await refusal(req, reply, (t) => ({
+            title: t("refused.title"),
+            message: t("refused.deactivated"),
+          })),
+        );
       }
       const email = employee.emails[0] ?? employee.userName;
       const expires = new Date(now().getTime() + app.security.sessionHours * 3600_000);
@@ -184,17 +185,18 @@ export const oidcRoutes: FastifyPluginAsyncZod = async (app) => {
       // A page of our own that moves on: a SameSite=Strict session cookie set at the end of a
       // cross-site redirect chain would not be sent on a redirect, but is on our own navigation.
       const to = pending.returnTo;
+      const { t, lang } = await ctxOf(req, reply, { nav: false });
       return reply.code(200).send(
         toHtml(
           html`<!doctype html>
-            <html lang="en">
+            <html lang="${lang}">
               <head>
                 <meta charset="utf-8" />
                 <meta http-equiv="refresh" content="0;url=${to}" />
-                <title>Signed in</title>
+                <title>${t("sso.signedIn")}</title>
               </head>
               <body>
-                <p>Signed in. <a href="${to}">Continue</a></p>
+                <p>${t("sso.signedIn")} <a href="${to}">${t("sso.continue")}</a></p>
               </body>
             </html>`,
         ),
