@@ -190,6 +190,9 @@ export async function startOperator(config: OperatorConfig, deps: OperatorDeps =
   const assetTypes = inform<AssetType & k8s.KubernetesObject>(crd("assettypes"), (at) => {
     queue.add(`assettype/${nameOf(at)}`);
     nudgeLive((o) => o.spec.assetType === nameOf(at));
+    // Its runbooks serve it: whether they may read their Secrets depends on which types use them.
+    for (const r of [at.spec.runbooks.provision, at.spec.runbooks.modify, at.spec.runbooks.deprovision])
+      if (r) queue.add(`runbook/${r}`);
   });
   const runbooks = inform<Runbook & k8s.KubernetesObject>(crd("runbooks"), (rb) => {
     queue.add(`runbook/${nameOf(rb)}`);

@@ -184,14 +184,16 @@ export async function processLeaver(deps: LeaverDeps, eventId: string): Promise<
     data: { leaverEvent: ev.id, assets: plan.length, targets: plan.map((p) => p.target).slice(0, 100) },
   });
   const r = await queueDeprovisions(deps, ev, orders, plan);
-  await markLeaverProcessed(deps.db, ev.id, deps.now());
   const names = new Map(
     (await listAssetTypes(deps.kc, deps.namespace).catch(() => [])).map((a) => [
       a.metadata?.name ?? "",
       a.spec.displayName,
     ]),
   );
+  // Processed, its audit row and the manager's summary together: a crash leaves all three to
+  // the next run (the outbox key keeps the summary single).
   await withTransaction(deps.db, async (c) => {
+    await markLeaverProcessed(c, ev.id, deps.now());
     const told = await tellManagerOfLeaver(c, deps, ev, plan, names);
     await appendAudit(c, {
       ...auditBase(by),

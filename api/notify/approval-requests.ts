@@ -581,6 +581,13 @@ export async function reassignLeavers(d: NotifierDeps, o: OrderCr, g: Gathered):
           WHERE order_name = $1 AND lower(approver_key) = lower($2) AND role IN ('approver', 'deputy') AND revoked_at IS NULL`,
         [o.metadata.name, p.key, now],
       );
+      // The manager may have held it through the leaver (their deputy: just revoked): the grant
+      // replaces that row, so they get a new link that counts as the leaver.
+      if (p.kind === "ToManager")
+        await c.query(
+          "DELETE FROM approval_recipients WHERE order_name = $1 AND recipient = $2 AND revoked_at IS NOT NULL",
+          [o.metadata.name, p.to.email],
+        );
       if (p.kind === "ToManager")
         await addRecipient(
           c,

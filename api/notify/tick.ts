@@ -12,7 +12,7 @@ import { loadKubeConfig } from "../../operator/index.ts";
 import { ApiEnv } from "../config.ts";
 import { runApprovalSchedule, type NotifierDeps } from "./approval-requests.ts";
 import { makeResources } from "../plugins/resources.ts";
-import { channelNamesOf } from "./settings.ts";
+import type { ChannelName } from "./channels.ts";
 
 const s = ApiEnv.shape;
 /** What the tick reads: the API's settings it needs (same names, same Secret). */
@@ -22,11 +22,11 @@ export const TickEnv = z.object({
   IPSOLIS_KUBECONFIG: s.IPSOLIS_KUBECONFIG,
   IPSOLIS_IN_CLUSTER_ROOT: s.IPSOLIS_IN_CLUSTER_ROOT,
   IPSOLIS_LOG_LEVEL: s.IPSOLIS_LOG_LEVEL,
+  /**
+   * The channels the API sends on (its configured ones, narrowed as the API narrows them): the
+   * tick only writes outbox rows for them, so it needs no server address or secret. Unset: none.
+   */
   IPSOLIS_NOTIFY_CHANNELS: s.IPSOLIS_NOTIFY_CHANNELS,
-  IPSOLIS_SMTP_HOST: s.IPSOLIS_SMTP_HOST,
-  IPSOLIS_TEAMS_WEBHOOK_URL: s.IPSOLIS_TEAMS_WEBHOOK_URL,
-  IPSOLIS_NOTIFY_WEBHOOK_URL: s.IPSOLIS_NOTIFY_WEBHOOK_URL,
-  IPSOLIS_NOTIFY_WEBHOOK_SECRET: s.IPSOLIS_NOTIFY_WEBHOOK_SECRET,
 });
 
 export async function runTick(deps: NotifierDeps) {
@@ -45,7 +45,10 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
       log,
       now: () => new Date(),
       // Only which channels exist: the tick writes the outbox, the API's worker delivers.
-      channels: channelNamesOf(config),
+      channels: (() => {
+        const names = (config.IPSOLIS_NOTIFY_CHANNELS?.split(",") ?? []) as ChannelName[];
+        return { configured: names, defaults: names };
+      })(),
     };
     const done = await runTick(deps);
     log.info(done, "approval schedule pass done");

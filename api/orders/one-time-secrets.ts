@@ -154,6 +154,12 @@ const ORDER_GRACE_MS = 10 * 60_000;
 /** What a sealed value is bound to: a row edited to another recipient no longer opens. */
 const aadOf = (id: string, order: string, attribute: string, recipient: string) =>
   Buffer.from(`${id}\n${order}\n${attribute}\n${recipient.toLowerCase()}`, "utf8");
+/**
+ * Until when rows sealed before the recipient joined the binding (2026-12-07) may still open:
+ * every such row expired by 2026-12-14 (7 days), so after this nothing opens with the old one.
+ * A clock check, never a row's own data (which whoever could edit the row could change too).
+ */
+export const LEGACY_AAD_UNTIL = new Date("2026-12-15T00:00:00Z");
 /** The binding of rows sealed before the recipient was part of it (read, never written). */
 const legacyAadOf = (id: string, order: string, attribute: string) =>
   Buffer.from(`${id}\n${order}\n${attribute}`, "utf8");
@@ -184,8 +190,14 @@ function unseal(req: FastifyRequest, s: OneTimeSecret, sealed: Buffer): string {
   };
   try {
     return open(aadOf(s.id, s.orderName, s.attribute, s.recipient));
-  } catch {
-    return open(legacyAadOf(s.id, s.orderName, s.attribute));
+  } catch (err) {
+    if (req.server.deps.now() >= LEGACY_AAD_UNTIL) throw err;
+    const v = open(legacyAadOf(s.id, s.orderName, s.attribute));
+    req.log.warn(
+      { secret: s.id, order: s.orderName },
+      "one-time secret opened with the binding before recipients",
+    );
+    return v;
   }
 }
 

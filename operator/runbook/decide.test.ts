@@ -33,3 +33,22 @@ test("decideRunbook writes the readiness into Ready with the runbook's generatio
   const ready = status.conditions?.find((c) => c.type === "Ready");
   assert.deepEqual([ready?.status, ready?.reason, ready?.observedGeneration], ["False", "ScriptNotFound", 2]);
 });
+
+test("a scheduled runbook whose Secrets are refused gets no CronJob: an existing one goes, with a Warning", () => {
+  const scheduled = { ...rb, spec: { ...rb.spec, schedule: { cron: "@daily" } } } as Runbook;
+  const cronJob = { metadata: { name: "sync-schedule" }, spec: { schedule: "@daily", jobTemplate: {} } };
+  const { status, actions } = decideRunbook({
+    runbook: scheduled,
+    cronJob,
+    namespace: "ns",
+    refs: { refusedSecrets: "Secret m365 is kept to asset type m365" },
+    now,
+  });
+  assert.deepEqual(
+    actions.map((a) => a.kind),
+    ["DeleteCronJob", "Emit"],
+  );
+  const synced = status.conditions?.find((c) => c.type === "CronJobSynced");
+  assert.deepEqual([synced?.status, synced?.reason], ["False", "CronJobSyncFailed"]);
+  assert.equal(status.cronJobName, undefined);
+});

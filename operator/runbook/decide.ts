@@ -135,7 +135,21 @@ export function decideRunbook(input: {
   const ready = readinessOf(rb, input.refs ?? {});
   put("Ready", ready.status, ready.reason, ready.message);
   const status: RunbookStatus = { ...rb.status, observedGeneration: gen };
-  if (want) {
+  if (want && input.refs?.refusedSecrets) {
+    // Its runs may not read what it names: no CronJob (an existing one goes), said on the
+    // condition and in a Warning.
+    if (cronJob?.metadata?.name) {
+      actions.push({ kind: "DeleteCronJob", name: cronJob.metadata.name });
+    }
+    actions.push({
+      kind: "Emit",
+      type: "Warning",
+      reason: "CronJobSyncFailed",
+      note: input.refs.refusedSecrets,
+    });
+    put("CronJobSynced", "False", "CronJobSyncFailed", input.refs.refusedSecrets);
+    delete status.cronJobName;
+  } else if (want) {
     const name = want.metadata!.name!;
     const same = cronJob?.metadata?.annotations?.[SPEC_HASH] === want.metadata!.annotations![SPEC_HASH];
     if (!same) {

@@ -1,7 +1,7 @@
 // One Runbook reconcile: observe the Runbook and its CronJob (caches) → decide → apply.
 import type * as k8s from "@kubernetes/client-node";
 import { isDeepStrictEqual } from "node:util";
-import { AppError, ConflictError, ForbiddenError, UnavailableError } from "../../record/errors.ts";
+import { AppError, ConflictError, UnavailableError } from "../../record/errors.ts";
 import type { Logger } from "../../record/log.ts";
 import { translateKubeError } from "../kube/client.ts";
 import type { Cache } from "../kube/informer.ts";
@@ -9,12 +9,14 @@ import { APPLY_PATCH, statusCodeOf, type Rest } from "../kube/rest.ts";
 import { emitEvent } from "../order/actions.ts";
 import type { OrderDeps } from "../order/deps.ts";
 import type { AssetType, Runbook } from "../order/model.ts";
-import { assetTypesUsing } from "../order/job.ts";
+import { assetTypesUsing, secretRefsOf } from "../order/job.ts";
 import { cronJobNameFor, decideRunbook, decideRunbookError } from "./decide.ts";
 import { observeRunbookRefs } from "./secret-refs.ts";
 
 /** How soon a Runbook that is not Ready looks again (nothing watches the Secrets and ConfigMaps it reads). */
 export const NOT_READY_RECHECK_MS = 30_000;
+/** How often a Ready Runbook that reads Secrets or ConfigMaps is looked at again. */
+export const REFS_RECHECK_MS = 5 * 60_000;
 
 export type RunbookDeps = {
   namespace: string;
@@ -58,7 +60,41 @@ export async function reconcileRunbook(name: string, deps: RunbookDeps): Promise
   const now = deps.clock();
   // A scheduled run serves every asset type that uses the runbook (a Secret kept to some types).
   const serves = assetTypesUsing(name, deps.assetTypes?.list() ?? []);
-  const refs = await observeRunbookRefs(deps.rest, ns, rb, serves);
+  let refs: Awaited<ReturnType<typeof observeRunbookRefs>>;
+  try {
+    refs = await observeRunbookRefs(deps.rest, ns, rb, serves);
+  } catch (raw) {
+    // A transient error retries (the queue); a permanent one (e.g. a Role without configmaps
+    // get) is said on the Runbook and in a Warning instead of retrying silently forever.
+    const err = translateKubeError(raw, `reading what runbook ${name} references`);
+    if (err instanceof ConflictError || err instanceof UnavailableError || !(err instanceof AppError))
+      throw err;
+    const message = err.message.slice(0, 1000);
+    const failed = decideRunbookError(rb, message, now);
+    if (!isDeepStrictEqual(failed, rb.status)) {
+      await deps.rest.call({
+        method: "PATCH",
+        path: `/apis/ipsolis.io/v1alpha1/namespaces/${ns}/runbooks/${name}/status`,
+        query: { fieldManager: "ipsolis-operator", force: "true" },
+        contentType: APPLY_PATCH,
+        body: {
+          apiVersion: "ipsolis.io/v1alpha1",
+          kind: "Runbook",
+          metadata: { name, namespace: ns },
+          status: failed,
+        },
+      });
+    }
+    const regarding = { apiVersion: "ipsolis.io/v1alpha1", kind: "Runbook", name, uid: rb.metadata.uid };
+    await emitEvent(
+      deps.events,
+      regarding,
+      { type: "Warning", reason: "CronJobSyncFailed", note: message },
+      log,
+    );
+    deps.requeue?.(name, NOT_READY_RECHECK_MS);
+    return;
+  }
   const { status, actions } = decideRunbook({
     runbook: rb,
     cronJob: deps.cronJobs.get(cronName),
@@ -67,8 +103,11 @@ export async function reconcileRunbook(name: string, deps: RunbookDeps): Promise
     refs,
     now,
   });
-  // A Secret or ConfigMap made later turns it Ready: look again soon.
+  // Nothing watches the Secrets and ConfigMaps it reads: one made later turns it Ready (look
+  // again soon), one relabelled or deleted turns it not Ready (look again now and then).
   if (refs.refusedSecrets || refs.missingScripts.length > 0) deps.requeue?.(name, NOT_READY_RECHECK_MS);
+  else if (secretRefsOf(rb).length > 0 || rb.spec.steps.some((st) => st.scriptFrom))
+    deps.requeue?.(name, REFS_RECHECK_MS);
   const regarding = { apiVersion: "ipsolis.io/v1alpha1", kind: "Runbook", name, uid: rb.metadata.uid };
   const writeStatus = (s: typeof status) =>
     deps.rest.call({
@@ -86,8 +125,6 @@ export async function reconcileRunbook(name: string, deps: RunbookDeps): Promise
   try {
     for (const a of actions) {
       if (a.kind === "ApplyCronJob") {
-        // A scheduled run may read only Secrets labelled for runbook use, as an Order's Job.
-        if (refs.refusedSecrets) throw new ForbiddenError(refs.refusedSecrets);
         await deps.rest.call({
           method: "PATCH",
           path: `${cronPath}/${a.cronJob.metadata!.name!}`,

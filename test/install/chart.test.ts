@@ -166,9 +166,17 @@ test("every Deployment, the approvals CronJob and the migration Job run known pr
         "IPSOLIS_NOTIFY_WEBHOOK_SECRET",
       ])
         assert.ok(apiEnv.includes(n), `the API gets ${n}`);
-      assert.ok(names.includes("IPSOLIS_SMTP_HOST") && !names.includes("IPSOLIS_SMTP_PASSWORD"));
+      // The tick: the channel names only, never an address or a secret.
+      const tickEnv = (c.env ?? []) as { name: string; value?: string }[];
+      assert.deepEqual(
+        tickEnv.filter(
+          (e) => e.name.startsWith("IPSOLIS_NOTIFY") || e.name.includes("SMTP") || e.name.includes("TEAMS"),
+        ),
+        [{ name: "IPSOLIS_NOTIFY_CHANNELS", value: "email,teams" }],
+      );
     } else {
       assert.ok(!apiEnv.some((n) => n.startsWith("IPSOLIS_SMTP_")), "no e-mail unless configured");
+      assert.ok(!names.includes("IPSOLIS_NOTIFY_CHANNELS"), "no channel: the tick writes no messages");
     }
   }
   assert.equal(

@@ -198,7 +198,12 @@ test("every command the chart runs exists in the ipsolis image with all it impor
     assert.equal(c[0], "node", `chart command ${c.join(" ")} runs node`);
     return c[1] as string;
   });
-  assert.deepEqual([...new Set(entries)].sort(), ["api/server.ts", "operator/main.ts", "record/migrate.ts"]);
+  assert.deepEqual([...new Set(entries)].sort(), [
+    "api/notify/tick.ts",
+    "api/server.ts",
+    "operator/main.ts",
+    "record/migrate.ts",
+  ]);
   assert.equal(final.cmd?.join(" "), "node api/server.ts");
   const { files } = await closure(entries);
   const data = (await Promise.all(images[0]!.runtimeData.map(listDir))).flat();

@@ -16,7 +16,7 @@ import { eventually } from "../support/kube.ts";
 import { addAdmin, signInAs, type Browser } from "../api/support.ts";
 import { apiOf, startStack, type Stack } from "../approvals/support.ts";
 import type { Order } from "../../crds/generated/order.ts";
-import { sweepOneTimeSecrets } from "../../api/orders/one-time-secrets.ts";
+import { LEGACY_AAD_UNTIL, sweepOneTimeSecrets } from "../../api/orders/one-time-secrets.ts";
 import { testKubeConfig } from "../support/kube.ts";
 
 const LONG = 90_000;
@@ -345,8 +345,40 @@ test("one-time password: a rotated link secret, a new manager and a missing orde
     ],
   );
   const old = await call(s, bob, "POST", `/me/one-time-secrets/${legacy}/reveal`, {});
-  assert.equal(old.status, 200, old.body);
-  assert.equal(old.json<{ value: string }>().value, "Legacy-Value-42!");
+  const legacyOpens = s.now() < LEGACY_AAD_UNTIL;
+  if (legacyOpens) {
+    assert.equal(old.status, 200, old.body);
+    assert.equal(old.json<{ value: string }>().value, "Legacy-Value-42!");
+  } else {
+    // Past the cut-off (every such row has expired): the old binding opens nothing.
+    assert.equal(old.status, 410, old.body);
+    assert.equal(old.json<{ reason: string }>().reason, "KeyChanged");
+  }
+  // A row of today's format whose recipient was edited does not open (the binding holds), even
+  // with the legacy fallback: it is refused as unreadable.
+  const edited = "current-row-with-an-edited-recipient";
+  const iv2 = randomBytes(12);
+  const c2 = createCipheriv(
+    "aes-256-gcm",
+    Buffer.from(hkdfSync("sha256", key, "", "ipsolis one-time secrets v1", 32)),
+    iv2,
+  );
+  c2.setAAD(Buffer.from(`${edited}\n${order}\nnote\ncarol@corp.example`, "utf8"));
+  const enc2 = Buffer.concat([c2.update("Sealed-For-Carol-1", "utf8"), c2.final()]);
+  await s.db.query(
+    `INSERT INTO one_time_secrets (id, order_name, attribute, asset_type, subject, recipient, sealed, created_at, expires_at)
+     VALUES ($1, $2, 'note', 'dir-account', 'ann@corp.example', 'bob@corp.example', $3, $4, $5)`,
+    [
+      edited,
+      order,
+      Buffer.concat([iv2, c2.getAuthTag(), enc2]),
+      s.now(),
+      new Date(s.now().getTime() + 3600_000),
+    ],
+  );
+  const stolen = await call(s, bob, "POST", `/me/one-time-secrets/${edited}/reveal`, {});
+  assert.equal(stolen.status, 410, stolen.body);
+  assert.equal(stolen.json<{ reason: string }>().reason, "KeyChanged");
 
   // ---- ann asks for a new one (a Modify asking only for it), then moves to carol's team
   // before bob opens it: bob never gets it ----
@@ -403,6 +435,8 @@ test("one-time password: a rotated link secret, a new manager and a missing orde
   );
   assert.deepEqual(
     wiped.rows.map((r) => r.reason),
-    ["KeyChanged", "RecipientChanged", "OrderFailed", "Expired"],
+    legacyOpens
+      ? ["KeyChanged", "KeyChanged", "RecipientChanged", "OrderFailed", "Expired"]
+      : ["KeyChanged", "KeyChanged", "KeyChanged", "RecipientChanged", "OrderFailed", "Expired"],
   );
 });

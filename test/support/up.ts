@@ -238,7 +238,7 @@ const tickEnv = {
   IPSOLIS_NAMESPACE: NAMESPACE,
   IPSOLIS_KUBECONFIG: apiKubeconfig,
   IPSOLIS_LOG_LEVEL: "warn",
-  ...(mail ? { IPSOLIS_SMTP_HOST: "127.0.0.1" } : {}),
+  ...(mail ? { IPSOLIS_NOTIFY_CHANNELS: "email" } : {}),
 };
 const tickTimer = setInterval(() => {
   if (ticking) return;

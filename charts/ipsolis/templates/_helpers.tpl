@@ -49,13 +49,26 @@ capabilities:
 
 {{/*
 The notification settings (api/notify/settings.ts), for the API (full: every setting it sends
-with) and the approvals CronJob (which channels exist only: it writes the outbox, the API
-delivers). Secrets come from keys of api.existingSecret: smtp-password, teams-webhook-url,
+with) and the approvals CronJob (only IPSOLIS_NOTIFY_CHANNELS, the names of the channels the API
+sends on: it writes the outbox, the API delivers; it gets no address and no secret). Secrets come from keys of api.existingSecret: smtp-password, teams-webhook-url,
 notify-webhook-secret. ipsolis.notifyEnv (dict "root" . "full" true)
 */}}
 {{- define "ipsolis.notifyEnv" -}}
 {{- $n := .root.Values.notifications -}}
 {{- $secret := .root.Values.api.existingSecret -}}
+{{- if not .full }}
+{{- /* The tick: only the channel names the API sends on (no address, no secret). */}}
+{{- $configured := list -}}
+{{- if $n.smtp.host }}{{ $configured = append $configured "email" }}{{ end -}}
+{{- if $n.teams }}{{ $configured = append $configured "teams" }}{{ end -}}
+{{- if $n.webhookUrl }}{{ $configured = append $configured "webhook" }}{{ end -}}
+{{- $used := $configured -}}
+{{- if $n.channels }}{{ $used = splitList "," $n.channels }}{{ end -}}
+{{- if $used }}
+- name: IPSOLIS_NOTIFY_CHANNELS
+  value: {{ join "," $used | quote }}
+{{- end }}
+{{- else }}
 {{- if $n.channels }}
 - name: IPSOLIS_NOTIFY_CHANNELS
   value: {{ $n.channels | quote }}
@@ -63,7 +76,6 @@ notify-webhook-secret. ipsolis.notifyEnv (dict "root" . "full" true)
 {{- if $n.smtp.host }}
 - name: IPSOLIS_SMTP_HOST
   value: {{ $n.smtp.host | quote }}
-{{- if .full }}
 - name: IPSOLIS_SMTP_PORT
   value: {{ $n.smtp.port | quote }}
 - name: IPSOLIS_SMTP_STARTTLS
@@ -82,7 +94,6 @@ notify-webhook-secret. ipsolis.notifyEnv (dict "root" . "full" true)
       key: smtp-password
 {{- end }}
 {{- end }}
-{{- end }}
 {{- if $n.teams }}
 - name: IPSOLIS_TEAMS_WEBHOOK_URL
   valueFrom:
@@ -98,5 +109,6 @@ notify-webhook-secret. ipsolis.notifyEnv (dict "root" . "full" true)
     secretKeyRef:
       name: {{ $secret }}
       key: notify-webhook-secret
+{{- end }}
 {{- end }}
 {{- end -}}
