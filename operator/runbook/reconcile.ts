@@ -10,7 +10,7 @@ import { emitEvent } from "../order/actions.ts";
 import type { OrderDeps } from "../order/deps.ts";
 import type { AssetType, Runbook } from "../order/model.ts";
 import { assetTypesUsing, secretRefsOf } from "../order/job.ts";
-import { cronJobNameFor, decideRunbook, decideRunbookError } from "./decide.ts";
+import { cronJobNameFor, decideRunbook, decideRunbookError, type RunbookStatus } from "./decide.ts";
 import { observeRunbookRefs } from "./secret-refs.ts";
 
 /** How soon a Runbook that is not Ready looks again (nothing watches the Secrets and ConfigMaps it reads). */
@@ -57,6 +57,20 @@ export async function reconcileRunbook(name: string, deps: RunbookDeps): Promise
     }
     return;
   }
+  const regarding = { apiVersion: "ipsolis.io/v1alpha1", kind: "Runbook", name, uid: rb.metadata.uid };
+  const writeStatus = (s: RunbookStatus) =>
+    deps.rest.call({
+      method: "PATCH",
+      path: `/apis/ipsolis.io/v1alpha1/namespaces/${ns}/runbooks/${name}/status`,
+      query: { fieldManager: "ipsolis-operator", force: "true" },
+      contentType: APPLY_PATCH,
+      body: {
+        apiVersion: "ipsolis.io/v1alpha1",
+        kind: "Runbook",
+        metadata: { name, namespace: ns },
+        status: s,
+      },
+    });
   const now = deps.clock();
   // A scheduled run serves every asset type that uses the runbook (a Secret kept to some types).
   const serves = assetTypesUsing(name, deps.assetTypes?.list() ?? []);
@@ -71,21 +85,7 @@ export async function reconcileRunbook(name: string, deps: RunbookDeps): Promise
       throw err;
     const message = err.message.slice(0, 1000);
     const failed = decideRunbookError(rb, message, now);
-    if (!isDeepStrictEqual(failed, rb.status)) {
-      await deps.rest.call({
-        method: "PATCH",
-        path: `/apis/ipsolis.io/v1alpha1/namespaces/${ns}/runbooks/${name}/status`,
-        query: { fieldManager: "ipsolis-operator", force: "true" },
-        contentType: APPLY_PATCH,
-        body: {
-          apiVersion: "ipsolis.io/v1alpha1",
-          kind: "Runbook",
-          metadata: { name, namespace: ns },
-          status: failed,
-        },
-      });
-    }
-    const regarding = { apiVersion: "ipsolis.io/v1alpha1", kind: "Runbook", name, uid: rb.metadata.uid };
+    if (!isDeepStrictEqual(failed, rb.status)) await writeStatus(failed);
     await emitEvent(
       deps.events,
       regarding,
@@ -108,20 +108,6 @@ export async function reconcileRunbook(name: string, deps: RunbookDeps): Promise
   if (refs.refusedSecrets || refs.missingScripts.length > 0) deps.requeue?.(name, NOT_READY_RECHECK_MS);
   else if (secretRefsOf(rb).length > 0 || rb.spec.steps.some((st) => st.scriptFrom))
     deps.requeue?.(name, REFS_RECHECK_MS);
-  const regarding = { apiVersion: "ipsolis.io/v1alpha1", kind: "Runbook", name, uid: rb.metadata.uid };
-  const writeStatus = (s: typeof status) =>
-    deps.rest.call({
-      method: "PATCH",
-      path: `/apis/ipsolis.io/v1alpha1/namespaces/${ns}/runbooks/${name}/status`,
-      query: { fieldManager: "ipsolis-operator", force: "true" },
-      contentType: APPLY_PATCH,
-      body: {
-        apiVersion: "ipsolis.io/v1alpha1",
-        kind: "Runbook",
-        metadata: { name, namespace: ns },
-        status: s,
-      },
-    });
   try {
     for (const a of actions) {
       if (a.kind === "ApplyCronJob") {

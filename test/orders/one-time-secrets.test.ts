@@ -325,21 +325,25 @@ test("one-time password: a rotated link secret, a new manager and a missing orde
   // ---- a row sealed before the recipient joined the binding (id, order, attribute) still
   // opens: the format on disk before it, sealed here by hand the way it was then ----
   const legacy = "legacy-row-sealed-with-three-fields";
-  const iv = randomBytes(12);
-  const cipher = createCipheriv(
-    "aes-256-gcm",
-    Buffer.from(hkdfSync("sha256", key, "", "ipsolis one-time secrets v1", 32)),
-    iv,
-  );
-  cipher.setAAD(Buffer.from(`${legacy}\n${order}\npin`, "utf8"));
-  const enc = Buffer.concat([cipher.update("Legacy-Value-42!", "utf8"), cipher.final()]);
+  /** Seals `value` under the link secret's key, bound to `aad`, as the API stores it. */
+  const sealed = (aad: string, value: string) => {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv(
+      "aes-256-gcm",
+      Buffer.from(hkdfSync("sha256", key, "", "ipsolis one-time secrets v1", 32)),
+      iv,
+    );
+    cipher.setAAD(Buffer.from(aad, "utf8"));
+    const enc = Buffer.concat([cipher.update(value, "utf8"), cipher.final()]);
+    return Buffer.concat([iv, cipher.getAuthTag(), enc]);
+  };
   await s.db.query(
     `INSERT INTO one_time_secrets (id, order_name, attribute, asset_type, subject, recipient, sealed, created_at, expires_at)
      VALUES ($1, $2, 'pin', 'dir-account', 'ann@corp.example', 'bob@corp.example', $3, $4, $5)`,
     [
       legacy,
       order,
-      Buffer.concat([iv, cipher.getAuthTag(), enc]),
+      sealed(`${legacy}\n${order}\npin`, "Legacy-Value-42!"),
       s.now(),
       new Date(s.now().getTime() + 3600_000),
     ],
@@ -357,21 +361,13 @@ test("one-time password: a rotated link secret, a new manager and a missing orde
   // A row of today's format whose recipient was edited does not open (the binding holds), even
   // with the legacy fallback: it is refused as unreadable.
   const edited = "current-row-with-an-edited-recipient";
-  const iv2 = randomBytes(12);
-  const c2 = createCipheriv(
-    "aes-256-gcm",
-    Buffer.from(hkdfSync("sha256", key, "", "ipsolis one-time secrets v1", 32)),
-    iv2,
-  );
-  c2.setAAD(Buffer.from(`${edited}\n${order}\nnote\ncarol@corp.example`, "utf8"));
-  const enc2 = Buffer.concat([c2.update("Sealed-For-Carol-1", "utf8"), c2.final()]);
   await s.db.query(
     `INSERT INTO one_time_secrets (id, order_name, attribute, asset_type, subject, recipient, sealed, created_at, expires_at)
      VALUES ($1, $2, 'note', 'dir-account', 'ann@corp.example', 'bob@corp.example', $3, $4, $5)`,
     [
       edited,
       order,
-      Buffer.concat([iv2, c2.getAuthTag(), enc2]),
+      sealed(`${edited}\n${order}\nnote\ncarol@corp.example`, "Sealed-For-Carol-1"),
       s.now(),
       new Date(s.now().getTime() + 3600_000),
     ],
