@@ -583,12 +583,11 @@ export async function reassignLeavers(d: NotifierDeps, o: OrderCr, g: Gathered):
       );
       // The manager may have held it through the leaver (their deputy: just revoked): the grant
       // replaces that row, so they get a new link that counts as the leaver.
-      if (p.kind === "ToManager")
+      if (p.kind === "ToManager") {
         await c.query(
           "DELETE FROM approval_recipients WHERE order_name = $1 AND recipient = $2 AND revoked_at IS NOT NULL",
           [o.metadata.name, p.to.email],
         );
-      if (p.kind === "ToManager")
         await addRecipient(
           c,
           d,
@@ -601,6 +600,7 @@ export async function reassignLeavers(d: NotifierDeps, o: OrderCr, g: Gathered):
             inPlaceOf: p.key,
           },
         );
+      }
       await appendAudit(c, {
         actor: SCHEDULER_ACTOR,
         action: "approval_reassigned",

@@ -72,6 +72,25 @@ export async function reconcileRunbook(name: string, deps: RunbookDeps): Promise
       },
     });
   const now = deps.clock();
+  /**
+   * A transient error (conflict, unavailable, unknown) is rethrown for the queue to retry; a
+   * permanent one is said on the Runbook (CronJobSynced=False over `base`) and in a Warning.
+   */
+  const failPermanently = async (raw: unknown, what: string, base: RunbookStatus | undefined) => {
+    const err = translateKubeError(raw, what);
+    if (err instanceof ConflictError || err instanceof UnavailableError || !(err instanceof AppError))
+      throw err;
+    const message = err.message.slice(0, 1000);
+    log.error({ err }, "runbook reconcile failed permanently");
+    const failed = decideRunbookError({ ...rb, status: base }, message, now);
+    if (!isDeepStrictEqual(failed, rb.status)) await writeStatus(failed);
+    await emitEvent(
+      deps.events,
+      regarding,
+      { type: "Warning", reason: "CronJobSyncFailed", note: message },
+      log,
+    );
+  };
   // A scheduled run serves every asset type that uses the runbook (a Secret kept to some types).
   const serves = assetTypesUsing(name, deps.assetTypes?.list() ?? []);
   let refs: Awaited<ReturnType<typeof observeRunbookRefs>>;
@@ -80,18 +99,7 @@ export async function reconcileRunbook(name: string, deps: RunbookDeps): Promise
   } catch (raw) {
     // A transient error retries (the queue); a permanent one (e.g. a Role without configmaps
     // get) is said on the Runbook and in a Warning instead of retrying silently forever.
-    const err = translateKubeError(raw, `reading what runbook ${name} references`);
-    if (err instanceof ConflictError || err instanceof UnavailableError || !(err instanceof AppError))
-      throw err;
-    const message = err.message.slice(0, 1000);
-    const failed = decideRunbookError(rb, message, now);
-    if (!isDeepStrictEqual(failed, rb.status)) await writeStatus(failed);
-    await emitEvent(
-      deps.events,
-      regarding,
-      { type: "Warning", reason: "CronJobSyncFailed", note: message },
-      log,
-    );
+    await failPermanently(raw, `reading what runbook ${name} references`, rb.status);
     deps.requeue?.(name, NOT_READY_RECHECK_MS);
     return;
   }
@@ -135,19 +143,7 @@ export async function reconcileRunbook(name: string, deps: RunbookDeps): Promise
     if (!isDeepStrictEqual(status, rb.status)) await writeStatus(status);
     for (const a of actions) if (a.kind === "Emit") await emitEvent(deps.events, regarding, a, log);
   } catch (raw) {
-    const err = translateKubeError(raw, `reconciling runbook ${name}`);
-    if (err instanceof ConflictError || err instanceof UnavailableError || !(err instanceof AppError))
-      throw err;
-    const message = err.message.slice(0, 1000);
-    log.error({ err }, "runbook reconcile failed permanently");
     // Keeps what was decided (Ready and its reason), with CronJobSynced=False on top.
-    const failed = decideRunbookError({ ...rb, status }, message, now);
-    if (!isDeepStrictEqual(failed, rb.status)) await writeStatus(failed);
-    await emitEvent(
-      deps.events,
-      regarding,
-      { type: "Warning", reason: "CronJobSyncFailed", note: message },
-      log,
-    );
+    await failPermanently(raw, `reconciling runbook ${name}`, status);
   }
 }
